@@ -1,0 +1,27 @@
+//! The item protocol and the sink that records every arrival.
+//!
+//! A test function submits uniquely numbered items `A(m,n)` to the sink with
+//! `POST /items`; the sink appends one row per item to `arrivals.csv` and acknowledges a
+//! request only after its rows are written. Duplicates are recorded, never dropped: deciding
+//! what a duplicate means is the checker's job (crate `reports`), not the sink's.
+//!
+//! - [`item`]: the key `(source, m, n)` and the label grammar `A(m,n)`.
+//! - [`wire`]: the JSON body of `POST /items` and the reasons a body is refused.
+//! - [`recorder`]: the single writer thread behind a bounded channel, and the fsync policy.
+//! - [`stats`]: live counters for `GET /stats` and `GET /metrics`.
+//! - [`server`]: the axum routes and [`run`], which takes its listener and its shutdown.
+//! - [`clock`]: the one place time comes from.
+//!
+//! This crate depends on no other crate of the workspace.
+
+pub mod clock;
+pub mod item;
+pub mod recorder;
+pub mod server;
+pub mod stats;
+pub mod wire;
+
+pub use item::{Key, Label};
+pub use recorder::{FsyncPolicy, ARRIVALS_FILE, ARRIVALS_HEADER};
+pub use server::{run, Config, Sink, SinkError, Summary};
+pub use wire::{Item, Reject};

@@ -1,0 +1,451 @@
+//! The sink over real HTTP on loopback port 0.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sink::stats::StatsSnapshot;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct TestSink {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<sink::Summary, sink::SinkError>>>,
+    client: reqwest::Client,
+}
+
+impl TestSink {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    async fn post_json(&self, body: &Value) -> (u16, Value) {
+        self.post_raw(body.to_string().into_bytes(), Some("application/json"))
+            .await
+    }
+
+    async fn post_raw(&self, body: Vec<u8>, content_type: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.post(self.url("/items")).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let resp = req.send().await.expect("request reaches the sink");
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    async fn stats(&self) -> StatsSnapshot {
+        self.client
+            .get(self.url("/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn stop(mut self) -> sink::Summary {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap().unwrap()
+    }
+}
+
+impl Drop for TestSink {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+async fn start_sink_with(config: sink::Config) -> TestSink {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(sink::run(listener, config, async move {
+        let _ = stop_rx.await;
+    }));
+    TestSink {
+        addr,
+        stop: Some(stop_tx),
+        task: Some(task),
+        client: reqwest::Client::new(),
+    }
+}
+
+async fn start_sink(dir: &Path) -> TestSink {
+    start_sink_with(sink::Config::new(dir)).await
+}
+
+fn item(m: u64, n: u64) -> Value {
+    json!({"source": "tick", "m": m, "n": n, "version": "A", "instance": "a-0", "attempt": 1})
+}
+
+/// The data rows of `arrivals.csv`, checking the header on the way.
+fn rows(dir: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(dir.join("arrivals.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(sink::ARRIVALS_HEADER));
+    lines
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+fn keys(rows: &[Vec<String>]) -> Vec<(String, u64, u64)> {
+    rows.iter()
+        .map(|r| (r[1].clone(), r[2].parse().unwrap(), r[3].parse().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn good_items_are_recorded_once_each_with_every_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = start_sink(dir.path()).await;
+    for n in 0..5 {
+        let (status, body) = sink.post_json(&item(3, n)).await;
+        assert_eq!((status, body["recorded"].as_u64()), (200, Some(1)));
+    }
+    let (status, _) = sink
+        .post_json(&json!({"source": "proc", "m": 1, "n": 0, "version": "B", "sent_ns": 42}))
+        .await;
+    assert_eq!(status, 200);
+    let stats = sink.stats().await;
+    assert_eq!(
+        (stats.items, stats.distinct_keys, stats.duplicate_items),
+        (6, 6, 0)
+    );
+    let summary = sink.stop().await;
+    assert_eq!(summary.stats.items, 6);
+    let rows = rows(dir.path());
+    assert_eq!(rows.len(), 6);
+    let got: Vec<_> = keys(&rows);
+    let mut want: Vec<_> = (0..5).map(|n| ("tick".to_string(), 3, n)).collect();
+    want.push(("proc".to_string(), 1, 0));
+    assert_eq!(got, want);
+    assert_eq!(&rows[0][4..], ["A", "a-0", "1", ""]);
+    assert_eq!(&rows[5][4..], ["B", "", "", "42"]);
+    let recv: Vec<u64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert!(
+        recv.windows(2).all(|w| w[0] <= w[1]),
+        "sequential posts keep order: {recv:?}"
+    );
+    assert!(
+        recv[0] > 1_600_000_000_000_000_000,
+        "recv_ns is Unix-epoch ns"
+    );
+}
+
+#[tokio::test]
+async fn duplicates_are_recorded_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = start_sink(dir.path()).await;
+    for _ in 0..3 {
+        assert_eq!(sink.post_json(&item(1, 1)).await.0, 200);
+    }
+    assert_eq!(sink.post_json(&item(1, 2)).await.0, 200);
+    let stats = sink.stats().await;
+    assert_eq!(stats.items, 4);
+    assert_eq!(stats.distinct_keys, 2);
+    assert_eq!(stats.duplicate_items, 2);
+    assert_eq!(stats.duplicated_keys, 1);
+    assert!(stats.last_arrival_ns.is_some());
+    sink.stop().await;
+    assert_eq!(rows(dir.path()).len(), 4);
+}
+
+#[tokio::test]
+async fn a_batch_is_recorded_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = start_sink(dir.path()).await;
+    let good: Vec<Value> = (0..100).map(|n| item(7, n)).collect();
+    let (status, body) = sink.post_json(&Value::Array(good.clone())).await;
+    assert_eq!((status, body["recorded"].as_u64()), (200, Some(100)));
+
+    let mut bad = good.clone();
+    bad[57] = json!({"source": "tick", "m": 7, "n": "57", "version": "A"});
+    let (status, body) = sink.post_json(&Value::Array(bad)).await;
+    assert_eq!(status, 422, "{body}");
+    let mut bad = good;
+    bad[99]["version"] = json!("not a version");
+    let (status, body) = sink.post_json(&Value::Array(bad)).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        (body["index"].as_u64(), body["field"].as_str()),
+        (Some(99), Some("version"))
+    );
+
+    sink.stop().await;
+    let rows = rows(dir.path());
+    assert_eq!(rows.len(), 100, "only the good batch is recorded");
+    let all_same_time: BTreeSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(all_same_time.len(), 1, "a batch arrives at one instant");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_4xx_with_a_reason_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sink::Config::new(dir.path());
+    config.max_body_bytes = 4096;
+    let sink = start_sink_with(config).await;
+    let json_ct = Some("application/json");
+    let cases: Vec<(&str, Vec<u8>, Option<&str>, u16, &str)> = vec![
+        (
+            "malformed JSON",
+            b"{\"source\": \"tick\", ".to_vec(),
+            json_ct,
+            400,
+            "malformed_json",
+        ),
+        (
+            "not an object",
+            b"\"hello\"".to_vec(),
+            json_ct,
+            400,
+            "malformed_json",
+        ),
+        ("empty body", Vec::new(), json_ct, 400, "malformed_json"),
+        (
+            "missing n",
+            br#"{"source":"tick","m":1,"version":"A"}"#.to_vec(),
+            json_ct,
+            422,
+            "invalid_item",
+        ),
+        (
+            "m as string",
+            br#"{"source":"tick","m":"1","n":0,"version":"A"}"#.to_vec(),
+            json_ct,
+            422,
+            "invalid_item",
+        ),
+        (
+            "negative n",
+            br#"{"source":"tick","m":1,"n":-3,"version":"A"}"#.to_vec(),
+            json_ct,
+            422,
+            "invalid_item",
+        ),
+        (
+            "fractional m",
+            br#"{"source":"tick","m":1.5,"n":0,"version":"A"}"#.to_vec(),
+            json_ct,
+            422,
+            "invalid_item",
+        ),
+        (
+            "bad version",
+            br#"{"source":"tick","m":1,"n":0,"version":"1A"}"#.to_vec(),
+            json_ct,
+            422,
+            "invalid_item",
+        ),
+        (
+            "unknown field",
+            br#"{"source":"tick","m":1,"n":0,"version":"A","atempt":2}"#.to_vec(),
+            json_ct,
+            422,
+            "invalid_item",
+        ),
+        ("empty batch", b"[]".to_vec(), json_ct, 422, "empty_batch"),
+        (
+            "invalid UTF-8",
+            b"{\"source\":\"ti\xc3\x28k\",\"m\":1,\"n\":0,\"version\":\"A\"}".to_vec(),
+            json_ct,
+            400,
+            "invalid_utf8",
+        ),
+        (
+            "too large",
+            format!("[{}]", vec![item(1, 1).to_string(); 200].join(",")).into_bytes(),
+            json_ct,
+            413,
+            "body_too_large",
+        ),
+        (
+            "text/plain",
+            item(1, 1).to_string().into_bytes(),
+            Some("text/plain"),
+            415,
+            "unsupported_content_type",
+        ),
+        (
+            "no content type",
+            item(1, 1).to_string().into_bytes(),
+            None,
+            415,
+            "unsupported_content_type",
+        ),
+    ];
+    for (name, body, ct, status, kind) in &cases {
+        let (got_status, got) = sink.post_raw(body.clone(), *ct).await;
+        assert_eq!(got_status, *status, "{name}: {got}");
+        assert_eq!(got["error"].as_str(), Some(*kind), "{name}: {got}");
+        assert!(
+            got["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{name} has a reason: {got}"
+        );
+    }
+    let stats = sink.stats().await;
+    assert_eq!(stats.items, 0);
+    assert_eq!(stats.rejected.values().sum::<u64>(), cases.len() as u64);
+    let metrics = reqwest::get(sink.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sink_requests_rejected_total{reason=\"invalid_item\"} 6"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sink_items_total 0"), "{metrics}");
+    sink.stop().await;
+    assert!(rows(dir.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_clients_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = start_sink(dir.path()).await;
+    let url = sink.url("/items");
+    let tasks: Vec<_> = (0..16u64)
+        .map(|m| {
+            let client = sink.client.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                for n in 0..1000u64 {
+                    let resp = client.post(&url).json(&item(m, n)).send().await.unwrap();
+                    assert_eq!(resp.status(), 200);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let summary = sink.stop().await;
+    assert_eq!(summary.stats.items, 16_000);
+    let mut counts: HashMap<(String, u64, u64), u32> = HashMap::new();
+    for key in keys(&rows(dir.path())) {
+        *counts.entry(key).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 16_000);
+    assert!(counts.values().all(|&c| c == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_keeps_every_acknowledged_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sink::Config::new(dir.path());
+    config.fsync = sink::FsyncPolicy::Always;
+    let sink = start_sink_with(config).await;
+    let url = sink.url("/items");
+    let tasks: Vec<_> = (0..8u64)
+        .map(|m| {
+            let client = sink.client.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                for n in 0..100_000u64 {
+                    match client.post(&url).json(&item(m, n)).send().await {
+                        Ok(resp) if resp.status() == 200 => acked.push(("tick".to_string(), m, n)),
+                        _ => break,
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    // Let the clients get going, then stop the sink under load.
+    while sink.stats().await.items < 200 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let summary = sink.stop().await;
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    let recorded: BTreeSet<_> = keys(&rows(dir.path())).into_iter().collect();
+    assert!(acked.len() >= 200);
+    for key in &acked {
+        assert!(recorded.contains(key), "acknowledged {key:?} is on disk");
+    }
+    assert_eq!(summary.stats.items as usize, recorded.len());
+}
+
+#[tokio::test]
+async fn an_existing_arrivals_file_is_refused_unless_appending() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = start_sink(dir.path()).await;
+    assert_eq!(sink.post_json(&item(0, 0)).await.0, 200);
+    sink.stop().await;
+    let err = sink::Sink::open(sink::Config::new(dir.path()))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let mut config = sink::Config::new(dir.path());
+    config.append = true;
+    let sink = start_sink_with(config).await;
+    assert_eq!(sink.post_json(&item(0, 1)).await.0, 200);
+    sink.stop().await;
+    assert_eq!(rows(dir.path()).len(), 2);
+}
+
+/// Kills the child when dropped, so a failing test leaves no process behind.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_binary_prints_its_address_and_stops_cleanly_on_sigterm() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_sink"))
+            .args(["--listen", "127.0.0.1:0", "--dir"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr: SocketAddr = first
+        .trim()
+        .parse()
+        .expect("first line is the bound address");
+    assert_ne!(addr.port(), 0);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let batch: Vec<Value> = (0..50).map(|n| item(2, n)).collect();
+        let resp = client
+            .post(format!("http://{addr}/items"))
+            .json(&batch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    });
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.0.wait().unwrap();
+    assert!(exit.success(), "sink exits 0 on SIGTERM: {exit:?}");
+    assert_eq!(rows(dir.path()).len(), 50);
+}
