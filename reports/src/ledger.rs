@@ -1,0 +1,107 @@
+//! `ledger.csv`: the platform's timestamped events.
+//!
+//! The host writes one row per event: `t_ns,event,instance,version,slot,detail`. `detail` is a
+//! space-separated list of `key=value` pairs. The events and the detail keys the checker reads:
+//!
+//! | event | meaning | detail keys |
+//! |---|---|---|
+//! | `instance_started` / `instance_ready` | process spawned / answered its readiness check | `pid`, `port` |
+//! | `instance_stopping` | SIGTERM sent (graceful stop begins) | `grace_ms` |
+//! | `instance_stopped` / `instance_killed` | exited by itself / was SIGKILLed | `code` |
+//! | `invocation_begun` | the host invoked a function | `inv`, `source`, `m`, (`n`), `catch_up`, `dequeue` |
+//! | `invocation_ok` / `invocation_failed` / `invocation_killed` | how invocation `inv` ended | `inv`, `reason` |
+//! | `item_sent` | the function reported sending an item | `source`, `m`, `n` |
+//! | `message_poisoned` | a queue message moved to the poison queue | `source`, `m`, `n`, `dequeue` |
+//! | `phase_begun` / `phase_ended` | a phase of the update (swap, drain, batch, ...) | `phase` |
+//!
+//! An invocation whose instance is killed or stops before it ends counts as killed. A queue
+//! invocation names its message's `n`; a timer invocation covers every `n` of occurrence `m`.
+
+use serde::{Deserialize, Serialize};
+
+/// One ledger row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEvent {
+    pub t_ns: i64,
+    pub event: String,
+    pub instance: String,
+    pub version: String,
+    pub slot: String,
+    pub detail: String,
+}
+
+/// The event names the checker and the renderers understand.
+pub mod event {
+    pub const INSTANCE_STARTED: &str = "instance_started";
+    pub const INSTANCE_READY: &str = "instance_ready";
+    pub const INSTANCE_STOPPING: &str = "instance_stopping";
+    pub const INSTANCE_STOPPED: &str = "instance_stopped";
+    pub const INSTANCE_KILLED: &str = "instance_killed";
+    pub const INVOCATION_BEGUN: &str = "invocation_begun";
+    pub const INVOCATION_OK: &str = "invocation_ok";
+    pub const INVOCATION_FAILED: &str = "invocation_failed";
+    pub const INVOCATION_KILLED: &str = "invocation_killed";
+    pub const ITEM_SENT: &str = "item_sent";
+    pub const MESSAGE_POISONED: &str = "message_poisoned";
+    pub const PHASE_BEGUN: &str = "phase_begun";
+    pub const PHASE_ENDED: &str = "phase_ended";
+}
+
+impl LedgerEvent {
+    pub fn new(t_ns: i64, event: &str, instance: &str, version: &str, slot: &str) -> Self {
+        LedgerEvent {
+            t_ns,
+            event: event.into(),
+            instance: instance.into(),
+            version: version.into(),
+            slot: slot.into(),
+            detail: String::new(),
+        }
+    }
+
+    /// Appends `key=value` to the detail.
+    pub fn with(mut self, key: &str, value: impl std::fmt::Display) -> Self {
+        if !self.detail.is_empty() {
+            self.detail.push(' ');
+        }
+        self.detail.push_str(key);
+        self.detail.push('=');
+        self.detail.push_str(&value.to_string());
+        self
+    }
+
+    /// The value of `key` in the detail, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.detail.split(' ').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == key).then_some(v)
+        })
+    }
+
+    pub fn get_u64(&self, key: &str) -> Option<u64> {
+        self.get(key)?.parse().ok()
+    }
+
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key) == Some("true")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_pairs() {
+        let e = LedgerEvent::new(5, event::INVOCATION_BEGUN, "a-0", "A", "production")
+            .with("inv", 7)
+            .with("source", "tick")
+            .with("m", 12)
+            .with("catch_up", true);
+        assert_eq!(e.detail, "inv=7 source=tick m=12 catch_up=true");
+        assert_eq!(e.get("source"), Some("tick"));
+        assert_eq!(e.get_u64("m"), Some(12));
+        assert_eq!(e.get_u64("n"), None);
+        assert!(e.flag("catch_up"));
+    }
+}

@@ -1,0 +1,40 @@
+//! One row of `probes.csv`: an open-loop availability request through the front door.
+//!
+//! A probe keeps its intended (scheduled) time as well as when it was really sent, so
+//! availability measured from `intended_ns` is free of coordinated omission (wrk2).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// When the open-loop schedule said to send it.
+    pub intended_ns: i64,
+    /// When it was really sent (the probe client's own lag is `sent_ns - intended_ns`).
+    pub sent_ns: Option<i64>,
+    /// When the response (or the failure) came back.
+    pub done_ns: i64,
+    pub ok: bool,
+    /// The HTTP status, if a response came back.
+    pub status: Option<u16>,
+    pub instance: Option<String>,
+    pub version: Option<String>,
+}
+
+impl Probe {
+    pub fn new(intended_ns: i64, done_ns: i64, ok: bool) -> Probe {
+        Probe {
+            intended_ns,
+            sent_ns: None,
+            done_ns,
+            ok,
+            status: None,
+            instance: None,
+            version: None,
+        }
+    }
+
+    /// Latency measured from the intended time, as an open-loop client must.
+    pub fn latency_ns(&self) -> i64 {
+        self.done_ns - self.intended_ns
+    }
+}

@@ -1,0 +1,49 @@
+//! `summary.json`: the verdict with the run's identity, versioned by its `schema` field.
+
+use serde::{Deserialize, Serialize};
+
+use crate::verdict::Verdict;
+
+/// The schema this build writes. Readers accept the same major version.
+pub const SUMMARY_SCHEMA: &str = "update-harness/summary/1";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema: String,
+    pub run: RunInfo,
+    pub verdict: Verdict,
+}
+
+/// What identifies a run: enough to say what was measured and to run it again.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The scenario file, as given on the command line.
+    #[serde(default)]
+    pub scenario: Option<String>,
+    #[serde(default)]
+    pub strategy: Option<String>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    pub harness_version: String,
+    #[serde(default)]
+    pub time_scale: Option<f64>,
+    #[serde(default)]
+    pub started_ns: Option<i64>,
+    #[serde(default)]
+    pub ended_ns: Option<i64>,
+}
+
+impl Summary {
+    pub fn new(run: RunInfo, verdict: Verdict) -> Summary {
+        Summary {
+            schema: SUMMARY_SCHEMA.to_owned(),
+            run,
+            verdict,
+        }
+    }
+
+    /// Is `schema` one this build can read (same name, same major version)?
+    pub fn schema_supported(schema: &str) -> bool {
+        schema == SUMMARY_SCHEMA
+    }
+}

@@ -1,0 +1,264 @@
+//! The verdict: every number DESIGN.md defines in "The verdict", as plain serializable data.
+//!
+//! The checker builds it; renderers only read it. Lists of items are capped at
+//! [`Verdict::listed_limit`] entries each, while every count is exact.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// |E|.
+    pub expected: u64,
+    /// Keys of E with at least one arrival.
+    pub delivered: u64,
+    pub lost: u64,
+    /// Keys of E with two or more arrivals.
+    pub duplicated: u64,
+    /// Arrivals of keys in E beyond the first of each.
+    pub extra_copies: u64,
+    /// Delivered keys whose first arrival is after `scheduled + late_after_ns`.
+    pub late: u64,
+    /// Delivered exactly once and not late.
+    pub ok: u64,
+    /// Arrival rows whose key is not in E.
+    pub unexpected: u64,
+    /// Rows read from `arrivals.csv`.
+    pub arrivals: u64,
+    pub late_after_ms: f64,
+    /// `first(k) - scheduled(k)` over delivered keys, negative counted as 0; `None` when
+    /// nothing was delivered.
+    pub lateness_ms: Option<Quantiles>,
+    pub downtime: Downtime,
+    /// Longest interval between consecutive arrivals of keys in E; `None` with fewer than two.
+    pub gap_max_ms: Option<f64>,
+    /// False only when arrivals were recorded so far out of order that the bounded reorder
+    /// buffer could not sort them; `gap_max_ms` is then an upper bound.
+    pub gap_exact: bool,
+    pub causes: Causes,
+    pub lost_items: Vec<ItemNote>,
+    pub duplicated_items: Vec<ItemNote>,
+    pub late_items: Vec<ItemNote>,
+    pub unexpected_items: Vec<ItemNote>,
+    /// The cap on each of the item lists above.
+    pub listed_limit: usize,
+}
+
+/// Quantiles of a distribution in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Availability as the probes saw it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Downtime {
+    pub windows: u64,
+    pub total_ms: f64,
+    pub max_ms: f64,
+    /// Probes read; 0 means availability was not measured.
+    pub probes: u64,
+    pub failed_probes: u64,
+    pub intervals: Vec<Window>,
+}
+
+/// One downtime window, from the first failed probe's intended time to the next success's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub start_ns: i64,
+    pub end_ns: i64,
+}
+
+impl Window {
+    pub fn duration_ms(&self) -> f64 {
+        ns_to_ms(self.end_ns - self.start_ns)
+    }
+}
+
+/// What the ledger says about why items were lost, repeated or unexpected.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Causes {
+    pub lost: LostCauses,
+    pub duplicated: DuplicateCauses,
+    pub unexpected: UnexpectedCauses,
+    /// Delivered although an invocation covering it failed or was killed.
+    pub recovered: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostCauses {
+    /// No invocation covering the key is in the ledger.
+    pub never_invoked: u64,
+    /// Its invocation was killed and the ledger has no sign the item was sent.
+    pub killed_before_send: u64,
+    /// The ledger says it was sent, yet the sink never recorded it.
+    pub in_flight: u64,
+    /// Its queue message went to the poison queue.
+    pub poisoned: u64,
+    /// Its invocation ended as failed.
+    pub failed: u64,
+    /// Its invocation was begun and never ended in the ledger.
+    pub unfinished: u64,
+    /// Its invocation ended OK, yet the item never arrived: a bug in the function or the sink.
+    pub unexplained: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateCauses {
+    /// A catch-up run repeated an occurrence that had already run.
+    pub timer_catch_up: u64,
+    /// A queue message was delivered again after its lease ended.
+    pub queue_redelivery: u64,
+    /// The same invocation submitted the item more than once (`attempt` above 1).
+    pub retry: u64,
+    /// Two invocations ran the same occurrence without a catch-up (e.g. two slots' timers).
+    pub double_timer: u64,
+    pub unexplained: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnexpectedCauses {
+    /// The source is not in `expected.json`.
+    pub unknown_source: u64,
+    /// `m` is outside `first..=last`.
+    pub outside_window: u64,
+    /// `n` is at or past `items`.
+    pub past_loop: u64,
+}
+
+/// One item in a list of the verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ItemNote {
+    pub source: String,
+    pub m: u64,
+    pub n: u64,
+    /// The version that sent it, or for a lost item the version that was to send it, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness_ms: Option<f64>,
+}
+
+impl ItemNote {
+    /// `A(m,n)` when the version is known, else `(m,n)`; prefixed with the source when the
+    /// run has several.
+    pub fn label(&self, with_source: bool) -> String {
+        let prefix = if with_source {
+            format!("{}:", self.source)
+        } else {
+            String::new()
+        };
+        match &self.version {
+            Some(v) => format!("{prefix}{v}({},{})", self.m, self.n),
+            None => format!("{prefix}({},{})", self.m, self.n),
+        }
+    }
+}
+
+/// Nanoseconds to milliseconds, for every `_ms` number of the verdict.
+pub fn ns_to_ms(ns: i64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// Why one expected key never arrived; see [`LostCauses`] for each meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostCause {
+    NeverInvoked,
+    KilledBeforeSend,
+    InFlight,
+    Poisoned,
+    Failed,
+    Unfinished,
+    Unexplained,
+}
+
+/// Why one expected key arrived more than once; see [`DuplicateCauses`] for each meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DuplicateCause {
+    TimerCatchUp,
+    QueueRedelivery,
+    Retry,
+    DoubleTimer,
+    Unexplained,
+}
+
+impl LostCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LostCause::NeverInvoked => "never_invoked",
+            LostCause::KilledBeforeSend => "killed_before_send",
+            LostCause::InFlight => "in_flight",
+            LostCause::Poisoned => "poisoned",
+            LostCause::Failed => "failed",
+            LostCause::Unfinished => "unfinished",
+            LostCause::Unexplained => "unexplained",
+        }
+    }
+}
+
+impl DuplicateCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DuplicateCause::TimerCatchUp => "timer_catch_up",
+            DuplicateCause::QueueRedelivery => "queue_redelivery",
+            DuplicateCause::Retry => "retry",
+            DuplicateCause::DoubleTimer => "double_timer",
+            DuplicateCause::Unexplained => "unexplained",
+        }
+    }
+}
+
+impl LostCauses {
+    pub fn count(&mut self, cause: LostCause) {
+        *match cause {
+            LostCause::NeverInvoked => &mut self.never_invoked,
+            LostCause::KilledBeforeSend => &mut self.killed_before_send,
+            LostCause::InFlight => &mut self.in_flight,
+            LostCause::Poisoned => &mut self.poisoned,
+            LostCause::Failed => &mut self.failed,
+            LostCause::Unfinished => &mut self.unfinished,
+            LostCause::Unexplained => &mut self.unexplained,
+        } += 1;
+    }
+
+    /// Every cause with its count, in a fixed order, for renderers.
+    pub fn entries(&self) -> [(&'static str, u64); 7] {
+        [
+            ("never_invoked", self.never_invoked),
+            ("killed_before_send", self.killed_before_send),
+            ("in_flight", self.in_flight),
+            ("poisoned", self.poisoned),
+            ("failed", self.failed),
+            ("unfinished", self.unfinished),
+            ("unexplained", self.unexplained),
+        ]
+    }
+}
+
+impl DuplicateCauses {
+    pub fn count(&mut self, cause: DuplicateCause) {
+        *match cause {
+            DuplicateCause::TimerCatchUp => &mut self.timer_catch_up,
+            DuplicateCause::QueueRedelivery => &mut self.queue_redelivery,
+            DuplicateCause::Retry => &mut self.retry,
+            DuplicateCause::DoubleTimer => &mut self.double_timer,
+            DuplicateCause::Unexplained => &mut self.unexplained,
+        } += 1;
+    }
+
+    pub fn entries(&self) -> [(&'static str, u64); 5] {
+        [
+            ("timer_catch_up", self.timer_catch_up),
+            ("queue_redelivery", self.queue_redelivery),
+            ("retry", self.retry),
+            ("double_timer", self.double_timer),
+            ("unexplained", self.unexplained),
+        ]
+    }
+}
