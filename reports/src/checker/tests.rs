@@ -137,6 +137,44 @@ fn lateness_exactly_at_the_threshold_is_not_late_and_one_ns_past_is() {
 }
 
 #[test]
+fn lateness_quantiles_follow_the_distribution() {
+    let spec = ExpectedSpec {
+        sources: vec![SourceSpec {
+            source: "tick".into(),
+            epoch_ns: 1_763_800_000_000_000_000,
+            period_ns: 10_000_000_000,
+            items: 100,
+            item_delay_ns: 0,
+            first: 0,
+            last: 0,
+        }],
+        late_after_ns: 2_000_000_000,
+    };
+    // Item n arrives n+1 ms late: p50 = 50 ms, p90 = 90 ms, p99 = 99 ms, max = 100 ms.
+    let arrivals: Vec<Arrival> = (0..100)
+        .map(|n| {
+            Arrival::new(
+                spec.sources[0].epoch_ns + (n as i64 + 1) * 1_000_000,
+                "tick",
+                0,
+                n,
+                "A",
+            )
+        })
+        .collect();
+    let q = check(&spec, &arrivals, &[], &[])
+        .unwrap()
+        .lateness_ms
+        .unwrap();
+    let close = |got: f64, want: f64| (got - want).abs() <= want * 0.001;
+    assert!(
+        close(q.p50, 50.0) && close(q.p90, 90.0) && close(q.p99, 99.0),
+        "{q:?}"
+    );
+    assert_eq!(q.max, 100.0);
+}
+
+#[test]
 fn early_arrivals_count_as_zero_lateness() {
     let mut arrivals = all_on_time();
     for a in &mut arrivals {

@@ -1,0 +1,9 @@
+//! The harness: scenarios, the local platform, the update strategies, the test function, the
+//! runner and the command line.
+//!
+//! The command line has two layers (ripgrep's habit): [`cli::Cli`] holds the parsed flags and
+//! is checked without I/O; each command turns it into a plan that owns real objects and runs
+//! it, returning the process exit code. `main` only wires the two together.
+
+pub mod cli;
+pub mod commands;

@@ -1,0 +1,119 @@
+//! The `harness` binary as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .output()
+        .expect("harness runs")
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples/seed-swap")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_prints_a_readable_verdict_of_the_example() {
+    let out = harness(&["check", example().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("scenario scenarios/seed-swap.toml"),
+        "{stdout}"
+    );
+    for line in [
+        "expected      70",
+        "delivered     68",
+        "lost           2  (killed before send 2)",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
+    }
+    assert!(
+        stdout.contains("A(6,8)           killed_before_send"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("downtime      1 window  total 300.0 ms"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_json_prints_only_the_verdict_and_it_matches_the_summary() {
+    let out = harness(&["check", example().to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(verdict["lost"], 2);
+    assert_eq!(verdict["lost_items"][0]["cause"], "killed_before_send");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(example().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["verdict"], verdict,
+        "re-checking reproduces the saved verdict"
+    );
+}
+
+#[test]
+fn check_lists_the_first_20_lost_items_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        example().join("expected.json"),
+        dir.path().join("expected.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("arrivals.csv"),
+        "recv_ns,source,m,n,version\n",
+    )
+    .unwrap();
+    let out = harness(&["check", dir.path().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("lost (70):"), "{stdout}");
+    assert!(stdout.contains("  ... and 50 more"), "{stdout}");
+    assert!(stdout.contains("never_invoked"), "{stdout}");
+    assert!(stdout.contains("downtime      not measured"), "{stdout}");
+}
+
+#[test]
+fn check_errors_name_the_file_and_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("expected.json"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::copy(
+        example().join("expected.json"),
+        dir.path().join("expected.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("arrivals.csv"),
+        "recv_ns,source,m,n,version\n1,tick,3,0,A\n2,tick,3,-1,A\n",
+    )
+    .unwrap();
+    let out = harness(&["check", dir.path().to_str().unwrap(), "--json"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing on stdout on error");
+    assert!(stderr.contains("arrivals.csv:3: column \"n\""), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("arrivals.csv"),
+        "recv_ns,source,n,version\n",
+    )
+    .unwrap();
+    let stderr = text(&harness(&["check", dir.path().to_str().unwrap()]).stderr);
+    assert!(stderr.contains("missing required column \"m\""), "{stderr}");
+}
