@@ -211,7 +211,7 @@ impl Checker {
                                 source: spec.source.clone(),
                                 m,
                                 n,
-                                version: covering().last().map(|i| i.version.clone()),
+                                version: covering().next_back().map(|i| i.version.clone()),
                                 cause: Some(cause.as_str().to_owned()),
                                 copies: None,
                                 lateness_ms: None,
@@ -349,6 +349,8 @@ struct GapTracker {
     last_released: Option<i64>,
     max_gap_ns: Option<i64>,
     exact: bool,
+    /// The buffer is in order so far: sorting it can be skipped (the common case).
+    sorted: bool,
 }
 
 impl GapTracker {
@@ -359,6 +361,7 @@ impl GapTracker {
             last_released: None,
             max_gap_ns: None,
             exact: true,
+            sorted: true,
         }
     }
 
@@ -368,10 +371,16 @@ impl GapTracker {
             self.exact = false;
             return;
         }
+        if self.buf.last().is_some_and(|&last| t < last) {
+            self.sorted = false;
+        }
         self.buf.push(t);
         if self.buf.len() >= self.window {
-            // Mostly sorted input: the stable sort finds the runs and merges them in O(n).
-            self.buf.sort();
+            if !self.sorted {
+                // Mostly sorted input: the stable sort finds the runs and merges them in O(n).
+                self.buf.sort();
+                self.sorted = true;
+            }
             let release = self.window / 2;
             for i in 0..release {
                 self.release(self.buf[i]);

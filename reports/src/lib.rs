@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod probe;
 pub mod rundir;
 pub mod summary;
+mod table;
 pub mod terminal;
 pub mod verdict;
 

@@ -150,8 +150,11 @@ impl Rows {
     }
 }
 
+/// Answers one write: `Err` carries why the recorder refused it.
+type Ack = oneshot::Sender<Result<(), Arc<str>>>;
+
 enum Message {
-    Write(Rows, oneshot::Sender<Result<(), Arc<str>>>),
+    Write(Rows, Ack),
     Close,
 }
 
@@ -300,7 +303,7 @@ struct Writer {
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Message>) -> io::Result<()> {
-        let mut group: Vec<(Rows, oneshot::Sender<Result<(), Arc<str>>>)> = Vec::new();
+        let mut group: Vec<(Rows, Ack)> = Vec::new();
         let mut closing = false;
         while !closing {
             match rx.blocking_recv() {
@@ -324,7 +327,7 @@ impl Writer {
         self.file.sync_all()
     }
 
-    fn write_group(&mut self, group: &mut Vec<(Rows, oneshot::Sender<Result<(), Arc<str>>>)>) {
+    fn write_group(&mut self, group: &mut Vec<(Rows, Ack)>) {
         if let Some(why) = &self.failed {
             for (_, ack) in group.drain(..) {
                 let _ = ack.send(Err(why.clone()));

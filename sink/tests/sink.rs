@@ -193,7 +193,9 @@ async fn bad_input_gets_a_4xx_with_a_reason_and_records_nothing() {
     config.max_body_bytes = 4096;
     let sink = start_sink_with(config).await;
     let json_ct = Some("application/json");
-    let cases: Vec<(&str, Vec<u8>, Option<&str>, u16, &str)> = vec![
+    // (name, body, content type, status, error kind)
+    type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "malformed JSON",
             b"{\"source\": \"tick\", ".to_vec(),

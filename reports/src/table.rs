@@ -1,0 +1,469 @@
+//! A CSV table read by column name, fast.
+//!
+//! Files of a run directory are read by header name: column order is free, extra columns are
+//! ignored, and a missing required column is an error naming the file and the column. Values
+//! are handed out as typed fields whose errors name the file, the line and the column.
+//!
+//! Our writers never quote (names are restricted to a charset that needs none), so the common
+//! case is plain comma-separated lines: those are split with `memchr` straight out of a large
+//! read buffer, several times faster than a general CSV parser. The first line holding a quote
+//! switches the rest of the file to the `csv` crate, from that line on, so any valid CSV reads
+//! correctly.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use csv::ByteRecord;
+
+use crate::rundir::RunDirError;
+
+const READ_BUFFER_BYTES: usize = 4 << 20;
+
+/// An open CSV file and the columns wanted from it.
+pub(crate) struct Table {
+    path: PathBuf,
+    /// Where each wanted column sits: the required ones first, then the optional ones.
+    index: Vec<Option<usize>>,
+    names: Vec<&'static str>,
+    mode: Mode,
+    /// The 1-based line number of the current row.
+    line: u64,
+    record: ByteRecord,
+}
+
+enum Mode {
+    Fast(LineReader),
+    General {
+        reader: csv::Reader<File>,
+        /// Lines before the one the general reader started at.
+        line_offset: u64,
+    },
+}
+
+/// Lines of a file out of one growing buffer, split into fields as they are found.
+struct LineReader {
+    file: File,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[0]`.
+    offset: u64,
+    eof: bool,
+    /// Some byte read so far was a quote: lines must then be checked for one.
+    quotes_seen: bool,
+    /// The current line (without its `\n` or `\r\n`), as a range of `buf`.
+    current: (usize, usize),
+    /// The current line's fields, as ranges of `buf`.
+    bounds: Vec<(usize, usize)>,
+}
+
+impl LineReader {
+    fn new(file: File) -> LineReader {
+        LineReader {
+            file,
+            buf: vec![0; READ_BUFFER_BYTES],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+            quotes_seen: false,
+            current: (0, 0),
+            bounds: Vec::new(),
+        }
+    }
+
+    /// Advances to the next line and splits it at commas, in one pass over its bytes;
+    /// false at the end of the file.
+    fn advance(&mut self) -> io::Result<bool> {
+        loop {
+            self.bounds.clear();
+            let base = self.start;
+            let hay = &self.buf[base..self.end];
+            let mut from = 0;
+            let mut newline = None;
+            for pos in memchr::memchr2_iter(b',', b'\n', hay) {
+                if hay[pos] == b',' {
+                    self.bounds.push((base + from, base + pos));
+                    from = pos + 1;
+                } else {
+                    newline = Some(pos);
+                    break;
+                }
+            }
+            let stop = match newline {
+                Some(pos) => {
+                    self.start = base + pos + 1;
+                    Some(base + pos)
+                }
+                None if self.eof && base < self.end => {
+                    self.start = self.end;
+                    Some(self.end)
+                }
+                None if self.eof => return Ok(false),
+                None => None,
+            };
+            if let Some(mut stop) = stop {
+                if stop > base + from && self.buf[stop - 1] == b'\r' {
+                    stop -= 1;
+                }
+                self.bounds.push((base + from, stop));
+                self.current = (base, stop);
+                return Ok(true);
+            }
+            // No whole line left in the buffer: keep the partial one, read more, split again.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.offset += self.start as u64;
+            self.start = 0;
+            if self.end == self.buf.len() {
+                // One line longer than the buffer: grow rather than fail.
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            let n = self.file.read(&mut self.buf[self.end..])?;
+            if n == 0 {
+                self.eof = true;
+            }
+            if memchr::memchr(b'"', &self.buf[self.end..self.end + n]).is_some() {
+                self.quotes_seen = true;
+            }
+            self.end += n;
+        }
+    }
+
+    fn line(&self) -> &[u8] {
+        &self.buf[self.current.0..self.current.1]
+    }
+
+    fn has_quote(&self) -> bool {
+        self.quotes_seen && memchr::memchr(b'"', self.line()).is_some()
+    }
+
+    /// File offset of the current line's first byte.
+    fn line_offset(&self) -> u64 {
+        self.offset + self.current.0 as u64
+    }
+}
+
+impl Table {
+    pub(crate) fn open(
+        path: &Path,
+        required: &[&'static str],
+        optional: &[&'static str],
+    ) -> Result<Table, RunDirError> {
+        let io_err = |source| RunDirError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut lines = LineReader::new(File::open(path).map_err(io_err)?);
+        let mut table = Table {
+            path: path.to_owned(),
+            index: Vec::new(),
+            names: required.iter().chain(optional).copied().collect(),
+            mode: Mode::General {
+                reader: csv::ReaderBuilder::new().from_reader(File::open(path).map_err(io_err)?),
+                line_offset: 0,
+            },
+            line: 1,
+            record: ByteRecord::new(),
+        };
+        let header: Vec<Vec<u8>> = if !lines.advance().map_err(io_err)? {
+            Vec::new()
+        } else if lines.has_quote() {
+            // A quoted header: leave the whole file to the general reader.
+            let Mode::General { reader, .. } = &mut table.mode else {
+                unreachable!()
+            };
+            reader
+                .byte_headers()
+                .map_err(|source| RunDirError::Csv {
+                    path: path.to_owned(),
+                    source,
+                })?
+                .iter()
+                .map(<[u8]>::to_vec)
+                .collect()
+        } else {
+            let header = lines
+                .bounds
+                .iter()
+                .map(|&(a, b)| lines.buf[a..b].to_vec())
+                .collect();
+            table.mode = Mode::Fast(lines);
+            header
+        };
+        let find = |name: &str| header.iter().position(|h| h == name.as_bytes());
+        for &name in required {
+            match find(name) {
+                Some(i) => table.index.push(Some(i)),
+                None => {
+                    let shown: Vec<String> = header
+                        .iter()
+                        .map(|h| String::from_utf8_lossy(h).into_owned())
+                        .collect();
+                    return Err(RunDirError::MissingColumn {
+                        path: path.to_owned(),
+                        column: name,
+                        header: shown.join(","),
+                    });
+                }
+            }
+        }
+        table.index.extend(optional.iter().map(|name| find(name)));
+        Ok(table)
+    }
+
+    /// The next row, or `None` at the end of the file. Blank lines are skipped.
+    pub(crate) fn next_row(&mut self) -> Result<Option<Row<'_>>, RunDirError> {
+        if let Mode::Fast(lines) = &mut self.mode {
+            loop {
+                let more = lines.advance().map_err(|source| RunDirError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+                if !more {
+                    return Ok(None);
+                }
+                self.line += 1;
+                if lines.current.0 == lines.current.1 {
+                    continue;
+                }
+                if !lines.has_quote() {
+                    return Ok(Some(Row { table: self }));
+                }
+                // Quoting from here on: hand the rest of the file to the general reader.
+                let mut file = File::open(&self.path).map_err(|source| RunDirError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+                file.seek(SeekFrom::Start(lines.line_offset()))
+                    .map_err(|source| RunDirError::Io {
+                        path: self.path.clone(),
+                        source,
+                    })?;
+                self.mode = Mode::General {
+                    reader: csv::ReaderBuilder::new()
+                        .has_headers(false)
+                        .from_reader(file),
+                    line_offset: self.line - 1,
+                };
+                break;
+            }
+        }
+        let Mode::General {
+            reader,
+            line_offset,
+        } = &mut self.mode
+        else {
+            unreachable!("the fast mode returned above")
+        };
+        match reader.read_byte_record(&mut self.record) {
+            Ok(true) => {
+                self.line = *line_offset + self.record.position().map_or(0, |p| p.line());
+                Ok(Some(Row { table: self }))
+            }
+            Ok(false) => Ok(None),
+            Err(source) => Err(RunDirError::Csv {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+}
+
+/// One row of a [`Table`], with typed accessors that name the line and column on error.
+pub(crate) struct Row<'t> {
+    table: &'t Table,
+}
+
+impl Row<'_> {
+    pub(crate) fn bad(&self, col: usize, why: &'static str) -> RunDirError {
+        RunDirError::BadValue {
+            path: self.table.path.clone(),
+            line: self.table.line,
+            column: self.table.names[col],
+            value: String::from_utf8_lossy(self.raw(col).unwrap_or(b"")).into_owned(),
+            why,
+        }
+    }
+
+    #[inline]
+    fn raw(&self, col: usize) -> Option<&[u8]> {
+        let i = self.table.index[col]?;
+        match &self.table.mode {
+            Mode::Fast(lines) => {
+                let &(a, b) = lines.bounds.get(i)?;
+                Some(&lines.buf[a..b])
+            }
+            Mode::General { .. } => self.table.record.get(i),
+        }
+    }
+
+    #[inline]
+    fn required(&self, col: usize) -> Result<&[u8], RunDirError> {
+        match self.raw(col) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(self.bad(col, "missing value")),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn u64(&self, col: usize) -> Result<u64, RunDirError> {
+        parse_u64(self.required(col)?).ok_or_else(|| self.bad(col, "not a non-negative integer"))
+    }
+
+    #[inline]
+    pub(crate) fn i64(&self, col: usize) -> Result<i64, RunDirError> {
+        parse_i64(self.required(col)?).ok_or_else(|| self.bad(col, "not an integer"))
+    }
+
+    pub(crate) fn opt_u64(&self, col: usize) -> Result<Option<u64>, RunDirError> {
+        match self.raw(col) {
+            None | Some(b"") => Ok(None),
+            Some(v) => parse_u64(v)
+                .map(Some)
+                .ok_or_else(|| self.bad(col, "not a non-negative integer")),
+        }
+    }
+
+    pub(crate) fn opt_i64(&self, col: usize) -> Result<Option<i64>, RunDirError> {
+        match self.raw(col) {
+            None | Some(b"") => Ok(None),
+            Some(v) => parse_i64(v)
+                .map(Some)
+                .ok_or_else(|| self.bad(col, "not an integer")),
+        }
+    }
+
+    pub(crate) fn bool(&self, col: usize) -> Result<bool, RunDirError> {
+        match self.required(col)? {
+            b"true" => Ok(true),
+            b"false" => Ok(false),
+            _ => Err(self.bad(col, "expected true or false")),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn name(&self, col: usize) -> Result<&str, RunDirError> {
+        std::str::from_utf8(self.required(col)?).map_err(|_| self.bad(col, "not UTF-8"))
+    }
+
+    pub(crate) fn opt_str(&self, col: usize) -> Result<Option<&str>, RunDirError> {
+        match self.raw(col) {
+            None | Some(b"") => Ok(None),
+            Some(v) => std::str::from_utf8(v)
+                .map(Some)
+                .map_err(|_| self.bad(col, "not UTF-8")),
+        }
+    }
+}
+
+/// Decimal digits to u64; `None` on anything else or overflow. Skips `str::parse`'s UTF-8
+/// check on the checker's hot path.
+#[inline]
+pub(crate) fn parse_u64(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || bytes.len() > 20 {
+        return None;
+    }
+    if bytes.len() <= 19 {
+        // 19 digits cannot overflow u64: skip the checked arithmetic.
+        let mut value: u64 = 0;
+        for &b in bytes {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            value = value * 10 + u64::from(digit);
+        }
+        return Some(value);
+    }
+    let mut value: u64 = 0;
+    for &b in bytes {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+    }
+    Some(value)
+}
+
+#[inline]
+pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
+    match bytes.split_first() {
+        Some((b'-', rest)) => {
+            let v = parse_u64(rest)?;
+            if v == 1 << 63 {
+                Some(i64::MIN)
+            } else {
+                i64::try_from(v).ok().map(|v| -v)
+            }
+        }
+        _ => i64::try_from(parse_u64(bytes)?).ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b"1a"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_i64(b"-5"), Some(-5));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"-"), None);
+    }
+
+    fn read_all(text: &str, cols: &[&'static str]) -> Result<Vec<(u64, Vec<String>)>, RunDirError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).unwrap();
+        let mut table = Table::open(&path, cols, &[])?;
+        let mut out = Vec::new();
+        while let Some(row) = table.next_row()? {
+            let fields = (0..cols.len())
+                .map(|c| row.name(c).map(str::to_owned))
+                .collect::<Result<_, _>>()?;
+            out.push((row.table.line, fields));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn plain_quoted_and_crlf_lines_read_alike() {
+        let want = vec![
+            (2, vec!["1".to_string(), "x".to_string()]),
+            (3, vec!["2".to_string(), "y,z".to_string()]),
+            (4, vec!["3".to_string(), "w".to_string()]),
+        ];
+        let text = "b,a\r\nx,1\r\n\"y,z\",2\nw,3";
+        assert_eq!(read_all(text, &["a", "b"]).unwrap(), want);
+        let text = "\"b\",a\nx,1\n\"y,z\",2\nw,3\n";
+        assert_eq!(read_all(text, &["a", "b"]).unwrap(), want);
+    }
+
+    #[test]
+    fn lines_longer_than_the_buffer_are_read_whole() {
+        let long = "v".repeat(READ_BUFFER_BYTES + 10);
+        let text = format!("a,b\n1,{long}\n2,x\n");
+        let rows = read_all(&text, &["a", "b"]).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].1[1].len(), long.len());
+        assert_eq!(rows[1].1, vec!["2", "x"]);
+    }
+
+    #[test]
+    fn a_short_row_is_an_error_with_its_line() {
+        let err = read_all("a,b\n1,2\n3\n", &["a", "b"]).unwrap_err();
+        assert!(
+            err.to_string().contains(":3: column \"b\": missing value"),
+            "{err}"
+        );
+    }
+}
