@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 /// Benchmark and chaos-test application update strategies.
 ///
 /// A test function submits uniquely numbered items A(m,n) to a sink that records every
-/// arrival; the checker then says which items were lost, duplicated, late or unexpected,
-/// why, and how long the service was down.
+/// arrival; an update to version B happens mid-stream; the checker then says which items were
+/// lost, duplicated, late or unexpected, why, and how long the service was down.
 #[derive(Parser, Debug)]
 #[command(name = "harness", version, propagate_version = true)]
 pub struct Cli {
@@ -18,6 +18,49 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run one scenario and write its run directory.
+    ///
+    /// Starts the sink, the local platform with the old version, the front door and the
+    /// probes; performs the update at run.update_at; lets in-flight work settle; stops every
+    /// process; writes expected.json, arrivals.csv, probes.csv, ledger.csv and summary.json;
+    /// prints the verdict.
+    ///
+    /// Exit codes: 0 the run completed (whatever it found); 2 the scenario is invalid;
+    /// 3 the run could not be completed (an instance never became ready, the sink failed...);
+    /// 130 interrupted by Ctrl-C (every instance is stopped first).
+    ///
+    /// Examples:
+    ///   harness run scenarios/seed-swap.toml --time-scale 0.1
+    ///   harness run scenarios/seed-recreate.toml --out runs/recreate-1 --seed 7
+    #[command(verbatim_doc_comment)]
+    Run {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// The run directory to write (default: runs/NAME-UNIXTIME).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Multiply every scenario duration by this (e.g. 0.1 runs ten times faster).
+        #[arg(long)]
+        time_scale: Option<f64>,
+        /// Seed of every random choice (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the verdict as JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a scenario file without running it.
+    ///
+    /// Exit codes: 0 valid; 2 invalid, with the file, line and key on stderr.
+    ///
+    /// Example:
+    ///   harness validate scenarios/seed-swap.toml
+    #[command(verbatim_doc_comment)]
+    Validate {
+        /// The scenario files (TOML).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
     /// Re-check a run directory and print its verdict.
     ///
     /// Reads expected.json and arrivals.csv (required), probes.csv and ledger.csv (optional)

@@ -7,3 +7,10 @@
 
 pub mod cli;
 pub mod commands;
+pub mod duration;
+pub mod platform;
+pub mod probes;
+pub mod runner;
+pub mod scenario;
+pub mod strategy;
+pub mod testfn;

@@ -31,6 +31,16 @@ pub struct RunInfo {
     pub started_ns: Option<i64>,
     #[serde(default)]
     pub ended_ns: Option<i64>,
+    /// The probe client's own lag behind its schedule (`sent - intended`): how well the
+    /// harness measured, not how the app behaved.
+    #[serde(default)]
+    pub probe_send_lag_ms: Option<crate::verdict::Quantiles>,
+    /// Wall time of the whole run, start-up and settling included.
+    #[serde(default)]
+    pub wall_ms: Option<f64>,
+    /// Things a reader of the numbers must know (e.g. what did not scale with time).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Summary {

@@ -26,7 +26,11 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
             parts.push(format!("time scale {s}"));
         }
         parts.push(format!("harness {}", run.harness_version));
-        let _ = writeln!(out, "{}\n", parts.join("  "));
+        let _ = writeln!(out, "{}", parts.join("  "));
+        for note in &run.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+        let _ = writeln!(out);
     }
     let with_causes = |entries: &[(&str, u64)]| -> String {
         let named: Vec<String> = entries
@@ -110,6 +114,13 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
             d.max_ms,
             d.probes,
             d.failed_probes
+        );
+    }
+    if let Some(lag) = run.and_then(|r| r.probe_send_lag_ms) {
+        let _ = writeln!(
+            out,
+            "probe lag ms  p50 {:.2}  p99 {:.2}  max {:.2}  (the probe client's own delay behind its schedule)",
+            lag.p50, lag.p99, lag.max
         );
     }
     match v.gap_max_ms {

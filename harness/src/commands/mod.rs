@@ -5,16 +5,30 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod check;
+pub mod run;
+pub mod validate;
 
 /// Exit code: the command did what was asked.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: bad usage or unreadable input (scenario, run directory).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the run could not be completed, so nothing it measured can be trusted.
+pub const EXIT_INVALID_RUN: u8 = 3;
+/// Exit code: interrupted by Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check { dir, json } => check::run(&dir, json),
+        Command::Validate { scenarios } => validate::run(&scenarios),
+        Command::Run {
+            scenario,
+            out,
+            time_scale,
+            seed,
+            json,
+        } => run::run(&scenario, out, time_scale, seed, json),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,109 @@
+//! Durations as people write them in scenario files: `"10s"`, `"250ms"`, `"1.5m"`.
+//!
+//! Units: `ns`, `us`, `ms`, `s`, `m`, `h`. A bare number is refused: a duration without a
+//! unit is the classic way to be off by a factor of 1000.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A scenario duration; `serde` reads it from a string with a unit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span(pub Duration);
+
+impl Span {
+    pub fn from_secs(secs: u64) -> Span {
+        Span(Duration::from_secs(secs))
+    }
+
+    pub fn from_millis(ms: u64) -> Span {
+        Span(Duration::from_millis(ms))
+    }
+
+    /// This duration multiplied by the run's time scale.
+    pub fn scaled(self, time_scale: f64) -> Duration {
+        self.0.mul_f64(time_scale)
+    }
+}
+
+/// Parses `"<number><unit>"`; the number may have a fraction.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{text:?} has no unit (write e.g. \"10s\" or \"250ms\")"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number"))?;
+    let unit_secs = match unit {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "{text:?} has an unknown unit {other:?} (use ns, us, ms, s, m or h)"
+            ))
+        }
+    };
+    Duration::try_from_secs_f64(value * unit_secs).map_err(|e| format!("{text:?}: {e}"))
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map(Span).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0.as_nanos();
+        let (value, unit) = if ns % 1_000_000_000 == 0 {
+            (ns / 1_000_000_000, "s")
+        } else if ns % 1_000_000 == 0 {
+            (ns / 1_000_000, "ms")
+        } else if ns % 1_000 == 0 {
+            (ns / 1_000, "us")
+        } else {
+            (ns, "ns")
+        };
+        write!(f, "{value}{unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units_and_refuses_bare_numbers() {
+        assert_eq!(parse("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse("7us"), Ok(Duration::from_micros(7)));
+        assert!(parse("10").unwrap_err().contains("no unit"));
+        assert!(parse("10 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse("s").is_err());
+        assert!(parse("-1s").is_err());
+    }
+
+    #[test]
+    fn displays_in_the_largest_exact_unit() {
+        assert_eq!(Span::from_secs(10).to_string(), "10s");
+        assert_eq!(Span::from_millis(250).to_string(), "250ms");
+        assert_eq!(Span(Duration::from_nanos(1500)).to_string(), "1500ns");
+        assert_eq!(Span::from_secs(10).scaled(0.1), Duration::from_secs(1));
+    }
+}

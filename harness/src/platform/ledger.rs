@@ -1,0 +1,85 @@
+//! The ledger writer: every platform event, timestamped, appended to `ledger.csv` as it
+//! happens (so a run that dies still leaves its history) and kept in memory for the checker.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use reports::ledger::LedgerEvent;
+use sink::clock::Clock;
+
+/// A cheap-to-clone handle on the run's ledger.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Mutex<Inner>>,
+    clock: Arc<dyn Clock>,
+}
+
+struct Inner {
+    writer: Option<csv::Writer<BufWriter<File>>>,
+    events: Vec<LedgerEvent>,
+}
+
+impl Ledger {
+    /// A ledger written to `path` (created, with its header).
+    pub fn create(path: &Path, clock: Arc<dyn Clock>) -> std::io::Result<Ledger> {
+        let mut writer = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(BufWriter::new(File::create(path)?));
+        writer.write_record(reports::rundir::LEDGER_HEADER.split(','))?;
+        writer.flush()?;
+        Ok(Ledger {
+            inner: Arc::new(Mutex::new(Inner {
+                writer: Some(writer),
+                events: Vec::new(),
+            })),
+            clock,
+        })
+    }
+
+    /// A ledger kept in memory only (tests, simulations).
+    pub fn in_memory(clock: Arc<dyn Clock>) -> Ledger {
+        Ledger {
+            inner: Arc::new(Mutex::new(Inner {
+                writer: None,
+                events: Vec::new(),
+            })),
+            clock,
+        }
+    }
+
+    pub fn now_ns(&self) -> i64 {
+        self.clock.now_ns() as i64
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// Starts an event stamped now; finish it with `.with(...)` and [`Ledger::record`].
+    pub fn event(&self, kind: &str, instance: &str, version: &str, slot: &str) -> LedgerEvent {
+        LedgerEvent::new(self.now_ns(), kind, instance, version, slot)
+    }
+
+    pub fn record(&self, event: LedgerEvent) {
+        tracing::debug!(event = %event.event, instance = %event.instance, detail = %event.detail, "ledger");
+        let mut inner = self.inner.lock().expect("ledger lock");
+        if let Some(w) = inner.writer.as_mut() {
+            let written = w
+                .serialize(&event)
+                .map_err(std::io::Error::other)
+                .and_then(|()| w.flush());
+            if let Err(e) = written {
+                tracing::error!(error = %e, "writing ledger.csv failed; keeping the ledger in memory");
+                inner.writer = None;
+            }
+        }
+        inner.events.push(event);
+    }
+
+    /// Every event so far, in the order recorded.
+    pub fn events(&self) -> Vec<LedgerEvent> {
+        self.inner.lock().expect("ledger lock").events.clone()
+    }
+}

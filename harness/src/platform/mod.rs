@@ -1,0 +1,612 @@
+//! The host: a local emulator of the function platform.
+//!
+//! It runs instances of the test function as real child processes, each in its own process
+//! group, on free loopback ports; keeps them in slots (`production`, `staging`); routes the
+//! front door's HTTP requests round-robin to the ready production instances; invokes timer
+//! runs on the instance holding the timer lease; and records every platform event in the
+//! [`ledger::Ledger`]. Strategies drive it through its operations: start, warm up, route,
+//! signal, kill.
+//!
+//! Nothing is left behind: every child gets `PR_SET_PDEATHSIG` (it dies with the harness),
+//! and dropping the last handle on the host SIGKILLs every process group still alive.
+
+pub mod front_door;
+pub mod ledger;
+pub mod timer;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reports::ledger::event;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use crate::scenario::OnCancel;
+use crate::testfn::{TickRequest, TickResponse};
+use ledger::Ledger;
+
+pub const PRODUCTION: &str = "production";
+pub const STAGING: &str = "staging";
+
+/// How instances are started and what they run.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// The function binary (`testfn`, or an app speaking its protocol).
+    pub program: PathBuf,
+    pub sink_url: String,
+    pub stash_dir: PathBuf,
+    /// Each instance's stderr goes to `log_dir/<instance>.log`.
+    pub log_dir: PathBuf,
+    pub items: u32,
+    pub item_delay: Duration,
+    pub processing: Duration,
+    pub submit_timeout: Duration,
+    pub retries: u32,
+    pub on_cancel: OnCancel,
+    /// How long a new instance may take to print its address and answer `/health`.
+    pub ready_timeout: Duration,
+    /// Longest a timer invocation may run before the host gives up on it.
+    pub invoke_timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Starting,
+    Ready,
+    /// Gets no new work; in-flight work may finish.
+    Draining,
+    /// SIGTERM sent.
+    Stopping,
+    /// SIGKILL sent.
+    Killing,
+    Exited,
+}
+
+/// What the host knows of one instance.
+#[derive(Clone, Debug)]
+pub struct InstanceView {
+    pub id: String,
+    pub version: String,
+    pub slot: String,
+    pub addr: Option<SocketAddr>,
+    pub pid: u32,
+    pub phase: Phase,
+}
+
+struct Entry {
+    view: InstanceView,
+    /// Becomes `Some(description)` when the process has exited.
+    exited: watch::Receiver<Option<String>>,
+}
+
+#[derive(Default)]
+struct State {
+    instances: BTreeMap<String, Entry>,
+    /// Next index per version, for instance ids like `b-2`.
+    next_index: BTreeMap<String, u32>,
+    round_robin: usize,
+    timer: timer::TimerState,
+}
+
+/// How a timer invocation ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok { sent: u32 },
+    Failed { reason: String },
+    Killed { reason: String },
+}
+
+struct Inner {
+    config: HostConfig,
+    ledger: Ledger,
+    state: Mutex<State>,
+    client: reqwest::Client,
+    next_invocation: AtomicU64,
+    /// Every background invocation, so the runner can wait for in-flight work to settle.
+    tasks: TaskTracker,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for entry in state.instances.values() {
+            if entry.exited.borrow().is_none() {
+                kill_group(entry.view.pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// A cheap-to-clone handle on the host.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<Inner>,
+}
+
+/// Sends `signal` to the process group led by `pid`.
+fn kill_group(pid: u32, signal: i32) {
+    if pid == 0 {
+        return;
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions; a stale pid group is harmless
+    // because each instance leads its own group and groups are reaped only by us.
+    unsafe {
+        libc::kill(-(pid as i32), signal);
+    }
+}
+
+impl Host {
+    pub fn new(config: HostConfig, ledger: Ledger) -> std::io::Result<Host> {
+        std::fs::create_dir_all(&config.stash_dir)?;
+        std::fs::create_dir_all(&config.log_dir)?;
+        let client = reqwest::Client::builder()
+            .timeout(config.invoke_timeout)
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Host {
+            inner: Arc::new(Inner {
+                config,
+                ledger,
+                state: Mutex::new(State::default()),
+                client,
+                next_invocation: AtomicU64::new(1),
+                tasks: TaskTracker::new(),
+            }),
+        })
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
+    }
+
+    pub fn config(&self) -> &HostConfig {
+        &self.inner.config
+    }
+
+    /// The background invocations (timer runs, catch-ups).
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.inner.tasks
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().expect("host state lock")
+    }
+
+    /// Every instance the host has started, dead ones included.
+    pub fn instances(&self) -> Vec<InstanceView> {
+        self.state()
+            .instances
+            .values()
+            .map(|e| e.view.clone())
+            .collect()
+    }
+
+    pub fn instance(&self, id: &str) -> Option<InstanceView> {
+        self.state().instances.get(id).map(|e| e.view.clone())
+    }
+
+    /// Ready instances of a slot, in start order.
+    pub fn ready_in(&self, slot: &str) -> Vec<InstanceView> {
+        self.state()
+            .instances
+            .values()
+            .filter(|e| e.view.slot == slot && e.view.phase == Phase::Ready)
+            .map(|e| e.view.clone())
+            .collect()
+    }
+
+    /// Instances of a slot that are still alive, in start order.
+    pub fn alive_in(&self, slot: &str) -> Vec<InstanceView> {
+        self.state()
+            .instances
+            .values()
+            .filter(|e| e.view.slot == slot && e.view.phase != Phase::Exited)
+            .map(|e| e.view.clone())
+            .collect()
+    }
+
+    fn record(&self, kind: &str, view: &InstanceView) -> reports::LedgerEvent {
+        self.inner
+            .ledger
+            .event(kind, &view.id, &view.version, &view.slot)
+    }
+
+    /// Starts one instance of `version` in `slot` and waits until it is ready.
+    pub async fn start_instance(&self, version: &str, slot: &str) -> anyhow::Result<String> {
+        let c = &self.inner.config;
+        let id = {
+            let mut state = self.state();
+            let next = state.next_index.entry(version.to_owned()).or_insert(0);
+            let id = format!("{}-{}", version.to_lowercase(), next);
+            *next += 1;
+            id
+        };
+        let log = std::fs::File::create(c.log_dir.join(format!("{id}.log")))?;
+        let mut cmd = tokio::process::Command::new(&c.program);
+        cmd.arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--version")
+            .arg(version)
+            .arg("--instance")
+            .arg(&id)
+            .arg("--slot")
+            .arg(slot)
+            .arg("--sink")
+            .arg(&c.sink_url)
+            .arg("--stash-dir")
+            .arg(&c.stash_dir)
+            .arg("--items")
+            .arg(c.items.to_string())
+            .arg("--item-delay-ns")
+            .arg(c.item_delay.as_nanos().to_string())
+            .arg("--processing-ns")
+            .arg(c.processing.as_nanos().to_string())
+            .arg("--submit-timeout-ms")
+            .arg(c.submit_timeout.as_millis().max(1).to_string())
+            .arg("--retries")
+            .arg(c.retries.to_string())
+            .arg("--on-cancel")
+            .arg(c.on_cancel.as_str())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the child
+        // when the thread that spawned it exits, so no instance outlives the harness.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting {} failed: {e}", c.program.display()))?;
+        let pid = child.id().unwrap_or(0);
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let view = InstanceView {
+            id: id.clone(),
+            version: version.to_owned(),
+            slot: slot.to_owned(),
+            addr: None,
+            pid,
+            phase: Phase::Starting,
+        };
+        self.state().instances.insert(
+            id.clone(),
+            Entry {
+                view: view.clone(),
+                exited: exit_rx.clone(),
+            },
+        );
+        self.inner
+            .ledger
+            .record(self.record(event::INSTANCE_STARTED, &view).with("pid", pid));
+        // The watcher owns the child: it reaps it and records how it ended.
+        let host = self.clone();
+        let watched = id.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            host.on_exit(&watched, status, &exit_tx);
+        });
+        match tokio::time::timeout(c.ready_timeout, self.wait_ready(&id, stdout, exit_rx)).await {
+            Ok(Ok(addr)) => {
+                let view = {
+                    let mut state = self.state();
+                    let entry = state.instances.get_mut(&id).expect("inserted above");
+                    entry.view.addr = Some(addr);
+                    if entry.view.phase == Phase::Starting {
+                        entry.view.phase = Phase::Ready;
+                    }
+                    entry.view.clone()
+                };
+                self.inner.ledger.record(
+                    self.record(event::INSTANCE_READY, &view)
+                        .with("port", addr.port()),
+                );
+                Ok(id)
+            }
+            Ok(Err(e)) => {
+                self.kill(&id).await;
+                Err(e)
+            }
+            Err(_) => {
+                self.kill(&id).await;
+                anyhow::bail!(
+                    "instance {id} was not ready within {:?} (see its log in {})",
+                    c.ready_timeout,
+                    c.log_dir.display()
+                )
+            }
+        }
+    }
+
+    async fn wait_ready(
+        &self,
+        id: &str,
+        stdout: tokio::process::ChildStdout,
+        mut exited: watch::Receiver<Option<String>>,
+    ) -> anyhow::Result<SocketAddr> {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::select! {
+            line = lines.next_line() => line?,
+            _ = exited.wait_for(Option::is_some) => None,
+        };
+        let Some(first) = first else {
+            anyhow::bail!("instance {id} exited before printing its address");
+        };
+        let addr: SocketAddr = first
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("instance {id} printed {first:?}, not an address"))?;
+        // Keep draining stdout so a chatty app never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let url = format!("http://{addr}/health");
+        loop {
+            if exited.borrow().is_some() {
+                anyhow::bail!("instance {id} exited while starting");
+            }
+            if let Ok(resp) = self
+                .inner
+                .client
+                .get(&url)
+                .timeout(Duration::from_secs(1))
+                .send()
+                .await
+            {
+                if resp.status().is_success() {
+                    return Ok(addr);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn on_exit(
+        &self,
+        id: &str,
+        status: std::io::Result<std::process::ExitStatus>,
+        exit_tx: &watch::Sender<Option<String>>,
+    ) {
+        use std::os::unix::process::ExitStatusExt;
+        let (view, killed_by_us) = {
+            let mut state = self.state();
+            let Some(entry) = state.instances.get_mut(id) else {
+                return;
+            };
+            let killed = entry.view.phase == Phase::Killing;
+            entry.view.phase = Phase::Exited;
+            (entry.view.clone(), killed)
+        };
+        let description = match &status {
+            Ok(s) => match (s.code(), s.signal()) {
+                (Some(code), _) => format!("code={code}"),
+                (None, Some(sig)) => format!("signal={sig}"),
+                _ => "unknown".into(),
+            },
+            Err(e) => format!("error={e}"),
+        };
+        let kind = if killed_by_us {
+            event::INSTANCE_KILLED
+        } else {
+            event::INSTANCE_STOPPED
+        };
+        let mut e = self.record(kind, &view);
+        e.detail = description.replace(' ', "_");
+        self.inner.ledger.record(e);
+        let _ = exit_tx.send(Some(description));
+    }
+
+    fn set_phase(
+        &self,
+        id: &str,
+        phase: Phase,
+    ) -> Option<(InstanceView, watch::Receiver<Option<String>>)> {
+        let mut state = self.state();
+        let entry = state.instances.get_mut(id)?;
+        if entry.view.phase == Phase::Exited {
+            return None;
+        }
+        entry.view.phase = phase;
+        Some((entry.view.clone(), entry.exited.clone()))
+    }
+
+    /// SIGKILLs an instance's process group and waits until it is reaped.
+    pub async fn kill(&self, id: &str) {
+        let Some((view, mut exited)) = self.set_phase(id, Phase::Killing) else {
+            return;
+        };
+        kill_group(view.pid, libc::SIGKILL);
+        let _ = exited.wait_for(Option::is_some).await;
+    }
+
+    /// Sends SIGTERM (the function's cancellation token), waits up to `grace` for the
+    /// process to exit by itself, then SIGKILLs it.
+    pub async fn terminate(&self, id: &str, grace: Duration) {
+        let Some((view, mut exited)) = self.set_phase(id, Phase::Stopping) else {
+            return;
+        };
+        self.inner.ledger.record(
+            self.record(event::INSTANCE_STOPPING, &view)
+                .with("grace_ms", grace.as_millis()),
+        );
+        kill_group(view.pid, libc::SIGTERM);
+        if tokio::time::timeout(grace, exited.wait_for(Option::is_some))
+            .await
+            .is_err()
+        {
+            self.kill(id).await;
+        }
+    }
+
+    /// Kills every instance still alive.
+    pub async fn kill_all(&self) {
+        let ids: Vec<String> = self.instances().into_iter().map(|v| v.id).collect();
+        let kills = ids.iter().map(|id| self.kill(id));
+        for k in kills {
+            k.await;
+        }
+    }
+
+    /// Takes an instance out of routing and timer duty; its in-flight work goes on.
+    pub fn drain(&self, id: &str) {
+        if let Some((view, _)) = self.set_phase(id, Phase::Draining) {
+            self.inner
+                .ledger
+                .record(self.record("instance_draining", &view));
+        }
+    }
+
+    /// Exchanges the slots of every instance: production becomes staging and back.
+    pub fn swap_slots(&self) {
+        let mut state = self.state();
+        for entry in state.instances.values_mut() {
+            entry.view.slot = match entry.view.slot.as_str() {
+                PRODUCTION => STAGING.into(),
+                STAGING => PRODUCTION.into(),
+                other => other.into(),
+            };
+        }
+    }
+
+    /// The next ready production instance for an HTTP request, round-robin.
+    pub fn route(&self) -> Option<InstanceView> {
+        let mut state = self.state();
+        let ready: Vec<&Entry> = state
+            .instances
+            .values()
+            .filter(|e| {
+                e.view.slot == PRODUCTION && e.view.phase == Phase::Ready && e.view.addr.is_some()
+            })
+            .collect();
+        if ready.is_empty() {
+            return None;
+        }
+        let pick = ready[state.round_robin % ready.len()].view.clone();
+        state.round_robin = state.round_robin.wrapping_add(1);
+        Some(pick)
+    }
+
+    /// Records a phase of the update beginning; returns a guard-free end marker.
+    pub fn phase_begun(&self, phase: &str, version: &str) {
+        self.inner.ledger.record(
+            self.inner
+                .ledger
+                .event(event::PHASE_BEGUN, "", version, "")
+                .with("phase", phase),
+        );
+    }
+
+    pub fn phase_ended(&self, phase: &str, version: &str) {
+        self.inner.ledger.record(
+            self.inner
+                .ledger
+                .event(event::PHASE_ENDED, "", version, "")
+                .with("phase", phase),
+        );
+    }
+
+    /// Runs timer occurrence `m` on instance `id` and records the invocation in the ledger.
+    pub async fn invoke_tick(
+        &self,
+        id: &str,
+        m: u64,
+        scheduled_ns: i64,
+        catch_up: bool,
+    ) -> Outcome {
+        let Some(view) = self.instance(id) else {
+            return Outcome::Failed {
+                reason: "no_such_instance".into(),
+            };
+        };
+        let inv = self.inner.next_invocation.fetch_add(1, Ordering::Relaxed);
+        let mut begun = self
+            .record(event::INVOCATION_BEGUN, &view)
+            .with("inv", inv)
+            .with("source", "tick")
+            .with("m", m);
+        if catch_up {
+            begun = begun.with("catch_up", true);
+        }
+        self.inner.ledger.record(begun);
+        let outcome = match view.addr {
+            None => Outcome::Failed {
+                reason: "not_ready".into(),
+            },
+            Some(addr) => {
+                let request = TickRequest {
+                    m,
+                    scheduled_ns,
+                    catch_up,
+                };
+                let sent = self
+                    .inner
+                    .client
+                    .post(format!("http://{addr}/tick"))
+                    .json(&request)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let body: TickResponse = resp.json().await.unwrap_or_default();
+                        if status.is_success() {
+                            Outcome::Ok { sent: body.sent }
+                        } else if body.cancelled {
+                            Outcome::Killed {
+                                reason: format!("cancelled_stashed_{}", body.stashed),
+                            }
+                        } else {
+                            Outcome::Failed {
+                                reason: body
+                                    .error
+                                    .unwrap_or_else(|| format!("status_{}", status.as_u16())),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let dead = self.instance(id).is_some_and(|v| {
+                            matches!(v.phase, Phase::Killing | Phase::Exited | Phase::Stopping)
+                        });
+                        if dead {
+                            Outcome::Killed {
+                                reason: "instance_gone".into(),
+                            }
+                        } else if e.is_timeout() {
+                            Outcome::Failed {
+                                reason: "timeout".into(),
+                            }
+                        } else {
+                            Outcome::Failed {
+                                reason: "connection_error".into(),
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        let (kind, reason) = match &outcome {
+            Outcome::Ok { .. } => (event::INVOCATION_OK, None),
+            Outcome::Failed { reason } => (event::INVOCATION_FAILED, Some(reason.clone())),
+            Outcome::Killed { reason } => (event::INVOCATION_KILLED, Some(reason.clone())),
+        };
+        let view = self.instance(id).unwrap_or(view);
+        let mut ended = self.record(kind, &view).with("inv", inv);
+        if let Outcome::Ok { sent } = outcome {
+            ended = ended.with("sent", sent);
+        }
+        if let Some(reason) = reason {
+            ended = ended.with("reason", reason.replace([' ', ','], "_"));
+        }
+        self.inner.ledger.record(ended);
+        outcome
+    }
+}

@@ -1,0 +1,580 @@
+//! Scenario files: what to run, as TOML.
+//!
+//! A scenario names the workload (the timer loop), the app (instances and versions), the
+//! update strategy and its parameters, the run's timeline and the probes. Every duration is
+//! written with a unit (`"10s"`, `"250ms"`) and is multiplied by the run's time scale, except
+//! `run.ready_timeout`: process start-up is real time and does not scale. Unknown keys are
+//! errors, and every error names the file, the line and the key.
+//!
+//! ```toml
+//! strategy = "swap"
+//! [workload]
+//! period = "10s"
+//! items = 10
+//! item_delay = "1s"
+//! [run]
+//! warmup = "20s"
+//! update_at = "62s"
+//! duration = "100s"
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Span;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Defaults to the file's stem.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// One line saying what the scenario shows.
+    #[serde(default)]
+    pub description: Option<String>,
+    pub strategy: StrategyKind,
+    /// Seeds every random choice of the run (e.g. grace jitter). Default 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Multiplies every duration; `--time-scale` overrides it. Default 1.0.
+    #[serde(default = "default_time_scale")]
+    pub time_scale: f64,
+    #[serde(default)]
+    pub app: App,
+    pub workload: Workload,
+    #[serde(default)]
+    pub timer: Timer,
+    pub run: Run,
+    #[serde(default)]
+    pub probes: Probes,
+    #[serde(default)]
+    pub swap: Option<Swap>,
+    #[serde(default)]
+    pub recreate: Option<Recreate>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+fn default_time_scale() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    Swap,
+    Recreate,
+}
+
+impl fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StrategyKind::Swap => "swap",
+            StrategyKind::Recreate => "recreate",
+        })
+    }
+}
+
+/// The function app: how many instances, and the versions before and after the update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct App {
+    pub instances: u32,
+    pub from: String,
+    pub to: String,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App {
+            instances: 1,
+            from: "A".into(),
+            to: "B".into(),
+        }
+    }
+}
+
+/// What the test function does on each timer occurrence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// The timer's period.
+    pub period: Span,
+    /// Iterations per run, one item each.
+    pub items: u32,
+    /// Wait between the starts of consecutive iterations.
+    pub item_delay: Span,
+    /// Work done for each item before it is submitted. Default 0.
+    #[serde(default)]
+    pub processing: Span,
+    /// An item first arriving later than this after its schedule is late. Default: two
+    /// item delays.
+    #[serde(default)]
+    pub late_after: Option<Span>,
+    /// Timeout of one submit to the sink. Default 2 s.
+    #[serde(default = "default_submit_timeout")]
+    pub submit_timeout: Span,
+    /// Extra tries of a failed submit. Default 0.
+    #[serde(default)]
+    pub retries: u32,
+    /// What the function does when its cancellation token fires (SIGTERM). Default abandon.
+    #[serde(default)]
+    pub on_cancel: OnCancel,
+}
+
+fn default_submit_timeout() -> Span {
+    Span::from_secs(2)
+}
+
+/// The test function's answer to SIGTERM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnCancel {
+    /// Stop at once; unsent items are lost.
+    #[default]
+    Abandon,
+    /// Finish the item in hand, then stop.
+    FinishItem,
+    /// Write the run's unsent items to the stash; the next version replays them.
+    Stash,
+}
+
+impl OnCancel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnCancel::Abandon => "abandon",
+            OnCancel::FinishItem => "finish-item",
+            OnCancel::Stash => "stash",
+        }
+    }
+}
+
+/// The timer trigger's platform behaviour.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timer {
+    /// Keep a schedule monitor (last completed occurrence) and fire one catch-up run at start
+    /// when an occurrence is past due. Default: on only when the period is over one minute,
+    /// as on the real platform.
+    #[serde(default)]
+    pub use_monitor: Option<bool>,
+}
+
+/// The run's timeline, measured from the schedule's epoch (occurrence 0).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// Time the app gets after it is ready before the timer is enabled: the first occurrence
+    /// fired (and expected) is the first scheduled at or after it. Default 0.
+    #[serde(default)]
+    pub warmup: Span,
+    /// When the update starts.
+    pub update_at: Span,
+    /// The timer fires occurrences scheduled before this; the expected window ends here.
+    pub duration: Span,
+    /// How long to let in-flight work finish after `duration`. Default: one loop plus the
+    /// submit timeout.
+    #[serde(default)]
+    pub settle: Option<Span>,
+    /// How long an instance may take to become ready. Not scaled. Default 30 s.
+    #[serde(default = "default_ready_timeout")]
+    pub ready_timeout: Span,
+}
+
+fn default_ready_timeout() -> Span {
+    Span::from_secs(30)
+}
+
+/// The open-loop availability probes through the front door.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Probes {
+    /// Probes per second, in real time (not scaled: it sets the downtime resolution).
+    pub rate: u32,
+    /// Timeout of one probe. Scaled.
+    pub timeout: Span,
+    /// The path probed through the front door.
+    pub path: String,
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Probes {
+            rate: 100,
+            timeout: Span::from_secs(1),
+            path: "/api/ping".into(),
+        }
+    }
+}
+
+/// Slot swap parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Swap {
+    /// Path each staging instance is warmed up with; any response counts.
+    pub warmup_path: String,
+    /// Timeout of one warm-up request (platform: 90 s).
+    pub warmup_timeout: Span,
+    /// Tries after the first failed warm-up request (platform: 5).
+    pub warmup_retries: u32,
+    /// When the old production instances are killed after the swap (invented default: 5 s).
+    pub recycle_after: Span,
+    /// The staging slot's timer fires too (no sticky setting disables it): duplicates.
+    pub staging_triggers: bool,
+}
+
+impl Default for Swap {
+    fn default() -> Self {
+        Swap {
+            warmup_path: "/api/ping".into(),
+            warmup_timeout: Span::from_secs(90),
+            warmup_retries: 5,
+            recycle_after: Span::from_secs(5),
+            staging_triggers: false,
+        }
+    }
+}
+
+/// Recreate parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recreate {
+    /// `kill` (SIGKILL at once) or `term` (SIGTERM, then SIGKILL after `stop_grace`).
+    pub stop: StopSignal,
+    pub stop_grace: Span,
+}
+
+impl Default for Recreate {
+    fn default() -> Self {
+        Recreate {
+            stop: StopSignal::Kill,
+            stop_grace: Span::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopSignal {
+    Kill,
+    Term,
+}
+
+/// A scenario error, with where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default(), key.as_ref().map(|k| format!(": key `{k}`")).unwrap_or_default())]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl Scenario {
+    /// Reads, parses and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            path: path.to_owned(),
+            line: None,
+            key: None,
+            message: e.to_string(),
+        })?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Parses and validates scenario text; `path` is only used in errors and for the name.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let err = |line: Option<usize>, key: Option<String>, message: String| ScenarioError {
+            path: path.to_owned(),
+            line,
+            key,
+            message,
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| {
+            err(
+                e.span().map(|s| line_at(text, s.start)),
+                None,
+                e.message().to_owned(),
+            )
+        })?;
+        let mut scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner
+                .span()
+                .map(|s| line_at(text, s.start))
+                .or_else(|| line_of_key(text, &key));
+            err(
+                line,
+                (key != ".").then_some(key),
+                inner.message().to_owned(),
+            )
+        })?;
+        if scenario.name.is_none() {
+            scenario.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        if let Err((key, message)) = scenario.validate() {
+            return Err(err(line_of_key(text, key), Some(key.to_owned()), message));
+        }
+        Ok(scenario)
+    }
+
+    /// The checks serde cannot make: ranges, orders, names, and which sections belong.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(self.time_scale > 0.0 && self.time_scale.is_finite()) {
+            return Err(("time_scale", "must be a positive number".into()));
+        }
+        for (key, version) in [("app.from", &self.app.from), ("app.to", &self.app.to)] {
+            if let Some(why) = sink::item::version_error(version) {
+                return Err((key, format!("{why} (got {version:?})")));
+            }
+        }
+        if self.app.from == self.app.to {
+            return Err(("app.to", "must differ from app.from".into()));
+        }
+        if self.app.instances == 0 || self.app.instances > 1000 {
+            return Err(("app.instances", "must be between 1 and 1000".into()));
+        }
+        let w = &self.workload;
+        if w.period.0.is_zero() {
+            return Err(("workload.period", "must be positive".into()));
+        }
+        if w.items == 0 {
+            return Err(("workload.items", "must be at least 1".into()));
+        }
+        if self.loop_length() > w.period.0 {
+            return Err((
+                "workload.items",
+                format!(
+                    "a run ({} items, {} apart, {} processing each) lasts longer than the period {}",
+                    w.items,
+                    w.item_delay,
+                    w.processing,
+                    w.period
+                ),
+            ));
+        }
+        let r = &self.run;
+        if r.update_at >= r.duration {
+            return Err(("run.update_at", "must be before run.duration".into()));
+        }
+        if r.warmup >= r.duration {
+            return Err(("run.warmup", "must be before run.duration".into()));
+        }
+        if self.first_expected() > self.last_expected() {
+            return Err((
+                "run.duration",
+                "leaves no whole occurrence between run.warmup and run.duration".into(),
+            ));
+        }
+        if self.probes.rate == 0 || self.probes.rate > 10_000 {
+            return Err((
+                "probes.rate",
+                "must be between 1 and 10000 per second".into(),
+            ));
+        }
+        if !self.probes.path.starts_with("/api/") {
+            return Err((
+                "probes.path",
+                "must start with /api/ (the front door's routes)".into(),
+            ));
+        }
+        match self.strategy {
+            StrategyKind::Swap if self.recreate.is_some() => Err((
+                "recreate",
+                "section [recreate] is given but the strategy is swap".into(),
+            )),
+            StrategyKind::Recreate if self.swap.is_some() => Err((
+                "swap",
+                "section [swap] is given but the strategy is recreate".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// How long one run of the loop takes, unscaled.
+    pub fn loop_length(&self) -> Duration {
+        let w = &self.workload;
+        w.item_delay.0 * (w.items - 1) + w.processing.0
+    }
+
+    /// The first occurrence wholly inside the measured span: scheduled at or after warm-up.
+    pub fn first_expected(&self) -> u64 {
+        let period = self.workload.period.0.as_nanos();
+        self.run.warmup.0.as_nanos().div_ceil(period) as u64
+    }
+
+    /// The last occurrence whose whole loop ends by `run.duration`.
+    pub fn last_expected(&self) -> u64 {
+        let period = self.workload.period.0.as_nanos();
+        let end = self.run.duration.0.as_nanos();
+        let length = self.loop_length().as_nanos();
+        // Occurrences start at m * period; the last fired is the one scheduled before `end`.
+        let last_fired = (end.saturating_sub(1)) / period;
+        let mut last = last_fired;
+        while last > 0 && last * period + length > end {
+            last -= 1;
+        }
+        last as u64
+    }
+
+    pub fn use_monitor(&self) -> bool {
+        self.timer
+            .use_monitor
+            .unwrap_or(self.workload.period.0 > Duration::from_secs(60))
+    }
+
+    pub fn late_after(&self) -> Span {
+        self.workload.late_after.unwrap_or(Span(
+            self.workload.item_delay.0.max(Duration::from_millis(1)) * 2,
+        ))
+    }
+
+    pub fn settle(&self) -> Span {
+        self.run
+            .settle
+            .unwrap_or(Span(self.loop_length() + self.workload.submit_timeout.0))
+    }
+
+    pub fn swap(&self) -> Swap {
+        self.swap.clone().unwrap_or_default()
+    }
+
+    pub fn recreate(&self) -> Recreate {
+        self.recreate.clone().unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("scenario")
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line where a dotted key (`run.update_at`) is written, if it can be found: the key's
+/// last part at the start of a line inside its `[section]`, or the section header itself.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let (section, leaf) = match key.rsplit_once('.') {
+        Some((s, l)) => (s, l),
+        None => ("", key),
+    };
+    let mut current = String::new();
+    let mut section_line = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            current = name.trim().to_owned();
+            if current == key {
+                return Some(i + 1);
+            }
+            if current == section {
+                section_line = Some(i + 1);
+            }
+            continue;
+        }
+        if current == section {
+            if let Some((k, _)) = t.split_once('=') {
+                if k.trim() == leaf {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    section_line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"
+strategy = "swap"
+
+[workload]
+period = "10s"
+items = 10
+item_delay = "1s"
+
+[run]
+warmup = "20s"
+update_at = "62s"
+duration = "100s"
+"#;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(Path::new("scenarios/t.toml"), text)
+    }
+
+    #[test]
+    fn the_seed_parses_with_platform_defaults() {
+        let s = parse(SEED).unwrap();
+        assert_eq!(s.name(), "t");
+        assert_eq!((s.first_expected(), s.last_expected()), (2, 9));
+        assert!(!s.use_monitor(), "a 10 s timer has no schedule monitor");
+        assert_eq!(s.swap().warmup_retries, 5);
+        assert_eq!(s.probes.rate, 100);
+        assert_eq!(s.late_after(), Span::from_secs(2));
+        assert_eq!(s.settle(), Span::from_secs(11));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let text = SEED.replace("items = 10", "itemz = 10");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("scenarios/t.toml:6: key `workload"),
+            "{e}"
+        );
+        assert!(e.message.contains("itemz"), "{e}");
+
+        let e = parse(&SEED.replace("\"1s\"", "\"1 parsec\"")).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(7), Some("workload.item_delay")),
+            "{e}"
+        );
+        assert!(e.message.contains("unknown unit"), "{e}");
+
+        let e = parse(&SEED.replace("\"62s\"", "\"200s\"")).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(11), Some("run.update_at")),
+            "{e}"
+        );
+
+        let e = parse(&SEED.replace("strategy = \"swap\"", "strategy = \"yolo\"")).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+
+        let e = parse(&format!("{SEED}\n[recreate]\nstop = \"kill\"\n")).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(15), Some("recreate")),
+            "{e}"
+        );
+
+        let e = parse("strategy = [").unwrap_err();
+        assert_eq!(e.line, Some(1), "{e}");
+
+        let e = parse(&SEED.replace("items = 10", "items = 11")).unwrap_err();
+        assert!(e.message.contains("longer than the period"), "{e}");
+    }
+
+    #[test]
+    fn the_expected_window_holds_only_whole_loops() {
+        let s = parse(&SEED.replace("\"100s\"", "\"95s\"")).unwrap();
+        assert_eq!(s.last_expected(), 8, "occurrence 9 would end at 99 s");
+        let s = parse(&SEED.replace("\"20s\"", "\"21s\"")).unwrap();
+        assert_eq!(s.first_expected(), 3);
+    }
+}
