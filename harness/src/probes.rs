@@ -51,57 +51,73 @@ pub async fn run(
         }
         probes
     });
-    for i in 0u64.. {
-        let due = start + interval * i as u32;
-        tokio::select! {
-            () = tokio::time::sleep_until(due) => {}
-            () = stop.cancelled() => break,
-        }
-        let intended_ns = start_ns + (interval.as_nanos() as i64) * i as i64;
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            // The client cannot keep up: say so rather than skip the probe silently.
-            let _ = tx
-                .send(Probe {
-                    status: None,
-                    ..Probe::new(intended_ns, clock.now_ns() as i64, false)
-                })
-                .await;
-            continue;
-        };
-        let (client, url, clock, tx) = (
-            client.clone(),
-            config.url.clone(),
-            clock.clone(),
-            tx.clone(),
-        );
-        tokio::spawn(async move {
-            let sent_ns = clock.now_ns() as i64;
-            let result = client.get(&url).send().await;
-            let probe = match result {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let body: serde_json::Value = resp.json().await.unwrap_or_default();
-                    let text = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-                    Probe {
-                        intended_ns,
-                        sent_ns: Some(sent_ns),
-                        done_ns: clock.now_ns() as i64,
-                        ok: status.is_success(),
-                        status: Some(status.as_u16()),
-                        instance: text("instance"),
-                        version: text("version"),
+    // The schedule runs on its own OS thread: tokio's timer wheel has 1 ms granularity,
+    // while the thread's nanosleep wakes within tens of microseconds of the intended time.
+    let runtime = tokio::runtime::Handle::current();
+    let start = start.into_std();
+    let scheduler = std::thread::Builder::new()
+        .name("probe-scheduler".into())
+        .spawn(move || {
+            for i in 0u64.. {
+                let due = start + interval * i as u32;
+                loop {
+                    let now = std::time::Instant::now();
+                    if now >= due || stop.is_cancelled() {
+                        break;
                     }
+                    // Sleep in slices so a stop is noticed promptly.
+                    std::thread::sleep((due - now).min(Duration::from_millis(20)));
                 }
-                Err(_) => Probe {
-                    sent_ns: Some(sent_ns),
-                    ..Probe::new(intended_ns, clock.now_ns() as i64, false)
-                },
-            };
-            let _ = tx.send(probe).await;
-            drop(permit);
-        });
-    }
-    drop(tx);
+                if stop.is_cancelled() {
+                    break;
+                }
+                let intended_ns = start_ns + (interval.as_nanos() as i64) * i as i64;
+                let (client, url, clock, tx) = (
+                    client.clone(),
+                    config.url.clone(),
+                    clock.clone(),
+                    tx.clone(),
+                );
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    // The client cannot keep up: say so rather than skip the probe silently.
+                    let now_ns = clock.now_ns() as i64;
+                    runtime.spawn(async move {
+                        let _ = tx.send(Probe::new(intended_ns, now_ns, false)).await;
+                    });
+                    continue;
+                };
+                runtime.spawn(async move {
+                    let sent_ns = clock.now_ns() as i64;
+                    let result = client.get(&url).send().await;
+                    let probe = match result {
+                        Ok(resp) => {
+                            let status = resp.status();
+                            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                            let text =
+                                |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                            Probe {
+                                intended_ns,
+                                sent_ns: Some(sent_ns),
+                                done_ns: clock.now_ns() as i64,
+                                ok: status.is_success(),
+                                status: Some(status.as_u16()),
+                                instance: text("instance"),
+                                version: text("version"),
+                            }
+                        }
+                        Err(_) => Probe {
+                            sent_ns: Some(sent_ns),
+                            ..Probe::new(intended_ns, clock.now_ns() as i64, false)
+                        },
+                    };
+                    let _ = tx.send(probe).await;
+                    drop(permit);
+                });
+            }
+        })
+        .expect("spawning the probe scheduler thread");
+    // The scheduler thread owned the last sender but one; the spawned probes hold the rest.
+    let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
     let mut probes = collector.await.unwrap_or_default();
     probes.sort_by_key(|p| p.intended_ns);
     probes

@@ -88,6 +88,7 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
             submit_timeout: s.workload.submit_timeout.scaled(scale),
             retries: s.workload.retries,
             on_cancel: s.workload.on_cancel,
+            startup_delay: s.app.cold_start.scaled(scale),
             ready_timeout: s.run.ready_timeout.0,
             invoke_timeout: s.workload.period.scaled(scale) * 10 + Duration::from_secs(5),
         },

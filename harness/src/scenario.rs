@@ -88,6 +88,9 @@ pub struct App {
     pub instances: u32,
     pub from: String,
     pub to: String,
+    /// Time an instance takes from process start to serving (the platform's cold start).
+    /// Scaled. Default 0: only the real process start-up.
+    pub cold_start: Span,
 }
 
 impl Default for App {
@@ -96,6 +99,7 @@ impl Default for App {
             instances: 1,
             from: "A".into(),
             to: "B".into(),
+            cold_start: Span::default(),
         }
     }
 }
@@ -559,14 +563,14 @@ duration = "100s"
         let e = parse(&format!("{SEED}\n[recreate]\nstop = \"kill\"\n")).unwrap_err();
         assert_eq!(
             (e.line, e.key.as_deref()),
-            (Some(15), Some("recreate")),
+            (Some(14), Some("recreate")),
             "{e}"
         );
 
         let e = parse("strategy = [").unwrap_err();
         assert_eq!(e.line, Some(1), "{e}");
 
-        let e = parse(&SEED.replace("items = 10", "items = 11")).unwrap_err();
+        let e = parse(&SEED.replace("items = 10", "items = 12")).unwrap_err();
         assert!(e.message.contains("longer than the period"), "{e}");
     }
 

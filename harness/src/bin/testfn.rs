@@ -44,6 +44,9 @@ struct Args {
     /// What a run does when the cancellation token fires: abandon, finish-item or stash.
     #[arg(long, default_value = "abandon", value_parser = parse_on_cancel)]
     on_cancel: OnCancel,
+    /// Cold start: wait this long before binding and serving.
+    #[arg(long, default_value_t = 0)]
+    startup_delay_ns: u64,
 }
 
 fn parse_on_cancel(s: &str) -> Result<OnCancel, String> {
@@ -88,6 +91,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         retries: args.retries,
         on_cancel: args.on_cancel,
     };
+    tokio::time::sleep(Duration::from_nanos(args.startup_delay_ns)).await;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     {
         use std::io::Write;

@@ -49,6 +49,8 @@ pub struct HostConfig {
     pub submit_timeout: Duration,
     pub retries: u32,
     pub on_cancel: OnCancel,
+    /// Cold start: how long an instance waits before it serves.
+    pub startup_delay: Duration,
     /// How long a new instance may take to print its address and answer `/health`.
     pub ready_timeout: Duration,
     /// Longest a timer invocation may run before the host gives up on it.
@@ -253,6 +255,8 @@ impl Host {
             .arg(c.retries.to_string())
             .arg("--on-cancel")
             .arg(c.on_cancel.as_str())
+            .arg("--startup-delay-ns")
+            .arg(c.startup_delay.as_nanos().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -297,7 +301,12 @@ impl Host {
             let status = child.wait().await;
             host.on_exit(&watched, status, &exit_tx);
         });
-        match tokio::time::timeout(c.ready_timeout, self.wait_ready(&id, stdout, exit_rx)).await {
+        match tokio::time::timeout(
+            c.ready_timeout + c.startup_delay,
+            self.wait_ready(&id, stdout, exit_rx),
+        )
+        .await
+        {
             Ok(Ok(addr)) => {
                 let view = {
                     let mut state = self.state();

@@ -117,3 +117,50 @@ fn check_errors_name_the_file_and_line_and_exit_2() {
     let stderr = text(&harness(&["check", dir.path().to_str().unwrap()]).stderr);
     assert!(stderr.contains("missing required column \"m\""), "{stderr}");
 }
+
+fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+#[test]
+fn validate_accepts_every_committed_scenario() {
+    let mut args = vec!["validate".to_string()];
+    for entry in std::fs::read_dir(scenarios()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            args.push(path.display().to_string());
+        }
+    }
+    assert!(args.len() >= 3, "seed-swap and seed-recreate at least");
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = harness(&refs);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).matches(": ok (").count(), args.len() - 1);
+}
+
+#[test]
+fn a_bad_scenario_names_file_line_and_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let good = std::fs::read_to_string(scenarios().join("seed-swap.toml")).unwrap();
+    std::fs::write(
+        &path,
+        good.replace("item_delay = \"1s\"", "item_delay = 1000"),
+    )
+    .unwrap();
+    let line = good
+        .lines()
+        .position(|l| l.starts_with("item_delay"))
+        .unwrap()
+        + 1;
+    for command in ["validate", "run"] {
+        let out = harness(&[command, path.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains(&format!("bad.toml:{line}: key `workload.item_delay`")),
+            "{command}: {stderr}"
+        );
+    }
+    assert!(!dir.path().join("runs").exists(), "nothing was run");
+}

@@ -1,0 +1,7 @@
+//! The harness's integration tests, in one binary: the command line, the platform's timer
+//! service on real processes, and whole runs at small time scales.
+
+mod cli;
+mod common;
+mod runs;
+mod timer;

@@ -1,0 +1,237 @@
+//! The timer service on real `testfn` processes: singleton runs, catch-up after a kill, and
+//! several missed occurrences collapsing into one catch-up.
+
+use std::time::Duration;
+
+use harness::platform::timer::{self, Schedule, TimerOptions};
+use harness::platform::PRODUCTION;
+use reports::{ExpectedSpec, RunDir, SourceSpec};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{host, invocations, surviving_pids, TestSink};
+
+fn schedule(period: Duration) -> Schedule {
+    Schedule {
+        epoch_ns: sink::clock::now_ns() as i64,
+        epoch: Instant::now(),
+        period,
+    }
+}
+
+fn spec(
+    s: &Schedule,
+    items: u64,
+    delay: Duration,
+    first: u64,
+    last: u64,
+    late_after: Duration,
+) -> ExpectedSpec {
+    ExpectedSpec {
+        sources: vec![SourceSpec {
+            source: "tick".into(),
+            epoch_ns: s.epoch_ns,
+            period_ns: s.period.as_nanos() as i64,
+            items,
+            item_delay_ns: delay.as_nanos() as i64,
+            first,
+            last,
+        }],
+        late_after_ns: late_after.as_nanos() as i64,
+    }
+}
+
+async fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_occurrence_runs_exactly_once_on_the_lease_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::start(dir.path()).await;
+    let (items, delay, period) = (3, Duration::from_millis(20), Duration::from_millis(150));
+    let host = host(dir.path(), &sink.url, items, delay);
+    harness::strategy::start_many(&host, "A", PRODUCTION, 2)
+        .await
+        .unwrap();
+    let s = schedule(period);
+    let options = TimerOptions {
+        schedule: s,
+        use_monitor: false,
+        staging_triggers: false,
+    };
+    timer::run(host.clone(), options, 0, 6, CancellationToken::new()).await;
+    host.tasks().close();
+    host.tasks().wait().await;
+    host.kill_all().await;
+    sink.stop().await;
+
+    let ledger = host.ledger().events();
+    let runs = invocations(&ledger);
+    let ms: Vec<u64> = runs.iter().map(|r| r.0).collect();
+    assert_eq!(ms, vec![0, 1, 2, 3, 4, 5], "each occurrence once, in order");
+    assert!(
+        runs.iter().all(|r| r.1 == runs[0].1),
+        "one lease holder: {runs:?}"
+    );
+    let run = RunDir::new(dir.path());
+    run.write_expected(&spec(&s, items as u64, delay, 0, 5, Duration::from_secs(5)))
+        .unwrap();
+    let v = run.check().unwrap();
+    assert_eq!(
+        (v.expected, v.delivered, v.duplicated, v.unexpected),
+        (18, 18, 0, 0)
+    );
+    assert!(surviving_pids(&ledger).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_is_caught_up_once_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::start(dir.path()).await;
+    let (items, delay, period) = (6u32, Duration::from_millis(60), Duration::from_millis(500));
+    let late_after = Duration::from_millis(20);
+    let host = host(dir.path(), &sink.url, items, delay);
+    host.start_instance("A", PRODUCTION).await.unwrap();
+    let s = schedule(period);
+    let options = TimerOptions {
+        schedule: s,
+        use_monitor: true,
+        staging_triggers: false,
+    };
+    let stop = CancellationToken::new();
+    let timer = tokio::spawn(timer::run(host.clone(), options, 0, 5, stop.clone()));
+    // Kill A a little into occurrence 2's run, then start B: the monitor says 2 is past due.
+    wait_for("occurrence 2 to begin", || {
+        invocations(&host.ledger().events())
+            .iter()
+            .any(|r| r.0 == 2)
+    })
+    .await;
+    tokio::time::sleep(delay + delay / 2).await;
+    host.kill("a-0").await;
+    host.start_instance("B", PRODUCTION).await.unwrap();
+    host.refresh_timer_lease(None);
+    timer.await.unwrap();
+    stop.cancel();
+    host.tasks().close();
+    host.tasks().wait().await;
+    host.kill_all().await;
+    sink.stop().await;
+
+    let ledger = host.ledger().events();
+    let catch_ups: Vec<_> = invocations(&ledger).into_iter().filter(|r| r.2).collect();
+    assert_eq!(
+        catch_ups,
+        vec![(2, "b-0".to_string(), true)],
+        "exactly one catch-up, of 2, on B"
+    );
+    let run = RunDir::new(dir.path());
+    run.write_expected(&spec(&s, items as u64, delay, 0, 4, late_after))
+        .unwrap();
+    let arrivals = run.read_arrivals().unwrap();
+    let sent_by_a = arrivals
+        .iter()
+        .filter(|a| a.m == 2 && a.version == "A")
+        .count() as u64;
+    assert!(
+        sent_by_a >= 1 && sent_by_a < items as u64,
+        "A was killed mid-run ({sent_by_a} sent)"
+    );
+    let v = run.check().unwrap();
+    assert_eq!(
+        v.lost, 0,
+        "the catch-up delivered what A had not sent: {:?}",
+        v.lost_items
+    );
+    assert_eq!(v.duplicated, sent_by_a, "what A sent came twice");
+    assert_eq!(v.causes.duplicated.timer_catch_up, sent_by_a);
+    assert!(
+        v.late >= 1,
+        "the items only B sent arrived after the kill: late"
+    );
+    assert!(v
+        .late_items
+        .iter()
+        .all(|i| i.m == 2 && i.version.as_deref() == Some("B")));
+    assert!(surviving_pids(&ledger).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_missed_occurrences_collapse_into_one_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::start(dir.path()).await;
+    let (items, delay, period) = (3u32, Duration::from_millis(20), Duration::from_millis(200));
+    let host = host(dir.path(), &sink.url, items, delay);
+    host.start_instance("A", PRODUCTION).await.unwrap();
+    let s = schedule(period);
+    let options = TimerOptions {
+        schedule: s,
+        use_monitor: true,
+        staging_triggers: false,
+    };
+    let timer = tokio::spawn(timer::run(
+        host.clone(),
+        options,
+        0,
+        8,
+        CancellationToken::new(),
+    ));
+    // A completes 0 and 1, dies between runs; 2, 3 and 4 find no instance.
+    wait_for("occurrence 1 to complete", || {
+        host.ledger()
+            .events()
+            .iter()
+            .filter(|e| e.event == "invocation_ok")
+            .count()
+            >= 2
+    })
+    .await;
+    host.kill("a-0").await;
+    tokio::time::sleep_until(s.instant(4) + period / 2).await;
+    host.start_instance("B", PRODUCTION).await.unwrap();
+    host.refresh_timer_lease(None);
+    timer.await.unwrap();
+    host.tasks().close();
+    host.tasks().wait().await;
+    host.kill_all().await;
+    sink.stop().await;
+
+    let ledger = host.ledger().events();
+    let runs = invocations(&ledger);
+    let catch_ups: Vec<u64> = runs.iter().filter(|r| r.2).map(|r| r.0).collect();
+    assert_eq!(
+        catch_ups,
+        vec![2],
+        "one catch-up, of the first missed occurrence: {runs:?}"
+    );
+    let missed = ledger
+        .iter()
+        .filter(|e| e.event == "occurrence_missed")
+        .count();
+    assert!(missed >= 2, "3 and 4 found no instance ({missed} missed)");
+    let run = RunDir::new(dir.path());
+    run.write_expected(&spec(
+        &s,
+        items as u64,
+        delay,
+        0,
+        7,
+        Duration::from_millis(50),
+    ))
+    .unwrap();
+    let v = run.check().unwrap();
+    let lost_ms: std::collections::BTreeSet<u64> = v.lost_items.iter().map(|i| i.m).collect();
+    assert!(lost_ms.contains(&3) && lost_ms.contains(&4), "{lost_ms:?}");
+    assert!(!lost_ms.contains(&2), "2 was caught up");
+    assert_eq!(v.causes.lost.never_invoked, v.lost);
+    assert!(
+        v.late_items.iter().any(|i| i.m == 2),
+        "the catch-up of 2 is late"
+    );
+    assert!(surviving_pids(&ledger).is_empty());
+}
