@@ -10,6 +10,7 @@ pub mod commands;
 pub mod duration;
 pub mod platform;
 pub mod probes;
+pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod strategy;

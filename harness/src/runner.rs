@@ -16,10 +16,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::platform::ledger::Ledger;
-use crate::platform::timer::{Schedule, TimerOptions};
+use crate::platform::queue::{self, QueueOptions};
+use crate::platform::timer::{Schedule, TimerFunction, TimerOptions};
 use crate::platform::{front_door, Host, HostConfig, PRODUCTION};
 use crate::probes::{self, ProbeConfig};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Trigger};
 use crate::strategy::{self, Plan};
 
 /// Everything one run needs, resolved from the command line and the scenario file.
@@ -88,6 +89,8 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
             submit_timeout: s.workload.submit_timeout.scaled(scale),
             retries: s.workload.retries,
             on_cancel: s.workload.on_cancel,
+            events: s.workload.events,
+            fail_n: s.workload.fail_n,
             startup_delay: s.app.cold_start.scaled(scale),
             ready_timeout: s.run.ready_timeout.0,
             invoke_timeout: s.workload.period.scaled(scale) * 10 + Duration::from_secs(5),
@@ -220,6 +223,10 @@ async fn drive(
     let timer = tokio::spawn(crate::platform::timer::run(
         host.clone(),
         TimerOptions {
+            function: match s.workload.trigger {
+                Trigger::Timer => TimerFunction::Tick,
+                Trigger::Queue => TimerFunction::Poll,
+            },
             schedule,
             use_monitor: s.use_monitor(),
             staging_triggers: s.swap.as_ref().is_some_and(|w| w.staging_triggers),
@@ -240,9 +247,23 @@ async fn drive(
         schedule.epoch_ns,
         probe_stop.clone(),
     ));
+    let queue_stop = CancellationToken::new();
+    let dispatcher = (s.workload.trigger == Trigger::Queue).then(|| {
+        let q = s.queue_settings();
+        tokio::spawn(queue::run(
+            host.clone(),
+            QueueOptions {
+                visibility: q.visibility.scaled(scale),
+                max_dequeue: q.max_dequeue,
+                batch_size: q.batch_size,
+            },
+            queue_stop.clone(),
+        ))
+    });
     let stop_background = || {
         timer_stop.cancel();
         probe_stop.cancel();
+        queue_stop.cancel();
     };
 
     if !sleep_until(schedule.epoch + s.run.update_at.scaled(scale), cancel).await {
@@ -250,7 +271,7 @@ async fn drive(
         return Err(interrupted());
     }
     let update = {
-        let (host, plan_kind) = (host.clone(), Plan::from_scenario(s, scale));
+        let (host, plan_kind) = (host.clone(), Plan::from_scenario(s, scale, plan.seed));
         let (from, to, n) = (s.app.from.clone(), s.app.to.clone(), s.app.instances);
         tokio::spawn(async move { plan_kind.perform(&host, &from, &to, n).await })
     };
@@ -276,14 +297,32 @@ async fn drive(
             return Err(anyhow::anyhow!("the update task failed: {e}"));
         }
     }
-    // Let in-flight runs finish, within the settle time.
-    host.tasks().close();
-    let settle = s.settle().scaled(scale);
+    // Let in-flight runs finish (and leased messages come back), within the settle time.
+    let settled = async {
+        while !(host.tasks().is_empty() && host.queue().is_empty()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
     tokio::select! {
-        _ = tokio::time::timeout(settle, host.tasks().wait()) => {}
-        () = cancel.cancelled() => { probe_stop.cancel(); return Err(interrupted()); }
+        _ = tokio::time::timeout(s.settle().scaled(scale), settled) => {}
+        () = cancel.cancelled() => { stop_background(); return Err(interrupted()); }
+    }
+    queue_stop.cancel();
+    if let Some(d) = dispatcher {
+        let _ = d.await;
     }
     probe_stop.cancel();
+    let alive: Vec<String> = host
+        .instances()
+        .into_iter()
+        .filter(|v| v.phase != crate::platform::Phase::Exited)
+        .map(|v| v.id)
+        .collect();
+    host.ledger().record(
+        host.ledger()
+            .event("run_ended", "", "", "")
+            .with("alive", alive.join("+")),
+    );
     let probes = probe_task.await.unwrap_or_default();
     Ok((schedule, probes))
 }
@@ -292,11 +331,15 @@ async fn drive(
 pub fn expected(s: &Scenario, scale: f64, schedule: &Schedule) -> ExpectedSpec {
     ExpectedSpec {
         sources: vec![SourceSpec {
-            source: "tick".into(),
+            source: s.source().into(),
             epoch_ns: schedule.epoch_ns,
             period_ns: schedule.period.as_nanos() as i64,
-            items: u64::from(s.workload.items),
-            item_delay_ns: s.workload.item_delay.scaled(scale).as_nanos() as i64,
+            items: u64::from(s.items_per_occurrence()),
+            item_delay_ns: match s.workload.trigger {
+                Trigger::Timer => s.workload.item_delay.scaled(scale).as_nanos() as i64,
+                // Every message of a poll is due when the poll runs.
+                Trigger::Queue => 0,
+            },
             first: s.first_expected(),
             last: s.last_expected(),
         }],

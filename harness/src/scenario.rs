@@ -55,6 +55,15 @@ pub struct Scenario {
     pub swap: Option<Swap>,
     #[serde(default)]
     pub recreate: Option<Recreate>,
+    #[serde(default)]
+    pub rolling: Option<Rolling>,
+    #[serde(default)]
+    pub graceful: Option<Graceful>,
+    #[serde(default)]
+    pub drain: Option<Drain>,
+    /// The queue trigger (queue workloads only).
+    #[serde(default)]
+    pub queue: Option<QueueSettings>,
 }
 
 fn default_seed() -> u64 {
@@ -70,15 +79,35 @@ fn default_time_scale() -> f64 {
 pub enum StrategyKind {
     Swap,
     Recreate,
+    Rolling,
+    Graceful,
+    Drain,
+}
+
+impl StrategyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::Swap => "swap",
+            StrategyKind::Recreate => "recreate",
+            StrategyKind::Rolling => "rolling",
+            StrategyKind::Graceful => "graceful",
+            StrategyKind::Drain => "drain",
+        }
+    }
 }
 
 impl fmt::Display for StrategyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StrategyKind::Swap => "swap",
-            StrategyKind::Recreate => "recreate",
-        })
+        f.write_str(self.as_str())
     }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    #[default]
+    Timer,
+    Queue,
 }
 
 /// The function app: how many instances, and the versions before and after the update.
@@ -108,12 +137,25 @@ impl Default for App {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
+    /// `timer`: each occurrence runs a loop that submits `items` items itself. `queue`: each
+    /// occurrence polls and enqueues `events` messages; the queue trigger processes each
+    /// and submits it. Default `timer`.
+    #[serde(default)]
+    pub trigger: Trigger,
     /// The timer's period.
     pub period: Span,
-    /// Iterations per run, one item each.
+    /// Iterations per run, one item each (timer workload).
+    #[serde(default)]
     pub items: u32,
-    /// Wait between the starts of consecutive iterations.
+    /// Wait between the starts of consecutive iterations (timer workload).
+    #[serde(default)]
     pub item_delay: Span,
+    /// Messages each poll enqueues (queue workload).
+    #[serde(default)]
+    pub events: u32,
+    /// Chaos: the queue handler always fails messages with this `n` (they end poisoned).
+    #[serde(default)]
+    pub fail_n: Option<u64>,
     /// Work done for each item before it is submitted. Default 0.
     #[serde(default)]
     pub processing: Span,
@@ -263,6 +305,106 @@ impl Default for Recreate {
     }
 }
 
+/// Rolling update parameters (the Flex Consumption model).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rolling {
+    /// Instances drained per batch (default: one batch per instance). Give this or `batches`.
+    pub batch_size: Option<u32>,
+    /// Number of batches the instances are split into.
+    pub batches: Option<u32>,
+    /// Time between the drains of consecutive batches (invented default: 10 s).
+    pub drain_interval: Span,
+    /// How long a drained instance's in-flight work may run before it is killed
+    /// (platform: 60 min).
+    pub scale_in_grace: Span,
+    /// How long a drained instance's HTTP requests may run (platform: 230 s).
+    pub http_grace: Span,
+    /// Delay before each replacement instance is started (invented default: 0 s).
+    pub start_delay: Span,
+    /// A second update, started while the first still rolls: every instance not of this
+    /// version is drained.
+    pub then_update_to: Option<String>,
+    pub then_update_at: Option<Span>,
+}
+
+impl Default for Rolling {
+    fn default() -> Self {
+        Rolling {
+            batch_size: None,
+            batches: None,
+            drain_interval: Span::from_secs(10),
+            scale_in_grace: Span::from_secs(3600),
+            http_grace: Span::from_secs(230),
+            start_delay: Span::default(),
+            then_update_to: None,
+            then_update_at: None,
+        }
+    }
+}
+
+/// Graceful stop parameters: SIGTERM fires the cancellation token, SIGKILL follows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Graceful {
+    /// The wait between SIGTERM and SIGKILL (platform: 5 s).
+    pub stopping_wait_time: Span,
+    /// 0 to 1: the effective grace is drawn (seeded) between `(1 - grace_jitter)` times the
+    /// wait and the whole wait, modelling the platform's unreliable grace. Default 0.
+    pub grace_jitter: f64,
+}
+
+impl Default for Graceful {
+    fn default() -> Self {
+        Graceful {
+            stopping_wait_time: Span::from_secs(5),
+            grace_jitter: 0.0,
+        }
+    }
+}
+
+/// App-mode drain parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Drain {
+    /// How often each instance's mode is polled (invented default: 100 ms).
+    pub poll_interval: Span,
+    /// How long instances may take to reach SafeToStop before the run fails (invented
+    /// default: 60 s).
+    pub timeout: Span,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Drain {
+            poll_interval: Span::from_millis(100),
+            timeout: Span::from_secs(60),
+        }
+    }
+}
+
+/// The queue trigger's platform settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// How long a delivered message stays invisible (platform: 10 min).
+    pub visibility: Span,
+    /// Deliveries before a message moves to the poison queue (platform: 5).
+    pub max_dequeue: u32,
+    /// Messages in flight per instance (platform: 16).
+    pub batch_size: u32,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            visibility: Span::from_secs(600),
+            max_dequeue: 5,
+            batch_size: 16,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopSignal {
@@ -349,8 +491,73 @@ impl Scenario {
         if w.period.0.is_zero() {
             return Err(("workload.period", "must be positive".into()));
         }
-        if w.items == 0 {
-            return Err(("workload.items", "must be at least 1".into()));
+        match w.trigger {
+            Trigger::Timer if w.items == 0 => {
+                return Err(("workload.items", "must be at least 1".into()))
+            }
+            Trigger::Queue if w.events == 0 => {
+                return Err((
+                    "workload.events",
+                    "must be at least 1 for a queue workload".into(),
+                ))
+            }
+            Trigger::Timer if self.queue.is_some() => {
+                return Err((
+                    "queue",
+                    "section [queue] is given but workload.trigger is timer".into(),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(q) = &self.queue {
+            if q.max_dequeue == 0 || q.batch_size == 0 {
+                return Err((
+                    "queue.max_dequeue",
+                    "max_dequeue and batch_size must be at least 1".into(),
+                ));
+            }
+        }
+        if let Some(r) = &self.rolling {
+            if r.batch_size.is_some() && r.batches.is_some() {
+                return Err((
+                    "rolling.batches",
+                    "give batch_size or batches, not both".into(),
+                ));
+            }
+            if r.batch_size == Some(0) || r.batches == Some(0) {
+                return Err(("rolling.batch_size", "must be at least 1".into()));
+            }
+            match (&r.then_update_to, r.then_update_at) {
+                (Some(v), Some(at)) => {
+                    if let Some(why) = sink::item::version_error(v) {
+                        return Err(("rolling.then_update_to", format!("{why} (got {v:?})")));
+                    }
+                    if *v == self.app.to || *v == self.app.from {
+                        return Err((
+                            "rolling.then_update_to",
+                            "must differ from app.from and app.to".into(),
+                        ));
+                    }
+                    if at <= self.run.update_at || at >= self.run.duration {
+                        return Err((
+                            "rolling.then_update_at",
+                            "must be after run.update_at and before run.duration".into(),
+                        ));
+                    }
+                }
+                (None, None) => {}
+                _ => {
+                    return Err((
+                        "rolling.then_update_to",
+                        "then_update_to and then_update_at go together".into(),
+                    ))
+                }
+            }
+        }
+        if let Some(g) = &self.graceful {
+            if !(0.0..=1.0).contains(&g.grace_jitter) {
+                return Err(("graceful.grace_jitter", "must be between 0 and 1".into()));
+            }
         }
         if self.loop_length() > w.period.0 {
             return Err((
@@ -389,23 +596,66 @@ impl Scenario {
                 "must start with /api/ (the front door's routes)".into(),
             ));
         }
-        match self.strategy {
-            StrategyKind::Swap if self.recreate.is_some() => Err((
-                "recreate",
-                "section [recreate] is given but the strategy is swap".into(),
-            )),
-            StrategyKind::Recreate if self.swap.is_some() => Err((
-                "swap",
-                "section [swap] is given but the strategy is recreate".into(),
-            )),
-            _ => Ok(()),
+        let sections = [
+            (StrategyKind::Swap, self.swap.is_some()),
+            (StrategyKind::Recreate, self.recreate.is_some()),
+            (StrategyKind::Rolling, self.rolling.is_some()),
+            (StrategyKind::Graceful, self.graceful.is_some()),
+            (StrategyKind::Drain, self.drain.is_some()),
+        ];
+        for (kind, given) in sections {
+            if given && kind != self.strategy {
+                return Err((
+                    kind.as_str(),
+                    format!(
+                        "section [{kind}] is given but the strategy is {}",
+                        self.strategy
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// How long one run takes, unscaled: the loop, or one message's processing.
+    pub fn loop_length(&self) -> Duration {
+        let w = &self.workload;
+        match w.trigger {
+            Trigger::Timer => w.item_delay.0 * w.items.saturating_sub(1) + w.processing.0,
+            Trigger::Queue => w.processing.0,
         }
     }
 
-    /// How long one run of the loop takes, unscaled.
-    pub fn loop_length(&self) -> Duration {
-        let w = &self.workload;
-        w.item_delay.0 * (w.items - 1) + w.processing.0
+    /// The item source the expected window is about.
+    pub fn source(&self) -> &'static str {
+        match self.workload.trigger {
+            Trigger::Timer => "tick",
+            Trigger::Queue => "proc",
+        }
+    }
+
+    /// Items expected per occurrence.
+    pub fn items_per_occurrence(&self) -> u32 {
+        match self.workload.trigger {
+            Trigger::Timer => self.workload.items,
+            Trigger::Queue => self.workload.events,
+        }
+    }
+
+    pub fn queue_settings(&self) -> QueueSettings {
+        self.queue.clone().unwrap_or_default()
+    }
+
+    pub fn rolling(&self) -> Rolling {
+        self.rolling.clone().unwrap_or_default()
+    }
+
+    pub fn graceful(&self) -> Graceful {
+        self.graceful.clone().unwrap_or_default()
+    }
+
+    pub fn drain(&self) -> Drain {
+        self.drain.clone().unwrap_or_default()
     }
 
     /// The first occurrence wholly inside the measured span: scheduled at or after warm-up.
@@ -441,9 +691,13 @@ impl Scenario {
     }
 
     pub fn settle(&self) -> Span {
-        self.run
-            .settle
-            .unwrap_or(Span(self.loop_length() + self.workload.submit_timeout.0))
+        let redelivery = match self.workload.trigger {
+            Trigger::Timer => Duration::ZERO,
+            Trigger::Queue => self.queue_settings().visibility.0,
+        };
+        self.run.settle.unwrap_or(Span(
+            self.loop_length() + self.workload.submit_timeout.0 + redelivery,
+        ))
     }
 
     pub fn swap(&self) -> Swap {

@@ -1,11 +1,13 @@
 //! The update strategies: how the host moves the app from one version to the next.
 //!
 //! One [`Plan`] type carries the variation (no copy of the runner per strategy). Every phase
-//! is recorded in the ledger (`phase_begun` / `phase_ended`), the whole update as `update`.
+//! is recorded in the ledger (`phase_begun` / `phase_ended`), the whole update as `update`,
+//! so the ledger says exactly when the update completed.
 
 use std::time::Duration;
 
-use crate::platform::{Host, PRODUCTION, STAGING};
+use crate::platform::{Host, Phase, PRODUCTION, STAGING};
+use crate::rng::Rng;
 use crate::scenario::{Scenario, StopSignal, StrategyKind};
 
 /// A strategy with its parameters, scaled to the run's time.
@@ -23,10 +25,30 @@ pub enum Plan {
         /// `None`: SIGKILL at once; `Some(grace)`: SIGTERM, then SIGKILL after `grace`.
         grace: Option<Duration>,
     },
+    /// Drain the old instances batch by batch while replacements start asynchronously.
+    Rolling {
+        batch_size: u32,
+        drain_interval: Duration,
+        scale_in_grace: Duration,
+        start_delay: Duration,
+        /// A second update to this version, this long after the first began.
+        then: Option<(String, Duration)>,
+    },
+    /// SIGTERM (the cancellation token), SIGKILL after a jittered grace, then the new version.
+    Graceful {
+        grace: Duration,
+        jitter: f64,
+        seed: u64,
+    },
+    /// Ask each instance to prepare for stop, wait until all are safe to stop, replace them.
+    Drain {
+        poll_interval: Duration,
+        timeout: Duration,
+    },
 }
 
 impl Plan {
-    pub fn from_scenario(s: &Scenario, time_scale: f64) -> Plan {
+    pub fn from_scenario(s: &Scenario, time_scale: f64, seed: u64) -> Plan {
         match s.strategy {
             StrategyKind::Swap => {
                 let w = s.swap();
@@ -46,10 +68,46 @@ impl Plan {
                     },
                 }
             }
+            StrategyKind::Rolling => {
+                let r = s.rolling();
+                let n = s.app.instances;
+                let batch_size = match (r.batch_size, r.batches) {
+                    (Some(size), _) => size,
+                    (None, Some(batches)) => n.div_ceil(batches),
+                    (None, None) => 1,
+                };
+                Plan::Rolling {
+                    batch_size: batch_size.max(1),
+                    drain_interval: r.drain_interval.scaled(time_scale),
+                    scale_in_grace: r.scale_in_grace.scaled(time_scale),
+                    start_delay: r.start_delay.scaled(time_scale),
+                    then: r.then_update_to.zip(r.then_update_at).map(|(v, at)| {
+                        (
+                            v,
+                            at.0.saturating_sub(s.run.update_at.0).mul_f64(time_scale),
+                        )
+                    }),
+                }
+            }
+            StrategyKind::Graceful => {
+                let g = s.graceful();
+                Plan::Graceful {
+                    grace: g.stopping_wait_time.scaled(time_scale),
+                    jitter: g.grace_jitter,
+                    seed,
+                }
+            }
+            StrategyKind::Drain => {
+                let d = s.drain();
+                Plan::Drain {
+                    poll_interval: d.poll_interval.scaled(time_scale),
+                    timeout: d.timeout.scaled(time_scale),
+                }
+            }
         }
     }
 
-    /// Moves every production instance from version `from` to `to` (`instances` of them).
+    /// Moves the production instances from version `from` to `to` (`instances` of them).
     pub async fn perform(
         &self,
         host: &Host,
@@ -57,6 +115,7 @@ impl Plan {
         to: &str,
         instances: u32,
     ) -> anyhow::Result<()> {
+        host.set_target_version(to);
         host.phase_begun("update", to);
         let result = match self {
             Plan::Swap {
@@ -65,19 +124,66 @@ impl Plan {
                 warmup_retries,
                 recycle_after,
             } => {
-                swap(
-                    host,
-                    from,
-                    to,
-                    instances,
-                    warmup_path,
-                    *warmup_timeout,
-                    *warmup_retries,
-                    *recycle_after,
-                )
+                let warmup = Warmup {
+                    path: warmup_path,
+                    timeout: *warmup_timeout,
+                    retries: *warmup_retries,
+                };
+                swap(host, from, to, instances, &warmup, *recycle_after).await
+            }
+            Plan::Recreate { grace } => replace(host, to, instances, |_| *grace).await,
+            Plan::Graceful {
+                grace,
+                jitter,
+                seed,
+            } => {
+                let mut rng = Rng::new(*seed);
+                let (grace, jitter) = (*grace, *jitter);
+                replace(host, to, instances, move |_| {
+                    Some(grace.mul_f64(1.0 - jitter * rng.unit()))
+                })
                 .await
             }
-            Plan::Recreate { grace } => recreate(host, to, instances, *grace).await,
+            Plan::Drain {
+                poll_interval,
+                timeout,
+            } => drain(host, to, instances, *poll_interval, *timeout).await,
+            Plan::Rolling {
+                batch_size,
+                drain_interval,
+                scale_in_grace,
+                start_delay,
+                then,
+            } => {
+                let rolling = RollingPlan {
+                    batch_size: *batch_size,
+                    drain_interval: *drain_interval,
+                    scale_in_grace: *scale_in_grace,
+                    start_delay: *start_delay,
+                };
+                let first = rolling.roll(host, to, instances);
+                match then {
+                    None => first.await,
+                    Some((next, after)) => {
+                        let second = async {
+                            tokio::time::sleep(*after).await;
+                            host.set_target_version(next);
+                            host.phase_begun("update", next);
+                            // An update started while another rolls drains every
+                            // non-latest instance at once.
+                            let all_at_once = RollingPlan {
+                                batch_size: u32::MAX,
+                                ..rolling
+                            };
+                            let r = all_at_once.roll(host, next, instances).await;
+                            host.phase_ended("update", next);
+                            r
+                        };
+                        let (a, b) = tokio::join!(first, second);
+                        a.and(b)
+                    }
+                }
+            }
         };
         host.phase_ended("update", to);
         result
@@ -104,15 +210,18 @@ pub async fn start_many(
     Ok(ids)
 }
 
-#[allow(clippy::too_many_arguments)]
+struct Warmup<'a> {
+    path: &'a str,
+    timeout: Duration,
+    retries: u32,
+}
+
 async fn swap(
     host: &Host,
     from: &str,
     to: &str,
     instances: u32,
-    warmup_path: &str,
-    warmup_timeout: Duration,
-    warmup_retries: u32,
+    warmup: &Warmup<'_>,
     recycle_after: Duration,
 ) -> anyhow::Result<()> {
     host.phase_begun("start_staging", to);
@@ -120,15 +229,15 @@ async fn swap(
     host.phase_ended("start_staging", to);
 
     host.phase_begun("warmup", to);
-    let client = reqwest::Client::builder().timeout(warmup_timeout).build()?;
+    let client = reqwest::Client::builder().timeout(warmup.timeout).build()?;
     for id in &staged {
         let addr = host
             .instance(id)
             .and_then(|v| v.addr)
             .ok_or_else(|| anyhow::anyhow!("staging instance {id} has no address"))?;
-        let url = format!("http://{addr}{warmup_path}");
+        let url = format!("http://{addr}{}", warmup.path);
         let mut answered = false;
-        for _ in 0..=warmup_retries {
+        for _ in 0..=warmup.retries {
             // Any response counts, as on the platform: only silence fails a warm-up.
             if client.get(&url).send().await.is_ok() {
                 answered = true;
@@ -161,11 +270,14 @@ async fn swap(
     Ok(())
 }
 
-async fn recreate(
+/// Stops every production instance (each with the grace `grace_of` gives it: `None` kills
+/// at once), then starts `instances` of `to`. Recreate and graceful are this with different
+/// graces.
+async fn replace(
     host: &Host,
     to: &str,
     instances: u32,
-    grace: Option<Duration>,
+    mut grace_of: impl FnMut(&str) -> Option<Duration>,
 ) -> anyhow::Result<()> {
     host.phase_begun("stop", to);
     let old: Vec<String> = host
@@ -176,6 +288,7 @@ async fn recreate(
     let mut set = tokio::task::JoinSet::new();
     for id in old {
         let host = host.clone();
+        let grace = grace_of(&id);
         set.spawn(async move {
             match grace {
                 None => host.kill(&id).await,
@@ -191,4 +304,171 @@ async fn recreate(
     host.refresh_timer_lease(None);
     host.phase_ended("start", to);
     Ok(())
+}
+
+async fn drain(
+    host: &Host,
+    to: &str,
+    instances: u32,
+    poll_interval: Duration,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let old: Vec<_> = host.alive_in(PRODUCTION);
+    let client = reqwest::Client::builder()
+        .timeout(poll_interval.max(Duration::from_millis(200)) * 5)
+        .build()?;
+    host.phase_begun("prepare_for_stop", to);
+    for v in &old {
+        let addr = v
+            .addr
+            .ok_or_else(|| anyhow::anyhow!("instance {} has no address", v.id))?;
+        client
+            .post(format!("http://{addr}/admin/mode"))
+            .json(&serde_json::json!({"mode": "PreparingForStop"}))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| anyhow::anyhow!("asking {} to prepare for stop: {e}", v.id))?;
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut waiting: Vec<_> = old.clone();
+    while !waiting.is_empty() {
+        let mut still = Vec::new();
+        for v in waiting {
+            let addr = v.addr.expect("checked above");
+            let mode = client
+                .get(format!("http://{addr}/admin/mode"))
+                .send()
+                .await
+                .ok();
+            let mode = match mode {
+                Some(r) => r.json::<serde_json::Value>().await.unwrap_or_default(),
+                None => serde_json::Value::Null,
+            };
+            if mode["mode"] != "SafeToStop" {
+                still.push(v);
+            }
+        }
+        waiting = still;
+        if waiting.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let ids: Vec<&str> = waiting.iter().map(|v| v.id.as_str()).collect();
+            anyhow::bail!(
+                "drain aborted: {} did not reach SafeToStop within {timeout:?}",
+                ids.join(", ")
+            );
+        }
+        tokio::time::sleep(poll_interval).await;
+    }
+    host.phase_ended("prepare_for_stop", to);
+
+    // The new version starts before the old stops, so the timer never lacks an instance;
+    // it replays what the old instances stashed.
+    host.phase_begun("start", to);
+    start_many(host, to, PRODUCTION, instances).await?;
+    for v in &old {
+        host.drain(&v.id);
+    }
+    host.refresh_timer_lease(None);
+    host.phase_ended("start", to);
+    host.phase_begun("stop", to);
+    for v in &old {
+        host.kill(&v.id).await;
+    }
+    host.phase_ended("stop", to);
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug)]
+struct RollingPlan {
+    batch_size: u32,
+    drain_interval: Duration,
+    scale_in_grace: Duration,
+    start_delay: Duration,
+}
+
+impl RollingPlan {
+    /// Drains the instances not of `to` batch by batch, `drain_interval` apart; each drained
+    /// instance is killed once idle (or after `scale_in_grace`); each batch's replacements
+    /// start after `start_delay`, without waiting for the drain, and join routing when ready.
+    async fn roll(self, host: &Host, to: &str, instances: u32) -> anyhow::Result<()> {
+        let old: Vec<String> = host
+            .alive_in(PRODUCTION)
+            .into_iter()
+            .filter(|v| v.version != to && v.phase != Phase::Draining)
+            .map(|v| v.id)
+            .collect();
+        let mut to_start = instances;
+        let mut work = tokio::task::JoinSet::new();
+        let batches: Vec<Vec<String>> = old
+            .chunks(self.batch_size.min(old.len().max(1) as u32) as usize)
+            .map(<[String]>::to_vec)
+            .collect();
+        let batch_count = batches.len();
+        for (i, batch) in batches.into_iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(self.drain_interval).await;
+            }
+            if host.target_version().as_deref() != Some(to) {
+                break; // a newer update took over: it drains what is left
+            }
+            let phase = format!("drain_batch_{}", i + 1);
+            host.phase_begun(&phase, to);
+            for id in &batch {
+                host.drain(id);
+            }
+            host.refresh_timer_lease(None);
+            host.phase_ended(&phase, to);
+            // Replacements for this batch (the last batch starts whatever is left).
+            let starts = if i + 1 == batch_count {
+                to_start
+            } else {
+                (batch.len() as u32).min(to_start)
+            };
+            to_start -= starts;
+            for _ in 0..starts {
+                let (host, to, delay) = (host.clone(), to.to_owned(), self.start_delay);
+                work.spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    if host.target_version().as_deref() != Some(to.as_str()) {
+                        return Ok(());
+                    }
+                    let id = host.start_instance(&to, PRODUCTION).await?;
+                    if host.target_version().as_deref() != Some(to.as_str()) {
+                        // Superseded while starting: it stands down at once.
+                        host.drain(&id);
+                        host.kill(&id).await;
+                    }
+                    host.refresh_timer_lease(None);
+                    Ok::<(), anyhow::Error>(())
+                });
+            }
+            for id in batch {
+                let (host, grace) = (host.clone(), self.scale_in_grace);
+                work.spawn(async move {
+                    host.wait_idle(&id, grace).await;
+                    host.kill(&id).await;
+                    Ok(())
+                });
+            }
+        }
+        // Starts without any batch (no old instance): still bring the new version up.
+        for _ in 0..to_start {
+            let (host, to) = (host.clone(), to.to_owned());
+            work.spawn(async move {
+                host.start_instance(&to, PRODUCTION).await?;
+                host.refresh_timer_lease(None);
+                Ok(())
+            });
+        }
+        let mut result = Ok(());
+        while let Some(joined) = work.join_next().await {
+            if let Err(e) = joined.map_err(anyhow::Error::from).and_then(|r| r) {
+                result = Err(e);
+            }
+        }
+        result
+    }
 }

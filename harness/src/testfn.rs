@@ -6,16 +6,20 @@
 //! | endpoint | what |
 //! |---|---|
 //! | `POST /tick` `{"m": 7, "scheduled_ns": ..., "catch_up": false}` | run occurrence `m`: `items` iterations, `item_delay` apart, each item submitted to the sink as `VERSION(m,n)`; answers `200 {"sent": k}`, `500 {"error": ..., "sent": k}` when a submit failed for good, `503 {"cancelled": true, "sent": k, "stashed": s}` when cancelled |
+//! | `POST /poll` `{"m": 7, "scheduled_ns": ...}` | the queue workload's timer: answers `{"messages": [{"m", "n"}...]}`, `events` of them, which the host enqueues (an output binding) |
+//! | `POST /proc` `{"m": 7, "n": 2, "dequeue": 1}` | the queue trigger: processes one message, submits item `proc(m,n)`; `200`, or `500` when the handler fails |
 //! | `GET /api/ping` | the HTTP trigger: `{"version", "instance", "slot"}` |
 //! | `GET /health` | `ok` once it serves |
+//! | `GET /admin/mode`, `POST /admin/mode {"mode": "PreparingForStop"}` | the app's drain modes: `Normal`, `PreparingForStop` (finish or stash current work, start nothing new), `SafeToStop` (nothing running) |
 //!
 //! On SIGTERM its cancellation token fires: it stops taking invocations and each running loop
 //! does what `--on-cancel` says (`abandon`, `finish-item` or `stash`), then the process exits.
-//! With `stash`, the unsent items of the run are written to the stash directory, and the
-//! next instance to start replays them (so they arrive late rather than never).
+//! With `stash`, the unsent items of the run are written to the stash directory, and every
+//! instance in `Normal` mode replays whatever it finds there, at start and then every item
+//! delay (so stashed items arrive late rather than never).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +49,10 @@ pub struct Config {
     pub submit_timeout: Duration,
     pub retries: u32,
     pub on_cancel: OnCancel,
+    /// Messages each `/poll` run emits.
+    pub events: u32,
+    /// Chaos: the queue handler always fails messages with this `n` (they end poisoned).
+    pub fail_n: Option<u64>,
 }
 
 /// The body of `POST /tick`.
@@ -76,48 +84,210 @@ pub struct Stash {
     pub ns: Vec<u64>,
 }
 
-struct AppState {
+/// The app's drain modes, as the blog's app exposes them.
+pub const MODE_NORMAL: u8 = 0;
+pub const MODE_PREPARING: u8 = 1;
+
+pub struct AppState {
     config: Config,
     client: reqwest::Client,
     /// Fires on SIGTERM: the function's cancellation token.
     cancel: CancellationToken,
     submits: AtomicU64,
+    mode: AtomicU8,
+    /// Runs (timer loops, queue messages) in progress.
+    active: AtomicU32,
 }
 
-/// The function's routes; `cancel` is its cancellation token.
-pub fn router(config: Config, cancel: CancellationToken) -> Router {
-    let client = reqwest::Client::builder()
-        .timeout(config.submit_timeout)
-        .pool_max_idle_per_host(4)
-        .build()
-        .expect("a client with a timeout builds");
-    let state = Arc::new(AppState {
-        config,
-        client,
-        cancel,
-        submits: AtomicU64::new(0),
-    });
+/// Counts a run as active while it lives.
+struct Active<'a>(&'a AtomicU32);
+
+impl<'a> Active<'a> {
+    fn new(counter: &'a AtomicU32) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Active(counter)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, cancel: CancellationToken) -> Arc<AppState> {
+        let client = reqwest::Client::builder()
+            .timeout(config.submit_timeout)
+            .pool_max_idle_per_host(4)
+            .build()
+            .expect("a client with a timeout builds");
+        Arc::new(AppState {
+            config,
+            client,
+            cancel,
+            submits: AtomicU64::new(0),
+            mode: AtomicU8::new(MODE_NORMAL),
+            active: AtomicU32::new(0),
+        })
+    }
+
+    fn draining(&self) -> bool {
+        self.mode.load(Ordering::SeqCst) != MODE_NORMAL
+    }
+
+    fn mode_name(&self) -> &'static str {
+        if !self.draining() {
+            "Normal"
+        } else if self.active.load(Ordering::SeqCst) == 0 {
+            "SafeToStop"
+        } else {
+            "PreparingForStop"
+        }
+    }
+}
+
+/// The function's routes over its state.
+pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/tick", post(tick))
+        .route("/poll", post(poll))
+        .route("/proc", post(proc))
         .route("/api/ping", get(ping))
+        .route("/admin/mode", get(get_mode).post(set_mode))
         .route("/health", get(|| async { "ok\n" }))
         .with_state(state)
 }
 
-/// Serves the function on `listener` until `cancel` fires and every running loop has ended;
-/// replays the stash in the background first.
+/// Serves the function on `listener` until `cancel` fires and every running loop has ended,
+/// replaying the stash in the background while in `Normal` mode.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: Config,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
-    let replay = tokio::spawn(replay_stash(config.clone()));
-    let app = router(config, cancel.clone());
-    let result = axum::serve(listener, app)
+    let state = AppState::new(config, cancel.clone());
+    let replayer = state.clone();
+    let replay = tokio::spawn(async move {
+        let every = replayer.config.item_delay.max(Duration::from_millis(10));
+        loop {
+            if replayer.cancel.is_cancelled() {
+                break;
+            }
+            if !replayer.draining() {
+                replay_stash(&replayer).await;
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(cancel.cancelled_owned())
         .await;
     replay.abort();
     result
+}
+
+async fn get_mode(State(state): State<Arc<AppState>>) -> Response {
+    Json(serde_json::json!({"mode": state.mode_name()})).into_response()
+}
+
+#[derive(Deserialize)]
+struct ModeRequest {
+    mode: String,
+}
+
+async fn set_mode(State(state): State<Arc<AppState>>, Json(req): Json<ModeRequest>) -> Response {
+    let mode = match req.mode.as_str() {
+        "Normal" => MODE_NORMAL,
+        "PreparingForStop" => MODE_PREPARING,
+        other => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({"error": format!("unknown mode {other:?}")})),
+            )
+                .into_response()
+        }
+    };
+    state.mode.store(mode, Ordering::SeqCst);
+    tracing::info!(mode = %req.mode, "mode set");
+    Json(serde_json::json!({"mode": state.mode_name()})).into_response()
+}
+
+/// The body of `POST /poll`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct PollRequest {
+    pub m: u64,
+    pub scheduled_ns: i64,
+}
+
+/// One queue message: the item `(proc, m, n)` to process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub m: u64,
+    pub n: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PollResponse {
+    pub messages: Vec<Message>,
+}
+
+/// The body of `POST /proc`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct ProcRequest {
+    pub m: u64,
+    pub n: u64,
+    pub dequeue: u32,
+}
+
+async fn poll(State(state): State<Arc<AppState>>, Json(req): Json<PollRequest>) -> Response {
+    let messages = (0..u64::from(state.config.events))
+        .map(|n| Message { m: req.m, n })
+        .collect();
+    Json(PollResponse { messages }).into_response()
+}
+
+async fn proc(State(state): State<Arc<AppState>>, Json(req): Json<ProcRequest>) -> Response {
+    let _active = Active::new(&state.active);
+    let c = &state.config;
+    let interrupted = tokio::select! {
+        () = tokio::time::sleep(c.processing) => false,
+        () = state.cancel.cancelled(), if c.on_cancel == OnCancel::Abandon => true,
+    };
+    if interrupted {
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            TickResponse {
+                cancelled: true,
+                ..TickResponse::default()
+            },
+        );
+    }
+    if c.fail_n == Some(req.n) {
+        return answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TickResponse {
+                error: Some("handler_failed".into()),
+                ..TickResponse::default()
+            },
+        );
+    }
+    match submit(&state, "proc", req.m, req.n).await {
+        Ok(()) => answer(
+            StatusCode::OK,
+            TickResponse {
+                sent: 1,
+                ..TickResponse::default()
+            },
+        ),
+        Err(error) => answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TickResponse {
+                error: Some(error),
+                ..TickResponse::default()
+            },
+        ),
+    }
 }
 
 async fn ping(State(state): State<Arc<AppState>>) -> Response {
@@ -131,12 +301,17 @@ fn answer(status: StatusCode, body: TickResponse) -> Response {
 }
 
 async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) -> Response {
+    let _active = Active::new(&state.active);
     let c = &state.config;
     let cancel = &state.cancel;
     tracing::info!(m = req.m, catch_up = req.catch_up, "run begins");
     let start = Instant::now();
     let mut sent = 0u32;
     for n in 0..c.items {
+        if state.draining() {
+            // PreparingForStop: hand the rest of the run over through the stash.
+            return hand_over(&state, req.m, n, sent);
+        }
         let due = start + c.item_delay * n;
         let cancelled_while_waiting = tokio::select! {
             () = tokio::time::sleep_until(due) => false,
@@ -196,6 +371,39 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
     )
 }
 
+/// Stashes items `next..items` of occurrence `m` for the next version and ends the run OK:
+/// nothing is lost, the work is handed over.
+fn hand_over(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
+    let c = &state.config;
+    let ns: Vec<u64> = (u64::from(next)..u64::from(c.items)).collect();
+    match write_stash(c, m, &ns) {
+        Ok(()) => {
+            tracing::info!(
+                m,
+                sent,
+                stashed = ns.len(),
+                "run handed over (PreparingForStop)"
+            );
+            answer(
+                StatusCode::OK,
+                TickResponse {
+                    sent,
+                    stashed: ns.len() as u32,
+                    ..TickResponse::default()
+                },
+            )
+        }
+        Err(e) => answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TickResponse {
+                sent,
+                error: Some(format!("stashing failed: {e}")),
+                ..TickResponse::default()
+            },
+        ),
+    }
+}
+
 /// The cancellation token fired with items `next..items` of occurrence `m` unsent.
 async fn stop(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
     let c = &state.config;
@@ -245,24 +453,15 @@ fn write_stash(c: &Config, m: u64, ns: &[u64]) -> std::io::Result<()> {
     std::fs::rename(&tmp, dir.join(name))
 }
 
-/// Replays every stash file: each is claimed by renaming it, so two instances starting
-/// together never replay the same one; a file whose replay failed is put back.
-async fn replay_stash(config: Config) {
+/// Replays every stash file: each is claimed by renaming it, so two instances never replay
+/// the same one; a file whose replay failed is put back for the next pass.
+async fn replay_stash(state: &AppState) {
+    let config = &state.config;
     let Some(dir) = config.stash_dir.clone() else {
         return;
     };
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
-    };
-    let client = reqwest::Client::builder()
-        .timeout(config.submit_timeout)
-        .build()
-        .expect("a client with a timeout builds");
-    let state = AppState {
-        config: config.clone(),
-        client,
-        cancel: CancellationToken::new(),
-        submits: AtomicU64::new(0),
     };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -273,6 +472,7 @@ async fn replay_stash(config: Config) {
         if std::fs::rename(&path, &claimed).is_err() {
             continue; // another instance claimed it first
         }
+        let _active = Active::new(&state.active);
         let stash: Stash = match std::fs::read(&claimed)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -283,19 +483,26 @@ async fn replay_stash(config: Config) {
                 continue;
             }
         };
-        let mut ok = true;
+        let mut done = 0;
         for &n in &stash.ns {
-            if let Err(error) = submit(&state, &stash.source, stash.m, n).await {
+            if let Err(error) = submit(state, &stash.source, stash.m, n).await {
                 tracing::warn!(m = stash.m, n, %error, "replaying a stashed item failed");
-                ok = false;
                 break;
             }
+            done += 1;
         }
-        if ok {
+        if done == stash.ns.len() {
             let _ = std::fs::remove_file(&claimed);
-            tracing::info!(m = stash.m, items = stash.ns.len(), "stash replayed");
+            tracing::info!(m = stash.m, items = done, "stash replayed");
         } else {
-            let _ = std::fs::rename(&claimed, &path);
+            // Put back only what was not replayed, so nothing is sent twice.
+            let rest = Stash {
+                ns: stash.ns[done..].to_vec(),
+                ..stash
+            };
+            if std::fs::write(&claimed, serde_json::to_vec(&rest).unwrap_or_default()).is_ok() {
+                let _ = std::fs::rename(&claimed, &path);
+            }
         }
     }
 }

@@ -271,7 +271,8 @@ impl Checker {
             }
         }
         if v.delivered > 0 {
-            let q = |p: f64| ns_to_ms(lateness.value_at_quantile(p) as i64);
+            // A bucket's highest equivalent value can exceed the exact max: clamp to it.
+            let q = |p: f64| ns_to_ms((lateness.value_at_quantile(p) as i64).min(lateness_max_ns));
             v.lateness_ms = Some(Quantiles {
                 p50: q(0.50),
                 p90: q(0.90),

@@ -44,6 +44,12 @@ struct Args {
     /// What a run does when the cancellation token fires: abandon, finish-item or stash.
     #[arg(long, default_value = "abandon", value_parser = parse_on_cancel)]
     on_cancel: OnCancel,
+    /// Messages each /poll run emits (the queue workload).
+    #[arg(long, default_value_t = 0)]
+    events: u32,
+    /// Chaos: the queue handler always fails messages with this n.
+    #[arg(long)]
+    fail_n: Option<u64>,
     /// Cold start: wait this long before binding and serving.
     #[arg(long, default_value_t = 0)]
     startup_delay_ns: u64,
@@ -90,6 +96,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         submit_timeout: Duration::from_millis(args.submit_timeout_ms),
         retries: args.retries,
         on_cancel: args.on_cancel,
+        events: args.events,
+        fail_n: args.fail_n,
     };
     tokio::time::sleep(Duration::from_nanos(args.startup_delay_ns)).await;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;

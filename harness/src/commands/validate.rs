@@ -20,7 +20,7 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                 if s.app.instances == 1 { "" } else { "s" },
                 s.first_expected(),
                 s.last_expected(),
-                s.workload.items
+                s.items_per_occurrence()
             ),
             Err(e) => {
                 eprintln!("harness validate: {e}");

@@ -50,7 +50,8 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
 }
 
 async fn forward(State(door): State<Door>, request: Request) -> Response {
-    let Some(target) = door.host.route() else {
+    // The guard counts the request as in flight on its instance (drains wait for it).
+    let Some((target, _in_flight)) = door.host.route() else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no ready instance\n");
     };
     let Some(addr) = target.addr else {

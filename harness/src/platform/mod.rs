@@ -12,13 +12,14 @@
 
 pub mod front_door;
 pub mod ledger;
+pub mod queue;
 pub mod timer;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use crate::scenario::OnCancel;
-use crate::testfn::{TickRequest, TickResponse};
+use crate::testfn::TickResponse;
 use ledger::Ledger;
 
 pub const PRODUCTION: &str = "production";
@@ -49,6 +50,10 @@ pub struct HostConfig {
     pub submit_timeout: Duration,
     pub retries: u32,
     pub on_cancel: OnCancel,
+    /// Messages each poll run emits (queue workload).
+    pub events: u32,
+    /// Chaos: the queue handler always fails messages with this `n`.
+    pub fail_n: Option<u64>,
     /// Cold start: how long an instance waits before it serves.
     pub startup_delay: Duration,
     /// How long a new instance may take to print its address and answer `/health`.
@@ -79,27 +84,65 @@ pub struct InstanceView {
     pub addr: Option<SocketAddr>,
     pub pid: u32,
     pub phase: Phase,
+    /// Start order: the newest instance has the largest.
+    pub seq: u64,
 }
 
 struct Entry {
     view: InstanceView,
     /// Becomes `Some(description)` when the process has exited.
     exited: watch::Receiver<Option<String>>,
+    /// Invocations and HTTP requests in progress on it.
+    in_flight: Arc<AtomicU32>,
+}
+
+/// Counts one piece of work in flight on an instance while it lives.
+pub struct InFlight(Arc<AtomicU32>);
+
+impl InFlight {
+    fn new(counter: &Arc<AtomicU32>) -> InFlight {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One invocation of a function on an instance.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The function's path: `/tick`, `/poll`, `/proc`.
+    pub path: &'static str,
+    pub body: serde_json::Value,
+    /// What the ledger records: the item source and occurrence it covers.
+    pub source: &'static str,
+    pub m: u64,
+    /// A queue message covers one item.
+    pub n: Option<u64>,
+    pub catch_up: bool,
+    pub dequeue: Option<u32>,
 }
 
 #[derive(Default)]
 struct State {
     instances: BTreeMap<String, Entry>,
+    next_seq: u64,
     /// Next index per version, for instance ids like `b-2`.
     next_index: BTreeMap<String, u32>,
     round_robin: usize,
     timer: timer::TimerState,
+    /// The version the newest update moves to: an older update's replacements stand down.
+    target_version: Option<String>,
 }
 
 /// How a timer invocation ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Ok { sent: u32 },
+    Ok { sent: u32, stashed: u32 },
     Failed { reason: String },
     Killed { reason: String },
 }
@@ -112,6 +155,8 @@ struct Inner {
     next_invocation: AtomicU64,
     /// Every background invocation, so the runner can wait for in-flight work to settle.
     tasks: TaskTracker,
+    /// The storage queue: the host owns it, so it outlives every instance.
+    queue: queue::Queue,
 }
 
 impl Drop for Inner {
@@ -159,6 +204,7 @@ impl Host {
                 client,
                 next_invocation: AtomicU64::new(1),
                 tasks: TaskTracker::new(),
+                queue: queue::Queue::default(),
             }),
         })
     }
@@ -171,9 +217,45 @@ impl Host {
         &self.inner.config
     }
 
-    /// The background invocations (timer runs, catch-ups).
+    /// The background invocations (timer runs, catch-ups, queue messages).
     pub fn tasks(&self) -> &TaskTracker {
         &self.inner.tasks
+    }
+
+    pub fn queue(&self) -> &queue::Queue {
+        &self.inner.queue
+    }
+
+    /// Marks `version` as the one the newest update moves to.
+    pub fn set_target_version(&self, version: &str) {
+        self.state().target_version = Some(version.to_owned());
+    }
+
+    pub fn target_version(&self) -> Option<String> {
+        self.state().target_version.clone()
+    }
+
+    /// Work in flight on an instance (invocations and HTTP requests).
+    pub fn in_flight(&self, id: &str) -> u32 {
+        self.state()
+            .instances
+            .get(id)
+            .map_or(0, |e| e.in_flight.load(Ordering::SeqCst))
+    }
+
+    /// Waits until an instance has no work in flight, or `timeout`; true if it went idle.
+    pub async fn wait_idle(&self, id: &str, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let alive = self.instance(id).is_some_and(|v| v.phase != Phase::Exited);
+            if !alive || self.in_flight(id) == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -257,6 +339,8 @@ impl Host {
             .arg(c.on_cancel.as_str())
             .arg("--startup-delay-ns")
             .arg(c.startup_delay.as_nanos().to_string())
+            .arg("--events")
+            .arg(c.events.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -269,6 +353,9 @@ impl Host {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
+        }
+        if let Some(n) = c.fail_n {
+            cmd.arg("--fail-n").arg(n.to_string());
         }
         let mut child = cmd
             .spawn()
@@ -283,14 +370,25 @@ impl Host {
             addr: None,
             pid,
             phase: Phase::Starting,
+            seq: 0,
         };
-        self.state().instances.insert(
-            id.clone(),
-            Entry {
-                view: view.clone(),
-                exited: exit_rx.clone(),
-            },
-        );
+        let view = {
+            let mut state = self.state();
+            state.next_seq += 1;
+            let view = InstanceView {
+                seq: state.next_seq,
+                ..view
+            };
+            state.instances.insert(
+                id.clone(),
+                Entry {
+                    view: view.clone(),
+                    exited: exit_rx.clone(),
+                    in_flight: Arc::new(AtomicU32::new(0)),
+                },
+            );
+            view
+        };
         self.inner
             .ledger
             .record(self.record(event::INSTANCE_STARTED, &view).with("pid", pid));
@@ -486,8 +584,9 @@ impl Host {
         }
     }
 
-    /// The next ready production instance for an HTTP request, round-robin.
-    pub fn route(&self) -> Option<InstanceView> {
+    /// The next ready production instance for an HTTP request, round-robin, counted as in
+    /// flight on it until the guard drops.
+    pub fn route(&self) -> Option<(InstanceView, InFlight)> {
         let mut state = self.state();
         let ready: Vec<&Entry> = state
             .instances
@@ -499,9 +598,10 @@ impl Host {
         if ready.is_empty() {
             return None;
         }
-        let pick = ready[state.round_robin % ready.len()].view.clone();
+        let pick = ready[state.round_robin % ready.len()];
+        let picked = (pick.view.clone(), InFlight::new(&pick.in_flight));
         state.round_robin = state.round_robin.wrapping_add(1);
-        Some(pick)
+        Some(picked)
     }
 
     /// Records a phase of the update beginning; returns a guard-free end marker.
@@ -523,7 +623,7 @@ impl Host {
         );
     }
 
-    /// Runs timer occurrence `m` on instance `id` and records the invocation in the ledger.
+    /// Runs timer occurrence `m` of the loop workload on instance `id`.
     pub async fn invoke_tick(
         &self,
         id: &str,
@@ -531,44 +631,76 @@ impl Host {
         scheduled_ns: i64,
         catch_up: bool,
     ) -> Outcome {
-        let Some(view) = self.instance(id) else {
-            return Outcome::Failed {
-                reason: "no_such_instance".into(),
-            };
+        let body = serde_json::json!({"m": m, "scheduled_ns": scheduled_ns, "catch_up": catch_up});
+        let call = Call {
+            path: "/tick",
+            body,
+            source: "tick",
+            m,
+            n: None,
+            catch_up,
+            dequeue: None,
+        };
+        self.invoke(id, call).await.0
+    }
+
+    /// Invokes a function on instance `id`, recording the invocation in the ledger; returns
+    /// how it ended and the function's answer.
+    pub async fn invoke(&self, id: &str, call: Call) -> (Outcome, serde_json::Value) {
+        let (view, in_flight) = {
+            let state = self.state();
+            match state.instances.get(id) {
+                Some(e) => (e.view.clone(), InFlight::new(&e.in_flight)),
+                None => {
+                    return (
+                        Outcome::Failed {
+                            reason: "no_such_instance".into(),
+                        },
+                        serde_json::Value::Null,
+                    )
+                }
+            }
         };
         let inv = self.inner.next_invocation.fetch_add(1, Ordering::Relaxed);
         let mut begun = self
             .record(event::INVOCATION_BEGUN, &view)
             .with("inv", inv)
-            .with("source", "tick")
-            .with("m", m);
-        if catch_up {
+            .with("source", call.source)
+            .with("m", call.m);
+        if let Some(n) = call.n {
+            begun = begun.with("n", n);
+        }
+        if let Some(d) = call.dequeue {
+            begun = begun.with("dequeue", d);
+        }
+        if call.catch_up {
             begun = begun.with("catch_up", true);
         }
         self.inner.ledger.record(begun);
+        let mut answer = serde_json::Value::Null;
         let outcome = match view.addr {
             None => Outcome::Failed {
                 reason: "not_ready".into(),
             },
             Some(addr) => {
-                let request = TickRequest {
-                    m,
-                    scheduled_ns,
-                    catch_up,
-                };
                 let sent = self
                     .inner
                     .client
-                    .post(format!("http://{addr}/tick"))
-                    .json(&request)
+                    .post(format!("http://{addr}{}", call.path))
+                    .json(&call.body)
                     .send()
                     .await;
                 match sent {
                     Ok(resp) => {
                         let status = resp.status();
-                        let body: TickResponse = resp.json().await.unwrap_or_default();
+                        answer = resp.json().await.unwrap_or_default();
+                        let body: TickResponse =
+                            serde_json::from_value(answer.clone()).unwrap_or_default();
                         if status.is_success() {
-                            Outcome::Ok { sent: body.sent }
+                            Outcome::Ok {
+                                sent: body.sent,
+                                stashed: body.stashed,
+                            }
                         } else if body.cancelled {
                             Outcome::Killed {
                                 reason: format!("cancelled_stashed_{}", body.stashed),
@@ -602,6 +734,7 @@ impl Host {
                 }
             }
         };
+        drop(in_flight);
         let (kind, reason) = match &outcome {
             Outcome::Ok { .. } => (event::INVOCATION_OK, None),
             Outcome::Failed { reason } => (event::INVOCATION_FAILED, Some(reason.clone())),
@@ -609,13 +742,16 @@ impl Host {
         };
         let view = self.instance(id).unwrap_or(view);
         let mut ended = self.record(kind, &view).with("inv", inv);
-        if let Outcome::Ok { sent } = outcome {
+        if let Outcome::Ok { sent, stashed } = outcome {
             ended = ended.with("sent", sent);
+            if stashed > 0 {
+                ended = ended.with("stashed", stashed);
+            }
         }
         if let Some(reason) = reason {
             ended = ended.with("reason", reason.replace([' ', ','], "_"));
         }
         self.inner.ledger.record(ended);
-        outcome
+        (outcome, answer)
     }
 }

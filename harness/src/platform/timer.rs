@@ -16,7 +16,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Host, Outcome, Phase, PRODUCTION, STAGING};
+use super::{Call, Host, Outcome, Phase, PRODUCTION, STAGING};
+use crate::testfn::PollResponse;
 
 /// The timer's schedule, in both clocks: ns since the Unix epoch for the record, and a
 /// monotonic instant for sleeping.
@@ -37,9 +38,19 @@ impl Schedule {
     }
 }
 
+/// Which function the timer runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerFunction {
+    /// `/tick`: the loop that submits `tick(m, n)` items itself.
+    Tick,
+    /// `/poll`: returns messages, which the host enqueues for the queue trigger.
+    Poll,
+}
+
 /// The timer's platform behaviour for one run.
 #[derive(Clone, Copy, Debug)]
 pub struct TimerOptions {
+    pub function: TimerFunction,
     pub schedule: Schedule,
     pub use_monitor: bool,
     /// The staging slot's timer fires too.
@@ -77,10 +88,13 @@ impl Host {
             if valid {
                 return st.timer.holder.clone();
             }
+            // The lease goes to the newest ready instance: during a rolling update the timer
+            // singleton moves to the newest version.
             let new = st
                 .instances
                 .values()
-                .find(|e| e.view.slot == PRODUCTION && e.view.phase == Phase::Ready)
+                .filter(|e| e.view.slot == PRODUCTION && e.view.phase == Phase::Ready)
+                .max_by_key(|e| e.view.seq)
                 .map(|e| e.view.clone());
             st.timer.holder = new.as_ref().map(|v| v.id.clone());
             let new = new?;
@@ -115,9 +129,31 @@ impl Host {
         let host = self.clone();
         let id = id.to_owned();
         self.tasks().spawn(async move {
-            let outcome = host
-                .invoke_tick(&id, m, options.schedule.scheduled_ns(m), catch_up)
-                .await;
+            let scheduled_ns = options.schedule.scheduled_ns(m);
+            let outcome = match options.function {
+                TimerFunction::Tick => host.invoke_tick(&id, m, scheduled_ns, catch_up).await,
+                TimerFunction::Poll => {
+                    let call = Call {
+                        path: "/poll",
+                        body: serde_json::json!({"m": m, "scheduled_ns": scheduled_ns}),
+                        source: "poll",
+                        m,
+                        n: None,
+                        catch_up,
+                        dequeue: None,
+                    };
+                    let (outcome, answer) = host.invoke(&id, call).await;
+                    if matches!(outcome, Outcome::Ok { .. }) {
+                        // The output binding: the host enqueues what the run returned.
+                        let polled: PollResponse =
+                            serde_json::from_value(answer).unwrap_or_default();
+                        for message in polled.messages {
+                            host.queue().enqueue(message);
+                        }
+                    }
+                    outcome
+                }
+            };
             if options.use_monitor && !matches!(outcome, Outcome::Killed { .. }) {
                 let mut st = host.state();
                 st.timer.last_completed = Some(st.timer.last_completed.map_or(m, |l| l.max(m)));

@@ -58,6 +58,8 @@ pub fn host(dir: &Path, sink_url: &str, items: u32, delay: Duration) -> Host {
             submit_timeout: Duration::from_secs(2),
             retries: 0,
             on_cancel: OnCancel::Abandon,
+            events: 0,
+            fail_n: None,
             startup_delay: Duration::ZERO,
             ready_timeout: Duration::from_secs(20),
             invoke_timeout: Duration::from_secs(20),

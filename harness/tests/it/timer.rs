@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use harness::platform::timer::{self, Schedule, TimerOptions};
+use harness::platform::timer::{self, Schedule, TimerFunction, TimerOptions};
 use harness::platform::PRODUCTION;
 use reports::{ExpectedSpec, RunDir, SourceSpec};
 use tokio::time::Instant;
@@ -60,6 +60,7 @@ async fn each_occurrence_runs_exactly_once_on_the_lease_holder() {
         .unwrap();
     let s = schedule(period);
     let options = TimerOptions {
+        function: TimerFunction::Tick,
         schedule: s,
         use_monitor: false,
         staging_triggers: false,
@@ -99,6 +100,7 @@ async fn a_killed_run_is_caught_up_once_at_the_next_start() {
     host.start_instance("A", PRODUCTION).await.unwrap();
     let s = schedule(period);
     let options = TimerOptions {
+        function: TimerFunction::Tick,
         schedule: s,
         use_monitor: true,
         staging_triggers: false,
@@ -170,6 +172,7 @@ async fn several_missed_occurrences_collapse_into_one_catch_up() {
     host.start_instance("A", PRODUCTION).await.unwrap();
     let s = schedule(period);
     let options = TimerOptions {
+        function: TimerFunction::Tick,
         schedule: s,
         use_monitor: true,
         staging_triggers: false,
