@@ -454,14 +454,17 @@ impl RollingPlan {
                 });
             }
         }
-        // Starts without any batch (no old instance): still bring the new version up.
-        for _ in 0..to_start {
-            let (host, to) = (host.clone(), to.to_owned());
-            work.spawn(async move {
-                host.start_instance(&to, PRODUCTION).await?;
-                host.refresh_timer_lease(None);
-                Ok(())
-            });
+        // Starts no batch asked for (fewer old instances than new): bring the new version
+        // up, unless a newer update superseded this one.
+        if host.target_version().as_deref() == Some(to) {
+            for _ in 0..to_start {
+                let (host, to) = (host.clone(), to.to_owned());
+                work.spawn(async move {
+                    host.start_instance(&to, PRODUCTION).await?;
+                    host.refresh_timer_lease(None);
+                    Ok(())
+                });
+            }
         }
         let mut result = Ok(());
         while let Some(joined) = work.join_next().await {

@@ -4,4 +4,5 @@
 mod cli;
 mod common;
 mod runs;
+mod strategies;
 mod timer;

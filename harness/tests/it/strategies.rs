@@ -1,0 +1,343 @@
+//! Rolling, graceful, drain and the queue pipeline, as whole runs at small time scales.
+//! Every run's verdict is also checked against its ledger: each lost item must belong to a
+//! run the ledger shows killed, cancelled or never invoked, or to a poisoned message.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use harness::runner::{self, RunPlan};
+use harness::scenario::Scenario;
+use reports::{LedgerEvent, RunDir, Summary, Verdict};
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{surviving_pids, testfn};
+
+const SCALE: f64 = 0.05;
+
+fn load(name: &str, edit: impl Fn(String) -> String) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name);
+    let text = edit(std::fs::read_to_string(&path).unwrap());
+    Scenario::parse(&path, &text).unwrap()
+}
+
+struct Run {
+    summary: Summary,
+    ledger: Vec<LedgerEvent>,
+    _dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn verdict(&self) -> &Verdict {
+        &self.summary.verdict
+    }
+}
+
+async fn run(scenario: Scenario) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = RunPlan {
+        seed: scenario.seed,
+        scenario,
+        scenario_path: "test".into(),
+        out_dir: dir.path().join("run"),
+        time_scale: SCALE,
+        program: testfn(),
+    };
+    let summary = runner::run(plan, CancellationToken::new()).await.unwrap();
+    let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
+    assert!(
+        surviving_pids(&ledger).is_empty(),
+        "no instance outlives the run"
+    );
+    assert_verdict_agrees_with_ledger(&summary.verdict, &ledger);
+    Run {
+        summary,
+        ledger,
+        _dir: dir,
+    }
+}
+
+/// Each lost item's cause is borne out by the ledger.
+fn assert_verdict_agrees_with_ledger(v: &Verdict, ledger: &[LedgerEvent]) {
+    let begun = |source: &str, m: u64, n: u64| -> Vec<&LedgerEvent> {
+        ledger
+            .iter()
+            .filter(|e| {
+                e.event == "invocation_begun"
+                    && e.get("source") == Some(source)
+                    && e.get_u64("m") == Some(m)
+                    && e.get_u64("n").is_none_or(|own| own == n)
+            })
+            .collect()
+    };
+    let ended_killed = |inv: &str, instance: &str, from_ns: i64| {
+        ledger.iter().any(|e| {
+            (e.event == "invocation_killed" && e.get("inv") == Some(inv))
+                || (matches!(e.event.as_str(), "instance_killed" | "instance_stopped")
+                    && e.instance == instance
+                    && e.t_ns >= from_ns)
+        })
+    };
+    assert_eq!(v.lost_items.len() as u64, v.lost.min(v.listed_limit as u64));
+    for item in &v.lost_items {
+        let runs = begun(&item.source, item.m, item.n);
+        match item.cause.as_deref() {
+            Some("never_invoked") => assert!(runs.is_empty(), "{item:?} was invoked"),
+            Some("killed_before_send") => assert!(
+                runs.iter()
+                    .any(|r| ended_killed(r.get("inv").unwrap(), &r.instance, r.t_ns)),
+                "{item:?}: no killed run in the ledger"
+            ),
+            Some("poisoned") => assert!(ledger.iter().any(|e| e.event == "message_poisoned"
+                && e.get_u64("m") == Some(item.m)
+                && e.get_u64("n") == Some(item.n))),
+            Some("failed") => assert!(
+                runs.iter().any(|r| ledger
+                    .iter()
+                    .any(|e| e.event == "invocation_failed" && e.get("inv") == r.get("inv"))),
+                "{item:?}: no failed run in the ledger"
+            ),
+            other => panic!("{item:?}: unexpected cause {other:?}; its runs: {runs:#?}"),
+        }
+    }
+}
+
+fn alive_at_end(ledger: &[LedgerEvent]) -> Vec<String> {
+    let end = ledger
+        .iter()
+        .find(|e| e.event == "run_ended")
+        .expect("run_ended");
+    end.get("alive")
+        .unwrap_or("")
+        .split('+')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_loses_nothing_and_duplicates_nothing() {
+    let r = run(load("seed-drain.toml", |t| t)).await;
+    let v = r.verdict();
+    assert_eq!((v.lost, v.duplicated, v.unexpected), (0, 0, 0), "{v:#?}");
+    assert_eq!(v.delivered, v.expected);
+    let handed_over: u64 = r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "invocation_ok")
+        .filter_map(|e| e.get_u64("stashed"))
+        .sum();
+    assert!(
+        handed_over > 0,
+        "PreparingForStop stashed the rest of a run"
+    );
+    assert!(alive_at_end(&r.ledger)
+        .iter()
+        .all(|id| id.starts_with("b-")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_three_instances_has_no_downtime_and_loses_nothing() {
+    let r = run(load("seed-rolling.toml", |t| t)).await;
+    let v = r.verdict();
+    assert_eq!(v.downtime.windows, 0, "{:?}", v.downtime.intervals);
+    assert!(v.downtime.probes > 0);
+    assert_eq!(
+        v.lost, 0,
+        "drained instances finish their runs: {:?}",
+        v.lost_items
+    );
+    let batches = r
+        .ledger
+        .iter()
+        .filter(|e| {
+            e.event == "phase_begun" && e.get("phase").is_some_and(|p| p.starts_with("drain_batch"))
+        })
+        .count();
+    assert_eq!(batches, 3);
+    let ends: Vec<i64> = r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "phase_ended" && e.get("phase") == Some("update"))
+        .map(|e| e.t_ns)
+        .collect();
+    assert_eq!(ends.len(), 1, "the ledger says when the update completed");
+    let last_old_gone = r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "instance_killed" && e.version == "A")
+        .map(|e| e.t_ns)
+        .max()
+        .unwrap();
+    assert!(ends[0] >= last_old_gone);
+    assert_eq!(alive_at_end(&r.ledger).len(), 3);
+    assert!(alive_at_end(&r.ledger)
+        .iter()
+        .all(|id| id.starts_with("b-")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_a_single_instance_shows_a_downtime_window() {
+    let r = run(load("seed-rolling-single.toml", |t| t)).await;
+    let v = r.verdict();
+    assert!(
+        v.downtime.windows >= 1,
+        "the only instance drained before B was ready"
+    );
+    let drained = r
+        .ledger
+        .iter()
+        .find(|e| e.event == "instance_draining" && e.version == "A")
+        .unwrap()
+        .t_ns;
+    let ready = r
+        .ledger
+        .iter()
+        .find(|e| e.event == "instance_ready" && e.version == "B")
+        .unwrap()
+        .t_ns;
+    let w = &v.downtime.intervals[0];
+    assert!(
+        w.start_ns <= ready && w.end_ns >= drained,
+        "{w:?} vs drained {drained}, ready {ready}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlapping_update_ends_with_only_the_newest_version() {
+    let scenario = load("seed-rolling.toml", |t| {
+        t.replace(
+            "drain_interval = \"10s\"",
+            "drain_interval = \"10s\"\nthen_update_to = \"C\"\nthen_update_at = \"60s\"",
+        )
+    });
+    let r = run(scenario).await;
+    let alive = alive_at_end(&r.ledger);
+    assert_eq!(alive.len(), 3, "{alive:?}");
+    assert!(alive.iter().all(|id| id.starts_with("c-")), "{alive:?}");
+    let updates = r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "phase_begun" && e.get("phase") == Some("update"))
+        .count();
+    assert_eq!(updates, 2);
+}
+
+/// The occurrence whose run the graceful stop cancelled, and how many items it stashed.
+fn cancelled_run(ledger: &[LedgerEvent]) -> (u64, u64) {
+    let killed = ledger
+        .iter()
+        .find(|e| {
+            e.event == "invocation_killed"
+                && e.get("reason").is_some_and(|r| r.starts_with("cancelled"))
+        })
+        .expect("the SIGTERM cancelled a run");
+    let stashed = killed
+        .get("reason")
+        .and_then(|r| r.rsplit('_').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let inv = killed.get("inv").unwrap();
+    let m = ledger
+        .iter()
+        .find(|e| e.event == "invocation_begun" && e.get("inv") == Some(inv))
+        .and_then(|e| e.get_u64("m"))
+        .unwrap();
+    (m, stashed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_with_an_abandoning_token_loses_the_rest_of_the_run() {
+    let r = run(load("seed-graceful.toml", |t| t)).await;
+    let v = r.verdict();
+    let (m, stashed) = cancelled_run(&r.ledger);
+    assert_eq!(stashed, 0);
+    assert!(v.lost > 0);
+    assert!(
+        v.lost_items.iter().all(|i| i.m == m),
+        "only the cancelled run lost items"
+    );
+    assert_eq!(v.causes.lost.killed_before_send, v.lost);
+    let stopping = r
+        .ledger
+        .iter()
+        .find(|e| e.event == "instance_stopping")
+        .unwrap();
+    let grace_ms = stopping.get_u64("grace_ms").unwrap();
+    assert!(
+        (50..=250).contains(&grace_ms),
+        "jittered within [0.2, 1] x 250 ms: {grace_ms}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_with_a_stashing_token_delivers_the_rest_late() {
+    let r = run(load("seed-graceful-stash.toml", |t| t)).await;
+    let v = r.verdict();
+    let (m, stashed) = cancelled_run(&r.ledger);
+    assert!(stashed > 0, "the token stashed the unsent items");
+    assert_eq!(v.lost, 0, "{:?}", v.lost_items);
+    assert_eq!(v.duplicated, 0);
+    assert!(v.late >= 1, "B replayed the stash after a slow start");
+    assert!(
+        v.late_items
+            .iter()
+            .all(|i| i.m == m && i.version.as_deref() == Some("B")),
+        "{:?}",
+        v.late_items
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_redelivers_killed_messages_and_poisons_a_failing_one() {
+    let r = run(load("queue-recreate.toml", |t| t)).await;
+    let v = r.verdict();
+    let poisoned: BTreeSet<(u64, u64)> = r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "message_poisoned")
+        .map(|e| (e.get_u64("m").unwrap(), e.get_u64("n").unwrap()))
+        .collect();
+    assert!(!poisoned.is_empty());
+    assert!(
+        poisoned.iter().all(|&(_, n)| n == 7),
+        "only the always-failing message"
+    );
+    assert!(r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "message_poisoned")
+        .all(|e| e.get_u64("dequeue") == Some(5)));
+    assert_eq!(
+        v.lost,
+        poisoned.len() as u64,
+        "nothing but poisoned messages is lost"
+    );
+    assert_eq!(v.causes.lost.poisoned, v.lost);
+    // Messages whose invocation was killed were delivered again.
+    let redelivered: BTreeSet<(u64, u64)> = r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "invocation_begun" && e.get_u64("dequeue").is_some_and(|d| d > 1))
+        .filter(|e| e.get_u64("n") != Some(7))
+        .map(|e| (e.get_u64("m").unwrap(), e.get_u64("n").unwrap()))
+        .collect();
+    assert!(
+        !redelivered.is_empty(),
+        "the kill caught messages in processing"
+    );
+    let late_or_dup: BTreeSet<(u64, u64)> = v
+        .late_items
+        .iter()
+        .chain(&v.duplicated_items)
+        .map(|i| (i.m, i.n))
+        .collect();
+    for key in &redelivered {
+        assert!(
+            late_or_dup.contains(key),
+            "{key:?} redelivered: late or duplicated"
+        );
+    }
+    assert_eq!(v.causes.duplicated.queue_redelivery, v.duplicated);
+}
