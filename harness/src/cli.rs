@@ -61,6 +61,21 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Render every report of a run directory, without running anything.
+    ///
+    /// Writes report.md (tables for a paper), report.html (one self-contained page with the
+    /// plots inline), timeline, availability, lateness and downtime plots as SVG and PNG,
+    /// probes.hlog (an HdrHistogram interval log of probe latency) and lateness.hgrm.
+    ///
+    /// Exit codes: 0 written; 2 the run directory could not be read.
+    ///
+    /// Example:
+    ///   harness report scenarios/examples/seed-swap
+    #[command(verbatim_doc_comment)]
+    Report {
+        /// The run directory.
+        dir: PathBuf,
+    },
     /// Re-check a run directory and print its verdict.
     ///
     /// Reads expected.json and arrivals.csv (required), probes.csv and ledger.csv (optional)

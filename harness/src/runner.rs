@@ -59,6 +59,10 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
     std::fs::create_dir_all(&out)
         .map_err(|e| RunError::Failed(anyhow::anyhow!("creating {}: {e}", out.display())))?;
     let started_ns = clock.now_ns() as i64;
+    // The resolved scenario (defaults filled in) travels with the run, for the reports.
+    if let Ok(text) = toml::to_string(&plan.scenario) {
+        let _ = std::fs::write(out.join("scenario.toml"), text);
+    }
     let ledger = Ledger::create(&out.join(reports::rundir::LEDGER_FILE), clock.clone())
         .map_err(|e| RunError::Failed(anyhow::anyhow!("creating the ledger: {e}")))?;
 
@@ -177,6 +181,10 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
     run_dir
         .write_summary(&summary)
         .map_err(|e| RunError::Failed(e.into()))?;
+    // The reports are a view of the files: a failure to render them is reported, not fatal.
+    if let Err(e) = reports::report::write(&run_dir) {
+        tracing::warn!(error = %e, "rendering the reports failed; `harness report` can retry");
+    }
     Ok(summary)
 }
 

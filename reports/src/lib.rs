@@ -15,8 +15,12 @@
 pub mod arrival;
 pub mod checker;
 pub mod expected;
+pub mod hdr;
+pub mod history;
 pub mod ledger;
+pub mod plot;
 pub mod probe;
+pub mod report;
 pub mod rundir;
 pub mod summary;
 mod table;

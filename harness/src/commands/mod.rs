@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod check;
+pub mod report;
 pub mod run;
 pub mod validate;
 
@@ -21,6 +22,7 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check { dir, json } => check::run(&dir, json),
+        Command::Report { dir } => report::run(&dir),
         Command::Validate { scenarios } => validate::run(&scenarios),
         Command::Run {
             scenario,

@@ -1,0 +1,22 @@
+//! `harness report DIR`: render every report of a run directory.
+
+use std::path::Path;
+
+use reports::RunDir;
+
+use super::{EXIT_OK, EXIT_USAGE};
+
+pub fn run(dir: &Path) -> u8 {
+    match reports::report::write(&RunDir::new(dir)) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("harness report: {e}");
+            EXIT_USAGE
+        }
+    }
+}

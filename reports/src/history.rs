@@ -1,0 +1,252 @@
+//! A whole run held in memory, and the series the renderers draw, derived from it.
+//!
+//! [`History::load`] reads every file of a run directory; the methods here turn the raw
+//! facts into plain data (phase bands, per-arrival classes, lateness values). Renderers draw
+//! that data and compute nothing of the verdict themselves.
+
+use std::collections::HashMap;
+
+use crate::arrival::Arrival;
+use crate::expected::ExpectedSpec;
+use crate::ledger::{event, LedgerEvent};
+use crate::probe::Probe;
+use crate::rundir::{RunDir, RunDirError};
+use crate::summary::{RunInfo, Summary};
+use crate::verdict::Verdict;
+
+/// Every file of a run, loaded.
+pub struct History {
+    pub expected: ExpectedSpec,
+    pub arrivals: Vec<Arrival>,
+    pub probes: Vec<Probe>,
+    pub ledger: Vec<LedgerEvent>,
+    pub run: Option<RunInfo>,
+    pub verdict: Verdict,
+    /// The scenario file the run was made from, if the run directory keeps a copy.
+    pub scenario_text: Option<String>,
+}
+
+/// A phase of the update, for shading: from `phase_begun` to its `phase_ended`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhaseBand {
+    pub name: String,
+    pub version: String,
+    pub start_ns: i64,
+    pub end_ns: i64,
+}
+
+/// What one arrival row was, for the timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrivalClass {
+    /// The first arrival of its key, on time.
+    OnTime,
+    /// The first arrival of its key, late.
+    Late,
+    /// A second or later arrival of its key.
+    Copy,
+    /// Its key is not expected.
+    Unexpected,
+}
+
+/// A point of the timeline: one arrival, or one lost item at its scheduled time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelinePoint {
+    pub t_ns: i64,
+    /// Item ordinal: occurrence, then iteration, sources stacked.
+    pub ordinal: u64,
+    pub version: Option<String>,
+    pub class: Option<ArrivalClass>,
+}
+
+impl History {
+    /// Reads a run directory; the verdict comes from `summary.json` when present, else from
+    /// checking the files.
+    pub fn load(run: &RunDir) -> Result<History, RunDirError> {
+        let summary = run.read_summary()?;
+        let verdict = match &summary {
+            Some(s) => s.verdict.clone(),
+            None => run.check()?,
+        };
+        Ok(History {
+            expected: run.read_expected()?,
+            arrivals: run.read_arrivals()?,
+            probes: run.read_probes()?,
+            ledger: run.read_ledger()?,
+            run: summary.map(|s: Summary| s.run),
+            verdict,
+            scenario_text: std::fs::read_to_string(run.file("scenario.toml")).ok(),
+        })
+    }
+
+    /// The time origin of plots: the first source's schedule epoch.
+    pub fn origin_ns(&self) -> i64 {
+        self.expected.sources.first().map_or(0, |s| s.epoch_ns)
+    }
+
+    /// Total expected ordinals (the timeline's y range).
+    pub fn ordinal_count(&self) -> u64 {
+        self.expected.key_count()
+    }
+
+    /// The ordinal of a key, if it is expected.
+    pub fn ordinal(&self, source: &str, m: u64, n: u64) -> Option<u64> {
+        let mut base = 0;
+        for s in &self.expected.sources {
+            if s.source == source {
+                return s.index(m, n).map(|i| base + i as u64);
+            }
+            base += s.key_count();
+        }
+        None
+    }
+
+    /// Phases of the update, in start order. A phase never ended closes at the last event.
+    pub fn phases(&self) -> Vec<PhaseBand> {
+        let last = self.ledger.iter().map(|e| e.t_ns).max().unwrap_or(0);
+        let mut open: Vec<PhaseBand> = Vec::new();
+        let mut done = Vec::new();
+        let mut events: Vec<&LedgerEvent> = self.ledger.iter().collect();
+        events.sort_by_key(|e| e.t_ns);
+        for e in events {
+            let Some(name) = e.get("phase") else { continue };
+            match e.event.as_str() {
+                event::PHASE_BEGUN => open.push(PhaseBand {
+                    name: name.to_owned(),
+                    version: e.version.clone(),
+                    start_ns: e.t_ns,
+                    end_ns: last,
+                }),
+                event::PHASE_ENDED => {
+                    if let Some(i) = open
+                        .iter()
+                        .position(|p| p.name == name && p.version == e.version)
+                    {
+                        let mut p = open.remove(i);
+                        p.end_ns = e.t_ns;
+                        done.push(p);
+                    }
+                }
+                _ => {}
+            }
+        }
+        done.extend(open);
+        done.sort_by_key(|p| p.start_ns);
+        done
+    }
+
+    /// Times at which instances were killed or stopped.
+    pub fn instance_ends(&self) -> Vec<(i64, String)> {
+        self.ledger
+            .iter()
+            .filter(|e| e.event == event::INSTANCE_KILLED || e.event == event::INSTANCE_STOPPED)
+            .map(|e| (e.t_ns, e.instance.clone()))
+            .collect()
+    }
+
+    /// Every arrival as a timeline point, classified; lost items at their scheduled time.
+    pub fn timeline(&self) -> Vec<TimelinePoint> {
+        let late_after = self.expected.late_after_ns;
+        // The earliest arrival of each key decides on-time or late; the rest are copies.
+        let mut first: HashMap<(&str, u64, u64), (i64, usize)> = HashMap::new();
+        for (i, a) in self.arrivals.iter().enumerate() {
+            let e = first
+                .entry((a.source.as_str(), a.m, a.n))
+                .or_insert((a.recv_ns, i));
+            if a.recv_ns < e.0 {
+                *e = (a.recv_ns, i);
+            }
+        }
+        let mut points = Vec::with_capacity(self.arrivals.len() + self.verdict.lost_items.len());
+        for (i, a) in self.arrivals.iter().enumerate() {
+            let (ordinal, class) = match self.ordinal(&a.source, a.m, a.n) {
+                None => (None, ArrivalClass::Unexpected),
+                Some(o) => {
+                    let (_, first_index) = first[&(a.source.as_str(), a.m, a.n)];
+                    let class = if first_index != i {
+                        ArrivalClass::Copy
+                    } else if self
+                        .scheduled(&a.source, a.m, a.n)
+                        .is_some_and(|s| a.recv_ns - s > late_after)
+                    {
+                        ArrivalClass::Late
+                    } else {
+                        ArrivalClass::OnTime
+                    };
+                    (Some(o), class)
+                }
+            };
+            if let Some(ordinal) = ordinal {
+                points.push(TimelinePoint {
+                    t_ns: a.recv_ns,
+                    ordinal,
+                    version: Some(a.version.clone()),
+                    class: Some(class),
+                });
+            }
+        }
+        points
+    }
+
+    /// Lost items (every one, not only the listed ones) at their scheduled times.
+    pub fn lost_points(&self) -> Vec<TimelinePoint> {
+        let mut seen = std::collections::HashSet::new();
+        for a in &self.arrivals {
+            seen.insert((a.source.as_str(), a.m, a.n));
+        }
+        let mut out = Vec::new();
+        let mut base = 0;
+        for s in &self.expected.sources {
+            for i in 0..s.key_count() as usize {
+                let (m, n) = s.key_at(i);
+                if !seen.contains(&(s.source.as_str(), m, n)) {
+                    out.push(TimelinePoint {
+                        t_ns: s.scheduled_ns(m, n),
+                        ordinal: base + i as u64,
+                        version: None,
+                        class: None,
+                    });
+                }
+            }
+            base += s.key_count();
+        }
+        out
+    }
+
+    pub fn scheduled(&self, source: &str, m: u64, n: u64) -> Option<i64> {
+        self.expected
+            .sources
+            .iter()
+            .find(|s| s.source == source)
+            .map(|s| s.scheduled_ns(m, n))
+    }
+
+    /// `first arrival - scheduled` of every delivered key, in ms, negative counted as 0.
+    pub fn lateness_ms(&self) -> Vec<f64> {
+        let mut first: HashMap<(&str, u64, u64), i64> = HashMap::new();
+        for a in &self.arrivals {
+            if self.ordinal(&a.source, a.m, a.n).is_none() {
+                continue;
+            }
+            let e = first
+                .entry((a.source.as_str(), a.m, a.n))
+                .or_insert(a.recv_ns);
+            *e = (*e).min(a.recv_ns);
+        }
+        first
+            .iter()
+            .filter_map(|(&(s, m, n), &t)| self.scheduled(s, m, n).map(|sch| (t - sch).max(0)))
+            .map(|ns| ns as f64 / 1e6)
+            .collect()
+    }
+
+    /// Versions in order of first appearance (the colour order of plots).
+    pub fn versions(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for a in &self.arrivals {
+            if !out.contains(&a.version) {
+                out.push(a.version.clone());
+            }
+        }
+        out
+    }
+}

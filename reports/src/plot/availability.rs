@@ -1,0 +1,111 @@
+//! Availability: probe latency over time on a log scale, failed probes marked, downtime
+//! windows shaded.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{err, secs, thin, version_color, Chart, LOST};
+use crate::history::History;
+
+pub struct Availability<'a> {
+    pub history: &'a History,
+}
+
+impl Chart for Availability<'_> {
+    fn name(&self) -> &'static str {
+        "availability"
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let h = self.history;
+        let origin = h.origin_ns();
+        root.fill(&WHITE).map_err(err)?;
+        if h.probes.is_empty() {
+            root.draw(&Text::new(
+                "availability not measured (no probes)",
+                (40, 40),
+                ("sans-serif", 16).into_font(),
+            ))
+            .map_err(err)?;
+            return Ok(());
+        }
+        let latency = |p: &crate::probe::Probe| (p.latency_ns().max(1) as f64 / 1e6).max(0.01);
+        let x0 = h
+            .probes
+            .iter()
+            .map(|p| secs(p.intended_ns, origin))
+            .fold(f64::MAX, f64::min);
+        let x1 = h
+            .probes
+            .iter()
+            .map(|p| secs(p.intended_ns, origin))
+            .fold(f64::MIN, f64::max)
+            .max(x0 + 0.001);
+        let top = h.probes.iter().map(latency).fold(1.0, f64::max) * 2.0;
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "availability: probe latency through the front door",
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, (0.01..top).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("intended time since the schedule's epoch (s)")
+            .y_desc("latency (ms, log)")
+            .draw()
+            .map_err(err)?;
+        for w in &h.verdict.downtime.intervals {
+            let (a, b) = (secs(w.start_ns, origin), secs(w.end_ns, origin));
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(a, 0.01), (b.max(a + 0.0005), top)],
+                    LOST.mix(0.2).filled(),
+                )))
+                .map_err(err)?;
+        }
+        let ok: Vec<(f64, f64)> = h
+            .probes
+            .iter()
+            .filter(|p| p.ok)
+            .map(|p| (secs(p.intended_ns, origin), latency(p)))
+            .collect();
+        let color = version_color(0);
+        chart
+            .draw_series(
+                thin(ok, (x0, x1), (0.0, top))
+                    .into_iter()
+                    .map(|p| Circle::new(p, 2, color.filled())),
+            )
+            .map_err(err)?
+            .label("probe answered")
+            .legend(move |(x, y)| Circle::new((x, y), 3, color.filled()));
+        let failed: Vec<(f64, f64)> = h
+            .probes
+            .iter()
+            .filter(|p| !p.ok)
+            .map(|p| (secs(p.intended_ns, origin), latency(p)))
+            .collect();
+        chart
+            .draw_series(
+                thin(failed, (x0, x1), (0.0, top))
+                    .into_iter()
+                    .map(|p| Cross::new(p, 4, LOST.stroke_width(2))),
+            )
+            .map_err(err)?
+            .label("probe failed")
+            .legend(|(x, y)| Cross::new((x, y), 4, LOST.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! The timeline: every arrival at its time and item ordinal, coloured by version; lost items
+//! marked at their scheduled time; copies and late items marked; the update's phases shaded
+//! as bands and instance ends as vertical lines, the way Jepsen shades fault intervals.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{err, secs, thin, version_color, Chart, BAND, BAND_OPACITY, COPY, LATE, LOST};
+use crate::history::{ArrivalClass, History};
+
+pub struct Timeline<'a> {
+    pub history: &'a History,
+}
+
+impl Chart for Timeline<'_> {
+    fn name(&self) -> &'static str {
+        "timeline"
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let h = self.history;
+        let origin = h.origin_ns();
+        let points = h.timeline();
+        let lost = h.lost_points();
+        let phases = h.phases();
+        let xs = points
+            .iter()
+            .chain(&lost)
+            .map(|p| secs(p.t_ns, origin))
+            .chain(
+                phases
+                    .iter()
+                    .flat_map(|p| [secs(p.start_ns, origin), secs(p.end_ns, origin)]),
+            );
+        let (mut x0, mut x1) = xs.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+        if x0 > x1 {
+            (x0, x1) = (0.0, 1.0);
+        }
+        let pad = ((x1 - x0) * 0.02).max(0.001);
+        let (x0, x1) = (x0 - pad, x1 + pad);
+        let y1 = h.ordinal_count().max(1) as f64;
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption("timeline: arrivals by item", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, -0.5..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since the schedule's epoch (s)")
+            .y_desc("item (occurrence, iteration)")
+            .disable_mesh()
+            .draw()
+            .map_err(err)?;
+        for (i, p) in phases.iter().enumerate() {
+            let (a, b) = (
+                secs(p.start_ns, origin),
+                secs(p.end_ns, origin).max(secs(p.start_ns, origin) + pad / 4.0),
+            );
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(a, -0.5), (b, y1)],
+                    BAND.mix(BAND_OPACITY).filled(),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    p.name.clone(),
+                    // Stagger the labels: phases often begin together.
+                    (a, y1 * (1.0 - 0.045 * (i % 4) as f64)),
+                    ("sans-serif", 11).into_font(),
+                )))
+                .map_err(err)?;
+        }
+        for (t, _) in h.instance_ends() {
+            let x = secs(t, origin);
+            chart
+                .draw_series(LineSeries::new([(x, -0.5), (x, y1)], LOST.mix(0.5)))
+                .map_err(err)?;
+        }
+        for (i, version) in h.versions().iter().enumerate() {
+            let color = version_color(i);
+            let series: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| p.version.as_deref() == Some(version.as_str()))
+                .map(|p| (secs(p.t_ns, origin), p.ordinal as f64))
+                .collect();
+            chart
+                .draw_series(
+                    thin(series, (x0, x1), (0.0, y1))
+                        .into_iter()
+                        .map(|p| Circle::new(p, 2, color.filled())),
+                )
+                .map_err(err)?
+                .label(format!("arrival, version {version}"))
+                .legend(move |(x, y)| Circle::new((x, y), 3, color.filled()));
+        }
+        // Late and copied items and lost ones are drawn one by one: never thinned away.
+        let marked = |class: ArrivalClass| {
+            points
+                .iter()
+                .filter(move |p| p.class == Some(class))
+                .map(|p| (secs(p.t_ns, origin), p.ordinal as f64))
+        };
+        chart
+            .draw_series(
+                marked(ArrivalClass::Late).map(|p| Circle::new(p, 5, LATE.stroke_width(2))),
+            )
+            .map_err(err)?
+            .label("late (first arrival)")
+            .legend(|(x, y)| Circle::new((x, y), 4, LATE.stroke_width(2)));
+        chart
+            .draw_series(
+                marked(ArrivalClass::Copy).map(|(x, y)| {
+                    Rectangle::new([(x, y - 0.4), (x, y + 0.4)], COPY.stroke_width(2))
+                }),
+            )
+            .map_err(err)?
+            .label("duplicate copy")
+            .legend(|(x, y)| {
+                Rectangle::new([(x - 3, y - 3), (x + 3, y + 3)], COPY.stroke_width(2))
+            });
+        chart
+            .draw_series(lost.iter().map(|p| {
+                Cross::new(
+                    (secs(p.t_ns, origin), p.ordinal as f64),
+                    5,
+                    LOST.stroke_width(2),
+                )
+            }))
+            .map_err(err)?
+            .label("lost (at its scheduled time)")
+            .legend(|(x, y)| Cross::new((x, y), 4, LOST.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,400 @@
+//! The written reports of one run: `report.md` (tables ready for a paper), `report.html`
+//! (one self-contained page with the plots inline), the plots as SVG and PNG, and the
+//! HdrHistogram files. All are rendered from the run directory alone, so `harness report`
+//! can redo them at any time.
+//!
+//! The tables are built once, as plain data, and rendered to Markdown or HTML.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::history::History;
+use crate::plot::{self, Chart};
+use crate::rundir::RunDir;
+
+/// A table of a report: plain strings, rendered by the Markdown and HTML writers alike.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+fn row<const N: usize>(cells: [String; N]) -> Vec<String> {
+    cells.to_vec()
+}
+
+fn ms(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// Every table of the report, in order.
+pub fn tables(h: &History) -> Vec<Table> {
+    let v = &h.verdict;
+    let mut out = Vec::new();
+    if let Some(run) = &h.run {
+        let mut rows = vec![
+            row(["scenario".into(), run.scenario.clone().unwrap_or_default()]),
+            row(["strategy".into(), run.strategy.clone().unwrap_or_default()]),
+            row([
+                "seed".into(),
+                run.seed.map(|s| s.to_string()).unwrap_or_default(),
+            ]),
+            row([
+                "time scale".into(),
+                run.time_scale.map(|s| s.to_string()).unwrap_or_default(),
+            ]),
+            row(["harness version".into(), run.harness_version.clone()]),
+        ];
+        if let Some(lag) = run.probe_send_lag_ms {
+            rows.push(row([
+                "probe send lag p99 (ms)".into(),
+                format!("{:.2}", lag.p99),
+            ]));
+        }
+        for note in &run.notes {
+            rows.push(row(["note".into(), note.clone()]));
+        }
+        out.push(Table {
+            title: "Run".into(),
+            header: vec!["field".into(), "value".into()],
+            rows,
+        });
+    }
+    let count =
+        |name: &str, n: u64, meaning: &str| row([name.into(), n.to_string(), meaning.into()]);
+    out.push(Table {
+        title: "Verdict".into(),
+        header: vec!["items".into(), "count".into(), "meaning".into()],
+        rows: vec![
+            count(
+                "expected",
+                v.expected,
+                "whole loops inside the measured span",
+            ),
+            count("delivered", v.delivered, "arrived at least once"),
+            count("lost", v.lost, "never arrived"),
+            count("duplicated", v.duplicated, "arrived more than once"),
+            count("extra copies", v.extra_copies, "arrivals beyond the first"),
+            count(
+                "late",
+                v.late,
+                &format!(
+                    "first arrival more than {} ms after schedule",
+                    v.late_after_ms
+                ),
+            ),
+            count("ok", v.ok, "once and on time"),
+            count(
+                "unexpected",
+                v.unexpected,
+                "rows outside the expected window",
+            ),
+            count(
+                "recovered",
+                v.causes.recovered,
+                "delivered although a run failed or was killed",
+            ),
+        ],
+    });
+    let mut causes = Vec::new();
+    for (name, n) in v.causes.lost.entries() {
+        if n > 0 {
+            causes.push(row(["lost".into(), name.into(), n.to_string()]));
+        }
+    }
+    for (name, n) in v.causes.duplicated.entries() {
+        if n > 0 {
+            causes.push(row(["duplicated".into(), name.into(), n.to_string()]));
+        }
+    }
+    let u = &v.causes.unexpected;
+    for (name, n) in [
+        ("unknown_source", u.unknown_source),
+        ("outside_window", u.outside_window),
+        ("past_loop", u.past_loop),
+    ] {
+        if n > 0 {
+            causes.push(row(["unexpected".into(), name.into(), n.to_string()]));
+        }
+    }
+    if causes.is_empty() {
+        causes.push(row([
+            "-".into(),
+            "nothing lost, duplicated or unexpected".into(),
+            "0".into(),
+        ]));
+    }
+    out.push(Table {
+        title: "Causes".into(),
+        header: vec!["kind".into(), "cause".into(), "items".into()],
+        rows: causes,
+    });
+    out.push(Table {
+        title: "Lateness (ms)".into(),
+        header: vec!["p50".into(), "p90".into(), "p99".into(), "max".into()],
+        rows: vec![match &v.lateness_ms {
+            Some(q) => row([ms(q.p50), ms(q.p90), ms(q.p99), ms(q.max)]),
+            None => row(["-".into(), "-".into(), "-".into(), "-".into()]),
+        }],
+    });
+    let d = &v.downtime;
+    out.push(Table {
+        title: "Downtime".into(),
+        header: vec![
+            "windows".into(),
+            "total (ms)".into(),
+            "max (ms)".into(),
+            "probes".into(),
+            "failed probes".into(),
+            "largest arrival gap (ms)".into(),
+        ],
+        rows: vec![row([
+            d.windows.to_string(),
+            ms(d.total_ms),
+            ms(d.max_ms),
+            d.probes.to_string(),
+            d.failed_probes.to_string(),
+            v.gap_max_ms.map(ms).unwrap_or_else(|| "-".into()),
+        ])],
+    });
+    let origin = h.origin_ns();
+    let s = |t: i64| format!("{:.3}", (t - origin) as f64 / 1e9).replace("-0.000", "0.000");
+    out.push(Table {
+        title: "Phases".into(),
+        header: vec![
+            "phase".into(),
+            "version".into(),
+            "start (s)".into(),
+            "end (s)".into(),
+            "duration (ms)".into(),
+        ],
+        rows: h
+            .phases()
+            .iter()
+            .map(|p| {
+                row([
+                    p.name.clone(),
+                    p.version.clone(),
+                    s(p.start_ns),
+                    s(p.end_ns),
+                    ms((p.end_ns - p.start_ns) as f64 / 1e6),
+                ])
+            })
+            .collect(),
+    });
+    if let Some(text) = &h.scenario_text {
+        if let Ok(table) = text.parse::<toml::Table>() {
+            let mut rows = Vec::new();
+            flatten("", &toml::Value::Table(table), &mut rows);
+            out.push(Table {
+                title: "Scenario parameters".into(),
+                header: vec!["key".into(), "value".into()],
+                rows,
+            });
+        }
+    }
+    let several = {
+        let mut s: Vec<&str> = v
+            .lost_items
+            .iter()
+            .chain(&v.duplicated_items)
+            .map(|i| i.source.as_str())
+            .collect();
+        s.sort_unstable();
+        s.dedup();
+        s.len() > 1
+    };
+    let mut items = Vec::new();
+    for (kind, list, total) in [
+        ("lost", &v.lost_items, v.lost),
+        ("duplicated", &v.duplicated_items, v.duplicated),
+        ("late", &v.late_items, v.late),
+    ] {
+        for i in list.iter().take(20) {
+            let detail = match kind {
+                "late" => format!("{:.1} ms late", i.lateness_ms.unwrap_or(0.0)),
+                "duplicated" => format!(
+                    "{} copies, {}",
+                    i.copies.unwrap_or(0),
+                    i.cause.as_deref().unwrap_or("")
+                ),
+                _ => i.cause.clone().unwrap_or_default(),
+            };
+            items.push(row([kind.into(), i.label(several), detail]));
+        }
+        if total > 20 {
+            items.push(row([
+                kind.into(),
+                format!("... and {} more", total - 20),
+                String::new(),
+            ]));
+        }
+    }
+    if !items.is_empty() {
+        out.push(Table {
+            title: "Items".into(),
+            header: vec!["kind".into(), "item".into(), "detail".into()],
+            rows: items,
+        });
+    }
+    out
+}
+
+fn flatten(prefix: &str, value: &toml::Value, rows: &mut Vec<Vec<String>>) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, rows);
+            }
+        }
+        toml::Value::String(s) => rows.push(vec![prefix.to_owned(), s.clone()]),
+        other => rows.push(vec![prefix.to_owned(), other.to_string()]),
+    }
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The report as Markdown: a title and one pipe table per section.
+pub fn markdown(h: &History) -> String {
+    let mut out = String::new();
+    let title = h
+        .run
+        .as_ref()
+        .and_then(|r| r.scenario.clone())
+        .unwrap_or_else(|| "run".into());
+    let _ = writeln!(out, "# Update report: {title}\n");
+    for t in tables(h) {
+        let _ = writeln!(out, "## {}\n", t.title);
+        let _ = writeln!(
+            out,
+            "| {} |",
+            t.header
+                .iter()
+                .map(|c| md_cell(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(
+            out,
+            "|{}",
+            t.header.iter().map(|_| "---|").collect::<String>()
+        );
+        for r in &t.rows {
+            let _ = writeln!(
+                out,
+                "| {} |",
+                r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
+            );
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The report as one self-contained HTML page: no script, no external font or file; the
+/// plots are inline SVG.
+pub fn html(h: &History, svgs: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    let title = h
+        .run
+        .as_ref()
+        .and_then(|r| r.scenario.clone())
+        .unwrap_or_else(|| "run".into());
+    let _ = write!(
+        out,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Update report: {}</title>\n<style>\n\
+         body {{ font-family: sans-serif; margin: 2em auto; max-width: 1060px; color: #222; }}\n\
+         table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}\n\
+         th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}\n\
+         th {{ background: #f3f3f3; }}\n\
+         figure {{ margin: 1em 0; }} svg {{ max-width: 100%; height: auto; }}\n\
+         </style>\n</head>\n<body>\n<h1>Update report: {}</h1>\n",
+        esc(&title),
+        esc(&title)
+    );
+    for t in tables(h) {
+        let _ = writeln!(out, "<h2>{}</h2>\n<table>", esc(&t.title));
+        let _ = writeln!(
+            out,
+            "<tr>{}</tr>",
+            t.header
+                .iter()
+                .map(|c| format!("<th>{}</th>", esc(c)))
+                .collect::<String>()
+        );
+        for r in &t.rows {
+            let _ = writeln!(
+                out,
+                "<tr>{}</tr>",
+                r.iter()
+                    .map(|c| format!("<td>{}</td>", esc(c)))
+                    .collect::<String>()
+            );
+        }
+        let _ = writeln!(out, "</table>");
+        if t.title == "Verdict" {
+            let _ = writeln!(out, "<h2>Plots</h2>");
+            for (name, svg) in svgs {
+                let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
+                let _ = writeln!(out, "<figure id=\"plot-{name}\">\n{body}\n</figure>");
+            }
+        }
+    }
+    let _ = writeln!(out, "</body>\n</html>");
+    out
+}
+
+/// Renders every report of a run directory into it; returns the files written.
+pub fn write(run: &RunDir) -> Result<Vec<PathBuf>, String> {
+    let h = History::load(run).map_err(|e| e.to_string())?;
+    let mut written = Vec::new();
+    let mut svgs: Vec<(&str, String)> = Vec::new();
+    macro_rules! chart {
+        ($chart:expr) => {{
+            let chart = $chart;
+            let svg = plot::to_svg(&chart)?;
+            let name = chart.name();
+            let path = run.file(&format!("{name}.svg"));
+            std::fs::write(&path, &svg).map_err(|e| format!("{}: {e}", path.display()))?;
+            written.push(path);
+            let png = run.file(&format!("{name}.png"));
+            plot::to_png(&chart, &png)?;
+            written.push(png);
+            svgs.push((name, svg));
+        }};
+    }
+    chart!(plot::timeline::Timeline { history: &h });
+    chart!(plot::availability::Availability { history: &h });
+    chart!(plot::lateness::Lateness { history: &h });
+    chart!(plot::downtime::DowntimeWindows { history: &h });
+    let files: [(&str, Vec<u8>); 4] = [
+        ("report.md", markdown(&h).into_bytes()),
+        ("report.html", html(&h, &svgs).into_bytes()),
+        ("probes.hlog", crate::hdr::probes_hlog(&h.probes)?),
+        (
+            "lateness.hgrm",
+            crate::hdr::percentile_distribution(&h.lateness_ms()).into_bytes(),
+        ),
+    ];
+    for (name, bytes) in files {
+        let path = run.file(name);
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}

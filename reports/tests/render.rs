@@ -1,0 +1,264 @@
+//! The renderers on the committed example run directories.
+
+use std::path::{Path, PathBuf};
+
+use reports::history::History;
+use reports::plot::{self, BAND_OPACITY};
+use reports::RunDir;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/examples")
+        .join(name)
+}
+
+/// Compares with a committed expected file; `UPDATE_EXPECT=1` rewrites it instead.
+fn expect_file(got: &str, path: &Path) {
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(path).unwrap();
+    for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+        assert_eq!(g, w, "line {} of {} differs", i + 1, path.display());
+    }
+    assert_eq!(
+        got.lines().count(),
+        want.lines().count(),
+        "{}",
+        path.display()
+    );
+}
+
+#[test]
+fn the_markdown_report_is_the_expected_text() {
+    for name in ["seed-swap", "seed-recreate"] {
+        let h = History::load(&RunDir::new(example(name))).unwrap();
+        let md = reports::report::markdown(&h);
+        let expected =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/expected/{name}.report.md"));
+        expect_file(&md, &expected);
+    }
+}
+
+fn svg_doc(svg: &str) -> roxmltree::Document<'_> {
+    roxmltree::Document::parse(svg).expect("the SVG is well-formed XML")
+}
+
+fn texts(doc: &roxmltree::Document<'_>) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_timeline_has_one_band_per_phase_and_every_series() {
+    let h = History::load(&RunDir::new(example("seed-swap"))).unwrap();
+    let svg = plot::to_svg(&plot::timeline::Timeline { history: &h }).unwrap();
+    let doc = svg_doc(&svg);
+    let bands = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter(|n| n.attribute("opacity") == Some(&BAND_OPACITY.to_string()[..]))
+        .count();
+    let phases = h.ledger.iter().filter(|e| e.event == "phase_begun").count();
+    assert_eq!(bands, phases, "one band per phase in the ledger");
+    let labels = texts(&doc);
+    for want in [
+        "arrival, version A",
+        "arrival, version B",
+        "lost (at its scheduled time)",
+        "recycle",
+        "swap",
+    ] {
+        assert!(
+            labels.iter().any(|t| t == want),
+            "missing {want:?} in {labels:?}"
+        );
+    }
+    // One circle per arrival (the run is far below the thinning threshold) plus legends.
+    let circles = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .count();
+    assert!(
+        circles >= h.arrivals.len(),
+        "{circles} circles for {} arrivals",
+        h.arrivals.len()
+    );
+}
+
+#[test]
+fn availability_shades_each_downtime_window() {
+    let h = History::load(&RunDir::new(example("seed-recreate"))).unwrap();
+    assert_eq!(h.verdict.downtime.windows, 1);
+    let svg = plot::to_svg(&plot::availability::Availability { history: &h }).unwrap();
+    let doc = svg_doc(&svg);
+    let shaded = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("opacity") == Some("0.2"))
+        .count();
+    assert_eq!(shaded, 1);
+    assert!(texts(&doc).iter().any(|t| t == "probe failed"));
+}
+
+#[test]
+fn every_report_is_written_and_the_html_is_self_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(example("seed-recreate")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let written = reports::report::write(&RunDir::new(dir.path())).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "timeline.svg",
+        "timeline.png",
+        "availability.png",
+        "lateness.svg",
+        "downtime.png",
+        "report.md",
+        "report.html",
+        "probes.hlog",
+        "lateness.hgrm",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let mut rest = html.as_str();
+    while let Some(i) = rest.find("http") {
+        let tail = &rest[i..];
+        assert!(
+            tail.starts_with("http://www.w3.org/"),
+            "external reference in report.html: {}",
+            &tail[..tail.len().min(60)]
+        );
+        rest = &tail[4..];
+    }
+    assert!(!html.contains("<script"), "no script");
+    assert_eq!(html.matches("<svg").count(), 4, "four inline plots");
+    let png = std::fs::read(dir.path().join("timeline.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
+
+/// Headless Chromium, if installed: `.ci/run` installs Debian's `chromium`.
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+fn run_chromium(
+    browser: &Path,
+    profile: &Path,
+    extra: &[&str],
+    page: &Path,
+) -> std::process::Output {
+    let url = format!("file://{}", page.display());
+    std::process::Command::new("timeout")
+        .arg("90")
+        .arg(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("chromium runs")
+}
+
+#[test]
+fn the_html_report_renders_in_a_real_browser() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is missing: .ci/run installs it (apt-get install chromium)"
+        );
+        eprintln!("skipping: chromium is not installed here");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(example("seed-recreate")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    reports::report::write(&RunDir::new(dir.path())).unwrap();
+    let page = dir.path().join("report.html");
+
+    // The DOM after loading: the plots and the tables are there.
+    let out = run_chromium(
+        &browser,
+        &dir.path().join("profile-dom"),
+        &["--dump-dom"],
+        &page,
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    for id in [
+        "plot-timeline",
+        "plot-availability",
+        "plot-lateness",
+        "plot-downtime",
+    ] {
+        assert!(
+            dom.contains(&format!("id=\"{id}\"")),
+            "{id} missing from the DOM"
+        );
+    }
+    assert_eq!(dom.matches("<svg").count(), 4);
+    assert!(dom.contains("<td>lost</td>"));
+    for bad in ["CONSOLE", "Failed to load resource", "net::ERR"] {
+        assert!(!log.contains(bad), "browser console reported {bad}: {log}");
+    }
+
+    // A screenshot that is not blank: plenty of pixels are neither white nor near-white.
+    let shot = dir.path().join("shot.png");
+    let out = run_chromium(
+        &browser,
+        &dir.path().join("profile-shot"),
+        &[
+            "--window-size=1100,1600",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &page,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let inked = buf[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|px| px.iter().take(3).any(|&c| c < 200))
+        .count();
+    let total = (info.width * info.height) as usize;
+    assert!(
+        inked * 100 > total,
+        "the page looks blank: {inked} of {total} pixels inked"
+    );
+}
