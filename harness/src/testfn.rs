@@ -513,7 +513,12 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
     let c = &state.config;
     let url = format!("{}/items", c.sink_url);
     let mut last_error = String::new();
-    for attempt in 1..=c.retries + 1 {
+    // A try that could not even connect never reached the sink: trying again cannot
+    // duplicate, so it does not use up a retry (up to a bound).
+    let mut connect_failures = 0;
+    let mut attempt = 0;
+    while attempt < c.retries + 1 {
+        attempt += 1;
         let item = sink::Item {
             source: source.into(),
             m,
@@ -533,6 +538,12 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
             }
             Ok(resp) => last_error = format!("the sink answered {}", resp.status()),
             Err(e) if e.is_timeout() => last_error = "the submit timed out".into(),
+            Err(e) if e.is_connect() && connect_failures < 3 => {
+                connect_failures += 1;
+                attempt -= 1;
+                last_error = format!("the submit could not connect: {e}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             Err(e) => last_error = format!("the submit failed: {e}"),
         }
     }

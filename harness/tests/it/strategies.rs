@@ -143,9 +143,14 @@ async fn rolling_three_instances_has_no_downtime_and_loses_nothing() {
     let v = r.verdict();
     assert_eq!(v.downtime.windows, 0, "{:?}", v.downtime.intervals);
     assert!(v.downtime.probes > 0);
+    let failures: Vec<&LedgerEvent> = r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "invocation_failed")
+        .collect();
     assert_eq!(
         v.lost, 0,
-        "drained instances finish their runs: {:?}",
+        "drained instances finish their runs: {:?}, failures: {failures:?}",
         v.lost_items
     );
     let batches = r
