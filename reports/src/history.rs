@@ -4,8 +4,6 @@
 //! facts into plain data (phase bands, per-arrival classes, lateness values). Renderers draw
 //! that data and compute nothing of the verdict themselves.
 
-use std::collections::HashMap;
-
 use crate::arrival::Arrival;
 use crate::expected::ExpectedSpec;
 use crate::ledger::{event, LedgerEvent};
@@ -143,62 +141,60 @@ impl History {
             .collect()
     }
 
-    /// Every arrival as a timeline point, classified; lost items at their scheduled time.
-    pub fn timeline(&self) -> Vec<TimelinePoint> {
-        let late_after = self.expected.late_after_ns;
-        // The earliest arrival of each key decides on-time or late; the rest are copies.
-        let mut first: HashMap<(&str, u64, u64), (i64, usize)> = HashMap::new();
+    /// The earliest arrival of every expected key, by ordinal: `(recv_ns, row index)`.
+    /// A dense vector over the expected grid, like the checker's, not a hash map.
+    fn first_arrivals(&self) -> Vec<Option<(i64, usize)>> {
+        let mut first = vec![None; self.ordinal_count() as usize];
         for (i, a) in self.arrivals.iter().enumerate() {
-            let e = first
-                .entry((a.source.as_str(), a.m, a.n))
-                .or_insert((a.recv_ns, i));
-            if a.recv_ns < e.0 {
-                *e = (a.recv_ns, i);
+            if let Some(o) = self.ordinal(&a.source, a.m, a.n) {
+                let slot: &mut Option<(i64, usize)> = &mut first[o as usize];
+                if slot.is_none_or(|(t, _)| a.recv_ns < t) {
+                    *slot = Some((a.recv_ns, i));
+                }
             }
         }
-        let mut points = Vec::with_capacity(self.arrivals.len() + self.verdict.lost_items.len());
+        first
+    }
+
+    /// Every arrival of an expected key as a timeline point, classified.
+    pub fn timeline(&self) -> Vec<TimelinePoint> {
+        let late_after = self.expected.late_after_ns;
+        let first = self.first_arrivals();
+        let mut points = Vec::with_capacity(self.arrivals.len());
         for (i, a) in self.arrivals.iter().enumerate() {
-            let (ordinal, class) = match self.ordinal(&a.source, a.m, a.n) {
-                None => (None, ArrivalClass::Unexpected),
-                Some(o) => {
-                    let (_, first_index) = first[&(a.source.as_str(), a.m, a.n)];
-                    let class = if first_index != i {
-                        ArrivalClass::Copy
-                    } else if self
-                        .scheduled(&a.source, a.m, a.n)
-                        .is_some_and(|s| a.recv_ns - s > late_after)
-                    {
-                        ArrivalClass::Late
-                    } else {
-                        ArrivalClass::OnTime
-                    };
-                    (Some(o), class)
-                }
+            let Some(ordinal) = self.ordinal(&a.source, a.m, a.n) else {
+                continue;
             };
-            if let Some(ordinal) = ordinal {
-                points.push(TimelinePoint {
-                    t_ns: a.recv_ns,
-                    ordinal,
-                    version: Some(a.version.clone()),
-                    class: Some(class),
-                });
-            }
+            let (_, first_index) = first[ordinal as usize].expect("this arrival counts");
+            let class = if first_index != i {
+                ArrivalClass::Copy
+            } else if self
+                .scheduled(&a.source, a.m, a.n)
+                .is_some_and(|s| a.recv_ns - s > late_after)
+            {
+                ArrivalClass::Late
+            } else {
+                ArrivalClass::OnTime
+            };
+            points.push(TimelinePoint {
+                t_ns: a.recv_ns,
+                ordinal,
+                version: Some(a.version.clone()),
+                class: Some(class),
+            });
         }
         points
     }
 
     /// Lost items (every one, not only the listed ones) at their scheduled times.
     pub fn lost_points(&self) -> Vec<TimelinePoint> {
-        let mut seen = std::collections::HashSet::new();
-        for a in &self.arrivals {
-            seen.insert((a.source.as_str(), a.m, a.n));
-        }
+        let first = self.first_arrivals();
         let mut out = Vec::new();
-        let mut base = 0;
+        let mut base = 0u64;
         for s in &self.expected.sources {
             for i in 0..s.key_count() as usize {
-                let (m, n) = s.key_at(i);
-                if !seen.contains(&(s.source.as_str(), m, n)) {
+                if first[base as usize + i].is_none() {
+                    let (m, n) = s.key_at(i);
                     out.push(TimelinePoint {
                         t_ns: s.scheduled_ns(m, n),
                         ordinal: base + i as u64,
@@ -222,21 +218,19 @@ impl History {
 
     /// `first arrival - scheduled` of every delivered key, in ms, negative counted as 0.
     pub fn lateness_ms(&self) -> Vec<f64> {
-        let mut first: HashMap<(&str, u64, u64), i64> = HashMap::new();
-        for a in &self.arrivals {
-            if self.ordinal(&a.source, a.m, a.n).is_none() {
-                continue;
+        let first = self.first_arrivals();
+        let mut out = Vec::new();
+        let mut base = 0usize;
+        for s in &self.expected.sources {
+            for i in 0..s.key_count() as usize {
+                if let Some((t, _)) = first[base + i] {
+                    let (m, n) = s.key_at(i);
+                    out.push((t - s.scheduled_ns(m, n)).max(0) as f64 / 1e6);
+                }
             }
-            let e = first
-                .entry((a.source.as_str(), a.m, a.n))
-                .or_insert(a.recv_ns);
-            *e = (*e).min(a.recv_ns);
+            base += s.key_count() as usize;
         }
-        first
-            .iter()
-            .filter_map(|(&(s, m, n), &t)| self.scheduled(s, m, n).map(|sch| (t - sch).max(0)))
-            .map(|ns| ns as f64 / 1e6)
-            .collect()
+        out
     }
 
     /// Versions in order of first appearance (the colour order of plots).

@@ -14,6 +14,7 @@
 
 pub mod arrival;
 pub mod checker;
+pub mod compare;
 pub mod expected;
 pub mod hdr;
 pub mod history;

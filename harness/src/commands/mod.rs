@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod check;
+pub mod compare;
 pub mod report;
 pub mod run;
 pub mod validate;
@@ -23,6 +24,13 @@ pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Check { dir, json } => check::run(&dir, json),
         Command::Report { dir } => report::run(&dir),
+        Command::Compare {
+            scenarios,
+            repeat,
+            out,
+            time_scale,
+            jobs,
+        } => compare::run(&scenarios, repeat, out, time_scale, jobs),
         Command::Validate { scenarios } => validate::run(&scenarios),
         Command::Run {
             scenario,

@@ -162,3 +162,49 @@ fn a_bad_scenario_names_file_line_and_key_and_exits_2() {
     }
     assert!(!dir.path().join("runs").exists(), "nothing was run");
 }
+
+#[test]
+fn compare_keeps_every_run_and_its_statistics_follow_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let scenario = scenarios().join("seed-recreate.toml");
+    let output = harness(&[
+        "compare",
+        scenario.to_str().unwrap(),
+        "--repeat",
+        "2",
+        "--jobs",
+        "1",
+        "--time-scale",
+        "0.05",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    // Both runs are kept, with their own seeds.
+    let mut lost = Vec::new();
+    for rep in 1..=2 {
+        let summary: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join(format!("seed-recreate/run-{rep}/summary.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary["run"]["seed"], rep);
+        lost.push(summary["verdict"]["lost"].as_f64().unwrap());
+    }
+    let csv = std::fs::read_to_string(out.join("compare.csv")).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with("seed-recreate,recreate,lost,"))
+        .expect("a lost row");
+    let cells: Vec<&str> = row.split(',').collect();
+    assert_eq!(cells[4], "2", "n");
+    assert_eq!(cells[5], "0", "failed");
+    let mean: f64 = cells[6].parse().unwrap();
+    assert_eq!(mean, (lost[0] + lost[1]) / 2.0);
+    let min: f64 = cells[10].parse().unwrap();
+    assert_eq!(min, lost[0].min(lost[1]));
+    for f in ["compare.md", "compare.html", "compare-lost.png"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    assert!(text(&output.stdout).contains("| seed-recreate | recreate | 2 (0) |"));
+}

@@ -22,6 +22,7 @@ fn scenario_file(name: &str) -> PathBuf {
 async fn run(mut scenario: Scenario, out: &Path) -> Result<Summary, RunError> {
     // A busy test machine may slow a submit past the scaled 2 s (100 ms): allow it more.
     scenario.workload.submit_timeout = harness::duration::Span::from_secs(60);
+    scenario.workload.retries = 1;
     let plan = RunPlan {
         seed: scenario.seed,
         scenario,

@@ -1,0 +1,172 @@
+//! `harness compare SCENARIO... [--repeat N]`: run each scenario N times and compare.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reports::compare::{self, RunRecord};
+use reports::RunDir;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::run::testfn_path;
+use super::{EXIT_INTERRUPTED, EXIT_INVALID_RUN, EXIT_OK, EXIT_USAGE};
+use crate::runner::{self, RunError, RunPlan};
+use crate::scenario::Scenario;
+
+pub fn run(
+    paths: &[PathBuf],
+    repeat: u32,
+    out: Option<PathBuf>,
+    time_scale: Option<f64>,
+    jobs: usize,
+) -> u8 {
+    let mut scenarios = Vec::new();
+    for path in paths {
+        match Scenario::load(path) {
+            Ok(s) => scenarios.push((path.clone(), s)),
+            Err(e) => {
+                eprintln!("harness compare: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    if repeat == 0 || jobs == 0 {
+        eprintln!("harness compare: --repeat and --jobs must be at least 1");
+        return EXIT_USAGE;
+    }
+    let program = match testfn_path() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("harness compare: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!("compare-{}", sink::clock::now_ns() / 1_000_000_000))
+    });
+    let mut plans = Vec::new();
+    for (path, s) in &scenarios {
+        let scale = time_scale.unwrap_or(s.time_scale);
+        for rep in 1..=repeat {
+            plans.push((
+                rep,
+                RunPlan {
+                    seed: s.seed + u64::from(rep) - 1,
+                    scenario: s.clone(),
+                    scenario_path: path.display().to_string(),
+                    out_dir: out.join(s.name()).join(format!("run-{rep}")),
+                    time_scale: scale,
+                    program: program.clone(),
+                },
+            ));
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("harness compare: starting the runtime: {e}");
+            return EXIT_INVALID_RUN;
+        }
+    };
+    let cancel = CancellationToken::new();
+    let records = runtime.block_on(execute(plans, jobs, cancel.clone()));
+    if cancel.is_cancelled() {
+        eprintln!(
+            "harness compare: interrupted; runs so far are in {}",
+            out.display()
+        );
+        return EXIT_INTERRUPTED;
+    }
+    let results = compare::compare(&records);
+    let written = (|| -> Result<(), String> {
+        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+        std::fs::write(out.join("compare.csv"), compare::csv(&results))
+            .map_err(|e| e.to_string())?;
+        std::fs::write(out.join("compare.md"), compare::markdown(&results))
+            .map_err(|e| e.to_string())?;
+        std::fs::write(out.join("compare.html"), compare::html(&results)?)
+            .map_err(|e| e.to_string())?;
+        compare::write_pngs(&results, &out)?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        eprintln!(
+            "harness compare: writing the comparison into {}: {e}",
+            out.display()
+        );
+        return EXIT_INVALID_RUN;
+    }
+    print!("{}", compare::markdown(&results));
+    println!("\ncomparison: {}", out.join("compare.html").display());
+    if results.iter().any(|r| r.failed.len() == r.runs) {
+        eprintln!("harness compare: every run of some scenario failed");
+        return EXIT_INVALID_RUN;
+    }
+    EXIT_OK
+}
+
+/// Runs the plans, at most `jobs` at once, with a progress bar on a terminal.
+async fn execute(
+    plans: Vec<(u32, RunPlan)>,
+    jobs: usize,
+    cancel: CancellationToken,
+) -> Vec<RunRecord> {
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    // indicatif draws on stderr only when it is a terminal.
+    let bar = indicatif::ProgressBar::new(plans.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs  {elapsed_precise}  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let permits = Arc::new(Semaphore::new(jobs));
+    let mut set = tokio::task::JoinSet::new();
+    for (index, (rep, plan)) in plans.into_iter().enumerate() {
+        let (permits, cancel, bar) = (permits.clone(), cancel.clone(), bar.clone());
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("never closed");
+            let name = plan.scenario.name().to_owned();
+            let record = |outcome| RunRecord {
+                scenario: name.clone(),
+                strategy: plan.scenario.strategy.to_string(),
+                repetition: rep,
+                seed: plan.seed,
+                dir: plan.out_dir.clone(),
+                outcome,
+            };
+            if cancel.is_cancelled() {
+                return (index, record(Err("interrupted".into())));
+            }
+            bar.set_message(format!("{name} run {rep}"));
+            let dir = plan.out_dir.clone();
+            let outcome = match runner::run(plan.clone(), cancel.clone()).await {
+                Ok(summary) => {
+                    let ledger = RunDir::new(&dir).read_ledger().unwrap_or_default();
+                    Ok(compare::metrics(&summary, &ledger))
+                }
+                Err(RunError::Interrupted(_)) => Err("interrupted".into()),
+                Err(RunError::Failed(e)) => Err(format!("{e:#}")),
+            };
+            bar.inc(1);
+            (index, record(outcome))
+        });
+    }
+    let mut records = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(r) = joined {
+            records.push(r);
+        }
+    }
+    bar.finish_and_clear();
+    records.sort_by_key(|(i, _)| *i);
+    records.into_iter().map(|(_, r)| r).collect()
+}
