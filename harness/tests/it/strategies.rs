@@ -18,7 +18,12 @@ fn load(name: &str, edit: impl Fn(String) -> String) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios")
         .join(name);
-    let text = edit(std::fs::read_to_string(&path).unwrap());
+    // The submit timeout is raised and one retry allowed, so that a busy test machine slows
+    // submits down without failing them (the scaled 2 s would be 100 ms).
+    let text = edit(std::fs::read_to_string(&path).unwrap()).replace(
+        "late_after = ",
+        "submit_timeout = \"60s\"\nretries = 1\nlate_after = ",
+    );
     Scenario::parse(&path, &text).unwrap()
 }
 
