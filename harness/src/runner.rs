@@ -22,6 +22,7 @@ use crate::platform::{front_door, Host, HostConfig, PRODUCTION};
 use crate::probes::{self, ProbeConfig};
 use crate::scenario::{Scenario, Trigger};
 use crate::strategy::{self, Plan};
+use crate::testfn::Work;
 
 /// Everything one run needs, resolved from the command line and the scenario file.
 #[derive(Clone, Debug)]
@@ -87,14 +88,16 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
             sink_url: format!("http://{sink_addr}"),
             stash_dir: out.join("stash"),
             log_dir: out.join("instances"),
-            items: s.workload.items,
-            item_delay: s.workload.item_delay.scaled(scale),
-            processing: s.workload.processing.scaled(scale),
-            submit_timeout: s.workload.submit_timeout.scaled(scale),
-            retries: s.workload.retries,
-            on_cancel: s.workload.on_cancel,
-            events: s.workload.events,
-            fail_n: s.workload.fail_n,
+            work: Work {
+                items: s.workload.items,
+                item_delay: s.workload.item_delay.scaled(scale),
+                processing: s.workload.processing.scaled(scale),
+                submit_timeout: s.workload.submit_timeout.scaled(scale),
+                retries: s.workload.retries,
+                on_cancel: s.workload.on_cancel,
+                events: s.workload.events,
+                fail_n: s.workload.fail_n,
+            },
             startup_delay: s.app.cold_start.scaled(scale),
             ready_timeout: s.run.ready_timeout.0,
             invoke_timeout: s.workload.period.scaled(scale) * 10 + Duration::from_secs(5),

@@ -34,15 +34,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::scenario::OnCancel;
 
-/// Everything the function knows about itself and its work.
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub version: String,
-    pub instance: String,
-    pub slot: String,
-    /// The sink's base URL, e.g. `http://127.0.0.1:4000`.
-    pub sink_url: String,
-    pub stash_dir: Option<PathBuf>,
+/// How the function works: the settings the host passes to every instance it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Work {
     pub items: u32,
     pub item_delay: Duration,
     pub processing: Duration,
@@ -53,6 +47,44 @@ pub struct Config {
     pub events: u32,
     /// Chaos: the queue handler always fails messages with this `n` (they end poisoned).
     pub fail_n: Option<u64>,
+}
+
+impl Work {
+    /// The command-line flags that give an instance these settings.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--items".into(),
+            self.items.to_string(),
+            "--item-delay-ns".into(),
+            self.item_delay.as_nanos().to_string(),
+            "--processing-ns".into(),
+            self.processing.as_nanos().to_string(),
+            "--submit-timeout-ms".into(),
+            self.submit_timeout.as_millis().max(1).to_string(),
+            "--retries".into(),
+            self.retries.to_string(),
+            "--on-cancel".into(),
+            self.on_cancel.as_str().into(),
+            "--events".into(),
+            self.events.to_string(),
+        ];
+        if let Some(n) = self.fail_n {
+            args.extend(["--fail-n".into(), n.to_string()]);
+        }
+        args
+    }
+}
+
+/// Everything the function knows about itself and its work.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub version: String,
+    pub instance: String,
+    pub slot: String,
+    /// The sink's base URL, e.g. `http://127.0.0.1:4000`.
+    pub sink_url: String,
+    pub stash_dir: Option<PathBuf>,
+    pub work: Work,
 }
 
 /// The body of `POST /tick`.
@@ -118,7 +150,7 @@ impl Drop for Active<'_> {
 impl AppState {
     pub fn new(config: Config, cancel: CancellationToken) -> Arc<AppState> {
         let client = reqwest::Client::builder()
-            .timeout(config.submit_timeout)
+            .timeout(config.work.submit_timeout)
             .pool_max_idle_per_host(4)
             .build()
             .expect("a client with a timeout builds");
@@ -169,7 +201,11 @@ pub async fn serve(
     let state = AppState::new(config, cancel.clone());
     let replayer = state.clone();
     let replay = tokio::spawn(async move {
-        let every = replayer.config.item_delay.max(Duration::from_millis(10));
+        let every = replayer
+            .config
+            .work
+            .item_delay
+            .max(Duration::from_millis(10));
         loop {
             if replayer.cancel.is_cancelled() {
                 break;
@@ -241,7 +277,7 @@ pub struct ProcRequest {
 }
 
 async fn poll(State(state): State<Arc<AppState>>, Json(req): Json<PollRequest>) -> Response {
-    let messages = (0..u64::from(state.config.events))
+    let messages = (0..u64::from(state.config.work.events))
         .map(|n| Message { m: req.m, n })
         .collect();
     Json(PollResponse { messages }).into_response()
@@ -251,8 +287,8 @@ async fn proc(State(state): State<Arc<AppState>>, Json(req): Json<ProcRequest>) 
     let _active = Active::new(&state.active);
     let c = &state.config;
     let interrupted = tokio::select! {
-        () = tokio::time::sleep(c.processing) => false,
-        () = state.cancel.cancelled(), if c.on_cancel == OnCancel::Abandon => true,
+        () = tokio::time::sleep(c.work.processing) => false,
+        () = state.cancel.cancelled(), if c.work.on_cancel == OnCancel::Abandon => true,
     };
     if interrupted {
         return answer(
@@ -263,7 +299,7 @@ async fn proc(State(state): State<Arc<AppState>>, Json(req): Json<ProcRequest>) 
             },
         );
     }
-    if c.fail_n == Some(req.n) {
+    if c.work.fail_n == Some(req.n) {
         return answer(
             StatusCode::INTERNAL_SERVER_ERROR,
             TickResponse {
@@ -307,12 +343,12 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
     tracing::info!(m = req.m, catch_up = req.catch_up, "run begins");
     let start = Instant::now();
     let mut sent = 0u32;
-    for n in 0..c.items {
+    for n in 0..c.work.items {
         if state.draining() {
             // PreparingForStop: hand the rest of the run over through the stash.
             return hand_over(&state, req.m, n, sent);
         }
-        let due = start + c.item_delay * n;
+        let due = start + c.work.item_delay * n;
         let cancelled_while_waiting = tokio::select! {
             () = tokio::time::sleep_until(due) => false,
             () = cancel.cancelled() => true,
@@ -320,21 +356,21 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
         if cancelled_while_waiting {
             return stop(&state, req.m, n, sent).await;
         }
-        if !c.processing.is_zero() {
+        if !c.work.processing.is_zero() {
             let interrupted = tokio::select! {
-                () = tokio::time::sleep(c.processing) => false,
+                () = tokio::time::sleep(c.work.processing) => false,
                 () = cancel.cancelled() => true,
             };
-            if interrupted && c.on_cancel != OnCancel::FinishItem {
+            if interrupted && c.work.on_cancel != OnCancel::FinishItem {
                 return stop(&state, req.m, n, sent).await;
             }
             if interrupted {
                 // Finish the item in hand: the rest of its processing, then its submit.
-                tokio::time::sleep_until(due + c.processing).await;
+                tokio::time::sleep_until(due + c.work.processing).await;
             }
         }
         let submit = submit(&state, "tick", req.m, u64::from(n));
-        let result = if c.on_cancel == OnCancel::Abandon {
+        let result = if c.work.on_cancel == OnCancel::Abandon {
             tokio::select! {
                 r = submit => Some(r),
                 () = cancel.cancelled() => None,
@@ -357,7 +393,7 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
             }
             Some(Ok(())) => sent += 1,
         }
-        if cancel.is_cancelled() && n + 1 < c.items {
+        if cancel.is_cancelled() && n + 1 < c.work.items {
             return stop(&state, req.m, n + 1, sent).await;
         }
     }
@@ -375,7 +411,7 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
 /// nothing is lost, the work is handed over.
 fn hand_over(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
     let c = &state.config;
-    let ns: Vec<u64> = (u64::from(next)..u64::from(c.items)).collect();
+    let ns: Vec<u64> = (u64::from(next)..u64::from(c.work.items)).collect();
     match write_stash(c, m, &ns) {
         Ok(()) => {
             tracing::info!(
@@ -408,8 +444,8 @@ fn hand_over(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
 async fn stop(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
     let c = &state.config;
     let mut stashed = 0;
-    if c.on_cancel == OnCancel::Stash {
-        let ns: Vec<u64> = (u64::from(next)..u64::from(c.items)).collect();
+    if c.work.on_cancel == OnCancel::Stash {
+        let ns: Vec<u64> = (u64::from(next)..u64::from(c.work.items)).collect();
         match write_stash(c, m, &ns) {
             Ok(()) => stashed = ns.len() as u32,
             Err(e) => tracing::error!(m, error = %e, "stashing failed"),
@@ -419,7 +455,7 @@ async fn stop(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
         m,
         sent,
         stashed,
-        mode = c.on_cancel.as_str(),
+        mode = c.work.on_cancel.as_str(),
         "run cancelled"
     );
     answer(
@@ -517,7 +553,7 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
     // duplicate, so it does not use up a retry (up to a bound).
     let mut connect_failures = 0;
     let mut attempt = 0;
-    while attempt < c.retries + 1 {
+    while attempt < c.work.retries + 1 {
         attempt += 1;
         let item = sink::Item {
             source: source.into(),

@@ -303,16 +303,12 @@ impl Chart for IntervalPlot<'_> {
             .fold(1.0_f64, f64::max)
             * 1.15;
         let n = self.results.len().max(1) as f64;
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("{} by scenario (runs, mean, 95% CI)", self.metric),
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)
-            .map_err(err)?;
+        let mut chart = crate::plot::frame(
+            root,
+            &format!("{} by scenario (runs, mean, 95% CI)", self.metric),
+        )
+        .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)
+        .map_err(err)?;
         let names: Vec<String> = self.results.iter().map(|r| r.scenario.clone()).collect();
         chart
             .configure_mesh()
@@ -407,11 +403,7 @@ impl Chart for DowntimeHistogram<'_> {
             }
         }
         let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.2;
-        let mut chart = ChartBuilder::on(root)
-            .caption("downtime per run, across repetitions", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
+        let mut chart = crate::plot::frame(root, "downtime per run, across repetitions")
             .build_cartesian_2d(0.0..max * 1.0001, 0.0..top)
             .map_err(err)?;
         chart
@@ -439,16 +431,19 @@ impl Chart for DowntimeHistogram<'_> {
                     Rectangle::new([(x - 4, y - 4), (x + 4, y + 4)], color.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err)?;
+        crate::plot::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }
+
+/// The metrics drawn as interval plots.
+const PLOTTED: [(&str, &str); 5] = [
+    ("lost", "items"),
+    ("duplicated", "items"),
+    ("downtime_total_ms", "ms"),
+    ("lateness_p99_ms", "ms"),
+    ("update_duration_ms", "ms"),
+];
 
 /// Writes the comparison's plots as PNG files into `dir` (`compare-NAME.png`).
 pub fn write_pngs(
@@ -459,13 +454,7 @@ pub fn write_pngs(
     let path = dir.join("compare-downtime_histogram.png");
     crate::plot::to_png(&DowntimeHistogram { results }, &path)?;
     out.push(path);
-    for (metric, unit) in [
-        ("lost", "items"),
-        ("duplicated", "items"),
-        ("downtime_total_ms", "ms"),
-        ("lateness_p99_ms", "ms"),
-        ("update_duration_ms", "ms"),
-    ] {
+    for (metric, unit) in PLOTTED {
         let path = dir.join(format!("compare-{metric}.png"));
         crate::plot::to_png(
             &IntervalPlot {
@@ -482,42 +471,16 @@ pub fn write_pngs(
 
 /// `compare.html`: the table and the plots, self-contained.
 pub fn html(results: &[ScenarioResult]) -> Result<String, String> {
+    use crate::report::{esc, figures, html_table, page};
     let (header, rows) = table_rows(results);
-    let mut out = String::from(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Comparison</title>\n<style>\n\
-         body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }\n\
-         table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }\n\
-         th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; }\n\
-         th { background: #f3f3f3; } svg { max-width: 100%; height: auto; }\n\
-         </style>\n</head>\n<body>\n<h1>Comparison</h1>\n<p>Each cell: mean ± half-width of the 95% confidence interval [min..max] over the successful runs.</p>\n<table>\n",
+    let mut body = String::from(
+        "<p>Each cell: mean ± half-width of the 95% confidence interval [min..max] over the successful runs.</p>\n",
     );
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let _ = writeln!(
-        out,
-        "<tr>{}</tr>",
-        header
-            .iter()
-            .map(|h| format!("<th>{}</th>", esc(h)))
-            .collect::<String>()
-    );
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "<tr>{}</tr>",
-            r.iter()
-                .map(|c| format!("<td>{}</td>", esc(c)))
-                .collect::<String>()
-        );
-    }
-    let _ = writeln!(out, "</table>");
+    html_table(&mut body, &header, &rows);
     for r in results {
         for (rep, why) in &r.failed {
             let _ = writeln!(
-                out,
+                body,
                 "<p>failed: {} run {rep}: {}</p>",
                 esc(&r.scenario),
                 esc(why)
@@ -528,13 +491,7 @@ pub fn html(results: &[ScenarioResult]) -> Result<String, String> {
         "downtime_histogram",
         crate::plot::to_svg(&DowntimeHistogram { results })?,
     )];
-    for (metric, unit) in [
-        ("lost", "items"),
-        ("duplicated", "items"),
-        ("downtime_total_ms", "ms"),
-        ("lateness_p99_ms", "ms"),
-        ("update_duration_ms", "ms"),
-    ] {
+    for (metric, unit) in PLOTTED {
         svgs.push((
             metric,
             crate::plot::to_svg(&IntervalPlot {
@@ -544,12 +501,8 @@ pub fn html(results: &[ScenarioResult]) -> Result<String, String> {
             })?,
         ));
     }
-    for (name, svg) in svgs {
-        let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
-        let _ = writeln!(out, "<figure id=\"plot-{name}\">\n{body}\n</figure>");
-    }
-    let _ = writeln!(out, "</body>\n</html>");
-    Ok(out)
+    figures(&mut body, &svgs);
+    Ok(page("Comparison", &body))
 }
 
 #[cfg(test)]

@@ -299,64 +299,66 @@ pub fn markdown(h: &History) -> String {
     out
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-/// The report as one self-contained HTML page: no script, no external font or file; the
-/// plots are inline SVG.
+/// A self-contained HTML page: no script, no external font or file.
+pub(crate) fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>\n\
+         body {{ font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}\n\
+         table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}\n\
+         th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}\n\
+         th {{ background: #f3f3f3; }}\n\
+         figure {{ margin: 1em 0; }} svg {{ max-width: 100%; height: auto; }}\n\
+         </style>\n</head>\n<body>\n<h1>{t}</h1>\n{body}</body>\n</html>\n",
+        t = esc(title)
+    )
+}
+
+/// An HTML table of escaped cells.
+pub(crate) fn html_table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    let cells = |tag: &str, row: &[String]| {
+        row.iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
+            .collect::<String>()
+    };
+    let _ = writeln!(out, "<table>\n<tr>{}</tr>", cells("th", header));
+    for r in rows {
+        let _ = writeln!(out, "<tr>{}</tr>", cells("td", r));
+    }
+    let _ = writeln!(out, "</table>");
+}
+
+/// Inline SVG plots as figures.
+pub(crate) fn figures(out: &mut String, svgs: &[(&str, String)]) {
+    for (name, svg) in svgs {
+        let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
+        let _ = writeln!(out, "<figure id=\"plot-{name}\">\n{body}\n</figure>");
+    }
+}
+
+/// The report as one self-contained HTML page, the plots inline as SVG.
 pub fn html(h: &History, svgs: &[(&str, String)]) -> String {
-    let mut out = String::new();
     let title = h
         .run
         .as_ref()
         .and_then(|r| r.scenario.clone())
         .unwrap_or_else(|| "run".into());
-    let _ = write!(
-        out,
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Update report: {}</title>\n<style>\n\
-         body {{ font-family: sans-serif; margin: 2em auto; max-width: 1060px; color: #222; }}\n\
-         table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}\n\
-         th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}\n\
-         th {{ background: #f3f3f3; }}\n\
-         figure {{ margin: 1em 0; }} svg {{ max-width: 100%; height: auto; }}\n\
-         </style>\n</head>\n<body>\n<h1>Update report: {}</h1>\n",
-        esc(&title),
-        esc(&title)
-    );
+    let mut body = String::new();
     for t in tables(h) {
-        let _ = writeln!(out, "<h2>{}</h2>\n<table>", esc(&t.title));
-        let _ = writeln!(
-            out,
-            "<tr>{}</tr>",
-            t.header
-                .iter()
-                .map(|c| format!("<th>{}</th>", esc(c)))
-                .collect::<String>()
-        );
-        for r in &t.rows {
-            let _ = writeln!(
-                out,
-                "<tr>{}</tr>",
-                r.iter()
-                    .map(|c| format!("<td>{}</td>", esc(c)))
-                    .collect::<String>()
-            );
-        }
-        let _ = writeln!(out, "</table>");
+        let _ = writeln!(body, "<h2>{}</h2>", esc(&t.title));
+        html_table(&mut body, &t.header, &t.rows);
         if t.title == "Verdict" {
-            let _ = writeln!(out, "<h2>Plots</h2>");
-            for (name, svg) in svgs {
-                let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
-                let _ = writeln!(out, "<figure id=\"plot-{name}\">\n{body}\n</figure>");
-            }
+            let _ = writeln!(body, "<h2>Plots</h2>");
+            figures(&mut body, svgs);
         }
     }
-    let _ = writeln!(out, "</body>\n</html>");
-    out
+    page(&format!("Update report: {title}"), &body)
 }
 
 /// Renders every report of a run directory into it; returns the files written.

@@ -90,14 +90,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         slot: args.slot,
         sink_url: args.sink.trim_end_matches('/').to_owned(),
         stash_dir: args.stash_dir,
-        items: args.items,
-        item_delay: Duration::from_nanos(args.item_delay_ns),
-        processing: Duration::from_nanos(args.processing_ns),
-        submit_timeout: Duration::from_millis(args.submit_timeout_ms),
-        retries: args.retries,
-        on_cancel: args.on_cancel,
-        events: args.events,
-        fail_n: args.fail_n,
+        work: harness::testfn::Work {
+            items: args.items,
+            item_delay: Duration::from_nanos(args.item_delay_ns),
+            processing: Duration::from_nanos(args.processing_ns),
+            submit_timeout: Duration::from_millis(args.submit_timeout_ms),
+            retries: args.retries,
+            on_cancel: args.on_cancel,
+            events: args.events,
+            fail_n: args.fail_n,
+        },
     };
     tokio::time::sleep(Duration::from_nanos(args.startup_delay_ns)).await;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;

@@ -28,8 +28,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use crate::scenario::OnCancel;
-use crate::testfn::TickResponse;
+use crate::testfn::{TickResponse, Work};
 use ledger::Ledger;
 
 pub const PRODUCTION: &str = "production";
@@ -44,16 +43,8 @@ pub struct HostConfig {
     pub stash_dir: PathBuf,
     /// Each instance's stderr goes to `log_dir/<instance>.log`.
     pub log_dir: PathBuf,
-    pub items: u32,
-    pub item_delay: Duration,
-    pub processing: Duration,
-    pub submit_timeout: Duration,
-    pub retries: u32,
-    pub on_cancel: OnCancel,
-    /// Messages each poll run emits (queue workload).
-    pub events: u32,
-    /// Chaos: the queue handler always fails messages with this `n`.
-    pub fail_n: Option<u64>,
+    /// What every instance is started to do.
+    pub work: Work,
     /// Cold start: how long an instance waits before it serves.
     pub startup_delay: Duration,
     /// How long a new instance may take to print its address and answer `/health`.
@@ -325,22 +316,9 @@ impl Host {
             .arg(&c.sink_url)
             .arg("--stash-dir")
             .arg(&c.stash_dir)
-            .arg("--items")
-            .arg(c.items.to_string())
-            .arg("--item-delay-ns")
-            .arg(c.item_delay.as_nanos().to_string())
-            .arg("--processing-ns")
-            .arg(c.processing.as_nanos().to_string())
-            .arg("--submit-timeout-ms")
-            .arg(c.submit_timeout.as_millis().max(1).to_string())
-            .arg("--retries")
-            .arg(c.retries.to_string())
-            .arg("--on-cancel")
-            .arg(c.on_cancel.as_str())
+            .args(c.work.args())
             .arg("--startup-delay-ns")
             .arg(c.startup_delay.as_nanos().to_string())
-            .arg("--events")
-            .arg(c.events.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -353,9 +331,6 @@ impl Host {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
-        }
-        if let Some(n) = c.fail_n {
-            cmd.arg("--fail-n").arg(n.to_string());
         }
         let mut child = cmd
             .spawn()

@@ -6,6 +6,7 @@ use std::time::Duration;
 use harness::platform::ledger::Ledger;
 use harness::platform::{Host, HostConfig};
 use harness::scenario::OnCancel;
+use harness::testfn::Work;
 use reports::LedgerEvent;
 use tokio_util::sync::CancellationToken;
 
@@ -52,14 +53,16 @@ pub fn host(dir: &Path, sink_url: &str, items: u32, delay: Duration) -> Host {
             sink_url: sink_url.to_owned(),
             stash_dir: dir.join("stash"),
             log_dir: dir.join("instances"),
-            items,
-            item_delay: delay,
-            processing: Duration::ZERO,
-            submit_timeout: Duration::from_secs(2),
-            retries: 0,
-            on_cancel: OnCancel::Abandon,
-            events: 0,
-            fail_n: None,
+            work: Work {
+                items,
+                item_delay: delay,
+                processing: Duration::ZERO,
+                submit_timeout: Duration::from_secs(2),
+                retries: 0,
+                on_cancel: OnCancel::Abandon,
+                events: 0,
+                fail_n: None,
+            },
             startup_delay: Duration::ZERO,
             ready_timeout: Duration::from_secs(20),
             invoke_timeout: Duration::from_secs(20),

@@ -42,14 +42,7 @@ impl Chart for Availability<'_> {
             .fold(f64::MIN, f64::max)
             .max(x0 + 0.001);
         let top = h.probes.iter().map(latency).fold(1.0, f64::max) * 2.0;
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                "availability: probe latency through the front door",
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
+        let mut chart = super::frame(root, "availability: probe latency through the front door")
             .build_cartesian_2d(x0..x1, (0.01..top).log_scale())
             .map_err(err)?;
         chart
@@ -98,14 +91,7 @@ impl Chart for Availability<'_> {
             .map_err(err)?
             .label("probe failed")
             .legend(|(x, y)| Cross::new((x, y), 4, LOST.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err)?;
+        super::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

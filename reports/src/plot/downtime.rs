@@ -28,19 +28,15 @@ impl Chart for DowntimeWindows<'_> {
             _ => (0.0, 1.0),
         };
         let top = d.max_ms.max(1.0) * 1.2;
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!(
-                    "downtime: {} window(s), {:.1} ms in all, longest {:.1} ms",
-                    d.windows, d.total_ms, d.max_ms
-                ),
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, 0.0..top)
-            .map_err(err)?;
+        let mut chart = super::frame(
+            root,
+            &format!(
+                "downtime: {} window(s), {:.1} ms in all, longest {:.1} ms",
+                d.windows, d.total_ms, d.max_ms
+            ),
+        )
+        .build_cartesian_2d(x0..x1, 0.0..top)
+        .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("window start since the schedule's epoch (s)")

@@ -41,16 +41,12 @@ impl Chart for Lateness<'_> {
         let threshold = h.expected.late_after_ns as f64 / 1e6;
         let x1 = x1.max(threshold * 1.05);
         let top = bars.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64 * 1.1;
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("lateness of {} delivered items", values.len()),
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..x1, 0.0..top)
-            .map_err(err)?;
+        let mut chart = super::frame(
+            root,
+            &format!("lateness of {} delivered items", values.len()),
+        )
+        .build_cartesian_2d(0.0..x1, 0.0..top)
+        .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("first arrival - scheduled (ms)")
@@ -74,13 +70,7 @@ impl Chart for Lateness<'_> {
             .map_err(err)?
             .label(format!("late after {threshold} ms"))
             .legend(|(x, y)| PathElement::new([(x - 6, y), (x + 6, y)], LOST.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err)?;
+        super::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

@@ -40,11 +40,7 @@ impl Chart for Timeline<'_> {
         let (x0, x1) = (x0 - pad, x1 + pad);
         let y1 = h.ordinal_count().max(1) as f64;
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(root)
-            .caption("timeline: arrivals by item", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
+        let mut chart = super::frame(root, "timeline: arrivals by item")
             .build_cartesian_2d(x0..x1, -0.5..y1)
             .map_err(err)?;
         chart
@@ -133,14 +129,7 @@ impl Chart for Timeline<'_> {
             .map_err(err)?
             .label("lost (at its scheduled time)")
             .legend(|(x, y)| Cross::new((x, y), 4, LOST.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err)?;
+        super::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
 }
