@@ -25,13 +25,17 @@ pub enum Command {
     /// process; writes expected.json, arrivals.csv, probes.csv, ledger.csv and summary.json;
     /// prints the verdict.
     ///
-    /// Exit codes: 0 the run completed (whatever it found); 2 the scenario is invalid;
-    /// 3 the run could not be completed (an instance never became ready, the sink failed...);
-    /// 130 interrupted by Ctrl-C (every instance is stopped first).
+    /// Exit codes: 0 the run completed and every threshold holds; 1 a threshold failed;
+    /// 2 usage or scenario error; 3 the run itself was invalid (an instance never became
+    /// ready, the sink refused rows, the probe client lagged past its budget, ...): an
+    /// invalid run is never a pass; 130 interrupted by Ctrl-C (every instance is stopped
+    /// first). junit.xml in the run directory has one test case per threshold.
     ///
     /// Examples:
     ///   harness run scenarios/seed-swap.toml --time-scale 0.1
     ///   harness run scenarios/seed-recreate.toml --out runs/recreate-1 --seed 7
+    ///   harness run scenarios/seed-drain.toml --expect 'lost == 0' --expect 'duplicated == 0'
+    ///   harness run my.toml --app-command ./target/release/my-function --quiet
     #[command(verbatim_doc_comment)]
     Run {
         /// The scenario file (TOML).
@@ -45,10 +49,27 @@ pub enum Command {
         /// Seed of every random choice (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,
-        /// Print the verdict as JSON instead of the table.
+        /// Print the summary (verdict, thresholds, validity) as JSON instead of the table.
         #[arg(long)]
         json: bool,
+        /// A threshold such as 'lost == 0' or 'downtime.max_ms < 500' (repeatable), checked
+        /// with the scenario's [expect] thresholds.
+        #[arg(long = "expect", value_name = "EXPR")]
+        expect: Vec<String>,
+        /// Print nothing but errors; the exit code says how it went.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Run this binary as the function instead of testfn (it must speak testfn's
+        /// protocol: see the README).
+        #[arg(long, value_name = "PATH")]
+        app_command: Option<PathBuf>,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// Example:
+    ///   harness completions bash > /etc/bash_completion.d/harness
+    #[command(verbatim_doc_comment)]
+    Completions { shell: clap_complete::Shell },
     /// Run several scenarios, each several times, and compare them.
     ///
     /// Keeps every run directory (OUT/NAME/run-K, seeds seed, seed+1, ...) and writes

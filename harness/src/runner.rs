@@ -35,6 +35,8 @@ pub struct RunPlan {
     pub seed: u64,
     /// The function binary.
     pub program: PathBuf,
+    /// Thresholds from the command line, checked with the scenario's own.
+    pub extra_thresholds: Vec<reports::threshold::Threshold>,
 }
 
 /// How a run ended when it did not complete.
@@ -141,6 +143,10 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
             })
         }
     };
+    let sink_rejected: u64 = match &sink_result {
+        Ok(Ok(summary)) => summary.stats.rejected.values().sum(),
+        _ => 0,
+    };
     match sink_result {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(RunError::Failed(anyhow::anyhow!("the sink failed: {e}"))),
@@ -181,9 +187,35 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
         },
         verdict,
     );
+    let mut summary = summary;
+    let ledger = run_dir.read_ledger().unwrap_or_default();
+    let mut thresholds = s.thresholds();
+    thresholds.extend(plan.extra_thresholds.iter().cloned());
+    summary.thresholds = reports::threshold::evaluate(
+        &thresholds,
+        &summary.verdict,
+        reports::ledger::update_duration_ms(&ledger),
+    );
+    // A run the harness could not measure properly is never reported as a pass.
+    if let Some(lag) = summary.run.probe_send_lag_ms {
+        let budget_ms = s.probes.max_send_lag.0.as_secs_f64() * 1e3;
+        if lag.p99 > budget_ms {
+            summary.invalid.push(format!(
+                "the probe client lagged behind its schedule: send lag p99 {:.2} ms over the {budget_ms} ms budget",
+                lag.p99
+            ));
+        }
+    }
+    if sink_rejected > 0 {
+        summary.invalid.push(format!(
+            "the sink refused {sink_rejected} request(s): the function sent malformed items"
+        ));
+    }
     run_dir
         .write_summary(&summary)
         .map_err(|e| RunError::Failed(e.into()))?;
+    let junit = reports::threshold::junit(s.name(), &summary.thresholds, &summary.invalid);
+    let _ = std::fs::write(out.join("junit.xml"), junit);
     // The reports are a view of the files: a failure to render them is reported, not fatal.
     if let Err(e) = reports::report::write(&run_dir) {
         tracing::warn!(error = %e, "rendering the reports failed; `harness report` can retry");

@@ -64,6 +64,18 @@ pub struct Scenario {
     /// The queue trigger (queue workloads only).
     #[serde(default)]
     pub queue: Option<QueueSettings>,
+    /// Pass/fail thresholds over the verdict, for CI.
+    #[serde(default)]
+    pub expect: Option<Expect>,
+}
+
+/// The `[expect]` table: thresholds the run must meet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// k6-style expressions such as `"lost == 0"` or `"downtime.max_ms < 500"`.
+    #[serde(default)]
+    pub thresholds: Vec<String>,
 }
 
 fn default_seed() -> u64 {
@@ -120,6 +132,9 @@ pub struct App {
     /// Time an instance takes from process start to serving (the platform's cold start).
     /// Scaled. Default 0: only the real process start-up.
     pub cold_start: Span,
+    /// The function binary to run instead of `testfn`: any app speaking its protocol.
+    /// `--app-command` overrides it.
+    pub command: Option<String>,
 }
 
 impl Default for App {
@@ -129,6 +144,7 @@ impl Default for App {
             from: "A".into(),
             to: "B".into(),
             cold_start: Span::default(),
+            command: None,
         }
     }
 }
@@ -247,6 +263,9 @@ pub struct Probes {
     pub timeout: Span,
     /// The path probed through the front door.
     pub path: String,
+    /// The probe client's send lag (p99) above which the run is invalid: it could not keep
+    /// its own schedule. Real time, not scaled. Default 10 ms.
+    pub max_send_lag: Span,
 }
 
 impl Default for Probes {
@@ -255,6 +274,7 @@ impl Default for Probes {
             rate: 100,
             timeout: Span::from_secs(1),
             path: "/api/ping".into(),
+            max_send_lag: Span::from_millis(10),
         }
     }
 }
@@ -467,6 +487,20 @@ impl Scenario {
         }
         if let Err((key, message)) = scenario.validate() {
             return Err(err(line_of_key(text, key), Some(key.to_owned()), message));
+        }
+        for t in scenario.expect.iter().flat_map(|e| &e.thresholds) {
+            if let Err(e) = t.parse::<reports::threshold::Threshold>() {
+                let line = text
+                    .lines()
+                    .position(|l| l.contains(t.as_str()))
+                    .map(|i| i + 1)
+                    .or_else(|| line_of_key(text, "expect.thresholds"));
+                return Err(err(
+                    line,
+                    Some("expect.thresholds".into()),
+                    format!("{t:?}: {} at byte {}", e.what, e.at),
+                ));
+            }
         }
         Ok(scenario)
     }
@@ -708,6 +742,15 @@ impl Scenario {
         self.recreate.clone().unwrap_or_default()
     }
 
+    /// The scenario's thresholds, parsed (they were checked when it was loaded).
+    pub fn thresholds(&self) -> Vec<reports::threshold::Threshold> {
+        self.expect
+            .iter()
+            .flat_map(|e| &e.thresholds)
+            .filter_map(|t| t.parse().ok())
+            .collect()
+    }
+
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("scenario")
     }
@@ -826,6 +869,26 @@ duration = "100s"
 
         let e = parse(&SEED.replace("items = 10", "items = 12")).unwrap_err();
         assert!(e.message.contains("longer than the period"), "{e}");
+    }
+
+    #[test]
+    fn thresholds_are_checked_with_line_and_position() {
+        let text = format!(
+            "{SEED}\n[expect]\nthresholds = [\n  \"lost == 0\",\n  \"downtime.max < 5\",\n]\n"
+        );
+        let e = parse(&text).unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(17), Some("expect.thresholds")),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .contains("unknown metric \"downtime.max\" at byte 0"),
+            "{e}"
+        );
+        let ok = parse(&text.replace("downtime.max <", "downtime.max_ms <")).unwrap();
+        assert_eq!(ok.thresholds().len(), 2);
     }
 
     #[test]

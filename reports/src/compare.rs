@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::ledger::{event, LedgerEvent};
+use crate::ledger::LedgerEvent;
 use crate::plot::{err, version_color, Chart};
 use crate::summary::Summary;
 
@@ -52,16 +52,8 @@ pub fn metrics(summary: &Summary, ledger: &[LedgerEvent]) -> BTreeMap<String, f6
         "lateness_p99_ms".into(),
         v.lateness_ms.map_or(0.0, |q| q.p99),
     );
-    let update = |kind: &'static str| -> Vec<i64> {
-        ledger
-            .iter()
-            .filter(|e| e.event == kind && e.get("phase") == Some("update"))
-            .map(|e| e.t_ns)
-            .collect()
-    };
-    let (begun, ended) = (update(event::PHASE_BEGUN), update(event::PHASE_ENDED));
-    if let (Some(start), Some(end)) = (begun.iter().min(), ended.iter().max()) {
-        m.insert("update_duration_ms".into(), (end - start) as f64 / 1e6);
+    if let Some(ms) = crate::ledger::update_duration_ms(ledger) {
+        m.insert("update_duration_ms".into(), ms);
     }
     m
 }

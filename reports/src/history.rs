@@ -22,6 +22,8 @@ pub struct History {
     pub verdict: Verdict,
     /// The scenario file the run was made from, if the run directory keeps a copy.
     pub scenario_text: Option<String>,
+    /// The summary's threshold outcomes and invalidity reasons, if it has a summary.
+    pub summary_extras: Option<(Vec<crate::threshold::Outcome>, Vec<String>)>,
 }
 
 /// A phase of the update, for shading: from `phase_begun` to its `phase_ended`.
@@ -65,6 +67,9 @@ impl History {
             Some(s) => s.verdict.clone(),
             None => run.check()?,
         };
+        let summary_extras = summary
+            .as_ref()
+            .map(|s| (s.thresholds.clone(), s.invalid.clone()));
         Ok(History {
             expected: run.read_expected()?,
             arrivals: run.read_arrivals()?,
@@ -73,6 +78,7 @@ impl History {
             run: summary.map(|s: Summary| s.run),
             verdict,
             scenario_text: std::fs::read_to_string(run.file("scenario.toml")).ok(),
+            summary_extras,
         })
     }
 

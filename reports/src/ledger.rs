@@ -87,6 +87,21 @@ impl LedgerEvent {
     }
 }
 
+/// Time from the first `update` phase's start to the last one's end, in ms: how long the
+/// update took, which the platform itself never says.
+pub fn update_duration_ms(ledger: &[LedgerEvent]) -> Option<f64> {
+    let times = |kind: &str| -> Vec<i64> {
+        ledger
+            .iter()
+            .filter(|e| e.event == kind && e.get("phase") == Some("update"))
+            .map(|e| e.t_ns)
+            .collect()
+    };
+    let start = *times(event::PHASE_BEGUN).iter().min()?;
+    let end = *times(event::PHASE_ENDED).iter().max()?;
+    Some((end - start) as f64 / 1e6)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

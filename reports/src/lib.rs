@@ -26,6 +26,7 @@ pub mod rundir;
 pub mod summary;
 mod table;
 pub mod terminal;
+pub mod threshold;
 pub mod verdict;
 
 pub use arrival::{Arrival, ArrivalRef};

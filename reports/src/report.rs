@@ -97,6 +97,32 @@ pub fn tables(h: &History) -> Vec<Table> {
             ),
         ],
     });
+    if let Some(summary) = &h.summary_extras {
+        if !summary.0.is_empty() {
+            out.push(Table {
+                title: "Thresholds".into(),
+                header: vec!["threshold".into(), "measured".into(), "outcome".into()],
+                rows: summary
+                    .0
+                    .iter()
+                    .map(|t| {
+                        row([
+                            t.threshold.clone(),
+                            t.value.map_or("not measured".into(), |x| format!("{x}")),
+                            if t.ok { "ok".into() } else { "FAILED".into() },
+                        ])
+                    })
+                    .collect(),
+            });
+        }
+        for why in &summary.1 {
+            out.push(Table {
+                title: "Invalid run".into(),
+                header: vec!["why".into()],
+                rows: vec![vec![why.clone()]],
+            });
+        }
+    }
     let mut causes = Vec::new();
     for (name, n) in v.causes.lost.entries() {
         if n > 0 {

@@ -12,6 +12,12 @@ pub struct Summary {
     pub schema: String,
     pub run: RunInfo,
     pub verdict: Verdict,
+    /// Each threshold of the scenario (and `--expect`), its measured value and outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::threshold::Outcome>,
+    /// Why the run cannot be trusted, if it cannot (empty for a valid run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalid: Vec<String>,
 }
 
 /// What identifies a run: enough to say what was measured and to run it again.
@@ -49,6 +55,8 @@ impl Summary {
             schema: SUMMARY_SCHEMA.to_owned(),
             run,
             verdict,
+            thresholds: Vec::new(),
+            invalid: Vec::new(),
         }
     }
 

@@ -10,6 +10,37 @@ pub const SHOWN_ITEMS: usize = 20;
 
 /// Renders the verdict (and the run's identity, when known) for a person at a terminal.
 pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
+    render_with(run, v, &[], &[])
+}
+
+/// Renders the verdict with the run's thresholds and validity.
+pub fn render_with(
+    run: Option<&RunInfo>,
+    v: &Verdict,
+    thresholds: &[crate::threshold::Outcome],
+    invalid: &[String],
+) -> String {
+    let mut out = render_verdict(run, v);
+    if !thresholds.is_empty() {
+        let _ = writeln!(out, "\nthresholds:");
+        for t in thresholds {
+            let value = t.value.map_or("not measured".into(), |x| format!("{x}"));
+            let _ = writeln!(
+                out,
+                "  {:<6} {:<32} ({} = {value})",
+                if t.ok { "ok" } else { "FAILED" },
+                t.threshold,
+                t.metric
+            );
+        }
+    }
+    for why in invalid {
+        let _ = writeln!(out, "\nINVALID RUN: {why}");
+    }
+    out
+}
+
+fn render_verdict(run: Option<&RunInfo>, v: &Verdict) -> String {
     let mut out = String::new();
     if let Some(run) = run {
         let mut parts = Vec::new();

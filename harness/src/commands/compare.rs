@@ -8,7 +8,7 @@ use reports::RunDir;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::run::testfn_path;
+use super::run::program_path;
 use super::{EXIT_INTERRUPTED, EXIT_INVALID_RUN, EXIT_OK, EXIT_USAGE};
 use crate::runner::{self, RunError, RunPlan};
 use crate::scenario::Scenario;
@@ -34,7 +34,7 @@ pub fn run(
         eprintln!("harness compare: --repeat and --jobs must be at least 1");
         return EXIT_USAGE;
     }
-    let program = match testfn_path() {
+    let program = match program_path(None, None) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("harness compare: {e}");
@@ -56,7 +56,12 @@ pub fn run(
                     scenario_path: path.display().to_string(),
                     out_dir: out.join(s.name()).join(format!("run-{rep}")),
                     time_scale: scale,
-                    program: program.clone(),
+                    program: s
+                        .app
+                        .command
+                        .clone()
+                        .map_or_else(|| program.clone(), PathBuf::from),
+                    extra_thresholds: Vec::new(),
                 },
             ));
         }

@@ -10,8 +10,10 @@ pub mod report;
 pub mod run;
 pub mod validate;
 
-/// Exit code: the command did what was asked.
+/// Exit code: the command did what was asked (and every threshold held).
 pub const EXIT_OK: u8 = 0;
+/// Exit code: a threshold failed.
+pub const EXIT_THRESHOLD: u8 = 1;
 /// Exit code: bad usage or unreadable input (scenario, run directory).
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the run could not be completed, so nothing it measured can be trusted.
@@ -38,7 +40,29 @@ pub fn run(cli: Cli) -> ExitCode {
             time_scale,
             seed,
             json,
-        } => run::run(&scenario, out, time_scale, seed, json),
+            expect,
+            quiet,
+            app_command,
+        } => run::run(run::RunArgs {
+            scenario,
+            out,
+            time_scale,
+            seed,
+            json,
+            expect,
+            quiet,
+            app_command,
+        }),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "harness",
+                &mut std::io::stdout(),
+            );
+            EXIT_OK
+        }
     };
     ExitCode::from(code)
 }

@@ -1,15 +1,36 @@
 //! `harness run SCENARIO`: run one scenario end to end.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use reports::threshold::Threshold;
 use tokio_util::sync::CancellationToken;
 
 use crate::runner::{self, RunError, RunPlan};
 use crate::scenario::Scenario;
 
-use super::{EXIT_INTERRUPTED, EXIT_INVALID_RUN, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_INTERRUPTED, EXIT_INVALID_RUN, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE};
 
-/// The function binary: `HARNESS_TESTFN` if set, else `testfn` beside this executable.
+/// The function binary: `--app-command`, else the scenario's `app.command`, else
+/// `HARNESS_TESTFN`, else `testfn` beside this executable.
+pub fn program_path(
+    app_command: Option<PathBuf>,
+    scenario: Option<&Scenario>,
+) -> Result<PathBuf, String> {
+    if let Some(p) = app_command.or_else(|| {
+        scenario
+            .and_then(|s| s.app.command.clone())
+            .map(PathBuf::from)
+    }) {
+        return if p.exists() {
+            Ok(p)
+        } else {
+            Err(format!("the app command {} does not exist", p.display()))
+        };
+    }
+    testfn_path()
+}
+
+/// `HARNESS_TESTFN` if set, else `testfn` beside this executable.
 pub fn testfn_path() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("HARNESS_TESTFN") {
         return Ok(PathBuf::from(p));
@@ -27,33 +48,52 @@ pub fn testfn_path() -> Result<PathBuf, String> {
     }
 }
 
-pub fn run(
-    scenario_path: &Path,
-    out: Option<PathBuf>,
-    time_scale: Option<f64>,
-    seed: Option<u64>,
-    json: bool,
-) -> u8 {
-    let scenario = match Scenario::load(scenario_path) {
+/// The parsed arguments of `harness run`.
+pub struct RunArgs {
+    pub scenario: PathBuf,
+    pub out: Option<PathBuf>,
+    pub time_scale: Option<f64>,
+    pub seed: Option<u64>,
+    pub json: bool,
+    pub expect: Vec<String>,
+    pub quiet: bool,
+    pub app_command: Option<PathBuf>,
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    let scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("harness run: {e}");
             return EXIT_USAGE;
         }
     };
-    let time_scale = time_scale.unwrap_or(scenario.time_scale);
+    let mut extra_thresholds = Vec::new();
+    for text in &args.expect {
+        match text.parse::<Threshold>() {
+            Ok(t) => extra_thresholds.push(t),
+            Err(e) => {
+                eprintln!(
+                    "harness run: --expect {text:?}: {} at byte {}",
+                    e.what, e.at
+                );
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let time_scale = args.time_scale.unwrap_or(scenario.time_scale);
     if !(time_scale > 0.0 && time_scale.is_finite()) {
         eprintln!("harness run: --time-scale must be a positive number");
         return EXIT_USAGE;
     }
-    let program = match testfn_path() {
+    let program = match program_path(args.app_command, Some(&scenario)) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("harness run: {e}");
             return EXIT_USAGE;
         }
     };
-    let out_dir = out.unwrap_or_else(|| {
+    let out_dir = args.out.unwrap_or_else(|| {
         PathBuf::from("runs").join(format!(
             "{}-{}",
             scenario.name(),
@@ -61,12 +101,13 @@ pub fn run(
         ))
     });
     let plan = RunPlan {
-        seed: seed.unwrap_or(scenario.seed),
+        seed: args.seed.unwrap_or(scenario.seed),
         scenario,
-        scenario_path: scenario_path.display().to_string(),
+        scenario_path: args.scenario.display().to_string(),
         out_dir: out_dir.clone(),
         time_scale,
         program,
+        extra_thresholds,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -78,6 +119,7 @@ pub fn run(
             return EXIT_INVALID_RUN;
         }
     };
+    let quiet = args.quiet;
     let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
         let on_ctrl_c = cancel.clone();
@@ -87,30 +129,43 @@ pub fn run(
                 on_ctrl_c.cancel();
             }
         });
-        eprintln!(
-            "harness run: {} ({} strategy, time scale {}), writing {}",
-            plan.scenario_path,
-            plan.scenario.strategy,
-            plan.time_scale,
-            out_dir.display()
-        );
+        if !quiet {
+            eprintln!(
+                "harness run: {} ({} strategy, time scale {}), writing {}",
+                plan.scenario_path,
+                plan.scenario.strategy,
+                plan.time_scale,
+                out_dir.display()
+            );
+        }
         runner::run(plan, cancel).await
     });
     match result {
         Ok(summary) => {
-            if json {
+            if args.json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&summary.verdict).unwrap_or_default()
+                    serde_json::to_string_pretty(&summary).unwrap_or_default()
                 );
-            } else {
+            } else if !quiet {
                 print!(
                     "{}",
-                    reports::terminal::render(Some(&summary.run), &summary.verdict)
+                    reports::terminal::render_with(
+                        Some(&summary.run),
+                        &summary.verdict,
+                        &summary.thresholds,
+                        &summary.invalid
+                    )
                 );
                 println!("\nrun directory: {}", out_dir.display());
             }
-            EXIT_OK
+            if !summary.invalid.is_empty() {
+                EXIT_INVALID_RUN
+            } else if summary.thresholds.iter().any(|t| !t.ok) {
+                EXIT_THRESHOLD
+            } else {
+                EXIT_OK
+            }
         }
         Err(RunError::Interrupted(dir)) => {
             eprintln!(

@@ -208,3 +208,114 @@ fn compare_keeps_every_run_and_its_statistics_follow_from_them() {
     }
     assert!(text(&output.stdout).contains("| seed-recreate | recreate | 2 (0) |"));
 }
+
+fn run_dir_file(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+#[test]
+fn exit_codes_of_real_runs_say_pass_fail_and_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    // 0: the drain loses nothing, as its threshold demands.
+    let pass = dir.path().join("pass");
+    let out = harness(&[
+        "run",
+        scenarios().join("seed-drain.toml").to_str().unwrap(),
+        "--time-scale",
+        "0.05",
+        "--out",
+        pass.to_str().unwrap(),
+        "--expect",
+        "lost == 0",
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "--quiet prints nothing");
+    let junit = run_dir_file(&pass, "junit.xml");
+    assert!(
+        junit.contains("<testcase classname=\"seed-drain\" name=\"lost == 0\"></testcase>"),
+        "{junit}"
+    );
+
+    // 1: the swap loses the recycled run's last items.
+    let fail = dir.path().join("fail");
+    let out = harness(&[
+        "run",
+        scenarios().join("seed-swap.toml").to_str().unwrap(),
+        "--time-scale",
+        "0.05",
+        "--out",
+        fail.to_str().unwrap(),
+        "--expect",
+        "lost == 0",
+        "--expect",
+        "duplicated <= 2",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("FAILED lost == 0"), "{stdout}");
+    assert!(stdout.contains("ok     duplicated <= 2"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&run_dir_file(&fail, "summary.json")).unwrap();
+    assert_eq!(summary["thresholds"][0]["ok"], false);
+    assert_eq!(
+        summary["thresholds"][0]["value"].as_f64(),
+        summary["verdict"]["lost"].as_f64()
+    );
+    let junit = run_dir_file(&fail, "junit.xml");
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap();
+    assert!(
+        failure.attribute("message").unwrap().starts_with("lost = "),
+        "{junit}"
+    );
+    assert!(junit.contains("tests=\"2\" failures=\"1\""), "{junit}");
+
+    // 2: a malformed --expect.
+    let out = harness(&[
+        "run",
+        scenarios().join("seed-swap.toml").to_str().unwrap(),
+        "--expect",
+        "lost =< 0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("expected an operator (==, !=, <, <=, >, >=) at byte 5"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // 3: an app that never becomes ready makes the run invalid, never a pass.
+    let app = dir.path().join("bad-app.sh");
+    std::fs::write(&app, "#!/bin/sh\necho not-an-address\nexec sleep 30\n").unwrap();
+    std::fs::set_permissions(&app, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = harness(&[
+        "run",
+        scenarios().join("seed-swap.toml").to_str().unwrap(),
+        "--time-scale",
+        "0.05",
+        "--out",
+        dir.path().join("invalid").to_str().unwrap(),
+        "--app-command",
+        app.to_str().unwrap(),
+        "--expect",
+        "lost == 0",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not an address"));
+}
+
+#[test]
+fn completions_are_printed_for_a_shell() {
+    let out = harness(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    let script = text(&out.stdout);
+    assert!(
+        script.contains("_harness()") && script.contains("compare"),
+        "{}",
+        &script[..200.min(script.len())]
+    );
+}

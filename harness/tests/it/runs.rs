@@ -30,6 +30,7 @@ async fn run(mut scenario: Scenario, out: &Path) -> Result<Summary, RunError> {
         out_dir: out.to_owned(),
         time_scale: SCALE,
         program: testfn(),
+        extra_thresholds: Vec::new(),
     };
     runner::run(plan, CancellationToken::new()).await
 }
@@ -193,6 +194,7 @@ async fn a_run_whose_instance_never_becomes_ready_fails_and_leaves_nothing_behin
         out_dir: dir.path().join("run"),
         time_scale: SCALE,
         program: app,
+        extra_thresholds: Vec::new(),
     };
     let err = runner::run(plan, CancellationToken::new())
         .await

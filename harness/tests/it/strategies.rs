@@ -48,6 +48,7 @@ async fn run(scenario: Scenario) -> Run {
         out_dir: dir.path().join("run"),
         time_scale: SCALE,
         program: testfn(),
+        extra_thresholds: Vec::new(),
     };
     let summary = runner::run(plan, CancellationToken::new()).await.unwrap();
     let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
