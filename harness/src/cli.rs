@@ -36,6 +36,8 @@ pub enum Command {
     ///   harness run scenarios/seed-recreate.toml --out runs/recreate-1 --seed 7
     ///   harness run scenarios/seed-drain.toml --expect 'lost == 0' --expect 'duplicated == 0'
     ///   harness run my.toml --app-command ./target/release/my-function --quiet
+    ///   harness run scenarios/seed-drain.toml --save-baseline main
+    ///   harness run scenarios/seed-drain.toml --baseline main --max-regression lost:0,downtime.max_ms:20%
     #[command(verbatim_doc_comment)]
     Run {
         /// The scenario file (TOML).
@@ -63,6 +65,16 @@ pub enum Command {
         /// protocol: see the README).
         #[arg(long, value_name = "PATH")]
         app_command: Option<PathBuf>,
+        /// Keep this run's numbers as the baseline NAME (runs/baselines/NAME).
+        #[arg(long, value_name = "NAME")]
+        save_baseline: Option<String>,
+        /// Compare with a saved baseline NAME, or a run directory.
+        #[arg(long, value_name = "NAME|DIR")]
+        baseline: Option<String>,
+        /// How much worse each metric may get against the baseline before the run fails:
+        /// METRIC:AMOUNT or METRIC:PERCENT%, comma-separated (e.g. lost:0,downtime.max_ms:20%).
+        #[arg(long, value_name = "SPEC", requires = "baseline")]
+        max_regression: Option<String>,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod arrival;
+pub mod baseline;
 pub mod checker;
 pub mod compare;
 pub mod expected;

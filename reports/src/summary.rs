@@ -18,6 +18,9 @@ pub struct Summary {
     /// Why the run cannot be trusted, if it cannot (empty for a valid run).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invalid: Vec<String>,
+    /// Each metric against the baseline the run was compared with, if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline: Vec<crate::baseline::Change>,
 }
 
 /// What identifies a run: enough to say what was measured and to run it again.
@@ -57,6 +60,7 @@ impl Summary {
             verdict,
             thresholds: Vec::new(),
             invalid: Vec::new(),
+            baseline: Vec::new(),
         }
     }
 

@@ -43,6 +43,9 @@ pub fn run(cli: Cli) -> ExitCode {
             expect,
             quiet,
             app_command,
+            save_baseline,
+            baseline,
+            max_regression,
         } => run::run(run::RunArgs {
             scenario,
             out,
@@ -52,6 +55,9 @@ pub fn run(cli: Cli) -> ExitCode {
             expect,
             quiet,
             app_command,
+            save_baseline,
+            baseline,
+            max_regression,
         }),
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -58,6 +58,70 @@ pub struct RunArgs {
     pub expect: Vec<String>,
     pub quiet: bool,
     pub app_command: Option<PathBuf>,
+    pub save_baseline: Option<String>,
+    pub baseline: Option<String>,
+    pub max_regression: Option<String>,
+}
+
+/// Compares the run with its baseline, records the changes in `summary.json` and
+/// `junit.xml`, and prints them; true if some metric regressed past its tolerance.
+fn against_baseline(
+    out_dir: &std::path::Path,
+    summary: &mut reports::Summary,
+    baseline: &str,
+    tolerances: &[reports::baseline::Tolerance],
+    quiet: bool,
+) -> Result<bool, String> {
+    use reports::baseline;
+    let base_dir = baseline::resolve(baseline);
+    let base_run = reports::RunDir::new(&base_dir);
+    let base = base_run
+        .read_summary()
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no baseline summary in {}", base_dir.display()))?;
+    let base_update =
+        reports::ledger::update_duration_ms(&base_run.read_ledger().unwrap_or_default());
+    let run = reports::RunDir::new(out_dir);
+    let update = reports::ledger::update_duration_ms(&run.read_ledger().unwrap_or_default());
+    summary.baseline = baseline::compare(&base, base_update, summary, update, tolerances);
+    run.write_summary(summary).map_err(|e| e.to_string())?;
+    let mut cases = summary.thresholds.clone();
+    for t in tolerances {
+        if let Some(c) = summary.baseline.iter().find(|c| c.metric == t.metric) {
+            let unit = if t.percent { "%" } else { "" };
+            cases.push(reports::threshold::Outcome {
+                threshold: format!(
+                    "{} regresses at most {}{unit} against {baseline}",
+                    t.metric, t.amount
+                ),
+                metric: t.metric.clone(),
+                value: Some(c.current),
+                ok: !c.regression,
+            });
+        }
+    }
+    let name = summary.run.scenario.clone().unwrap_or_default();
+    let _ = std::fs::write(
+        out_dir.join("junit.xml"),
+        reports::threshold::junit(&name, &cases, &summary.invalid),
+    );
+    if !quiet {
+        println!(
+            "
+against baseline {baseline}:"
+        );
+        for c in &summary.baseline {
+            println!(
+                "  {:<20} {:>12} -> {:<12} ({:+}){}",
+                c.metric,
+                c.baseline,
+                c.current,
+                c.delta,
+                if c.regression { "  REGRESSION" } else { "" }
+            );
+        }
+    }
+    Ok(summary.baseline.iter().any(|c| c.regression))
 }
 
 pub fn run(args: RunArgs) -> u8 {
@@ -79,6 +143,28 @@ pub fn run(args: RunArgs) -> u8 {
                 );
                 return EXIT_USAGE;
             }
+        }
+    }
+    let tolerances = match args
+        .max_regression
+        .as_deref()
+        .map(reports::baseline::parse_tolerances)
+    {
+        None => Vec::new(),
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            eprintln!("harness run: --max-regression {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(b) = &args.baseline {
+        let dir = reports::baseline::resolve(b);
+        if !dir.join(reports::rundir::SUMMARY_FILE).exists() {
+            eprintln!(
+                "harness run: --baseline {b}: no summary.json in {}",
+                dir.display()
+            );
+            return EXIT_USAGE;
         }
     }
     let time_scale = args.time_scale.unwrap_or(scenario.time_scale);
@@ -141,7 +227,30 @@ pub fn run(args: RunArgs) -> u8 {
         runner::run(plan, cancel).await
     });
     match result {
-        Ok(summary) => {
+        Ok(mut summary) => {
+            let mut regressed = false;
+            if let Some(b) = &args.baseline {
+                match against_baseline(&out_dir, &mut summary, b, &tolerances, quiet || args.json) {
+                    Ok(r) => regressed = r,
+                    Err(e) => {
+                        eprintln!("harness run: comparing with the baseline: {e}");
+                        return EXIT_USAGE;
+                    }
+                }
+            }
+            if let Some(name) = &args.save_baseline {
+                if !summary.invalid.is_empty() {
+                    eprintln!("harness run: an invalid run is not saved as a baseline");
+                } else {
+                    match reports::baseline::save(&out_dir, name) {
+                        Ok(dir) if !quiet => {
+                            eprintln!("harness run: baseline {name} saved in {}", dir.display())
+                        }
+                        Ok(_) => {}
+                        Err(e) => eprintln!("harness run: saving the baseline: {e}"),
+                    }
+                }
+            }
             if args.json {
                 println!(
                     "{}",
@@ -161,7 +270,7 @@ pub fn run(args: RunArgs) -> u8 {
             }
             if !summary.invalid.is_empty() {
                 EXIT_INVALID_RUN
-            } else if summary.thresholds.iter().any(|t| !t.ok) {
+            } else if regressed || summary.thresholds.iter().any(|t| !t.ok) {
                 EXIT_THRESHOLD
             } else {
                 EXIT_OK

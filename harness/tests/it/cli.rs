@@ -319,3 +319,98 @@ fn completions_are_printed_for_a_shell() {
         &script[..200.min(script.len())]
     );
 }
+
+#[test]
+fn a_baseline_regression_fails_the_run_and_one_within_tolerance_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_dir = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let drain = scenarios().join("seed-drain.toml");
+    let swap = scenarios().join("seed-swap.toml");
+    let drain = drain.to_str().unwrap();
+    let out = in_dir(&[
+        "run",
+        drain,
+        "--time-scale",
+        "0.05",
+        "--out",
+        "r1",
+        "--save-baseline",
+        "main",
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.path().join("runs/baselines/main/summary.json").exists());
+
+    // The same scenario again: nothing lost, no downtime, within tolerance.
+    let tolerance = "lost:0,downtime.max_ms:20%";
+    let out = in_dir(&[
+        "run",
+        drain,
+        "--time-scale",
+        "0.05",
+        "--out",
+        "r2",
+        "--baseline",
+        "main",
+        "--max-regression",
+        tolerance,
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("against baseline main:"), "{stdout}");
+    assert!(!stdout.contains("REGRESSION"), "{stdout}");
+
+    // A swap loses items the baseline did not: a regression.
+    let out = in_dir(&[
+        "run",
+        swap.to_str().unwrap(),
+        "--time-scale",
+        "0.05",
+        "--out",
+        "r3",
+        "--baseline",
+        "main",
+        "--max-regression",
+        tolerance,
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("lost") && l.ends_with("REGRESSION")),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r3/summary.json")).unwrap())
+            .unwrap();
+    let lost = summary["baseline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == "lost")
+        .unwrap();
+    assert_eq!(lost["regression"], true);
+    let junit = std::fs::read_to_string(dir.path().join("r3/junit.xml")).unwrap();
+    assert!(
+        junit.contains("lost regresses at most 0 against main"),
+        "{junit}"
+    );
+
+    // A malformed tolerance is a usage error.
+    let out = in_dir(&[
+        "run",
+        drain,
+        "--baseline",
+        "main",
+        "--max-regression",
+        "lots:1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
