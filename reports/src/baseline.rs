@@ -140,10 +140,12 @@ mod tests {
     use crate::verdict::Verdict;
 
     fn summary(lost: u64, downtime_max_ms: f64) -> Summary {
-        let mut v = Verdict::default();
-        v.expected = 80;
-        v.delivered = 80 - lost;
-        v.lost = lost;
+        let mut v = Verdict {
+            expected: 80,
+            delivered: 80 - lost,
+            lost,
+            ..Verdict::default()
+        };
         v.downtime.max_ms = downtime_max_ms;
         Summary::new(RunInfo::default(), v)
     }

@@ -330,11 +330,13 @@ mod tests {
 
     #[test]
     fn evaluation_and_junit() {
-        let mut v = Verdict::default();
-        v.expected = 100;
-        v.delivered = 98;
-        v.lost = 2;
-        v.late = 1;
+        let v = Verdict {
+            expected: 100,
+            delivered: 98,
+            lost: 2,
+            late: 1,
+            ..Verdict::default()
+        };
         let ts: Vec<Threshold> = [
             "lost == 0",
             "late_rate < 0.02",
