@@ -414,3 +414,44 @@ fn a_baseline_regression_fails_the_run_and_one_within_tolerance_passes() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn app_command_runs_a_second_implementation_of_the_protocol() {
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps/pyfn.py");
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let out = harness(&[
+        "run",
+        scenarios().join("seed-recreate.toml").to_str().unwrap(),
+        "--time-scale",
+        "0.05",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--app-command",
+        app.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = &summary["verdict"];
+    assert!(v["delivered"].as_u64().unwrap() > 0);
+    assert_eq!(v["unexpected"], 0);
+    // The Python app's run is cut by the kill, like testfn's; its slower start (a Python
+    // interpreter) may also leave an occurrence with no instance to run on.
+    let lost = &v["causes"]["lost"];
+    assert!(lost["killed_before_send"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(
+        v["lost"].as_u64(),
+        Some(
+            lost["killed_before_send"].as_u64().unwrap() + lost["never_invoked"].as_u64().unwrap()
+        ),
+        "{v}"
+    );
+    let arrivals = std::fs::read_to_string(out_dir.join("arrivals.csv")).unwrap();
+    assert!(
+        arrivals.contains(",A,a-0,1,") && arrivals.contains(",B,b-0,1,"),
+        "both versions of the app submitted"
+    );
+    let ledger = std::fs::read_to_string(out_dir.join("ledger.csv")).unwrap();
+    assert!(!ledger.contains("invocation_failed"), "{ledger}");
+}
