@@ -91,8 +91,11 @@ pub enum Command {
     /// histograms across repetitions, and interval plots side by side. A failed run is
     /// listed as failed, never averaged in.
     ///
-    /// Exit codes: 0 compared; 2 a scenario is invalid; 3 every run of some scenario
-    /// failed; 130 interrupted.
+    /// junit.xml has one test case per scenario (failed when a run failed a threshold,
+    /// errored when a run could not be completed).
+    ///
+    /// Exit codes: 0 compared, every threshold held; 1 a threshold failed in some run; 2 a
+    /// scenario is invalid; 3 every run of some scenario failed; 130 interrupted.
     ///
     /// Example:
     ///   harness compare scenarios/seed-*.toml --repeat 3 --time-scale 0.05

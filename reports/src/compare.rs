@@ -36,6 +36,8 @@ pub struct RunRecord {
     pub dir: PathBuf,
     /// The run's metrics, or why it failed.
     pub outcome: Result<BTreeMap<String, f64>, String>,
+    /// Thresholds of the scenario this run failed, as `threshold (metric = value)`.
+    pub threshold_failures: Vec<String>,
 }
 
 /// A run's metrics from its summary and ledger.
@@ -428,6 +430,62 @@ impl Chart for DowntimeHistogram<'_> {
     }
 }
 
+/// `junit.xml` of a comparison: one test case per scenario, failed when any of its runs
+/// failed a threshold, errored when any run could not be completed.
+pub fn junit(records: &[RunRecord]) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let results = compare(records);
+    let mut cases = String::new();
+    let (mut failures, mut errors) = (0, 0);
+    for r in &results {
+        let runs: Vec<&RunRecord> = records
+            .iter()
+            .filter(|x| x.scenario == r.scenario)
+            .collect();
+        let _ = write!(
+            cases,
+            "<testcase classname=\"compare\" name=\"{}\">",
+            esc(&r.scenario)
+        );
+        if !r.failed.is_empty() {
+            errors += 1;
+            let why: Vec<String> = r
+                .failed
+                .iter()
+                .map(|(rep, w)| format!("run {rep}: {w}"))
+                .collect();
+            let _ = write!(cases, "\n<error message=\"{}\"/>\n", esc(&why.join("; ")));
+        } else {
+            let failed: Vec<String> = runs
+                .iter()
+                .flat_map(|x| {
+                    x.threshold_failures
+                        .iter()
+                        .map(move |f| format!("run {}: {f}", x.repetition))
+                })
+                .collect();
+            if !failed.is_empty() {
+                failures += 1;
+                let _ = write!(
+                    cases,
+                    "\n<failure message=\"{}\"/>\n",
+                    esc(&failed.join("; "))
+                );
+            }
+        }
+        cases.push_str("</testcase>\n");
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"compare\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">\n{cases}</testsuite>\n</testsuites>\n",
+        results.len()
+    )
+}
+
 /// The metrics drawn as interval plots.
 const PLOTTED: [(&str, &str); 5] = [
     ("lost", "items"),
@@ -512,6 +570,7 @@ mod tests {
             seed: u64::from(rep),
             dir: PathBuf::new(),
             outcome: Ok(m),
+            threshold_failures: Vec::new(),
         }
     }
 
@@ -562,5 +621,29 @@ mod tests {
         assert!(csv.contains("b,swap,lost,items,1,1,7,0,7,7,7,7"), "{csv}");
         let html = html(&results).unwrap();
         assert_eq!(html.matches("<svg").count(), 6);
+        let mut with_failure = records.clone();
+        with_failure[1].threshold_failures = vec!["lost == 0 (lost = 4)".into()];
+        let xml = junit(&with_failure);
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        assert_eq!(
+            (
+                suite.attribute("tests"),
+                suite.attribute("failures"),
+                suite.attribute("errors")
+            ),
+            (Some("2"), Some("1"), Some("1"))
+        );
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(
+            failure.attribute("message"),
+            Some("run 2: lost == 0 (lost = 4)")
+        );
     }
 }

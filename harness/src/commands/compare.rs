@@ -95,6 +95,8 @@ pub fn run(
         std::fs::write(out.join("compare.html"), compare::html(&results)?)
             .map_err(|e| e.to_string())?;
         compare::write_pngs(&results, &out)?;
+        std::fs::write(out.join("junit.xml"), compare::junit(&records))
+            .map_err(|e| e.to_string())?;
         Ok(())
     })();
     if let Err(e) = written {
@@ -109,6 +111,9 @@ pub fn run(
     if results.iter().any(|r| r.failed.len() == r.runs) {
         eprintln!("harness compare: every run of some scenario failed");
         return EXIT_INVALID_RUN;
+    }
+    if records.iter().any(|r| !r.threshold_failures.is_empty()) {
+        return super::EXIT_THRESHOLD;
     }
     EXIT_OK
 }
@@ -140,21 +145,32 @@ async fn execute(
         set.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("never closed");
             let name = plan.scenario.name().to_owned();
-            let record = |outcome| RunRecord {
+            let record = |outcome, threshold_failures| RunRecord {
                 scenario: name.clone(),
                 strategy: plan.scenario.strategy.to_string(),
                 repetition: rep,
                 seed: plan.seed,
                 dir: plan.out_dir.clone(),
                 outcome,
+                threshold_failures,
             };
             if cancel.is_cancelled() {
-                return (index, record(Err("interrupted".into())));
+                return (index, record(Err("interrupted".into()), Vec::new()));
             }
             bar.set_message(format!("{name} run {rep}"));
             let dir = plan.out_dir.clone();
+            let mut threshold_failures = Vec::new();
             let outcome = match runner::run(plan.clone(), cancel.clone()).await {
+                Ok(summary) if !summary.invalid.is_empty() => {
+                    Err(format!("invalid run: {}", summary.invalid.join("; ")))
+                }
                 Ok(summary) => {
+                    threshold_failures = summary
+                        .thresholds
+                        .iter()
+                        .filter(|t| !t.ok)
+                        .map(|t| format!("{} ({} = {:?})", t.threshold, t.metric, t.value))
+                        .collect();
                     let ledger = RunDir::new(&dir).read_ledger().unwrap_or_default();
                     Ok(compare::metrics(&summary, &ledger))
                 }
@@ -162,7 +178,7 @@ async fn execute(
                 Err(RunError::Failed(e)) => Err(format!("{e:#}")),
             };
             bar.inc(1);
-            (index, record(outcome))
+            (index, record(outcome, threshold_failures))
         });
     }
     let mut records = Vec::new();

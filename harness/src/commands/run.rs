@@ -48,6 +48,37 @@ pub fn testfn_path() -> Result<PathBuf, String> {
     }
 }
 
+/// A progress bar of the run's scaled time with the current phase from the ledger; indicatif
+/// draws it only when stderr is a terminal.
+fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    let s = &plan.scenario;
+    let total = (s.run.duration.scaled(plan.time_scale) + s.settle().scaled(plan.time_scale))
+        .as_millis() as u64;
+    let bar = indicatif::ProgressBar::new(total.max(1));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {elapsed_precise} / ~{eta} left  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (b, ledger) = (bar.clone(), plan.out_dir.join(reports::rundir::LEDGER_FILE));
+    let task = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        loop {
+            b.set_position(start.elapsed().as_millis() as u64);
+            let text = tokio::fs::read_to_string(&ledger).await.unwrap_or_default();
+            if let Some(phase) = text
+                .lines()
+                .rev()
+                .find(|l| l.contains(",phase_begun,"))
+                .and_then(|l| l.rsplit("phase=").next())
+            {
+                b.set_message(format!("phase: {phase}"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    (bar, task)
+}
+
 /// The parsed arguments of `harness run`.
 pub struct RunArgs {
     pub scenario: PathBuf,
@@ -224,7 +255,13 @@ pub fn run(args: RunArgs) -> u8 {
                 out_dir.display()
             );
         }
-        runner::run(plan, cancel).await
+        let progress = (!quiet && !args.json).then(|| progress_bar(&plan));
+        let result = runner::run(plan, cancel).await;
+        if let Some((bar, task)) = progress {
+            task.abort();
+            bar.finish_and_clear();
+        }
+        result
     });
     match result {
         Ok(mut summary) => {

@@ -455,3 +455,63 @@ fn app_command_runs_a_second_implementation_of_the_protocol() {
     let ledger = std::fs::read_to_string(out_dir.join("ledger.csv")).unwrap();
     assert!(!ledger.contains("invocation_failed"), "{ledger}");
 }
+
+#[test]
+fn ctrl_c_stops_every_instance_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "run",
+            scenarios().join("seed-rolling.toml").to_str().unwrap(),
+            "--time-scale",
+            "0.1",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the instances run, then interrupt as a terminal would.
+    let ledger = out_dir.join("ledger.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&ledger)
+        .unwrap_or_default()
+        .matches("instance_ready")
+        .count()
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "instances never became ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupted"));
+    let events = reports::RunDir::new(&out_dir).read_ledger().unwrap();
+    for e in events.iter().filter(|e| e.event == "instance_started") {
+        let pid = e.get_u64("pid").unwrap();
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                !s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(false);
+        assert!(
+            !alive,
+            "instance {} (pid {pid}) survived the interrupt",
+            e.instance
+        );
+    }
+}
