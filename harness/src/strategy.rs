@@ -30,6 +30,8 @@ pub enum Plan {
         batch_size: u32,
         drain_interval: Duration,
         scale_in_grace: Duration,
+        /// How long a drained instance's HTTP requests may run.
+        http_grace: Duration,
         start_delay: Duration,
         /// A second update to this version, this long after the first began.
         then: Option<(String, Duration)>,
@@ -80,6 +82,7 @@ impl Plan {
                     batch_size: batch_size.max(1),
                     drain_interval: r.drain_interval.scaled(time_scale),
                     scale_in_grace: r.scale_in_grace.scaled(time_scale),
+                    http_grace: r.http_grace.scaled(time_scale),
                     start_delay: r.start_delay.scaled(time_scale),
                     then: r.then_update_to.zip(r.then_update_at).map(|(v, at)| {
                         (
@@ -152,6 +155,7 @@ impl Plan {
                 batch_size,
                 drain_interval,
                 scale_in_grace,
+                http_grace,
                 start_delay,
                 then,
             } => {
@@ -159,6 +163,7 @@ impl Plan {
                     batch_size: *batch_size,
                     drain_interval: *drain_interval,
                     scale_in_grace: *scale_in_grace,
+                    http_grace: *http_grace,
                     start_delay: *start_delay,
                 };
                 let first = rolling.roll(host, to, instances);
@@ -386,12 +391,14 @@ struct RollingPlan {
     batch_size: u32,
     drain_interval: Duration,
     scale_in_grace: Duration,
+    http_grace: Duration,
     start_delay: Duration,
 }
 
 impl RollingPlan {
     /// Drains the instances not of `to` batch by batch, `drain_interval` apart; each drained
-    /// instance is killed once idle (or after `scale_in_grace`); each batch's replacements
+    /// instance is killed once idle (its runs may take `scale_in_grace`, its HTTP requests
+    /// `http_grace`); each batch's replacements
     /// start after `start_delay`, without waiting for the drain, and join routing when ready.
     async fn roll(self, host: &Host, to: &str, instances: u32) -> anyhow::Result<()> {
         let old: Vec<String> = host
@@ -446,9 +453,9 @@ impl RollingPlan {
                 });
             }
             for id in batch {
-                let (host, grace) = (host.clone(), self.scale_in_grace);
+                let (host, grace, http) = (host.clone(), self.scale_in_grace, self.http_grace);
                 work.spawn(async move {
-                    host.wait_idle(&id, grace).await;
+                    host.wait_idle(&id, grace, http).await;
                     host.kill(&id).await;
                     Ok(())
                 });

@@ -83,8 +83,10 @@ struct Entry {
     view: InstanceView,
     /// Becomes `Some(description)` when the process has exited.
     exited: watch::Receiver<Option<String>>,
-    /// Invocations and HTTP requests in progress on it.
+    /// Invocations (timer runs, queue messages) in progress on it.
     in_flight: Arc<AtomicU32>,
+    /// HTTP requests through the front door in progress on it.
+    http_in_flight: Arc<AtomicU32>,
 }
 
 /// Counts one piece of work in flight on an instance while it lives.
@@ -226,23 +228,30 @@ impl Host {
         self.state().target_version.clone()
     }
 
-    /// Work in flight on an instance (invocations and HTTP requests).
-    pub fn in_flight(&self, id: &str) -> u32 {
-        self.state()
-            .instances
-            .get(id)
-            .map_or(0, |e| e.in_flight.load(Ordering::SeqCst))
+    /// Invocations and HTTP requests in flight on an instance.
+    pub fn in_flight(&self, id: &str) -> (u32, u32) {
+        self.state().instances.get(id).map_or((0, 0), |e| {
+            (
+                e.in_flight.load(Ordering::SeqCst),
+                e.http_in_flight.load(Ordering::SeqCst),
+            )
+        })
     }
 
-    /// Waits until an instance has no work in flight, or `timeout`; true if it went idle.
-    pub async fn wait_idle(&self, id: &str, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+    /// Waits until an instance's invocations have ended (or `work_grace` passed) and its
+    /// HTTP requests have too (or `http_grace` passed); true if it went idle in time.
+    pub async fn wait_idle(&self, id: &str, work_grace: Duration, http_grace: Duration) -> bool {
+        let start = tokio::time::Instant::now();
         loop {
             let alive = self.instance(id).is_some_and(|v| v.phase != Phase::Exited);
-            if !alive || self.in_flight(id) == 0 {
+            let (work, http) = self.in_flight(id);
+            let waited = start.elapsed();
+            let work_done = work == 0 || waited >= work_grace;
+            let http_done = http == 0 || waited >= http_grace;
+            if !alive || (work == 0 && http == 0) {
                 return true;
             }
-            if tokio::time::Instant::now() >= deadline {
+            if work_done && http_done {
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -360,6 +369,7 @@ impl Host {
                     view: view.clone(),
                     exited: exit_rx.clone(),
                     in_flight: Arc::new(AtomicU32::new(0)),
+                    http_in_flight: Arc::new(AtomicU32::new(0)),
                 },
             );
             view
@@ -574,7 +584,7 @@ impl Host {
             return None;
         }
         let pick = ready[state.round_robin % ready.len()];
-        let picked = (pick.view.clone(), InFlight::new(&pick.in_flight));
+        let picked = (pick.view.clone(), InFlight::new(&pick.http_in_flight));
         state.round_robin = state.round_robin.wrapping_add(1);
         Some(picked)
     }

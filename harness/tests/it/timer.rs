@@ -238,3 +238,27 @@ async fn several_missed_occurrences_collapse_into_one_catch_up() {
     );
     assert!(surviving_pids(&ledger).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_instance_waits_for_http_requests_only_within_their_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = TestSink::start(dir.path()).await;
+    let host = host(dir.path(), &sink.url, 1, Duration::from_millis(10));
+    let id = host.start_instance("A", PRODUCTION).await.unwrap();
+    let (_, request) = host.route().expect("a ready instance takes the request");
+    assert_eq!(host.in_flight(&id), (0, 1));
+    host.drain(&id);
+    // The request outlives its 50 ms grace: the wait gives up even with an hour for runs.
+    let idle = host
+        .wait_idle(&id, Duration::from_secs(3600), Duration::from_millis(50))
+        .await;
+    assert!(!idle);
+    drop(request);
+    assert!(
+        host.wait_idle(&id, Duration::from_secs(3600), Duration::from_secs(3600))
+            .await
+    );
+    host.kill_all().await;
+    sink.stop().await;
+    assert!(surviving_pids(&host.ledger().events()).is_empty());
+}
