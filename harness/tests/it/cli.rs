@@ -120,6 +120,20 @@ fn scenarios() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
 }
 
+/// A committed scenario written into `dir` with a lax probe-lag budget, so that a busy test
+/// machine does not make the run invalid (exit 3) where a test is about exit 0 or 1.
+fn relaxed(name: &str, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(scenarios().join(name)).unwrap();
+    let text = if text.contains("[probes]\n") {
+        text.replace("[probes]\n", "[probes]\nmax_send_lag = \"1s\"\n")
+    } else {
+        format!("{text}\n[probes]\nmax_send_lag = \"1s\"\n")
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 #[test]
 fn validate_accepts_every_committed_scenario() {
     let mut args = vec!["validate".to_string()];
@@ -167,7 +181,7 @@ fn a_bad_scenario_names_file_line_and_key_and_exits_2() {
 fn compare_keeps_every_run_and_its_statistics_follow_from_them() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cmp");
-    let scenario = scenarios().join("seed-recreate.toml");
+    let scenario = relaxed("seed-recreate.toml", dir.path());
     let output = harness(&[
         "compare",
         scenario.to_str().unwrap(),
@@ -220,7 +234,7 @@ fn exit_codes_of_real_runs_say_pass_fail_and_invalid() {
     let pass = dir.path().join("pass");
     let out = harness(&[
         "run",
-        scenarios().join("seed-drain.toml").to_str().unwrap(),
+        relaxed("seed-drain.toml", dir.path()).to_str().unwrap(),
         "--time-scale",
         "0.05",
         "--out",
@@ -241,7 +255,7 @@ fn exit_codes_of_real_runs_say_pass_fail_and_invalid() {
     let fail = dir.path().join("fail");
     let out = harness(&[
         "run",
-        scenarios().join("seed-swap.toml").to_str().unwrap(),
+        relaxed("seed-swap.toml", dir.path()).to_str().unwrap(),
         "--time-scale",
         "0.05",
         "--out",
@@ -330,8 +344,8 @@ fn a_baseline_regression_fails_the_run_and_one_within_tolerance_passes() {
             .output()
             .unwrap()
     };
-    let drain = scenarios().join("seed-drain.toml");
-    let swap = scenarios().join("seed-swap.toml");
+    let drain = relaxed("seed-drain.toml", dir.path());
+    let swap = relaxed("seed-swap.toml", dir.path());
     let drain = drain.to_str().unwrap();
     let out = in_dir(&[
         "run",
@@ -422,7 +436,7 @@ fn app_command_runs_a_second_implementation_of_the_protocol() {
     let out_dir = dir.path().join("run");
     let out = harness(&[
         "run",
-        scenarios().join("seed-recreate.toml").to_str().unwrap(),
+        relaxed("seed-recreate.toml", dir.path()).to_str().unwrap(),
         "--time-scale",
         "0.05",
         "--out",
