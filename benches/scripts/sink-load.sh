@@ -26,15 +26,18 @@ json.dump(item(0), open(f"{d}/one.json", "w"))
 json.dump([item(n) for n in range(100)], open(f"{d}/batch.json", "w"))
 PY
 
-start() { # start NAME CMD...: runs CMD, reads the address from its first output line
+start() { # start NAME CMD...: runs CMD in this shell (so cleanup knows its pid)
   local name=$1; shift
   "$@" > "$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$work/$name.out" ] && break; sleep 0.05; done
-  head -1 "$work/$name.out"
 }
-sink_addr=$(start sink target/release/sink --listen 127.0.0.1:0 --dir "$work/run" --fsync "$fsync")
-bare_addr=$(start bare target/release/bare-server 127.0.0.1:0)
+# Not `addr=$(start ...)`: a command substitution is a subshell, and the pid it records
+# would be lost to the cleanup trap, leaving the servers running.
+start sink target/release/sink --listen 127.0.0.1:0 --dir "$work/run" --fsync "$fsync"
+start bare target/release/bare-server 127.0.0.1:0
+sink_addr=$(head -1 "$work/sink.out")
+bare_addr=$(head -1 "$work/bare.out")
 
 load() { # load LABEL ADDR BODY ITEMS
   printf '%-28s ' "$1"
