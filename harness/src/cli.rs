@@ -39,43 +39,7 @@ pub enum Command {
     ///   harness run scenarios/seed-drain.toml --save-baseline main
     ///   harness run scenarios/seed-drain.toml --baseline main --max-regression lost:0,downtime.max_ms:20%
     #[command(verbatim_doc_comment)]
-    Run {
-        /// The scenario file (TOML).
-        scenario: PathBuf,
-        /// The run directory to write (default: runs/NAME-UNIXTIME).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Multiply every scenario duration by this (e.g. 0.1 runs ten times faster).
-        #[arg(long)]
-        time_scale: Option<f64>,
-        /// Seed of every random choice (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Print the summary (verdict, thresholds, validity) as JSON instead of the table.
-        #[arg(long)]
-        json: bool,
-        /// A threshold such as 'lost == 0' or 'downtime.max_ms < 500' (repeatable), checked
-        /// with the scenario's [expect] thresholds.
-        #[arg(long = "expect", value_name = "EXPR")]
-        expect: Vec<String>,
-        /// Print nothing but errors; the exit code says how it went.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Run this binary as the function instead of testfn (it must speak testfn's
-        /// protocol: see the README).
-        #[arg(long, value_name = "PATH")]
-        app_command: Option<PathBuf>,
-        /// Keep this run's numbers as the baseline NAME (runs/baselines/NAME).
-        #[arg(long, value_name = "NAME")]
-        save_baseline: Option<String>,
-        /// Compare with a saved baseline NAME, or a run directory.
-        #[arg(long, value_name = "NAME|DIR")]
-        baseline: Option<String>,
-        /// How much worse each metric may get against the baseline before the run fails:
-        /// METRIC:AMOUNT or METRIC:PERCENT%, comma-separated (e.g. lost:0,downtime.max_ms:20%).
-        #[arg(long, value_name = "SPEC", requires = "baseline")]
-        max_regression: Option<String>,
-    },
+    Run(RunArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
     /// Example:
@@ -165,4 +129,44 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The flags of `harness run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// The run directory to write (default: runs/NAME-UNIXTIME).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Multiply every scenario duration by this (e.g. 0.1 runs ten times faster).
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// Seed of every random choice (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print the summary (verdict, thresholds, validity) as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// A threshold such as 'lost == 0' or 'downtime.max_ms < 500' (repeatable), checked
+    /// with the scenario's [expect] thresholds.
+    #[arg(long = "expect", value_name = "EXPR")]
+    pub expect: Vec<String>,
+    /// Print nothing but errors; the exit code says how it went.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Run this binary as the function instead of testfn (it must speak testfn's
+    /// protocol: see the README).
+    #[arg(long, value_name = "PATH")]
+    pub app_command: Option<PathBuf>,
+    /// Keep this run's numbers as the baseline NAME (runs/baselines/NAME).
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Compare with a saved baseline NAME, or a run directory.
+    #[arg(long, value_name = "NAME|DIR")]
+    pub baseline: Option<String>,
+    /// How much worse each metric may get against the baseline before the run fails:
+    /// METRIC:AMOUNT or METRIC:PERCENT%, comma-separated (e.g. lost:0,downtime.max_ms:20%).
+    #[arg(long, value_name = "SPEC", requires = "baseline")]
+    pub max_regression: Option<String>,
 }

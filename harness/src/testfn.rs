@@ -19,7 +19,7 @@
 //! delay (so stashed items arrive late rather than never).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,7 +125,6 @@ pub struct AppState {
     client: reqwest::Client,
     /// Fires on SIGTERM: the function's cancellation token.
     cancel: CancellationToken,
-    submits: AtomicU64,
     mode: AtomicU8,
     /// Runs (timer loops, queue messages) in progress.
     active: AtomicU32,
@@ -158,7 +157,6 @@ impl AppState {
             config,
             client,
             cancel,
-            submits: AtomicU64::new(0),
             mode: AtomicU8::new(MODE_NORMAL),
             active: AtomicU32::new(0),
         })
@@ -564,7 +562,6 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
             attempt: Some(attempt),
             sent_ns: Some(sink::clock::now_ns()),
         };
-        state.submits.fetch_add(1, Ordering::Relaxed);
         match state.client.post(&url).json(&item).send().await {
             Ok(resp) if resp.status().is_success() => return Ok(()),
             Ok(resp) if resp.status().is_client_error() => {

@@ -56,13 +56,3 @@ impl Arrival {
         }
     }
 }
-
-impl ArrivalRef<'_> {
-    pub fn label(&self) -> sink::Label {
-        sink::Label {
-            version: self.version.to_owned(),
-            m: self.m,
-            n: self.n,
-        }
-    }
-}

@@ -433,57 +433,33 @@ impl Chart for DowntimeHistogram<'_> {
 /// `junit.xml` of a comparison: one test case per scenario, failed when any of its runs
 /// failed a threshold, errored when any run could not be completed.
 pub fn junit(records: &[RunRecord]) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let results = compare(records);
-    let mut cases = String::new();
-    let (mut failures, mut errors) = (0, 0);
-    for r in &results {
-        let runs: Vec<&RunRecord> = records
-            .iter()
-            .filter(|x| x.scenario == r.scenario)
-            .collect();
-        let _ = write!(
-            cases,
-            "<testcase classname=\"compare\" name=\"{}\">",
-            esc(&r.scenario)
-        );
-        if !r.failed.is_empty() {
-            errors += 1;
-            let why: Vec<String> = r
-                .failed
-                .iter()
-                .map(|(rep, w)| format!("run {rep}: {w}"))
-                .collect();
-            let _ = write!(cases, "\n<error message=\"{}\"/>\n", esc(&why.join("; ")));
-        } else {
+    let cases: Vec<crate::junit::Case> = compare(records)
+        .iter()
+        .map(|r| {
+            let runs = records.iter().filter(|x| x.scenario == r.scenario);
+            let error = (!r.failed.is_empty()).then(|| {
+                let why: Vec<String> = r
+                    .failed
+                    .iter()
+                    .map(|(rep, w)| format!("run {rep}: {w}"))
+                    .collect();
+                why.join("; ")
+            });
             let failed: Vec<String> = runs
-                .iter()
                 .flat_map(|x| {
                     x.threshold_failures
                         .iter()
                         .map(move |f| format!("run {}: {f}", x.repetition))
                 })
                 .collect();
-            if !failed.is_empty() {
-                failures += 1;
-                let _ = write!(
-                    cases,
-                    "\n<failure message=\"{}\"/>\n",
-                    esc(&failed.join("; "))
-                );
+            crate::junit::Case {
+                name: r.scenario.clone(),
+                failure: (error.is_none() && !failed.is_empty()).then(|| failed.join("; ")),
+                error,
             }
-        }
-        cases.push_str("</testcase>\n");
-    }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"compare\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">\n{cases}</testsuite>\n</testsuites>\n",
-        results.len()
-    )
+        })
+        .collect();
+    crate::junit::write("compare", "compare", &cases)
 }
 
 /// The metrics drawn as interval plots.

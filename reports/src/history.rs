@@ -24,6 +24,8 @@ pub struct History {
     pub scenario_text: Option<String>,
     /// The summary's threshold outcomes and invalidity reasons, if it has a summary.
     pub summary_extras: Option<(Vec<crate::threshold::Outcome>, Vec<String>)>,
+    /// The earliest arrival of each expected key, computed once for every series.
+    first: std::sync::OnceLock<Vec<Option<(i64, usize)>>>,
 }
 
 /// A phase of the update, for shading: from `phase_begun` to its `phase_ended`.
@@ -79,6 +81,7 @@ impl History {
             verdict,
             scenario_text: std::fs::read_to_string(run.file("scenario.toml")).ok(),
             summary_extras,
+            first: std::sync::OnceLock::new(),
         })
     }
 
@@ -148,8 +151,12 @@ impl History {
     }
 
     /// The earliest arrival of every expected key, by ordinal: `(recv_ns, row index)`.
-    /// A dense vector over the expected grid, like the checker's, not a hash map.
-    fn first_arrivals(&self) -> Vec<Option<(i64, usize)>> {
+    /// A dense vector over the expected grid, like the checker's, built once.
+    fn first_arrivals(&self) -> &[Option<(i64, usize)>] {
+        self.first.get_or_init(|| self.compute_first_arrivals())
+    }
+
+    fn compute_first_arrivals(&self) -> Vec<Option<(i64, usize)>> {
         let mut first = vec![None; self.ordinal_count() as usize];
         for (i, a) in self.arrivals.iter().enumerate() {
             if let Some(o) = self.ordinal(&a.source, a.m, a.n) {

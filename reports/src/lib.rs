@@ -19,6 +19,7 @@ pub mod compare;
 pub mod expected;
 pub mod hdr;
 pub mod history;
+pub mod junit;
 pub mod ledger;
 pub mod plot;
 pub mod probe;

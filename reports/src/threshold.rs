@@ -231,50 +231,26 @@ pub fn evaluate(
         .collect()
 }
 
-/// `junit.xml`: one test case per threshold, failures carrying the measured value.
+/// `junit.xml`: one test case per threshold, failures carrying the measured value; an
+/// invalid run adds an errored case.
 pub fn junit(suite: &str, outcomes: &[Outcome], invalid: &[String]) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let failures = outcomes.iter().filter(|o| !o.ok).count();
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\">\n",
-        esc(suite),
-        outcomes.len() + usize::from(!invalid.is_empty()),
-        failures,
-        usize::from(!invalid.is_empty())
-    );
+    let mut cases = Vec::new();
     if !invalid.is_empty() {
-        out.push_str(&format!(
-            "<testcase classname=\"{}\" name=\"the run is valid\">\n<error message=\"{}\"/>\n</testcase>\n",
-            esc(suite),
-            esc(&invalid.join("; "))
-        ));
+        cases.push(crate::junit::Case {
+            name: "the run is valid".into(),
+            error: Some(invalid.join("; ")),
+            ..Default::default()
+        });
     }
-    for o in outcomes {
-        out.push_str(&format!(
-            "<testcase classname=\"{}\" name=\"{}\">",
-            esc(suite),
-            esc(&o.threshold)
-        ));
-        if !o.ok {
-            let measured = o
-                .value
-                .map_or("not measured".to_owned(), |v| format!("{} = {v}", o.metric));
-            out.push_str(&format!(
-                "\n<failure message=\"{}\">threshold {} failed: {}</failure>\n",
-                esc(&measured),
-                esc(&o.threshold),
-                esc(&measured)
-            ));
-        }
-        out.push_str("</testcase>\n");
-    }
-    out.push_str("</testsuite>\n</testsuites>\n");
-    out
+    cases.extend(outcomes.iter().map(|o| crate::junit::Case {
+        name: o.threshold.clone(),
+        failure: (!o.ok).then(|| {
+            o.value
+                .map_or("not measured".to_owned(), |v| format!("{} = {v}", o.metric))
+        }),
+        error: None,
+    }));
+    crate::junit::write(suite, suite, &cases)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::item::{check_name, version_error, Key, Label};
+use crate::item::{check_name, version_error, Label};
 
 /// One item as sent by a test function. Strings borrow from the request body when they can.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,14 +36,6 @@ pub struct Item<'a> {
 }
 
 impl Item<'_> {
-    pub fn key(&self) -> Key {
-        Key {
-            source: self.source.to_string(),
-            m: self.m,
-            n: self.n,
-        }
-    }
-
     pub fn label(&self) -> Label {
         Label {
             version: self.version.to_string(),

@@ -451,3 +451,18 @@ fn the_binary_prints_its_address_and_stops_cleanly_on_sigterm() {
     assert!(exit.success(), "sink exits 0 on SIGTERM: {exit:?}");
     assert_eq!(rows(dir.path()).len(), 50);
 }
+
+#[tokio::test]
+async fn arrival_times_come_from_the_clock_the_sink_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(sink::clock::ManualClock::new(1_000));
+    let mut config = sink::Config::new(dir.path());
+    config.clock = clock.clone();
+    let sink = start_sink_with(config).await;
+    assert_eq!(sink.post_json(&item(0, 0)).await.0, 200);
+    clock.advance_ns(500);
+    assert_eq!(sink.post_json(&item(0, 1)).await.0, 200);
+    sink.stop().await;
+    let recv: Vec<String> = rows(dir.path()).into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(recv, ["1000", "1500"]);
+}

@@ -34,31 +34,7 @@ pub fn run(cli: Cli) -> ExitCode {
             jobs,
         } => compare::run(&scenarios, repeat, out, time_scale, jobs),
         Command::Validate { scenarios } => validate::run(&scenarios),
-        Command::Run {
-            scenario,
-            out,
-            time_scale,
-            seed,
-            json,
-            expect,
-            quiet,
-            app_command,
-            save_baseline,
-            baseline,
-            max_regression,
-        } => run::run(run::RunArgs {
-            scenario,
-            out,
-            time_scale,
-            seed,
-            json,
-            expect,
-            quiet,
-            app_command,
-            save_baseline,
-            baseline,
-            max_regression,
-        }),
+        Command::Run(args) => run::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use reports::threshold::Threshold;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::cli::RunArgs;
 use crate::runner::{self, RunError, RunPlan};
 use crate::scenario::Scenario;
 
@@ -77,21 +78,6 @@ fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, tokio::task::JoinHan
         }
     });
     (bar, task)
-}
-
-/// The parsed arguments of `harness run`.
-pub struct RunArgs {
-    pub scenario: PathBuf,
-    pub out: Option<PathBuf>,
-    pub time_scale: Option<f64>,
-    pub seed: Option<u64>,
-    pub json: bool,
-    pub expect: Vec<String>,
-    pub quiet: bool,
-    pub app_command: Option<PathBuf>,
-    pub save_baseline: Option<String>,
-    pub baseline: Option<String>,
-    pub max_regression: Option<String>,
 }
 
 /// Compares the run with its baseline, records the changes in `summary.json` and

@@ -39,11 +39,11 @@ struct Queued {
 #[derive(Default)]
 struct State {
     messages: VecDeque<Queued>,
-    poison: Vec<(Message, u32)>,
     next_id: u64,
 }
 
-/// The queue itself: visible and leased messages, and the poison queue.
+/// The queue itself: visible and leased messages. A poisoned message leaves it; the ledger's
+/// `message_poisoned` event is the poison queue's record.
 #[derive(Default)]
 pub struct Queue {
     state: Mutex<State>,
@@ -75,11 +75,6 @@ impl Queue {
         self.len() == 0
     }
 
-    /// Messages moved to the poison queue, with their dequeue counts.
-    pub fn poisoned(&self) -> Vec<(Message, u32)> {
-        self.lock().poison.clone()
-    }
-
     /// Leases the first visible message; poisons the ones delivered too often on the way.
     fn lease(
         &self,
@@ -92,7 +87,6 @@ impl Queue {
             let at = s.messages.iter().position(|q| q.visible_at <= now)?;
             if s.messages[at].dequeue >= options.max_dequeue {
                 let q = s.messages.remove(at).expect("found above");
-                s.poison.push((q.message, q.dequeue));
                 poisoned.push((q.message, q.dequeue));
                 continue;
             }
