@@ -105,3 +105,14 @@ pub fn invocations(ledger: &[LedgerEvent]) -> Vec<(u64, String, bool)> {
         })
         .collect()
 }
+
+/// Loosens a scenario's time budgets for a busy 2-core test machine, where the scaled
+/// defaults are tens of milliseconds: submits get 60 s (3 s at scale 0.05) and one retry,
+/// and a probe 20 s (1 s at 0.05), so that scheduling noise is not mistaken for lost items
+/// or downtime. Refusals (a dead instance, no ready instance) still fail at once.
+pub fn for_busy_machine(scenario: &mut harness::scenario::Scenario) {
+    use harness::duration::Span;
+    scenario.workload.submit_timeout = Span::from_secs(60);
+    scenario.workload.retries = 1;
+    scenario.probes.timeout = Span::from_secs(20);
+}

@@ -9,7 +9,7 @@ use harness::scenario::Scenario;
 use reports::{LedgerEvent, RunDir, Summary};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{surviving_pids, testfn};
+use crate::common::{for_busy_machine, surviving_pids, testfn};
 
 const SCALE: f64 = 0.05;
 
@@ -20,9 +20,7 @@ fn scenario_file(name: &str) -> PathBuf {
 }
 
 async fn run(mut scenario: Scenario, out: &Path) -> Result<Summary, RunError> {
-    // A busy test machine may slow a submit past the scaled 2 s (100 ms): allow it more.
-    scenario.workload.submit_timeout = harness::duration::Span::from_secs(60);
-    scenario.workload.retries = 1;
+    for_busy_machine(&mut scenario);
     let plan = RunPlan {
         seed: scenario.seed,
         scenario,

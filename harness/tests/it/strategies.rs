@@ -10,7 +10,7 @@ use harness::scenario::Scenario;
 use reports::{LedgerEvent, RunDir, Summary, Verdict};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{surviving_pids, testfn};
+use crate::common::{for_busy_machine, surviving_pids, testfn};
 
 const SCALE: f64 = 0.05;
 
@@ -18,13 +18,10 @@ fn load(name: &str, edit: impl Fn(String) -> String) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios")
         .join(name);
-    // The submit timeout is raised and one retry allowed, so that a busy test machine slows
-    // submits down without failing them (the scaled 2 s would be 100 ms).
-    let text = edit(std::fs::read_to_string(&path).unwrap()).replace(
-        "late_after = ",
-        "submit_timeout = \"60s\"\nretries = 1\nlate_after = ",
-    );
-    Scenario::parse(&path, &text).unwrap()
+    let text = edit(std::fs::read_to_string(&path).unwrap());
+    let mut scenario = Scenario::parse(&path, &text).unwrap();
+    for_busy_machine(&mut scenario);
+    scenario
 }
 
 struct Run {
@@ -208,10 +205,15 @@ async fn rolling_a_single_instance_shows_a_downtime_window() {
         .find(|e| e.event == "instance_ready" && e.version == "B")
         .unwrap()
         .t_ns;
-    let w = &v.downtime.intervals[0];
+    // The window over the cold start: from the drain (no instance left to route to) to B's
+    // readiness. Other windows may come from a busy machine's stalls.
     assert!(
-        w.start_ns <= ready && w.end_ns >= drained,
-        "{w:?} vs drained {drained}, ready {ready}"
+        v.downtime
+            .intervals
+            .iter()
+            .any(|w| w.start_ns <= ready && w.end_ns >= drained),
+        "{:?} vs drained {drained}, ready {ready}",
+        v.downtime.intervals
     );
 }
 
