@@ -120,17 +120,26 @@ fn scenarios() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
 }
 
-/// A committed scenario written into `dir` with a lax probe-lag budget, so that a busy test
-/// machine does not make the run invalid (exit 3) where a test is about exit 0 or 1.
+/// A committed scenario written into `dir` with the budgets of `common::for_busy_machine`
+/// and a lax probe-lag budget, so that a busy test machine neither loses items nor makes
+/// the run invalid (exit 3) where a test is about exit 0 or 1.
 fn relaxed(name: &str, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(scenarios().join(name)).unwrap();
-    let text = if text.contains("[probes]\n") {
-        text.replace("[probes]\n", "[probes]\nmax_send_lag = \"1s\"\n")
-    } else {
-        format!("{text}\n[probes]\nmax_send_lag = \"1s\"\n")
-    };
+    let mut doc: toml::Table = toml::from_str(&text).unwrap();
+    for (section, key, value) in [
+        ("workload", "submit_timeout", toml::Value::from("60s")),
+        ("workload", "retries", toml::Value::from(1)),
+        ("probes", "timeout", toml::Value::from("20s")),
+        ("probes", "max_send_lag", toml::Value::from("1s")),
+    ] {
+        doc.entry(section)
+            .or_insert_with(|| toml::Table::new().into())
+            .as_table_mut()
+            .unwrap()
+            .insert(key.into(), value);
+    }
     let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
     path
 }
 
