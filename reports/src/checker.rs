@@ -534,13 +534,16 @@ impl LedgerIndex {
         if self.poisoned.contains(&(si, m, n)) {
             return LostCause::Poisoned;
         }
+        // Sent and never recorded, whatever became of the run that sent it (an app may end
+        // a run well although a submit of it went nowhere).
+        if self.sent.contains(&(si, m, n)) {
+            return LostCause::InFlight;
+        }
         let outcomes: Vec<Outcome> = covering.map(|i| i.outcome).collect();
         if outcomes.is_empty() {
             LostCause::NeverInvoked
         } else if outcomes.contains(&Outcome::Ok) {
             LostCause::Unexplained
-        } else if self.sent.contains(&(si, m, n)) {
-            LostCause::InFlight
         } else if outcomes.contains(&Outcome::Killed) {
             LostCause::KilledBeforeSend
         } else if outcomes.contains(&Outcome::Failed) {

@@ -342,6 +342,28 @@ fn a_killed_run_loses_the_items_it_had_not_sent() {
 }
 
 #[test]
+fn an_item_sent_in_a_run_that_ended_well_and_never_recorded_was_in_flight() {
+    let mut ledger = clean_ledger();
+    ledger.push(
+        LedgerEvent::new(sched(3, 2), event::ITEM_SENT, "a-0", "A", "production")
+            .with("source", "tick")
+            .with("m", 3)
+            .with("n", 2),
+    );
+    let arrivals: Vec<Arrival> = all_on_time()
+        .into_iter()
+        .filter(|a| (a.m, a.n) != (3, 2) && (a.m, a.n) != (3, 3))
+        .collect();
+    let v = run(&arrivals, &[], &ledger);
+    assert_eq!(v.lost, 2);
+    assert_eq!(v.causes.lost.in_flight, 1, "A(3,2) was reported sent");
+    assert_eq!(
+        v.causes.lost.unexplained, 1,
+        "A(3,3) was never reported sent by a run that ended well"
+    );
+}
+
+#[test]
 fn a_catch_up_run_turns_a_killed_run_into_duplicates_and_late_items() {
     let mut ledger = clean_ledger();
     ledger.retain(|e| e.get("inv") != Some("2"));
