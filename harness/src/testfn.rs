@@ -84,7 +84,52 @@ pub struct Config {
     /// The sink's base URL, e.g. `http://127.0.0.1:4000`.
     pub sink_url: String,
     pub stash_dir: Option<PathBuf>,
+    /// Report each item's first submit and its acknowledgement on stdout (see
+    /// [`SendReport`]).
+    pub report_sends: bool,
     pub work: Work,
+}
+
+/// One line an instance prints on stdout, after its address, when it reports its sends:
+/// `sent SOURCE M N` before an item's first submit, `acked SOURCE M N` once the sink
+/// acknowledged it. An item sent and never acknowledged was in flight when the run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendReport {
+    pub acked: bool,
+    pub source: String,
+    pub m: u64,
+    pub n: u64,
+}
+
+impl SendReport {
+    /// Parses one line; anything else an app prints is not a report.
+    pub fn parse(line: &str) -> Option<SendReport> {
+        let mut words = line.split_ascii_whitespace();
+        let acked = match words.next()? {
+            "sent" => false,
+            "acked" => true,
+            _ => return None,
+        };
+        let source = words.next()?.to_owned();
+        let m = words.next()?.parse().ok()?;
+        let n = words.next()?.parse().ok()?;
+        if words.next().is_some() {
+            return None;
+        }
+        Some(SendReport {
+            acked,
+            source,
+            m,
+            n,
+        })
+    }
+}
+
+impl std::fmt::Display for SendReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let word = if self.acked { "acked" } else { "sent" };
+        write!(f, "{word} {} {} {}", self.source, self.m, self.n)
+    }
 }
 
 /// The body of `POST /tick`.
@@ -551,6 +596,21 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
     // duplicate, so it does not use up a retry (up to a bound).
     let mut connect_failures = 0;
     let mut attempt = 0;
+    let report = |acked| {
+        if c.report_sends {
+            use std::io::Write;
+            let line = SendReport {
+                acked,
+                source: source.to_owned(),
+                m,
+                n,
+            };
+            // One write per line: the host reads the pipe continuously, so this never
+            // blocks for long, and a line written before a SIGKILL is still read.
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
+    };
+    report(false);
     while attempt < c.work.retries + 1 {
         attempt += 1;
         let item = sink::Item {
@@ -563,7 +623,10 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
             sent_ns: Some(sink::clock::now_ns()),
         };
         match state.client.post(&url).json(&item).send().await {
-            Ok(resp) if resp.status().is_success() => return Ok(()),
+            Ok(resp) if resp.status().is_success() => {
+                report(true);
+                return Ok(());
+            }
             Ok(resp) if resp.status().is_client_error() => {
                 let status = resp.status();
                 let body = resp.text().await.unwrap_or_default();
@@ -581,4 +644,31 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
         }
     }
     Err(last_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SendReport;
+
+    #[test]
+    fn send_reports_read_back_what_they_print_and_nothing_else() {
+        for acked in [false, true] {
+            let r = SendReport {
+                acked,
+                source: "proc".into(),
+                m: 12,
+                n: 3,
+            };
+            assert_eq!(SendReport::parse(&r.to_string()), Some(r));
+        }
+        for line in [
+            "",
+            "sent tick 1",
+            "sent tick 1 -2",
+            "sent tick 1 2 3",
+            "hello 1 2 3",
+        ] {
+            assert_eq!(SendReport::parse(line), None, "{line:?}");
+        }
+    }
 }

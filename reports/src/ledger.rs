@@ -10,7 +10,7 @@
 //! | `instance_stopped` / `instance_killed` | exited by itself / was SIGKILLed | `code` |
 //! | `invocation_begun` | the host invoked a function | `inv`, `source`, `m`, (`n`), `catch_up`, `dequeue` |
 //! | `invocation_ok` / `invocation_failed` / `invocation_killed` | how invocation `inv` ended | `inv`, `reason` |
-//! | `item_sent` | the function reported sending an item | `source`, `m`, `n` |
+//! | `item_sent` | the function reported sending an item the sink never acknowledged (written when its instance exits, stamped when it was sent) | `source`, `m`, `n` |
 //! | `message_poisoned` | a queue message moved to the poison queue | `source`, `m`, `n`, `dequeue` |
 //! | `phase_begun` / `phase_ended` | a phase of the update (swap, drain, batch, ...) | `phase` |
 //!

@@ -53,6 +53,10 @@ struct Args {
     /// Cold start: wait this long before binding and serving.
     #[arg(long, default_value_t = 0)]
     startup_delay_ns: u64,
+    /// Print `sent SOURCE M N` before an item's first submit and `acked SOURCE M N` once
+    /// the sink took it, so the host knows which items were in flight when it died.
+    #[arg(long)]
+    report_sends: bool,
 }
 
 fn parse_on_cancel(s: &str) -> Result<OnCancel, String> {
@@ -90,6 +94,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         slot: args.slot,
         sink_url: args.sink.trim_end_matches('/').to_owned(),
         stash_dir: args.stash_dir,
+        report_sends: args.report_sends,
         work: harness::testfn::Work {
             items: args.items,
             item_delay: Duration::from_nanos(args.item_delay_ns),

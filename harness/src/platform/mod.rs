@@ -15,7 +15,7 @@ pub mod ledger;
 pub mod queue;
 pub mod timer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -23,12 +23,12 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reports::ledger::event;
+use reports::ledger::{event, LedgerEvent};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use crate::testfn::{TickResponse, Work};
+use crate::testfn::{SendReport, TickResponse, Work};
 use ledger::Ledger;
 
 pub const PRODUCTION: &str = "production";
@@ -167,6 +167,39 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct Host {
     inner: Arc<Inner>,
+}
+
+/// Reads an instance's stdout to its end: the first line (its address) goes to `address`;
+/// then its send reports, so that what it sent and the sink never acknowledged can be put
+/// in the ledger when it exits (with the time each was first reported sent). Other lines
+/// are skipped; reading on keeps a chatty app from blocking on a full pipe.
+async fn read_stdout(
+    stdout: tokio::process::ChildStdout,
+    address: tokio::sync::oneshot::Sender<String>,
+    ledger: Ledger,
+) -> Vec<(i64, SendReport)> {
+    let mut lines = BufReader::new(stdout).lines();
+    match lines.next_line().await {
+        Ok(Some(first)) => {
+            let _ = address.send(first);
+        }
+        _ => return Vec::new(),
+    }
+    let mut pending: HashMap<(String, u64, u64), (i64, SendReport)> = HashMap::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Some(report) = SendReport::parse(&line) else {
+            continue;
+        };
+        let key = (report.source.clone(), report.m, report.n);
+        if report.acked {
+            pending.remove(&key);
+        } else {
+            pending.entry(key).or_insert((ledger.now_ns(), report));
+        }
+    }
+    let mut unacked: Vec<(i64, SendReport)> = pending.into_values().collect();
+    unacked.sort_by_key(|(t, _)| *t);
+    unacked
 }
 
 /// Sends `signal` to the process group led by `pid`.
@@ -328,6 +361,7 @@ impl Host {
             .args(c.work.args())
             .arg("--startup-delay-ns")
             .arg(c.startup_delay.as_nanos().to_string())
+            .arg("--report-sends")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -346,6 +380,8 @@ impl Host {
             .map_err(|e| anyhow::anyhow!("starting {} failed: {e}", c.program.display()))?;
         let pid = child.id().unwrap_or(0);
         let stdout = child.stdout.take().expect("stdout is piped");
+        let (address_tx, address_rx) = tokio::sync::oneshot::channel();
+        let reader = tokio::spawn(read_stdout(stdout, address_tx, self.inner.ledger.clone()));
         let (exit_tx, exit_rx) = watch::channel(None);
         let view = InstanceView {
             id: id.clone(),
@@ -377,16 +413,23 @@ impl Host {
         self.inner
             .ledger
             .record(self.record(event::INSTANCE_STARTED, &view).with("pid", pid));
-        // The watcher owns the child: it reaps it and records how it ended.
+        // The watcher owns the child: it reaps it, reads the rest of its stdout, and records
+        // the items it left in flight and how it ended.
         let host = self.clone();
         let watched = id.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
-            host.on_exit(&watched, status, &exit_tx);
+            // The pipe ends with the process, unless a child of the app inherited it.
+            let unacked = tokio::time::timeout(Duration::from_secs(1), reader)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            host.on_exit(&watched, status, unacked, &exit_tx);
         });
         match tokio::time::timeout(
             c.ready_timeout + c.startup_delay,
-            self.wait_ready(&id, stdout, exit_rx),
+            self.wait_ready(&id, address_rx, exit_rx),
         )
         .await
         {
@@ -424,12 +467,11 @@ impl Host {
     async fn wait_ready(
         &self,
         id: &str,
-        stdout: tokio::process::ChildStdout,
+        address: tokio::sync::oneshot::Receiver<String>,
         mut exited: watch::Receiver<Option<String>>,
     ) -> anyhow::Result<SocketAddr> {
-        let mut lines = BufReader::new(stdout).lines();
         let first = tokio::select! {
-            line = lines.next_line() => line?,
+            line = address => line.ok(),
             _ = exited.wait_for(Option::is_some) => None,
         };
         let Some(first) = first else {
@@ -439,8 +481,6 @@ impl Host {
             .trim()
             .parse()
             .map_err(|_| anyhow::anyhow!("instance {id} printed {first:?}, not an address"))?;
-        // Keep draining stdout so a chatty app never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let url = format!("http://{addr}/health");
         loop {
             if exited.borrow().is_some() {
@@ -466,6 +506,7 @@ impl Host {
         &self,
         id: &str,
         status: std::io::Result<std::process::ExitStatus>,
+        unacked: Vec<(i64, SendReport)>,
         exit_tx: &watch::Sender<Option<String>>,
     ) {
         use std::os::unix::process::ExitStatusExt;
@@ -486,6 +527,13 @@ impl Host {
             },
             Err(e) => format!("error={e}"),
         };
+        for (t_ns, item) in unacked {
+            let e = LedgerEvent::new(t_ns, event::ITEM_SENT, &view.id, &view.version, &view.slot)
+                .with("source", &item.source)
+                .with("m", item.m)
+                .with("n", item.n);
+            self.inner.ledger.record(e);
+        }
         let kind = if killed_by_us {
             event::INSTANCE_KILLED
         } else {

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod host;
 mod runs;
 mod strategies;
 mod timer;

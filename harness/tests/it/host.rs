@@ -1,0 +1,76 @@
+//! The host's own record of what an instance left unfinished when it died.
+
+use std::time::Duration;
+
+use harness::platform::PRODUCTION;
+use reports::{ExpectedSpec, RunDir, SourceSpec};
+
+use crate::common::{host, surviving_pids};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_whose_submit_hangs_when_its_instance_dies_is_lost_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    // A sink that takes connections and never answers: the first submit hangs.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", hung.local_addr().unwrap());
+    let items = 3u32;
+    let host = host(dir.path(), &url, items, Duration::from_millis(10));
+    let id = host.start_instance("A", PRODUCTION).await.unwrap();
+    let epoch_ns = sink::clock::now_ns() as i64;
+    let invoking = tokio::spawn({
+        let (host, id) = (host.clone(), id.clone());
+        async move { host.invoke_tick(&id, 0, epoch_ns, false).await }
+    });
+    // The instance reports an item sent before it connects, so once it has connected, the
+    // report is in its stdout pipe.
+    let (_held, _) = tokio::time::timeout(Duration::from_secs(20), hung.accept())
+        .await
+        .expect("the instance submits")
+        .unwrap();
+    host.kill(&id).await;
+    let _ = invoking.await.unwrap();
+
+    let ledger = host.ledger().events();
+    let sent: Vec<(u64, u64)> = ledger
+        .iter()
+        .filter(|e| e.event == "item_sent")
+        .map(|e| (e.get_u64("m").unwrap(), e.get_u64("n").unwrap()))
+        .collect();
+    assert_eq!(
+        sent,
+        [(0, 0)],
+        "only A(0,0) was sent, and never acknowledged"
+    );
+    let killed_at = ledger
+        .iter()
+        .find(|e| e.event == "instance_killed")
+        .unwrap()
+        .t_ns;
+    let sent_at = ledger.iter().find(|e| e.event == "item_sent").unwrap().t_ns;
+    assert!(sent_at < killed_at, "stamped when it was reported sent");
+
+    let run = RunDir::new(dir.path());
+    run.write_expected(&ExpectedSpec {
+        sources: vec![SourceSpec {
+            source: "tick".into(),
+            epoch_ns,
+            period_ns: 10_000_000_000,
+            items: u64::from(items),
+            item_delay_ns: 10_000_000,
+            first: 0,
+            last: 0,
+        }],
+        late_after_ns: 1_000_000_000,
+    })
+    .unwrap();
+    std::fs::write(
+        dir.path().join("arrivals.csv"),
+        "recv_ns,source,m,n,version\n",
+    )
+    .unwrap();
+    let v = run.check().unwrap();
+    assert_eq!(v.lost, 3);
+    assert_eq!(v.causes.lost.in_flight, 1);
+    assert_eq!(v.causes.lost.killed_before_send, 2);
+    assert!(surviving_pids(&ledger).is_empty());
+}
