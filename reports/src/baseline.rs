@@ -123,13 +123,20 @@ pub fn save(run: &Path, name: &str) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Resolves `--baseline`: a run directory (or a saved one) by path, else a saved name.
+/// Whether `arg` names a saved baseline (one plain path component, like `main`) rather
+/// than a path to a run directory.
+pub fn is_name(arg: &str) -> bool {
+    !arg.is_empty() && arg != "." && arg != ".." && !arg.contains(std::path::is_separator)
+}
+
+/// Resolves `--baseline`: a plain name is a saved baseline (`runs/baselines/NAME`), unless a
+/// directory of that name exists here; anything with a separator is a run directory's path.
 pub fn resolve(arg: &str) -> PathBuf {
     let p = Path::new(arg);
-    if p.is_dir() {
-        p.to_owned()
-    } else {
+    if is_name(arg) && !p.is_dir() {
         named_dir(arg)
+    } else {
+        p.to_owned()
     }
 }
 
@@ -148,6 +155,17 @@ mod tests {
         };
         v.downtime.max_ms = downtime_max_ms;
         Summary::new(RunInfo::default(), v)
+    }
+
+    #[test]
+    fn a_plain_name_is_a_saved_baseline_and_a_path_is_a_run_directory() {
+        assert_eq!(resolve("main"), named_dir("main"));
+        assert_eq!(
+            resolve("runs/baselines/main"),
+            PathBuf::from("runs/baselines/main")
+        );
+        assert_eq!(resolve("./r1"), PathBuf::from("./r1"));
+        assert!(!is_name("..") && !is_name("a/b") && !is_name(""));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::summary::RunInfo;
+use crate::summary::{RunInfo, Summary};
 use crate::verdict::{ItemNote, Verdict};
 
 /// How many items of each list the terminal shows before "and N more".
@@ -10,21 +10,17 @@ pub const SHOWN_ITEMS: usize = 20;
 
 /// Renders the verdict (and the run's identity, when known) for a person at a terminal.
 pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
-    render_with(run, v, &[], &[])
+    render_verdict(run, v)
 }
 
-/// Renders the verdict with the run's thresholds and validity.
-pub fn render_with(
-    run: Option<&RunInfo>,
-    v: &Verdict,
-    thresholds: &[crate::threshold::Outcome],
-    invalid: &[String],
-) -> String {
-    let mut out = render_verdict(run, v);
-    if !thresholds.is_empty() {
+/// Renders a run's summary: the verdict, its thresholds, its changes against the baseline
+/// (named `baseline`, when it was compared with one) and why it is invalid, if it is.
+pub fn render_summary(summary: &Summary, baseline: Option<&str>) -> String {
+    let mut out = render_verdict(Some(&summary.run), &summary.verdict);
+    if !summary.thresholds.is_empty() {
         let _ = writeln!(out, "\nthresholds:");
-        for t in thresholds {
-            let value = t.value.map_or("not measured".into(), |x| format!("{x}"));
+        for t in &summary.thresholds {
+            let value = t.value.map_or("not measured".into(), number);
             let _ = writeln!(
                 out,
                 "  {:<6} {:<32} ({} = {value})",
@@ -34,10 +30,41 @@ pub fn render_with(
             );
         }
     }
-    for why in invalid {
+    if !summary.baseline.is_empty() {
+        let name = baseline.map(|b| format!(" {b}")).unwrap_or_default();
+        let _ = writeln!(out, "\nagainst baseline{name}:");
+        for c in &summary.baseline {
+            let delta = number(c.delta);
+            let sign = if c.delta > 0.0 { "+" } else { "" };
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>12} -> {:<12} ({sign}{delta}){}",
+                c.metric,
+                number(c.baseline),
+                number(c.current),
+                if c.regression { "  REGRESSION" } else { "" }
+            );
+        }
+    }
+    for why in &summary.invalid {
         let _ = writeln!(out, "\nINVALID RUN: {why}");
     }
     out
+}
+
+/// A metric's value for reading: integers as they are, fractions to about four significant
+/// digits (`12.49`, `0.0123`), never float noise like `12.489221999999984`.
+pub fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return format!("{x:.0}");
+    }
+    let decimals = match x.abs() {
+        a if a >= 100.0 => 1,
+        a if a >= 1.0 => 2,
+        _ => 4,
+    };
+    let text = format!("{x:.decimals$}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn render_verdict(run: Option<&RunInfo>, v: &Verdict) -> String {
@@ -234,5 +261,48 @@ fn list(
     let shown = items.len().min(SHOWN_ITEMS) as u64;
     if count > shown {
         let _ = writeln!(out, "  ... and {} more", count - shown);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baseline::Change;
+
+    #[test]
+    fn numbers_read_without_float_noise() {
+        let cases = [
+            (2.0, "2"),
+            (-3.0, "-3"),
+            (12.489221999999984, "12.49"),
+            (280.162643, "280.2"),
+            (0.0123, "0.0123"),
+            (0.5, "0.5"),
+            (1e20, "100000000000000000000"),
+        ];
+        for (x, text) in cases {
+            assert_eq!(number(x), text, "{x}");
+        }
+    }
+
+    #[test]
+    fn a_summary_shows_its_baseline_changes_after_the_verdict() {
+        let mut summary = Summary::new(RunInfo::default(), Verdict::default());
+        summary.baseline = vec![Change {
+            metric: "downtime.max_ms".into(),
+            baseline: 100.0,
+            current: 130.25,
+            delta: 30.25,
+            regression: true,
+        }];
+        let out = render_summary(&summary, Some("main"));
+        let at = out
+            .find("against baseline main:")
+            .expect("a baseline section");
+        assert!(at > out.find("lost").unwrap());
+        assert!(
+            out.contains("downtime.max_ms               100 -> 130.2        (+30.25)  REGRESSION"),
+            "{out}"
+        );
     }
 }

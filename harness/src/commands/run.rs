@@ -87,7 +87,6 @@ fn against_baseline(
     summary: &mut reports::Summary,
     baseline: &str,
     tolerances: &[reports::baseline::Tolerance],
-    quiet: bool,
 ) -> Result<bool, String> {
     use reports::baseline;
     let base_dir = baseline::resolve(baseline);
@@ -122,22 +121,6 @@ fn against_baseline(
         out_dir.join("junit.xml"),
         reports::threshold::junit(&name, &cases, &summary.invalid),
     );
-    if !quiet {
-        println!(
-            "
-against baseline {baseline}:"
-        );
-        for c in &summary.baseline {
-            println!(
-                "  {:<20} {:>12} -> {:<12} ({:+}){}",
-                c.metric,
-                c.baseline,
-                c.current,
-                c.delta,
-                if c.regression { "  REGRESSION" } else { "" }
-            );
-        }
-    }
     Ok(summary.baseline.iter().any(|c| c.regression))
 }
 
@@ -178,8 +161,18 @@ pub fn run(args: RunArgs) -> u8 {
         let dir = reports::baseline::resolve(b);
         if !dir.join(reports::rundir::SUMMARY_FILE).exists() {
             eprintln!(
-                "harness run: --baseline {b}: no summary.json in {}",
+                "harness run: --baseline {b}: no summary.json in {} (save one with \
+                 --save-baseline NAME, or name a run directory)",
                 dir.display()
+            );
+            return EXIT_USAGE;
+        }
+    }
+    if let Some(name) = &args.save_baseline {
+        if !reports::baseline::is_name(name) {
+            eprintln!(
+                "harness run: --save-baseline {name}: a baseline's name is one plain word \
+                 (it is kept in runs/baselines/NAME)"
             );
             return EXIT_USAGE;
         }
@@ -253,7 +246,7 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(mut summary) => {
             let mut regressed = false;
             if let Some(b) = &args.baseline {
-                match against_baseline(&out_dir, &mut summary, b, &tolerances, quiet || args.json) {
+                match against_baseline(&out_dir, &mut summary, b, &tolerances) {
                     Ok(r) => regressed = r,
                     Err(e) => {
                         eprintln!("harness run: comparing with the baseline: {e}");
@@ -282,12 +275,7 @@ pub fn run(args: RunArgs) -> u8 {
             } else if !quiet {
                 print!(
                     "{}",
-                    reports::terminal::render_with(
-                        Some(&summary.run),
-                        &summary.verdict,
-                        &summary.thresholds,
-                        &summary.invalid
-                    )
+                    reports::terminal::render_summary(&summary, args.baseline.as_deref())
                 );
                 println!("\nrun directory: {}", out_dir.display());
             }
