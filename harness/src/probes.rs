@@ -82,7 +82,11 @@ pub async fn run(
                     // The client cannot keep up: say so rather than skip the probe silently.
                     let now_ns = clock.now_ns() as i64;
                     runtime.spawn(async move {
-                        let _ = tx.send(Probe::new(intended_ns, now_ns, false)).await;
+                        let probe = Probe {
+                            error: Some("saturated".into()),
+                            ..Probe::new(intended_ns, now_ns, false)
+                        };
+                        let _ = tx.send(probe).await;
                     });
                     continue;
                 };
@@ -103,10 +107,21 @@ pub async fn run(
                                 status: Some(status.as_u16()),
                                 instance: text("instance"),
                                 version: text("version"),
+                                error: None,
                             }
                         }
-                        Err(_) => Probe {
+                        Err(e) => Probe {
                             sent_ns: Some(sent_ns),
+                            error: Some(
+                                if e.is_timeout() {
+                                    "timeout"
+                                } else if e.is_connect() {
+                                    "connect"
+                                } else {
+                                    "io"
+                                }
+                                .into(),
+                            ),
                             ..Probe::new(intended_ns, clock.now_ns() as i64, false)
                         },
                     };

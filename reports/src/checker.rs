@@ -311,6 +311,9 @@ pub fn downtime(probes: &[Probe]) -> Downtime {
         failed_probes: probes.iter().filter(|p| !p.ok).count() as u64,
         ..Downtime::default()
     };
+    for kind in probes.iter().filter_map(Probe::failure) {
+        *d.failed_by.entry(kind).or_default() += 1;
+    }
     let mut open: Option<i64> = None;
     for p in &order {
         match (p.ok, open) {

@@ -18,6 +18,10 @@ pub struct Probe {
     pub status: Option<u16>,
     pub instance: Option<String>,
     pub version: Option<String>,
+    /// Why no response came back, when none did: `timeout`, `connect` (refused or
+    /// unreachable), `io` (the connection broke), or `saturated` (the probe client had
+    /// too many probes in flight to send this one on time, so it counts it as failed).
+    pub error: Option<String>,
 }
 
 impl Probe {
@@ -30,7 +34,21 @@ impl Probe {
             status: None,
             instance: None,
             version: None,
+            error: None,
         }
+    }
+
+    /// How a failed probe failed: its transport error, else `http_STATUS`; `None` if it
+    /// succeeded.
+    pub fn failure(&self) -> Option<String> {
+        if self.ok {
+            return None;
+        }
+        Some(match (&self.error, self.status) {
+            (Some(e), _) => e.clone(),
+            (None, Some(status)) => format!("http_{status}"),
+            (None, None) => "unknown".into(),
+        })
     }
 
     /// Latency measured from the intended time, as an open-loop client must.

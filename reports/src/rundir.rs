@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `expected.json` | yes | [`ExpectedSpec`] |
 //! | `arrivals.csv` | yes | `recv_ns,source,m,n,version` (+ `instance,attempt,sent_ns`) |
-//! | `probes.csv` | no (availability then unmeasured) | `intended_ns,done_ns,ok` (+ `sent_ns,status,instance,version`) |
+//! | `probes.csv` | no (availability then unmeasured) | `intended_ns,done_ns,ok` (+ `sent_ns,status,instance,version,error`) |
 //! | `ledger.csv` | no (causes then unknown) | `t_ns,event` (+ `instance,version,slot,detail`) |
 //! | `summary.json` | no | [`Summary`] |
 //!
@@ -33,7 +33,7 @@ pub const PROBES_FILE: &str = "probes.csv";
 pub const LEDGER_FILE: &str = "ledger.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
 
-pub const PROBES_HEADER: &str = "intended_ns,sent_ns,done_ns,ok,status,instance,version";
+pub const PROBES_HEADER: &str = "intended_ns,sent_ns,done_ns,ok,status,instance,version,error";
 pub const LEDGER_HEADER: &str = "t_ns,event,instance,version,slot,detail";
 
 #[derive(Debug, thiserror::Error)]
@@ -179,7 +179,7 @@ impl RunDir {
         let mut table = Table::open(
             &path,
             &["intended_ns", "done_ns", "ok"],
-            &["sent_ns", "status", "instance", "version"],
+            &["sent_ns", "status", "instance", "version", "error"],
         )?;
         let mut out = Vec::new();
         while let Some(r) = table.next_row()? {
@@ -194,6 +194,7 @@ impl RunDir {
                     .transpose()?,
                 instance: r.opt_str(5)?.map(str::to_owned),
                 version: r.opt_str(6)?.map(str::to_owned),
+                error: r.opt_str(7)?.map(str::to_owned),
             });
         }
         Ok(out)
@@ -379,7 +380,9 @@ mod tests {
 
         let mut p = Probe::new(5, 9, false);
         p.status = Some(503);
-        let probes = vec![p, Probe::new(6, 7, true)];
+        let mut q = Probe::new(6, 8, false);
+        q.error = Some("timeout".into());
+        let probes = vec![p, q, Probe::new(6, 7, true)];
         run.write_probes(&probes).unwrap();
         assert_eq!(run.read_probes().unwrap(), probes);
 

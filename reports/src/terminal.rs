@@ -52,6 +52,16 @@ pub fn render_summary(summary: &Summary, baseline: Option<&str>) -> String {
     out
 }
 
+/// `3 failed: connect 2, timeout 1`, wrk-style: how the failed probes failed.
+pub fn failed_probes(d: &crate::verdict::Downtime) -> String {
+    let mut text = format!("{} failed", d.failed_probes);
+    for (i, (kind, n)) in d.failed_by.iter().enumerate() {
+        text.push_str(if i == 0 { ": " } else { ", " });
+        let _ = write!(text, "{kind} {n}");
+    }
+    text
+}
+
 /// A metric's value for reading: integers as they are, fractions to about four significant
 /// digits (`12.49`, `0.0123`), never float noise like `12.489221999999984`.
 pub fn number(x: f64) -> String {
@@ -165,13 +175,13 @@ fn render_verdict(run: Option<&RunInfo>, v: &Verdict) -> String {
     } else {
         let _ = writeln!(
             out,
-            "downtime      {} window{}  total {:.1} ms  max {:.1} ms  ({} probes, {} failed)",
+            "downtime      {} window{}  total {:.1} ms  max {:.1} ms  ({} probes, {})",
             d.windows,
             if d.windows == 1 { "" } else { "s" },
             d.total_ms,
             d.max_ms,
             d.probes,
-            d.failed_probes
+            failed_probes(d)
         );
     }
     if let Some(lag) = run.and_then(|r| r.probe_send_lag_ms) {

@@ -61,6 +61,11 @@ pub struct Downtime {
     /// Probes read; 0 means availability was not measured.
     pub probes: u64,
     pub failed_probes: u64,
+    /// The failed probes by how they failed ([`crate::Probe::failure`]): `timeout`,
+    /// `connect`, `io`, `saturated`, `http_503`, ... A window of timeouts is an app too
+    /// slow to answer; one of refusals is an app not there.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub failed_by: std::collections::BTreeMap<String, u64>,
     pub intervals: Vec<Window>,
 }
 

@@ -154,6 +154,15 @@ async fn recreate_is_down_from_the_last_death_to_the_first_ready() {
     let gap_ms = (first_b_ready - last_a_death) as f64 / 1e6;
     assert!(gap_ms > 0.0);
     assert!(v.downtime.windows >= 1);
+    // Nothing served in the gap: the front door said so (503), or lost a request to the
+    // kill (502).
+    assert!(
+        ["http_503", "http_502"]
+            .iter()
+            .any(|k| v.downtime.failed_by.contains_key(*k)),
+        "{:?}",
+        v.downtime.failed_by
+    );
     // A window opens at the first failed probe's intended time and closes at the next
     // success's: it can miss the gap by one probe interval and the probe client's lag.
     let lag_ms = summary.run.probe_send_lag_ms.unwrap().p99;

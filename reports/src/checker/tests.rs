@@ -226,6 +226,30 @@ fn probes_failing_first() {
 }
 
 #[test]
+fn failed_probes_are_counted_by_how_they_failed() {
+    let mut ps = probes(&[
+        (0, true),
+        (10, false),
+        (20, false),
+        (30, false),
+        (40, false),
+    ]);
+    ps[1].error = Some("connect".into());
+    ps[2].error = Some("connect".into());
+    ps[3].status = Some(503);
+    ps[4].error = Some("timeout".into());
+    ps[4].status = Some(200);
+    let d = downtime(&ps);
+    let by: Vec<(&str, u64)> = d.failed_by.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    assert_eq!(by, [("connect", 2), ("http_503", 1), ("timeout", 1)]);
+    assert_eq!(
+        crate::terminal::failed_probes(&d),
+        "4 failed: connect 2, http_503 1, timeout 1"
+    );
+    assert!(downtime(&probes(&[(0, true)])).failed_by.is_empty());
+}
+
+#[test]
 fn probes_failing_last_close_at_the_last_probe() {
     let d = downtime(&probes(&[(0, true), (10, false), (20, false)]));
     assert_eq!(
