@@ -22,17 +22,34 @@ parser.add_argument("--sink", required=True)
 parser.add_argument("--items", type=int, default=10)
 parser.add_argument("--item-delay-ns", type=int, default=1_000_000_000)
 parser.add_argument("--startup-delay-ns", type=int, default=0)
+parser.add_argument("--report-sends", action="store_true")
 args, _ignored = parser.parse_known_args()
 
 
+report_lock = threading.Lock()
+
+
+def report(word, m, n):
+    # Optional: lets the host tell an item lost in flight from one never sent. One whole
+    # line per write, under a lock, so runs on two threads never interleave their lines.
+    if args.report_sends:
+        with report_lock:
+            sys.stdout.write(f"{word} tick {m} {n}\n")
+            sys.stdout.flush()
+
+
 def submit(m, n):
+    report("sent", m, n)
     body = json.dumps({"source": "tick", "m": m, "n": n, "version": args.version,
                        "instance": args.instance, "attempt": 1,
                        "sent_ns": time.time_ns()}).encode()
     req = urllib.request.Request(args.sink + "/items", data=body,
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
-        return 200 <= resp.status < 300
+        ok = 200 <= resp.status < 300
+    if ok:
+        report("acked", m, n)
+    return ok
 
 
 class Handler(BaseHTTPRequestHandler):
