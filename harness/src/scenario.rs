@@ -389,7 +389,8 @@ impl Default for Graceful {
 pub struct Drain {
     /// How often each instance's mode is polled (invented default: 100 ms).
     pub poll_interval: Span,
-    /// How long instances may take to reach SafeToStop before the run fails (invented
+    /// How long instances may take to reach SafeToStop before the run fails, and how long
+    /// a drained instance's requests in flight may take before it is stopped (invented
     /// default: 60 s).
     pub timeout: Span,
 }

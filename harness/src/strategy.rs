@@ -379,9 +379,19 @@ async fn drain(
     host.refresh_timer_lease(None);
     host.phase_ended("start", to);
     host.phase_begun("stop", to);
-    for v in &old {
-        host.kill(&v.id).await;
+    // Out of routing, each old instance finishes the requests already sent to it (a load
+    // balancer's connection draining) and whatever the timer handed it just before its
+    // lease moved (stashed at once in PreparingForStop), within `timeout`; only then is it
+    // stopped, so a clean handover shows no failed request.
+    let mut stops = tokio::task::JoinSet::new();
+    for v in old {
+        let host = host.clone();
+        stops.spawn(async move {
+            host.wait_idle(&v.id, timeout, timeout).await;
+            host.kill(&v.id).await;
+        });
     }
+    while stops.join_next().await.is_some() {}
     host.phase_ended("stop", to);
     Ok(())
 }

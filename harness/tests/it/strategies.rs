@@ -125,6 +125,8 @@ async fn drain_loses_nothing_and_duplicates_nothing() {
     let v = r.verdict();
     assert_eq!((v.lost, v.duplicated, v.unexpected), (0, 0, 0), "{v:#?}");
     assert_eq!(v.delivered, v.expected);
+    // B serves before A leaves routing, and A finishes its requests before it stops.
+    assert_eq!(v.downtime.failed_probes, 0, "{:?}", v.downtime.failed_by);
     let handed_over: u64 = r
         .ledger
         .iter()
