@@ -328,6 +328,14 @@ fn an_empty_arrivals_file() {
     assert_eq!(v.downtime.probes, 0);
 }
 
+/// The ledger's word that a-0 sent tick item (m, n) and the sink never acknowledged it.
+fn item_sent(m: u64, n: u64) -> LedgerEvent {
+    LedgerEvent::new(sched(m, n), event::ITEM_SENT, "a-0", "A", "production")
+        .with("source", "tick")
+        .with("m", m)
+        .with("n", n)
+}
+
 #[test]
 fn a_killed_run_loses_the_items_it_had_not_sent() {
     let mut ledger = clean_ledger();
@@ -341,12 +349,7 @@ fn a_killed_run_loses_the_items_it_had_not_sent() {
         "A",
         "production",
     ));
-    ledger.push(
-        LedgerEvent::new(sched(2, 5), event::ITEM_SENT, "a-0", "A", "production")
-            .with("source", "tick")
-            .with("m", 2)
-            .with("n", 5),
-    );
+    ledger.push(item_sent(2, 5));
     let arrivals: Vec<Arrival> = all_on_time()
         .into_iter()
         .filter(|a| a.m != 2 || a.n < 5)
@@ -368,12 +371,7 @@ fn a_killed_run_loses_the_items_it_had_not_sent() {
 #[test]
 fn an_item_sent_in_a_run_that_ended_well_and_never_recorded_was_in_flight() {
     let mut ledger = clean_ledger();
-    ledger.push(
-        LedgerEvent::new(sched(3, 2), event::ITEM_SENT, "a-0", "A", "production")
-            .with("source", "tick")
-            .with("m", 3)
-            .with("n", 2),
-    );
+    ledger.push(item_sent(3, 2));
     let arrivals: Vec<Arrival> = all_on_time()
         .into_iter()
         .filter(|a| (a.m, a.n) != (3, 2) && (a.m, a.n) != (3, 3))
