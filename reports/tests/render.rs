@@ -100,7 +100,24 @@ fn availability_shades_each_downtime_window() {
         .filter(|n| n.has_tag_name("rect") && n.attribute("opacity") == Some("0.2"))
         .count();
     assert_eq!(shaded, 1);
-    assert!(texts(&doc).iter().any(|t| t == "probe failed"));
+    let labels = texts(&doc);
+    assert!(labels
+        .iter()
+        .any(|t| t == "probe failed (error status, refused)"));
+    assert!(
+        !labels.iter().any(|t| t.contains("no answer")),
+        "no probe timed out: {labels:?}"
+    );
+
+    // A probe that timed out is marked apart, with its own legend entry.
+    let mut h = h;
+    let p = h.probes.iter_mut().find(|p| p.ok).unwrap();
+    (p.ok, p.error) = (false, Some("timeout".into()));
+    let svg = plot::to_svg(&plot::availability::Availability { history: &h }).unwrap();
+    let labels = texts(&svg_doc(&svg));
+    assert!(labels
+        .iter()
+        .any(|t| t == "probe failed (no answer in time)"));
 }
 
 #[test]

@@ -1,10 +1,10 @@
-//! Availability: probe latency over time on a log scale, failed probes marked, downtime
-//! windows shaded.
+//! Availability: probe latency over time on a log scale, failed probes marked (refusals and
+//! timeouts apart), downtime windows shaded.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{err, secs, thin, version_color, Chart, LOST};
+use super::{err, secs, thin, version_color, Chart, LATE, LOST};
 use crate::history::History;
 
 pub struct Availability<'a> {
@@ -76,21 +76,46 @@ impl Chart for Availability<'_> {
             .map_err(err)?
             .label("probe answered")
             .legend(move |(x, y)| Circle::new((x, y), 3, color.filled()));
-        let failed: Vec<(f64, f64)> = h
+        // A refusal (no instance, a dead one) and silence (a slow app, a busy machine) are
+        // different findings: they get different marks, and each a legend entry only when
+        // it occurred.
+        let silent =
+            |p: &&crate::probe::Probe| matches!(p.error.as_deref(), Some("timeout" | "saturated"));
+        let point = |p: &crate::probe::Probe| (secs(p.intended_ns, origin), latency(p));
+        let refused: Vec<(f64, f64)> = h
             .probes
             .iter()
-            .filter(|p| !p.ok)
-            .map(|p| (secs(p.intended_ns, origin), latency(p)))
+            .filter(|p| !p.ok && !silent(p))
+            .map(point)
             .collect();
-        chart
-            .draw_series(
-                thin(failed, (x0, x1), (0.0, top))
-                    .into_iter()
-                    .map(|p| Cross::new(p, 4, LOST.stroke_width(2))),
-            )
-            .map_err(err)?
-            .label("probe failed")
-            .legend(|(x, y)| Cross::new((x, y), 4, LOST.stroke_width(2)));
+        let unanswered: Vec<(f64, f64)> = h
+            .probes
+            .iter()
+            .filter(|p| !p.ok && silent(p))
+            .map(point)
+            .collect();
+        if !refused.is_empty() {
+            chart
+                .draw_series(
+                    thin(refused, (x0, x1), (0.0, top))
+                        .into_iter()
+                        .map(|p| Cross::new(p, 4, LOST.stroke_width(2))),
+                )
+                .map_err(err)?
+                .label("probe failed (error status, refused)")
+                .legend(|(x, y)| Cross::new((x, y), 4, LOST.stroke_width(2)));
+        }
+        if !unanswered.is_empty() {
+            chart
+                .draw_series(
+                    thin(unanswered, (x0, x1), (0.0, top))
+                        .into_iter()
+                        .map(|p| TriangleMarker::new(p, 5, LATE.stroke_width(2))),
+                )
+                .map_err(err)?
+                .label("probe failed (no answer in time)")
+                .legend(|(x, y)| TriangleMarker::new((x, y), 5, LATE.stroke_width(2)));
+        }
         super::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
