@@ -36,5 +36,10 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    // No plots: criterion's renderer needs system fonts, which a fresh machine lacks.
+    config = Criterion::default().without_plots();
+    targets = bench
+}
 criterion_main!(benches);

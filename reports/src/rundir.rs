@@ -15,6 +15,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
 
 use serde::Serialize;
 
@@ -24,7 +25,7 @@ use crate::expected::{ExpectedSpec, SpecError};
 use crate::ledger::LedgerEvent;
 use crate::probe::Probe;
 use crate::summary::Summary;
-use crate::table::Table;
+use crate::table::{Chunk, Row, Shape, Table};
 use crate::verdict::Verdict;
 
 pub const EXPECTED_FILE: &str = "expected.json";
@@ -110,11 +111,82 @@ impl RunDir {
 
     /// Like [`RunDir::for_each_arrival`], but leaves `instance` and `sent_ns` unread (`None`):
     /// the checker does not need them, and skipping them saves a third of the parsing.
+    ///
+    /// Parsing is the bulk of a check, so the file is cut into chunks of whole records that
+    /// [`PARSERS`] threads parse side by side, while `f` takes their rows in file order on
+    /// this thread. Memory stays bounded: a few chunks in flight per parser.
     pub fn for_each_arrival_for_check(
         &self,
         f: impl FnMut(&ArrivalRef<'_>),
     ) -> Result<u64, RunDirError> {
-        self.scan_arrivals(false, f)
+        self.for_each_arrival_in_chunks(CHUNK_BYTES, f)
+    }
+
+    fn for_each_arrival_in_chunks(
+        &self,
+        chunk_bytes: usize,
+        mut f: impl FnMut(&ArrivalRef<'_>),
+    ) -> Result<u64, RunDirError> {
+        let table = Table::open(&self.file(ARRIVALS_FILE), ARRIVAL_COLUMNS, ARRIVAL_EXTRAS)?;
+        let Some((shape, mut chunks)) = table.into_chunks(chunk_bytes)? else {
+            return self.scan_arrivals(false, f);
+        };
+        std::thread::scope(|scope| {
+            let mut inputs = Vec::new();
+            let mut outputs = Vec::new();
+            for _ in 0..PARSERS {
+                let (in_tx, in_rx) = sync_channel::<Result<Chunk, RunDirError>>(CHUNKS_IN_FLIGHT);
+                let (out_tx, out_rx) = sync_channel::<Result<Batch, RunDirError>>(CHUNKS_IN_FLIGHT);
+                inputs.push(in_tx);
+                outputs.push(out_rx);
+                let shape = &shape;
+                scope.spawn(move || {
+                    let mut names = Names::default();
+                    for chunk in in_rx {
+                        let batch = chunk.and_then(|c| parse_chunk(shape, c, &mut names));
+                        if out_tx.send(batch).is_err() {
+                            return; // the checker stopped early
+                        }
+                    }
+                });
+            }
+            // Chunks go to the parsers in turn, so reading their answers in turn keeps order.
+            scope.spawn(move || {
+                for turn in 0.. {
+                    let chunk = chunks.next_chunk().transpose();
+                    let Some(chunk) = chunk else { return };
+                    let failed = chunk.is_err();
+                    if inputs[turn % PARSERS].send(chunk).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            let mut names: Vec<Vec<String>> = vec![Vec::new(); PARSERS];
+            let mut rows = 0;
+            for turn in 0.. {
+                let parser = turn % PARSERS;
+                let Ok(batch) = outputs[parser].recv() else {
+                    break; // that parser got no more chunks: the file is done
+                };
+                let batch = batch?;
+                let names = &mut names[parser];
+                names.extend(batch.new_names);
+                rows += batch.rows.len() as u64;
+                for r in &batch.rows {
+                    f(&ArrivalRef {
+                        recv_ns: r.recv_ns,
+                        source: &names[r.source as usize],
+                        m: r.m,
+                        n: r.n,
+                        version: &names[r.version as usize],
+                        instance: None,
+                        attempt: r.attempt,
+                        sent_ns: None,
+                    });
+                }
+            }
+            Ok(rows)
+        })
     }
 
     fn scan_arrivals(
@@ -122,25 +194,10 @@ impl RunDir {
         all_columns: bool,
         mut f: impl FnMut(&ArrivalRef<'_>),
     ) -> Result<u64, RunDirError> {
-        let path = self.file(ARRIVALS_FILE);
-        let mut table = Table::open(
-            &path,
-            &["recv_ns", "source", "m", "n", "version"],
-            &["attempt", "instance", "sent_ns"],
-        )?;
+        let mut table = Table::open(&self.file(ARRIVALS_FILE), ARRIVAL_COLUMNS, ARRIVAL_EXTRAS)?;
         let mut rows = 0;
         while let Some(r) = table.next_row()? {
-            let arrival = ArrivalRef {
-                recv_ns: r.i64(0)?,
-                source: r.name(1)?,
-                m: r.u64(2)?,
-                n: r.u64(3)?,
-                version: r.name(4)?,
-                attempt: r.opt_u64(5)?.map(|a| a.min(u64::from(u32::MAX)) as u32),
-                instance: if all_columns { r.opt_str(6)? } else { None },
-                sent_ns: if all_columns { r.opt_i64(7)? } else { None },
-            };
-            f(&arrival);
+            f(&arrival(&r, all_columns)?);
             rows += 1;
         }
         Ok(rows)
@@ -278,6 +335,103 @@ impl RunDir {
     }
 }
 
+/// The columns of `arrivals.csv`: required, then optional (see [`arrival`]).
+const ARRIVAL_COLUMNS: &[&str] = &["recv_ns", "source", "m", "n", "version"];
+const ARRIVAL_EXTRAS: &[&str] = &["attempt", "instance", "sent_ns"];
+
+/// One row of `arrivals.csv`, read by the column order of [`ARRIVAL_COLUMNS`] and
+/// [`ARRIVAL_EXTRAS`]; `instance` and `sent_ns` only with `all_columns`.
+fn arrival<'r>(r: &'r Row<'_>, all_columns: bool) -> Result<ArrivalRef<'r>, RunDirError> {
+    Ok(ArrivalRef {
+        recv_ns: r.i64(0)?,
+        source: r.name(1)?,
+        m: r.u64(2)?,
+        n: r.u64(3)?,
+        version: r.name(4)?,
+        attempt: r.opt_u64(5)?.map(|a| a.min(u64::from(u32::MAX)) as u32),
+        instance: if all_columns { r.opt_str(6)? } else { None },
+        sent_ns: if all_columns { r.opt_i64(7)? } else { None },
+    })
+}
+
+/// Threads parsing `arrivals.csv` for a check.
+const PARSERS: usize = 2;
+/// Bytes per chunk handed to a parser (about 16,000 rows of a sink's file).
+const CHUNK_BYTES: usize = 1 << 20;
+/// Chunks queued per parser, each way.
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// Parses one chunk into compact rows, interning names with the parser's own `names`.
+fn parse_chunk(shape: &Shape, chunk: Chunk, names: &mut Names) -> Result<Batch, RunDirError> {
+    let mut table = Table::of_chunk(shape, chunk);
+    let mut batch = Batch::default();
+    while let Some(r) = table.next_row()? {
+        let a = arrival(&r, false)?;
+        batch.rows.push(CompactArrival {
+            recv_ns: a.recv_ns,
+            m: a.m,
+            n: a.n,
+            source: names.id(a.source, Column::Source, &mut batch.new_names),
+            version: names.id(a.version, Column::Version, &mut batch.new_names),
+            attempt: a.attempt,
+        });
+    }
+    Ok(batch)
+}
+
+/// One arrival as the checker needs it, its names replaced by ids (see [`Names`]).
+struct CompactArrival {
+    recv_ns: i64,
+    m: u64,
+    n: u64,
+    source: u32,
+    version: u32,
+    attempt: Option<u32>,
+}
+
+#[derive(Default)]
+struct Batch {
+    rows: Vec<CompactArrival>,
+    /// Names first seen in this batch, in id order: the receiver appends them to its list.
+    new_names: Vec<String>,
+}
+
+/// Source and version names, interned: a file has a handful of distinct ones.
+#[derive(Default)]
+struct Names {
+    list: Vec<String>,
+    ids: std::collections::HashMap<String, u32>,
+    /// The id each column had last: rows repeat their names, so this nearly always hits.
+    hints: [u32; 2],
+}
+
+#[derive(Clone, Copy)]
+enum Column {
+    Source = 0,
+    Version = 1,
+}
+
+impl Names {
+    fn id(&mut self, name: &str, column: Column, new_names: &mut Vec<String>) -> u32 {
+        let hint = &mut self.hints[column as usize];
+        if self.list.get(*hint as usize).is_some_and(|n| n == name) {
+            return *hint;
+        }
+        let id = match self.ids.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = self.list.len() as u32;
+                self.list.push(name.to_owned());
+                self.ids.insert(name.to_owned(), id);
+                new_names.push(name.to_owned());
+                id
+            }
+        };
+        *hint = id;
+        id
+    }
+}
+
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RunDirError + '_ {
     move |source| RunDirError::Io {
         path: path.to_owned(),
@@ -327,6 +481,76 @@ fn write_csv<'a, T: Serialize + 'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type Seen = Vec<(i64, String, u64, u64, String, Option<u32>)>;
+
+    fn rows_in_chunks(run: &RunDir, chunk_bytes: usize) -> Result<(u64, Seen), RunDirError> {
+        let mut seen = Vec::new();
+        let rows = run.for_each_arrival_in_chunks(chunk_bytes, |a| {
+            seen.push((
+                a.recv_ns,
+                a.source.to_owned(),
+                a.m,
+                a.n,
+                a.version.to_owned(),
+                a.attempt,
+            ))
+        })?;
+        Ok((rows, seen))
+    }
+
+    #[test]
+    fn chunked_parsing_reads_every_row_in_order_whatever_the_chunk_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        // Plain rows, a CRLF, a blank line, new names late in the file, and quoted fields
+        // with a comma and a newline inside: chunk cuts must fall between records only.
+        let mut text = String::from("recv_ns,source,m,n,version,attempt\n");
+        for i in 0..40 {
+            text.push_str(&format!("{},tick,{},{},A,1\n", 1000 + i, i / 10, i % 10));
+        }
+        text.push_str("2000,tick,9,0,B,2\r\n\n2001,\"tick\",9,1,\"B\",\n");
+        text.push_str("2002,proc,9,2,\"C,\nD\",1\n2003,tick,9,3,A,1");
+        std::fs::write(run.file(ARRIVALS_FILE), &text).unwrap();
+        let mut whole = Vec::new();
+        run.scan_arrivals(false, |a| {
+            whole.push((
+                a.recv_ns,
+                a.source.to_owned(),
+                a.m,
+                a.n,
+                a.version.to_owned(),
+                a.attempt,
+            ))
+        })
+        .unwrap();
+        assert_eq!(whole.len(), 44);
+        assert_eq!(whole[42].4, "C,\nD");
+        for chunk_bytes in [1, 7, 23, 64, 200, 1 << 20] {
+            let (rows, seen) = rows_in_chunks(&run, chunk_bytes).unwrap();
+            assert_eq!(rows, 44, "chunks of {chunk_bytes}");
+            assert_eq!(seen, whole, "chunks of {chunk_bytes}");
+        }
+    }
+
+    #[test]
+    fn chunked_parsing_names_the_line_of_a_bad_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let mut text = String::from("recv_ns,source,m,n,version\n");
+        for i in 0..100 {
+            text.push_str(&format!("{i},tick,0,{i},A\n"));
+        }
+        text.push_str("\"5\",tick,0,1,A\n7,tick,0,x,A\n8,tick,0,2,A\n");
+        std::fs::write(run.file(ARRIVALS_FILE), &text).unwrap();
+        for chunk_bytes in [5, 100, 1 << 20] {
+            let err = rows_in_chunks(&run, chunk_bytes).unwrap_err().to_string();
+            assert!(
+                err.contains("arrivals.csv:103: column \"n\""),
+                "chunks of {chunk_bytes}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn columns_are_found_by_name_and_errors_name_file_line_and_column() {

@@ -9,6 +9,10 @@
 //! read buffer, several times faster than a general CSV parser. The first line holding a quote
 //! switches the rest of the file to the `csv` crate, from that line on, so any valid CSV reads
 //! correctly.
+//!
+//! A big table can also be cut into [`Chunk`]s of whole records (cuts fall on newlines
+//! outside quotes) that threads parse side by side, each chunk read by the same rules with
+//! its lines numbered as in the file.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -35,7 +39,7 @@ pub(crate) struct Table {
 enum Mode {
     Fast(LineReader),
     General {
-        reader: csv::Reader<File>,
+        reader: csv::Reader<Box<dyn Read + Send>>,
         /// Lines before the one the general reader started at.
         line_offset: u64,
     },
@@ -43,7 +47,8 @@ enum Mode {
 
 /// Lines of a file out of one growing buffer, split into fields as they are found.
 struct LineReader {
-    file: File,
+    /// Where more bytes come from; `None` once a chunk's bytes are all in `buf`.
+    file: Option<File>,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -61,12 +66,27 @@ struct LineReader {
 impl LineReader {
     fn new(file: File) -> LineReader {
         LineReader {
-            file,
+            file: Some(file),
             buf: vec![0; READ_BUFFER_BYTES],
             start: 0,
             end: 0,
             offset: 0,
             eof: false,
+            quotes_seen: false,
+            current: (0, 0),
+            bounds: Vec::new(),
+        }
+    }
+
+    /// Lines of bytes already in memory (a chunk of whole lines).
+    fn over(bytes: Vec<u8>) -> LineReader {
+        LineReader {
+            file: None,
+            end: bytes.len(),
+            buf: bytes,
+            start: 0,
+            offset: 0,
+            eof: true,
             quotes_seen: false,
             current: (0, 0),
             bounds: Vec::new(),
@@ -120,7 +140,10 @@ impl LineReader {
                 // One line longer than the buffer: grow rather than fail.
                 self.buf.resize(self.buf.len() * 2, 0);
             }
-            let n = self.file.read(&mut self.buf[self.end..])?;
+            let n = match &mut self.file {
+                Some(file) => file.read(&mut self.buf[self.end..])?,
+                None => 0,
+            };
             if n == 0 {
                 self.eof = true;
             }
@@ -161,7 +184,10 @@ impl Table {
             index: Vec::new(),
             names: required.iter().chain(optional).copied().collect(),
             mode: Mode::General {
-                reader: csv::ReaderBuilder::new().from_reader(File::open(path).map_err(io_err)?),
+                reader: csv::ReaderBuilder::new()
+                    .from_reader(
+                        Box::new(File::open(path).map_err(io_err)?) as Box<dyn Read + Send>
+                    ),
                 line_offset: 0,
             },
             line: 1,
@@ -244,7 +270,7 @@ impl Table {
                 self.mode = Mode::General {
                     reader: csv::ReaderBuilder::new()
                         .has_headers(false)
-                        .from_reader(file),
+                        .from_reader(Box::new(file)),
                     line_offset: self.line - 1,
                 };
                 break;
@@ -267,6 +293,159 @@ impl Table {
                 path: self.path.clone(),
                 source,
             }),
+        }
+    }
+}
+
+/// Where the wanted columns of a table sit, for reading its chunks like the table itself.
+#[derive(Clone)]
+pub(crate) struct Shape {
+    path: PathBuf,
+    index: Vec<Option<usize>>,
+    names: Vec<&'static str>,
+}
+
+/// Whole records of a table, cut from the file in order, with the line the first starts on.
+pub(crate) struct Chunk {
+    bytes: Vec<u8>,
+    first_line: u64,
+}
+
+/// Cuts the rows of a table (after its header) into chunks of about `chunk_bytes`, each
+/// ending at a record boundary: a newline outside quotes.
+pub(crate) struct ChunkReader {
+    file: File,
+    path: PathBuf,
+    chunk_bytes: usize,
+    /// Bytes read past the last cut: the start of the next chunk.
+    carry: Vec<u8>,
+    next_line: u64,
+    eof: bool,
+}
+
+impl ChunkReader {
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<Chunk>, RunDirError> {
+        let io_err = |source| RunDirError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        loop {
+            let mut buf = std::mem::take(&mut self.carry);
+            if !self.eof {
+                let old = buf.len();
+                buf.resize(old + self.chunk_bytes, 0);
+                let mut filled = old;
+                while filled < buf.len() {
+                    match self.file.read(&mut buf[filled..]) {
+                        Ok(0) => {
+                            self.eof = true;
+                            break;
+                        }
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(io_err(e)),
+                    }
+                }
+                buf.truncate(filled);
+            }
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let cut = if self.eof {
+                Some(buf.len())
+            } else {
+                record_end(&buf)
+            };
+            let Some(cut) = cut else {
+                // Not one whole record yet: read on, the chunk grows.
+                self.carry = buf;
+                continue;
+            };
+            self.carry = buf[cut..].to_vec();
+            buf.truncate(cut);
+            let first_line = self.next_line;
+            self.next_line += memchr::memchr_iter(b'\n', &buf).count() as u64;
+            return Ok(Some(Chunk {
+                bytes: buf,
+                first_line,
+            }));
+        }
+    }
+}
+
+/// Just past the last newline of `buf` that ends a record (is outside quotes, counting
+/// from `buf[0]`, itself a record's start).
+fn record_end(buf: &[u8]) -> Option<usize> {
+    if memchr::memchr(b'"', buf).is_none() {
+        return memchr::memrchr(b'\n', buf).map(|p| p + 1);
+    }
+    let mut quoted = false;
+    let mut end = None;
+    for pos in memchr::memchr2_iter(b'"', b'\n', buf) {
+        if buf[pos] == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            end = Some(pos + 1);
+        }
+    }
+    end
+}
+
+impl Table {
+    /// The rest of a table read the fast way (an unquoted header, nothing read past it) as
+    /// chunks to parse in parallel with [`Table::of_chunk`]; `None` for the general reader.
+    pub(crate) fn into_chunks(
+        self,
+        chunk_bytes: usize,
+    ) -> Result<Option<(Shape, ChunkReader)>, RunDirError> {
+        let Mode::Fast(lines) = &self.mode else {
+            return Ok(None);
+        };
+        if self.line != 1 {
+            return Ok(None);
+        }
+        let io_err = |source| RunDirError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut file = File::open(&self.path).map_err(io_err)?;
+        file.seek(SeekFrom::Start(lines.offset + lines.start as u64))
+            .map_err(io_err)?;
+        let reader = ChunkReader {
+            file,
+            path: self.path.clone(),
+            chunk_bytes: chunk_bytes.max(1),
+            carry: Vec::new(),
+            next_line: 2,
+            eof: false,
+        };
+        let shape = Shape {
+            path: self.path,
+            index: self.index,
+            names: self.names,
+        };
+        Ok(Some((shape, reader)))
+    }
+
+    /// A chunk's records as a table of the same shape, its rows numbered by their file lines.
+    pub(crate) fn of_chunk(shape: &Shape, chunk: Chunk) -> Table {
+        let mode = if memchr::memchr(b'"', &chunk.bytes).is_some() {
+            Mode::General {
+                reader: csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(Box::new(io::Cursor::new(chunk.bytes))),
+                line_offset: chunk.first_line - 1,
+            }
+        } else {
+            Mode::Fast(LineReader::over(chunk.bytes))
+        };
+        Table {
+            path: shape.path.clone(),
+            index: shape.index.clone(),
+            names: shape.names.clone(),
+            mode,
+            line: chunk.first_line - 1,
+            record: ByteRecord::new(),
         }
     }
 }
