@@ -379,9 +379,13 @@ impl Writer {
         let ids: Vec<u32> = rows
             .sources
             .iter()
-            .map(|s| {
-                let next = self.source_ids.len() as u32;
-                *self.source_ids.entry(s.clone()).or_insert(next)
+            .map(|s| match self.source_ids.get(s) {
+                Some(&id) => id,
+                None => {
+                    let next = self.source_ids.len() as u32;
+                    self.source_ids.insert(s.clone(), next);
+                    next
+                }
             })
             .collect();
         let stats = &self.stats;

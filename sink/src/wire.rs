@@ -25,7 +25,12 @@ pub struct Item<'a> {
     pub n: u64,
     #[serde(borrow)]
     pub version: Cow<'a, str>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "borrowed_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub instance: Option<Cow<'a, str>>,
     /// 1 for the first try of a submit, 2 for its first retry, and so on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,6 +38,18 @@ pub struct Item<'a> {
     /// The sender's clock when it sent the item, ns since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_ns: Option<u64>,
+}
+
+/// A string that borrows from the body unless it holds escapes: serde borrows a `Cow<str>`
+/// only when told to, and cannot be told through an `Option`.
+#[derive(Deserialize)]
+struct BorrowedStr<'a>(#[serde(borrow)] Cow<'a, str>);
+
+fn borrowed_opt<'de: 'a, 'a, D>(d: D) -> Result<Option<Cow<'a, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Option::<BorrowedStr<'a>>::deserialize(d)?.map(|s| s.0))
 }
 
 impl Item<'_> {
@@ -197,6 +214,20 @@ mod tests {
         .unwrap();
         assert_eq!(many.len(), 2);
         assert_eq!(many[1].instance.as_deref(), Some("b-1"));
+    }
+
+    #[test]
+    fn strings_borrow_from_the_body_unless_escaped() {
+        let items = parse_body(
+            br#"[{"source":"tick","m":1,"n":2,"version":"A","instance":"a-0"},
+                 {"source":"tick","m":1,"n":3,"version":"A","instance":"a\u002d1"}]"#,
+        )
+        .unwrap();
+        assert!(matches!(items[0].source, Cow::Borrowed("tick")));
+        assert!(matches!(items[0].instance, Some(Cow::Borrowed("a-0"))));
+        assert!(matches!(&items[1].instance, Some(Cow::Owned(s)) if s == "a-1"));
+        let none = parse_body(br#"{"source":"tick","m":1,"n":2,"version":"A"}"#).unwrap();
+        assert_eq!(none[0].instance, None);
     }
 
     #[test]
