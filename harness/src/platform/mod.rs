@@ -178,16 +178,17 @@ async fn read_stdout(
     address: tokio::sync::oneshot::Sender<String>,
     ledger: Ledger,
 ) -> Vec<(i64, SendReport)> {
-    let mut lines = BufReader::new(stdout).lines();
-    match lines.next_line().await {
+    // Split on bytes, not UTF-8 lines: a line of garbage must not stop the reading.
+    let mut lines = BufReader::new(stdout).split(b'\n');
+    match lines.next_segment().await {
         Ok(Some(first)) => {
-            let _ = address.send(first);
+            let _ = address.send(String::from_utf8_lossy(&first).into_owned());
         }
         _ => return Vec::new(),
     }
     let mut pending: HashMap<(String, u64, u64), (i64, SendReport)> = HashMap::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let Some(report) = SendReport::parse(&line) else {
+    while let Ok(Some(line)) = lines.next_segment().await {
+        let Some(report) = std::str::from_utf8(&line).ok().and_then(SendReport::parse) else {
             continue;
         };
         let key = (report.source.clone(), report.m, report.n);
