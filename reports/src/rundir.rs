@@ -484,19 +484,15 @@ mod tests {
 
     type Seen = Vec<(i64, String, u64, u64, String, Option<u32>)>;
 
+    fn seen(seen: &mut Seen, a: &ArrivalRef<'_>) {
+        let (source, version) = (a.source.to_owned(), a.version.to_owned());
+        seen.push((a.recv_ns, source, a.m, a.n, version, a.attempt));
+    }
+
     fn rows_in_chunks(run: &RunDir, chunk_bytes: usize) -> Result<(u64, Seen), RunDirError> {
-        let mut seen = Vec::new();
-        let rows = run.for_each_arrival_in_chunks(chunk_bytes, |a| {
-            seen.push((
-                a.recv_ns,
-                a.source.to_owned(),
-                a.m,
-                a.n,
-                a.version.to_owned(),
-                a.attempt,
-            ))
-        })?;
-        Ok((rows, seen))
+        let mut rows_seen = Vec::new();
+        let rows = run.for_each_arrival_in_chunks(chunk_bytes, |a| seen(&mut rows_seen, a))?;
+        Ok((rows, rows_seen))
     }
 
     #[test]
@@ -513,17 +509,7 @@ mod tests {
         text.push_str("2002,proc,9,2,\"C,\nD\",1\n2003,tick,9,3,A,1");
         std::fs::write(run.file(ARRIVALS_FILE), &text).unwrap();
         let mut whole = Vec::new();
-        run.scan_arrivals(false, |a| {
-            whole.push((
-                a.recv_ns,
-                a.source.to_owned(),
-                a.m,
-                a.n,
-                a.version.to_owned(),
-                a.attempt,
-            ))
-        })
-        .unwrap();
+        run.scan_arrivals(false, |a| seen(&mut whole, a)).unwrap();
         assert_eq!(whole.len(), 44);
         assert_eq!(whole[42].4, "C,\nD");
         for chunk_bytes in [1, 7, 23, 64, 200, 1 << 20] {
