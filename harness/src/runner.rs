@@ -159,10 +159,13 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
 
     let run_dir = RunDir::new(&out);
     let spec = expected(s, scale, &schedule);
+    // The probes and the ledger are in memory: write the one, and check with both rather
+    // than read them back.
+    let events = ledger.events();
     let write = || -> Result<reports::Verdict, reports::RunDirError> {
         run_dir.write_expected(&spec)?;
         run_dir.write_probes(&probes)?;
-        run_dir.check()
+        run_dir.check_with(&spec, &probes, &events)
     };
     let verdict = write().map_err(|e| RunError::Failed(e.into()))?;
     let lag = probes::send_lag_ms(&probes);
@@ -177,6 +180,7 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
             ended_ns: Some(clock.now_ns() as i64),
             probe_send_lag_ms: lag,
             wall_ms: Some(wall.elapsed().as_secs_f64() * 1e3),
+            update_duration_ms: reports::ledger::update_duration_ms(&events),
             notes: if scale == 1.0 {
                 Vec::new()
             } else {
@@ -188,13 +192,12 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
         verdict,
     );
     let mut summary = summary;
-    let ledger = run_dir.read_ledger().unwrap_or_default();
     let mut thresholds = s.thresholds();
     thresholds.extend(plan.extra_thresholds.iter().cloned());
     summary.thresholds = reports::threshold::evaluate(
         &thresholds,
         &summary.verdict,
-        reports::ledger::update_duration_ms(&ledger),
+        summary.run.update_duration_ms,
     );
     // A run the harness could not measure properly is never reported as a pass.
     if let Some(lag) = summary.run.probe_send_lag_ms {

@@ -67,18 +67,12 @@ pub struct Change {
 }
 
 /// Compares every metric both summaries measured.
-pub fn compare(
-    baseline: &Summary,
-    baseline_update_ms: Option<f64>,
-    current: &Summary,
-    current_update_ms: Option<f64>,
-    tolerances: &[Tolerance],
-) -> Vec<Change> {
+pub fn compare(baseline: &Summary, current: &Summary, tolerances: &[Tolerance]) -> Vec<Change> {
     threshold::METRICS
         .iter()
         .filter_map(|(metric, _)| {
-            let b = threshold::value(metric, &baseline.verdict, baseline_update_ms)?;
-            let c = threshold::value(metric, &current.verdict, current_update_ms)?;
+            let b = threshold::value(metric, &baseline.verdict, baseline.run.update_duration_ms)?;
+            let c = threshold::value(metric, &current.verdict, current.run.update_duration_ms)?;
             let worse_by = if LARGER_IS_BETTER.contains(metric) {
                 b - c
             } else {
@@ -194,12 +188,12 @@ mod tests {
     fn regressions_beyond_tolerance_only() {
         let tol = parse_tolerances("lost:0,downtime.max_ms:20%").unwrap();
         let base = summary(0, 100.0);
-        let changes = compare(&base, None, &summary(0, 115.0), None, &tol);
+        let changes = compare(&base, &summary(0, 115.0), &tol);
         assert!(
             changes.iter().all(|c| !c.regression),
             "15% more downtime is within 20%"
         );
-        let changes = compare(&base, None, &summary(2, 130.0), None, &tol);
+        let changes = compare(&base, &summary(2, 130.0), &tol);
         let regressed: Vec<&str> = changes
             .iter()
             .filter(|c| c.regression)

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::ledger::LedgerEvent;
 use crate::plot::{err, version_color, Chart};
 use crate::summary::Summary;
 
@@ -41,7 +40,7 @@ pub struct RunRecord {
 }
 
 /// A run's metrics from its summary and ledger.
-pub fn metrics(summary: &Summary, ledger: &[LedgerEvent]) -> BTreeMap<String, f64> {
+pub fn metrics(summary: &Summary) -> BTreeMap<String, f64> {
     let v = &summary.verdict;
     let mut m = BTreeMap::new();
     m.insert("lost".into(), v.lost as f64);
@@ -54,7 +53,7 @@ pub fn metrics(summary: &Summary, ledger: &[LedgerEvent]) -> BTreeMap<String, f6
         "lateness_p99_ms".into(),
         v.lateness_ms.map_or(0.0, |q| q.p99),
     );
-    if let Some(ms) = crate::ledger::update_duration_ms(ledger) {
+    if let Some(ms) = summary.run.update_duration_ms {
         m.insert("update_duration_ms".into(), ms);
     }
     m

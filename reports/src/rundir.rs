@@ -323,15 +323,27 @@ impl RunDir {
 
     /// Re-checks the run from its files: streams `arrivals.csv` through the checker.
     pub fn check(&self) -> Result<Verdict, RunDirError> {
-        let spec = self.read_expected()?;
-        let probes = self.read_probes()?;
-        let ledger = self.read_ledger()?;
-        let mut checker = Checker::new(&spec).map_err(|source| RunDirError::Spec {
+        self.check_with(
+            &self.read_expected()?,
+            &self.read_probes()?,
+            &self.read_ledger()?,
+        )
+    }
+
+    /// Checks the run's `arrivals.csv` against a spec, probes and ledger the caller already
+    /// holds (the runner has them in memory).
+    pub fn check_with(
+        &self,
+        spec: &ExpectedSpec,
+        probes: &[Probe],
+        ledger: &[LedgerEvent],
+    ) -> Result<Verdict, RunDirError> {
+        let mut checker = Checker::new(spec).map_err(|source| RunDirError::Spec {
             path: self.file(EXPECTED_FILE),
             source,
         })?;
         self.for_each_arrival_for_check(|a| checker.push(a))?;
-        Ok(checker.finish(&probes, &ledger))
+        Ok(checker.finish(probes, ledger))
     }
 }
 

@@ -47,6 +47,10 @@ pub struct RunInfo {
     /// Wall time of the whole run, start-up and settling included.
     #[serde(default)]
     pub wall_ms: Option<f64>,
+    /// How long the update took, from the ledger ([`crate::ledger::update_duration_ms`]):
+    /// kept here so thresholds, baselines and comparisons need not read the ledger again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_duration_ms: Option<f64>,
     /// Things a reader of the numbers must know (e.g. what did not scale with time).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

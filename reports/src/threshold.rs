@@ -182,7 +182,7 @@ pub struct Outcome {
     pub ok: bool,
 }
 
-/// The value of a metric in a verdict; `update_duration_ms` comes from the ledger.
+/// The value of a metric in a verdict; `update_duration_ms` is the run's (`RunInfo`).
 pub fn value(metric: &str, v: &Verdict, update_duration_ms: Option<f64>) -> Option<f64> {
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     Some(match metric {

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use reports::compare::{self, RunRecord};
-use reports::RunDir;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -158,7 +157,6 @@ async fn execute(
                 return (index, record(Err("interrupted".into()), Vec::new()));
             }
             bar.set_message(format!("{name} run {rep}"));
-            let dir = plan.out_dir.clone();
             let mut threshold_failures = Vec::new();
             let outcome = match runner::run(plan.clone(), cancel.clone()).await {
                 Ok(summary) if !summary.invalid.is_empty() => {
@@ -171,8 +169,7 @@ async fn execute(
                         .filter(|t| !t.ok)
                         .map(|t| format!("{} ({} = {:?})", t.threshold, t.metric, t.value))
                         .collect();
-                    let ledger = RunDir::new(&dir).read_ledger().unwrap_or_default();
-                    Ok(compare::metrics(&summary, &ledger))
+                    Ok(compare::metrics(&summary))
                 }
                 Err(RunError::Interrupted(_)) => Err("interrupted".into()),
                 Err(RunError::Failed(e)) => Err(format!("{e:#}")),

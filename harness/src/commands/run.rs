@@ -95,11 +95,8 @@ fn against_baseline(
         .read_summary()
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no baseline summary in {}", base_dir.display()))?;
-    let base_update =
-        reports::ledger::update_duration_ms(&base_run.read_ledger().unwrap_or_default());
     let run = reports::RunDir::new(out_dir);
-    let update = reports::ledger::update_duration_ms(&run.read_ledger().unwrap_or_default());
-    summary.baseline = baseline::compare(&base, base_update, summary, update, tolerances);
+    summary.baseline = baseline::compare(&base, summary, tolerances);
     run.write_summary(summary).map_err(|e| e.to_string())?;
     let mut cases = summary.thresholds.clone();
     for t in tolerances {
