@@ -124,22 +124,11 @@ fn scenarios() -> PathBuf {
 /// and a lax probe-lag budget, so that a busy test machine neither loses items nor makes
 /// the run invalid (exit 3) where a test is about exit 0 or 1.
 fn relaxed(name: &str, dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(scenarios().join(name)).unwrap();
-    let mut doc: toml::Table = toml::from_str(&text).unwrap();
-    for (section, key, value) in [
-        ("workload", "submit_timeout", toml::Value::from("60s")),
-        ("workload", "retries", toml::Value::from(1)),
-        ("probes", "timeout", toml::Value::from("20s")),
-        ("probes", "max_send_lag", toml::Value::from("1s")),
-    ] {
-        doc.entry(section)
-            .or_insert_with(|| toml::Table::new().into())
-            .as_table_mut()
-            .unwrap()
-            .insert(key.into(), value);
-    }
+    let mut scenario = harness::scenario::Scenario::load(&scenarios().join(name)).unwrap();
+    crate::common::for_busy_machine(&mut scenario);
+    scenario.probes.max_send_lag = harness::duration::Span::from_secs(1);
     let path = dir.join(name);
-    std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
+    std::fs::write(&path, toml::to_string(&scenario).unwrap()).unwrap();
     path
 }
 
