@@ -41,6 +41,15 @@ fn spec(
     }
 }
 
+/// Lets every background invocation end, then stops the instances and the sink, so every
+/// item sent is on disk before the test checks.
+async fn settle_and_stop(host: &harness::platform::Host, sink: TestSink) {
+    host.tasks().close();
+    host.tasks().wait().await;
+    host.kill_all().await;
+    sink.stop().await;
+}
+
 async fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
@@ -66,10 +75,7 @@ async fn each_occurrence_runs_exactly_once_on_the_lease_holder() {
         staging_triggers: false,
     };
     timer::run(host.clone(), options, 0, 6, CancellationToken::new()).await;
-    host.tasks().close();
-    host.tasks().wait().await;
-    host.kill_all().await;
-    sink.stop().await;
+    settle_and_stop(&host, sink).await;
 
     let ledger = host.ledger().events();
     let runs = invocations(&ledger);
@@ -120,10 +126,7 @@ async fn a_killed_run_is_caught_up_once_at_the_next_start() {
     host.refresh_timer_lease(None);
     timer.await.unwrap();
     stop.cancel();
-    host.tasks().close();
-    host.tasks().wait().await;
-    host.kill_all().await;
-    sink.stop().await;
+    settle_and_stop(&host, sink).await;
 
     let ledger = host.ledger().events();
     let catch_ups: Vec<_> = invocations(&ledger).into_iter().filter(|r| r.2).collect();
@@ -199,10 +202,7 @@ async fn several_missed_occurrences_collapse_into_one_catch_up() {
     host.start_instance("B", PRODUCTION).await.unwrap();
     host.refresh_timer_lease(None);
     timer.await.unwrap();
-    host.tasks().close();
-    host.tasks().wait().await;
-    host.kill_all().await;
-    sink.stop().await;
+    settle_and_stop(&host, sink).await;
 
     let ledger = host.ledger().events();
     let runs = invocations(&ledger);
