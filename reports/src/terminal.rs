@@ -8,15 +8,10 @@ use crate::verdict::{ItemNote, Verdict};
 /// How many items of each list the terminal shows before "and N more".
 pub const SHOWN_ITEMS: usize = 20;
 
-/// Renders the verdict (and the run's identity, when known) for a person at a terminal.
-pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
-    render_verdict(run, v)
-}
-
 /// Renders a run's summary: the verdict, its thresholds, its changes against the baseline
 /// (named `baseline`, when it was compared with one) and why it is invalid, if it is.
 pub fn render_summary(summary: &Summary, baseline: Option<&str>) -> String {
-    let mut out = render_verdict(Some(&summary.run), &summary.verdict);
+    let mut out = render(Some(&summary.run), &summary.verdict);
     if !summary.thresholds.is_empty() {
         let _ = writeln!(out, "\nthresholds:");
         for t in &summary.thresholds {
@@ -77,7 +72,8 @@ pub fn number(x: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-fn render_verdict(run: Option<&RunInfo>, v: &Verdict) -> String {
+/// Renders the verdict (and the run's identity, when known) for a person at a terminal.
+pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
     let mut out = String::new();
     if let Some(run) = run {
         let mut parts = Vec::new();
