@@ -180,7 +180,7 @@ pub fn tables(h: &History) -> Vec<Table> {
             ms(d.total_ms),
             ms(d.max_ms),
             d.probes.to_string(),
-            crate::terminal::failed_probes(d).replace(" failed", ""),
+            crate::terminal::failed_probes(d, ""),
             v.gap_max_ms.map(ms).unwrap_or_else(|| "-".into()),
         ])],
     });

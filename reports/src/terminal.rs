@@ -47,9 +47,10 @@ pub fn render_summary(summary: &Summary, baseline: Option<&str>) -> String {
     out
 }
 
-/// `3 failed: connect 2, timeout 1`, wrk-style: how the failed probes failed.
-pub fn failed_probes(d: &crate::verdict::Downtime) -> String {
-    let mut text = format!("{} failed", d.failed_probes);
+/// The failed probes' count, `label` after it, then how they failed, wrk-style:
+/// `3 failed: connect 2, timeout 1` with the label ` failed`.
+pub fn failed_probes(d: &crate::verdict::Downtime, label: &str) -> String {
+    let mut text = format!("{}{label}", d.failed_probes);
     for (i, (kind, n)) in d.failed_by.iter().enumerate() {
         text.push_str(if i == 0 { ": " } else { ", " });
         let _ = write!(text, "{kind} {n}");
@@ -177,7 +178,7 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
             d.total_ms,
             d.max_ms,
             d.probes,
-            failed_probes(d)
+            failed_probes(d, " failed")
         );
     }
     if let Some(lag) = run.and_then(|r| r.probe_send_lag_ms) {

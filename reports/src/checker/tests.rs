@@ -243,7 +243,7 @@ fn failed_probes_are_counted_by_how_they_failed() {
     let by: Vec<(&str, u64)> = d.failed_by.iter().map(|(k, n)| (k.as_str(), *n)).collect();
     assert_eq!(by, [("connect", 2), ("http_503", 1), ("timeout", 1)]);
     assert_eq!(
-        crate::terminal::failed_probes(&d),
+        crate::terminal::failed_probes(&d, " failed"),
         "4 failed: connect 2, http_503 1, timeout 1"
     );
     assert!(downtime(&probes(&[(0, true)])).failed_by.is_empty());
