@@ -81,7 +81,7 @@ pub enum RecordError {
     Open { path: PathBuf, source: io::Error },
     #[error("{path} exists with a different header ({found:?}); expected {ARRIVALS_HEADER:?}")]
     HeaderMismatch { path: PathBuf, found: String },
-    #[error("{path} already exists and holds rows; use a fresh directory or append")]
+    #[error("{path} already exists and holds rows; use a fresh directory, or pass --append to add to it")]
     Exists { path: PathBuf },
     #[error("the recorder failed earlier and accepts nothing more: {0}")]
     Failed(String),

@@ -77,7 +77,10 @@ impl Item<'_> {
 /// Why a request body was refused. Nothing of a refused body is recorded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Reject {
-    #[error("content type must be application/json (got {got:?})")]
+    #[error("content type must be application/json ({})", match got {
+        Some(g) => format!("got {g}"),
+        None => "the request has no Content-Type header".to_owned(),
+    })]
     UnsupportedContentType { got: Option<String> },
     #[error("body is larger than the limit of {limit_bytes} bytes")]
     BodyTooLarge { limit_bytes: usize },
@@ -89,8 +92,8 @@ pub enum Reject {
     InvalidItem {
         /// The position of the bad item in a batch, when it is known.
         index: Option<usize>,
-        /// The offending field, when it is known.
-        field: Option<&'static str>,
+        /// The offending field, when it is known (an unknown field is named as sent).
+        field: Option<String>,
         reason: String,
     },
     #[error("empty batch: send at least one item")]
@@ -138,7 +141,7 @@ impl Reject {
                 body["index"] = (*index).into();
             }
             if let Some(field) = field {
-                body["field"] = (*field).into();
+                body["field"] = field.as_str().into();
             }
         }
         body
@@ -157,8 +160,12 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<Item<'_>>, Reject> {
         at: e.valid_up_to(),
     })?;
     let items = match text.bytes().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => serde_json::from_str::<Vec<Item<'_>>>(text).map_err(json_reject)?,
-        Some(b'{') => vec![serde_json::from_str::<Item<'_>>(text).map_err(json_reject)?],
+        Some(b'[') => {
+            serde_json::from_str::<Vec<Item<'_>>>(text).map_err(|e| json_reject(e, text))?
+        }
+        Some(b'{') => {
+            vec![serde_json::from_str::<Item<'_>>(text).map_err(|e| json_reject(e, text))?]
+        }
         Some(_) => {
             return Err(Reject::MalformedJson {
                 message: "expected a JSON object or an array of objects".into(),
@@ -177,24 +184,109 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<Item<'_>>, Reject> {
         item.validate()
             .map_err(|(field, reason)| Reject::InvalidItem {
                 index: Some(index),
-                field: Some(field),
+                field: Some(field.to_owned()),
                 reason,
             })?;
     }
     Ok(items)
 }
 
-fn json_reject(e: serde_json::Error) -> Reject {
+fn json_reject(e: serde_json::Error, text: &str) -> Reject {
     use serde_json::error::Category;
     match e.classify() {
-        Category::Data => Reject::InvalidItem {
+        // serde's own words name Rust types (`expected struct Item`) and not the batch
+        // index: on this slow path only, read the body again to say what is wrong in the
+        // protocol's terms.
+        Category::Data => diagnose(text).unwrap_or_else(|| Reject::InvalidItem {
             index: None,
             field: None,
             reason: e.to_string(),
-        },
+        }),
         Category::Syntax | Category::Eof | Category::Io => Reject::MalformedJson {
             message: e.to_string(),
         },
+    }
+}
+
+/// The fields of an item, required first.
+const FIELDS: [&str; 7] = [
+    "source", "m", "n", "version", "instance", "attempt", "sent_ns",
+];
+const REQUIRED: usize = 4;
+
+/// The first problem of a well-formed JSON body that is not a valid item or batch: which
+/// item (in a batch), which field, and why, in the protocol's words.
+fn diagnose(text: &str) -> Option<Reject> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let (items, batch) = match &value {
+        serde_json::Value::Array(a) => (a.iter().collect::<Vec<_>>(), true),
+        other => (vec![other], false),
+    };
+    items.iter().enumerate().find_map(|(i, item)| {
+        let (field, reason) = item_problem(item)?;
+        Some(Reject::InvalidItem {
+            index: batch.then_some(i),
+            field,
+            reason,
+        })
+    })
+}
+
+/// What is wrong with one item, if anything serde would refuse.
+fn item_problem(item: &serde_json::Value) -> Option<(Option<String>, String)> {
+    use serde_json::Value;
+    let Value::Object(map) = item else {
+        return Some((
+            None,
+            format!("an item must be a JSON object (got {})", kind(item)),
+        ));
+    };
+    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Some((
+            Some(unknown.clone()),
+            format!(
+                "unknown field {unknown:?} (the fields are {})",
+                FIELDS.join(", ")
+            ),
+        ));
+    }
+    for (i, field) in FIELDS.iter().enumerate() {
+        let problem = match (map.get(*field), i < REQUIRED) {
+            (None, true) => Some("is required".to_owned()),
+            (None, false) | (Some(Value::Null), false) => None,
+            (Some(v), _) => match *field {
+                "source" | "version" | "instance" => {
+                    (!v.is_string()).then(|| format!("must be a string (got {})", kind(v)))
+                }
+                "attempt" => v
+                    .as_u64()
+                    .filter(|a| u32::try_from(*a).is_ok())
+                    .is_none()
+                    .then(|| format!("must be an integer from 0 to 4294967295 (got {v})")),
+                _ => v
+                    .as_u64()
+                    .is_none()
+                    .then(|| format!("must be a non-negative integer (got {v})")),
+            },
+        };
+        if let Some(p) = problem {
+            return Some((Some((*field).to_owned()), format!("{field} {p}")));
+        }
+    }
+    None
+}
+
+/// A JSON value's kind, with the value when it is short, for error messages.
+fn kind(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) if s.len() <= 40 => format!("the string {s:?}"),
+        Value::String(_) => "a string".into(),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
     }
 }
 
@@ -262,6 +354,70 @@ mod tests {
         let json = parse_body(body).unwrap_err().to_json();
         assert_eq!(json["index"], 1);
         assert_eq!(json["field"], "instance");
+    }
+
+    #[test]
+    fn refusals_speak_the_protocol_not_rust() {
+        for (body, index, field, reason) in [
+            (
+                r#"[{"source":"tick","m":1,"n":0,"version":"A"},{"source":"tick","m":"1","n":0,"version":"A"}]"#,
+                Some(1),
+                Some("m"),
+                "m must be a non-negative integer (got \"1\")",
+            ),
+            (
+                r#"[{"source":"tick","m":1,"n":0,"version":"A"},5]"#,
+                Some(1),
+                None,
+                "an item must be a JSON object (got the number 5)",
+            ),
+            (
+                r#"{"source":"tick","m":1,"version":"A"}"#,
+                None,
+                Some("n"),
+                "n is required",
+            ),
+            (
+                r#"{"source":"tick","m":1,"n":-1,"version":"A"}"#,
+                None,
+                Some("n"),
+                "n must be a non-negative integer (got -1)",
+            ),
+            (
+                r#"[{"source":"tick","m":1,"n":0,"version":"A","colour":"red"}]"#,
+                Some(0),
+                Some("colour"),
+                "unknown field \"colour\"",
+            ),
+            (
+                r#"{"source":7,"m":1,"n":0,"version":"A"}"#,
+                None,
+                Some("source"),
+                "source must be a string (got the number 7)",
+            ),
+        ] {
+            let got = parse_body(body.as_bytes()).unwrap_err();
+            let json = got.to_json();
+            assert_eq!(json["error"], "invalid_item", "{body}");
+            assert_eq!(
+                json["index"].as_u64(),
+                index.map(|i| i as u64),
+                "{body}: {json}"
+            );
+            assert_eq!(json["field"].as_str(), field, "{body}: {json}");
+            let text = json["reason"].as_str().unwrap();
+            assert!(text.contains(reason), "{body}: {text}");
+            for rust in ["Some(", "struct", "u64", "u32", "Item"] {
+                assert!(!text.contains(rust), "{body}: {text}");
+            }
+        }
+        let none = Reject::UnsupportedContentType { got: None }.to_string();
+        assert!(none.contains("no Content-Type header"), "{none}");
+        let plain = Reject::UnsupportedContentType {
+            got: Some("text/plain".into()),
+        }
+        .to_string();
+        assert!(plain.ends_with("(got text/plain)"), "{plain}");
     }
 
     #[test]
