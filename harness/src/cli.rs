@@ -81,7 +81,17 @@ pub enum Command {
         /// machine's cores, so more jobs trade fidelity for time.
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// Run this program as the function in every scenario, instead of its app.command or
+        /// the built-in test function.
+        #[arg(long, value_name = "PATH")]
+        app_command: Option<PathBuf>,
     },
+    /// (internal) The test function the host runs as each instance.
+    ///
+    /// The harness starts every instance as `harness testfn --listen ... --version A ...`
+    /// unless --app-command names another program; see the README's "The test function".
+    #[command(disable_version_flag = true)]
+    Testfn(crate::testfn::Args),
     /// Check a scenario file without running it.
     ///
     /// Exit codes: 0 valid; 2 invalid, with the file, line and key on stderr.
@@ -155,8 +165,8 @@ pub struct RunArgs {
     /// Print nothing but errors; the exit code says how it went.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Run this binary as the function instead of testfn (it must speak testfn's
-    /// protocol: see the README).
+    /// Run this program as the function instead of the built-in test function (it must
+    /// speak the test function's protocol: see the README).
     #[arg(long, value_name = "PATH")]
     pub app_command: Option<PathBuf>,
     /// Keep this run's numbers as the baseline NAME (runs/baselines/NAME).

@@ -5,6 +5,10 @@
 //! is checked without I/O; each command turns it into a plan that owns real objects and runs
 //! it, returning the process exit code. `main` only wires the two together.
 
+#[macro_use]
+mod output;
+
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod duration;

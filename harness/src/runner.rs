@@ -3,18 +3,22 @@
 //! It starts the sink (in process, on its own listener), the host with version A, the front
 //! door and the probes; fires the timer; performs the update at `update_at`; runs on until
 //! `duration`; lets in-flight work settle; stops everything; writes the run directory and
-//! checks it. Whatever happens (an error, Ctrl-C, a panic in a task), every instance is
-//! killed before `run` returns, and a failed run says why.
+//! checks it. Whatever happens once the run directory is chosen (an error, a failed update,
+//! an instance that never became ready, Ctrl-C), every instance is killed first, and the run
+//! ends with its files: `summary.json` says why it failed, in which phase, and what was
+//! measured up to then; `junit.xml` has an errored test case naming the reason. Each is
+//! written exactly once, here.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reports::{ExpectedSpec, RunDir, RunInfo, SourceSpec, Summary};
+use reports::{ExpectedSpec, Probe, RunDir, RunInfo, SourceSpec, Summary, Verdict};
 use sink::clock::{Clock, SystemClock};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::AppProgram;
 use crate::platform::ledger::Ledger;
 use crate::platform::queue::{self, QueueOptions};
 use crate::platform::timer::{Schedule, TimerFunction, TimerOptions};
@@ -33,58 +37,293 @@ pub struct RunPlan {
     pub out_dir: PathBuf,
     pub time_scale: f64,
     pub seed: u64,
-    /// The function binary.
-    pub program: PathBuf,
+    /// The function the instances run.
+    pub program: AppProgram,
     /// Thresholds from the command line, checked with the scenario's own.
     pub extra_thresholds: Vec<reports::threshold::Threshold>,
+    /// The baseline to compare with, loaded before the run.
+    pub baseline: Option<BaselinePlan>,
 }
 
-/// How a run ended when it did not complete.
+/// A baseline the run is compared with: its summary, read before the run so that a missing
+/// one is a usage error rather than a failed run.
+#[derive(Clone, Debug)]
+pub struct BaselinePlan {
+    /// As the user named it (`main`, or a directory).
+    pub name: String,
+    pub summary: Summary,
+    pub tolerances: Vec<reports::baseline::Tolerance>,
+}
+
+/// Why a run could not even begin: nothing was written.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("interrupted; instances stopped; partial results in {0}")]
-    Interrupted(PathBuf),
-    #[error("{0:#}")]
-    Failed(anyhow::Error),
+    /// A usage error: the run directory holds an earlier run.
+    #[error("{} already holds a run; choose another --out", .0.display())]
+    OutDirTaken(PathBuf),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// How a run ended: its summary (as written to `summary.json`), and whether Ctrl-C stopped it.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub summary: Summary,
+    pub interrupted: bool,
+    /// Things the user should read that are not about the app (a report that did not
+    /// render), for the command to print.
+    pub warnings: Vec<String>,
+}
+
+impl RunOutcome {
+    pub fn is_valid(&self) -> bool {
+        self.summary.invalid.is_empty()
+    }
+
+    /// A threshold failed, or a metric regressed past its tolerance.
+    pub fn failed_a_check(&self) -> bool {
+        self.summary.thresholds.iter().any(|t| !t.ok)
+            || self.summary.baseline.iter().any(|c| c.regression)
+    }
+}
+
+/// Where and why a run stopped short.
+#[derive(Clone, Debug)]
+struct Failure {
+    /// `setup`, `start`, `run`, `update`, `settle` or `check`.
+    phase: &'static str,
+    reason: String,
+    interrupted: bool,
+}
+
+impl Failure {
+    fn new(phase: &'static str, reason: impl Into<String>) -> Failure {
+        Failure {
+            phase,
+            reason: reason.into(),
+            interrupted: false,
+        }
+    }
+
+    fn interrupted(phase: &'static str) -> Failure {
+        Failure {
+            phase,
+            reason: "interrupted (Ctrl-C): every instance was stopped".into(),
+            interrupted: true,
+        }
+    }
+}
+
+/// What the run measured, however far it got.
+#[derive(Default)]
+struct Measured {
+    /// The timer's schedule; `None` when the run failed before it began.
+    schedule: Option<Schedule>,
+    probes: Vec<Probe>,
+    failure: Option<Failure>,
+    /// Scenario time (unscaled) up to which the expected window may reach.
+    window_end: Duration,
+    /// Problems of the measuring itself (the sink), each making the run invalid.
+    invalid: Vec<String>,
 }
 
 /// Runs the plan; `cancel` (Ctrl-C) stops it early, cleanly.
-pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, RunError> {
+pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome, RunError> {
     let wall = Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let out = plan.out_dir.clone();
-    if out.join(sink::ARRIVALS_FILE).exists() {
-        return Err(RunError::Failed(anyhow::anyhow!(
-            "{} already holds a run; choose another --out",
-            out.display()
-        )));
+    if out.join(sink::ARRIVALS_FILE).exists() || out.join(reports::rundir::SUMMARY_FILE).exists() {
+        return Err(RunError::OutDirTaken(out));
     }
     std::fs::create_dir_all(&out)
-        .map_err(|e| RunError::Failed(anyhow::anyhow!("creating {}: {e}", out.display())))?;
+        .map_err(|e| RunError::Setup(format!("creating {}: {e}", out.display())))?;
     let started_ns = clock.now_ns() as i64;
-    // The resolved scenario (defaults filled in) travels with the run, for the reports.
-    if let Ok(text) = toml::to_string(&plan.scenario) {
-        let _ = std::fs::write(out.join("scenario.toml"), text);
+    // The scenario as run (time scale, seed, app and every default filled in) travels with
+    // the run: the reports show it, and running it again reproduces the run.
+    let mut as_run = plan
+        .scenario
+        .as_run(plan.time_scale, plan.seed, &plan.program);
+    if let Some(e) = &mut as_run.expect {
+        e.thresholds
+            .extend(plan.extra_thresholds.iter().map(|t| t.to_string()));
     }
+    let text = toml::to_string(&as_run)
+        .map_err(|e| RunError::Setup(format!("recording the scenario: {e}")))?;
+    std::fs::write(out.join("scenario.toml"), text)
+        .map_err(|e| RunError::Setup(format!("writing scenario.toml: {e}")))?;
     let ledger = Ledger::create(&out.join(reports::rundir::LEDGER_FILE), clock.clone())
-        .map_err(|e| RunError::Failed(anyhow::anyhow!("creating the ledger: {e}")))?;
+        .map_err(|e| RunError::Setup(format!("creating the ledger: {e}")))?;
 
-    // The sink runs in process, on a listener we bind and hand over.
-    let sink_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| RunError::Failed(e.into()))?;
-    let sink_addr = sink_listener
-        .local_addr()
-        .map_err(|e| RunError::Failed(e.into()))?;
-    let mut sink_config = sink::Config::new(&out);
-    sink_config.clock = clock.clone();
-    let sink = sink::Sink::open(sink_config).map_err(|e| RunError::Failed(e.into()))?;
-    let sink_stop = CancellationToken::new();
-    let sink_task = tokio::spawn(sink.serve(sink_listener, sink_stop.clone().cancelled_owned()));
+    let mut measured = measure(&plan, &ledger, clock.clone(), &cancel).await;
+    let events = ledger.events();
+    let run_dir = RunDir::new(&out);
+    let mut warnings = Vec::new();
 
+    // Check whatever was measured, as far as the schedule got.
+    let s = &plan.scenario;
+    let spec = measured
+        .schedule
+        .as_ref()
+        .and_then(|schedule| expected(s, plan.time_scale, schedule, measured.window_end));
+    let checked = (|| -> Result<Option<Verdict>, reports::RunDirError> {
+        run_dir.write_probes(&measured.probes)?;
+        let Some(spec) = &spec else { return Ok(None) };
+        run_dir.write_expected(spec)?;
+        // The probes and the ledger are in memory: check with both rather than read them back.
+        run_dir
+            .check_with(spec, &measured.probes, &events)
+            .map(Some)
+    })();
+    let verdict = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            if measured.failure.is_none() {
+                measured.failure = Some(Failure::new("check", format!("checking the run: {e}")));
+            }
+            None
+        }
+    };
+
+    let failure = measured.failure.clone();
+    let mut notes = Vec::new();
+    if plan.time_scale != 1.0 {
+        notes.push(format!(
+            "durations scaled by {}; process start-up time is real and did not scale",
+            plan.time_scale
+        ));
+    }
+    if failure.is_some() && verdict.is_some() {
+        notes.push(
+            "the run stopped early: the expected window ends with the last whole loop before it stopped"
+                .into(),
+        );
+    }
+    let mut summary = Summary::new(
+        RunInfo {
+            scenario: Some(plan.scenario_path.clone()),
+            name: Some(s.name().to_owned()),
+            strategy: Some(s.strategy.to_string()),
+            seed: Some(plan.seed),
+            harness_version: env!("CARGO_PKG_VERSION").to_owned(),
+            time_scale: Some(plan.time_scale),
+            started_ns: Some(started_ns),
+            ended_ns: Some(clock.now_ns() as i64),
+            probe_send_lag_ms: probes::send_lag_ms(&measured.probes),
+            wall_ms: Some(wall.elapsed().as_secs_f64() * 1e3),
+            update_duration_ms: reports::ledger::update_duration_ms(&events),
+            notes,
+            app_command: Some(plan.program.to_string()),
+            failed_phase: failure.as_ref().map(|f| f.phase.to_owned()),
+            unmeasured: verdict.is_none(),
+        },
+        verdict.clone().unwrap_or_default(),
+    );
+    if let Some(f) = &failure {
+        summary.invalid.push(if f.interrupted {
+            f.reason.clone()
+        } else {
+            format!("the run failed in phase {}: {}", f.phase, f.reason)
+        });
+    }
+    summary.invalid.append(&mut measured.invalid);
+    // A run the harness could not measure properly is never reported as a pass.
+    if let Some(lag) = summary.run.probe_send_lag_ms {
+        let budget_ms = s.probes.max_send_lag.0.as_secs_f64() * 1e3;
+        if lag.p99 > budget_ms {
+            summary.invalid.push(format!(
+                "the probe client lagged behind its schedule: send lag p99 {} ms over the {} ms budget (probes.max_send_lag)",
+                reports::terminal::number(lag.p99),
+                reports::terminal::number(budget_ms)
+            ));
+        }
+    }
+    // Thresholds and the baseline need a verdict; with none, nothing could be evaluated.
+    let mut cases = Vec::new();
+    if let Some(v) = &verdict {
+        let mut thresholds = s.thresholds();
+        thresholds.extend(plan.extra_thresholds.iter().cloned());
+        summary.thresholds =
+            reports::threshold::evaluate(&thresholds, v, summary.run.update_duration_ms);
+        cases = summary.thresholds.clone();
+        if let Some(b) = &plan.baseline {
+            summary.baseline = reports::baseline::compare(&b.summary, &summary, &b.tolerances);
+            if let Some(w) = reports::baseline::mismatch(&b.summary, &summary) {
+                summary.run.notes.push(w.clone());
+                warnings.push(w);
+            }
+            cases.extend(reports::baseline::outcomes(
+                &b.tolerances,
+                &summary.baseline,
+                &b.name,
+            ));
+        }
+    }
+    let written = run_dir.write_summary(&summary).map_err(|e| e.to_string());
+    let junit = reports::threshold::junit(s.name(), &cases, &summary.invalid);
+    let written = written.and_then(|()| {
+        std::fs::write(out.join("junit.xml"), junit).map_err(|e| format!("writing junit.xml: {e}"))
+    });
+    if let Err(e) = written {
+        warnings.push(format!(
+            "writing the run's files into {}: {e}",
+            out.display()
+        ));
+    }
+    // The reports are a view of the files: a failure to render them is reported, not fatal.
+    if verdict.is_some() {
+        if let Err(e) = reports::report::write(&run_dir) {
+            warnings.push(format!(
+                "rendering the reports failed ({e}); `harness report {}` can retry",
+                out.display()
+            ));
+        }
+    }
+    Ok(RunOutcome {
+        interrupted: failure.is_some_and(|f| f.interrupted),
+        summary,
+        warnings,
+    })
+}
+
+/// Starts the sink, the host and the front door, drives the run, and stops all of them,
+/// whatever happened, so every item an instance managed to send is on disk.
+async fn measure(
+    plan: &RunPlan,
+    ledger: &Ledger,
+    clock: Arc<dyn Clock>,
+    cancel: &CancellationToken,
+) -> Measured {
+    let out = &plan.out_dir;
     let s = &plan.scenario;
     let scale = plan.time_scale;
-    let host = Host::new(
+    let setup_failed = |e: String| Measured {
+        failure: Some(Failure::new("setup", e)),
+        ..Measured::default()
+    };
+
+    // The sink runs in process, on a listener we bind and hand over.
+    let sink_listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => return setup_failed(format!("binding the sink's listener: {e}")),
+    };
+    let sink_addr = match sink_listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => return setup_failed(format!("the sink's address: {e}")),
+    };
+    let mut sink_config = sink::Config::new(out);
+    sink_config.clock = clock.clone();
+    let sink = match sink::Sink::open(sink_config) {
+        Ok(s) => s,
+        Err(e) => return setup_failed(format!("opening the sink: {e}")),
+    };
+    let sink_stop = CancellationToken::new();
+    let sink_task = tokio::spawn(sink.serve(sink_listener, sink_stop.clone().cancelled_owned()));
+    let stop_sink = || async {
+        sink_stop.cancel();
+        sink_task.await
+    };
+
+    let host = match Host::new(
         HostConfig {
             program: plan.program.clone(),
             sink_url: format!("http://{sink_addr}"),
@@ -105,14 +344,27 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
             invoke_timeout: s.workload.period.scaled(scale) * 10 + Duration::from_secs(5),
         },
         ledger.clone(),
-    )
-    .map_err(|e| RunError::Failed(e.into()))?;
-    let door_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| RunError::Failed(e.into()))?;
-    let door_addr = door_listener
-        .local_addr()
-        .map_err(|e| RunError::Failed(e.into()))?;
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = stop_sink().await;
+            return setup_failed(format!("preparing the host: {e}"));
+        }
+    };
+    let door_listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = stop_sink().await;
+            return setup_failed(format!("binding the front door's listener: {e}"));
+        }
+    };
+    let door_addr = match door_listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = stop_sink().await;
+            return setup_failed(format!("the front door's address: {e}"));
+        }
+    };
     let door_stop = CancellationToken::new();
     let door_task = tokio::spawn(front_door::serve(
         door_listener,
@@ -123,107 +375,34 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<Summary, Ru
         door_stop.clone().cancelled_owned(),
     ));
 
-    let result = drive(&plan, &host, clock.clone(), &cancel, door_addr).await;
+    let mut measured = drive(plan, &host, clock, cancel, door_addr).await;
 
-    // Whatever happened: stop every instance, the front door and the sink, in that order,
-    // so every item an instance managed to send is on disk.
+    // Whatever happened: stop every instance, the front door and the sink, in that order.
     host.kill_all().await;
     door_stop.cancel();
     let _ = door_task.await;
-    sink_stop.cancel();
-    let sink_result = sink_task.await;
-
-    let (schedule, probes) = match result {
-        Ok(ok) => ok,
-        Err(e) => {
-            return Err(if cancel.is_cancelled() {
-                RunError::Interrupted(out)
-            } else {
-                RunError::Failed(e)
-            })
+    match stop_sink().await {
+        Ok(Ok(summary)) => {
+            let rejected: u64 = summary.stats.rejected.values().sum();
+            if rejected > 0 {
+                let kinds: Vec<String> = summary
+                    .stats
+                    .rejected
+                    .iter()
+                    .map(|(kind, n)| format!("{kind} {n}"))
+                    .collect();
+                measured.invalid.push(format!(
+                    "the sink refused {rejected} request(s) ({}): the function sent malformed items",
+                    kinds.join(", ")
+                ));
+            }
         }
-    };
-    let sink_rejected: u64 = match &sink_result {
-        Ok(Ok(summary)) => summary.stats.rejected.values().sum(),
-        _ => 0,
-    };
-    match sink_result {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(RunError::Failed(anyhow::anyhow!("the sink failed: {e}"))),
-        Err(e) => {
-            return Err(RunError::Failed(anyhow::anyhow!(
-                "the sink task failed: {e}"
-            )))
-        }
+        Ok(Err(e)) => measured.invalid.push(format!("the sink failed: {e}")),
+        Err(e) => measured
+            .invalid
+            .push(format!("the sink's task failed: {e}")),
     }
-
-    let run_dir = RunDir::new(&out);
-    let spec = expected(s, scale, &schedule);
-    // The probes and the ledger are in memory: write the one, and check with both rather
-    // than read them back.
-    let events = ledger.events();
-    let write = || -> Result<reports::Verdict, reports::RunDirError> {
-        run_dir.write_expected(&spec)?;
-        run_dir.write_probes(&probes)?;
-        run_dir.check_with(&spec, &probes, &events)
-    };
-    let verdict = write().map_err(|e| RunError::Failed(e.into()))?;
-    let lag = probes::send_lag_ms(&probes);
-    let summary = Summary::new(
-        RunInfo {
-            scenario: Some(plan.scenario_path.clone()),
-            strategy: Some(s.strategy.to_string()),
-            seed: Some(plan.seed),
-            harness_version: env!("CARGO_PKG_VERSION").to_owned(),
-            time_scale: Some(scale),
-            started_ns: Some(started_ns),
-            ended_ns: Some(clock.now_ns() as i64),
-            probe_send_lag_ms: lag,
-            wall_ms: Some(wall.elapsed().as_secs_f64() * 1e3),
-            update_duration_ms: reports::ledger::update_duration_ms(&events),
-            notes: if scale == 1.0 {
-                Vec::new()
-            } else {
-                vec![format!(
-                    "durations scaled by {scale}; process start-up time is real and did not scale"
-                )]
-            },
-        },
-        verdict,
-    );
-    let mut summary = summary;
-    let mut thresholds = s.thresholds();
-    thresholds.extend(plan.extra_thresholds.iter().cloned());
-    summary.thresholds = reports::threshold::evaluate(
-        &thresholds,
-        &summary.verdict,
-        summary.run.update_duration_ms,
-    );
-    // A run the harness could not measure properly is never reported as a pass.
-    if let Some(lag) = summary.run.probe_send_lag_ms {
-        let budget_ms = s.probes.max_send_lag.0.as_secs_f64() * 1e3;
-        if lag.p99 > budget_ms {
-            summary.invalid.push(format!(
-                "the probe client lagged behind its schedule: send lag p99 {:.2} ms over the {budget_ms} ms budget",
-                lag.p99
-            ));
-        }
-    }
-    if sink_rejected > 0 {
-        summary.invalid.push(format!(
-            "the sink refused {sink_rejected} request(s): the function sent malformed items"
-        ));
-    }
-    run_dir
-        .write_summary(&summary)
-        .map_err(|e| RunError::Failed(e.into()))?;
-    let junit = reports::threshold::junit(s.name(), &summary.thresholds, &summary.invalid);
-    let _ = std::fs::write(out.join("junit.xml"), junit);
-    // The reports are a view of the files: a failure to render them is reported, not fatal.
-    if let Err(e) = reports::report::write(&run_dir) {
-        tracing::warn!(error = %e, "rendering the reports failed; `harness report` can retry");
-    }
-    Ok(summary)
+    measured
 }
 
 /// Sleeps until `at`, or returns false if the run was cancelled first.
@@ -234,22 +413,29 @@ async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
     }
 }
 
-/// The run itself, between start-up and clean-up.
+/// The run itself, between start-up and clean-up. It always stops what it started (timer,
+/// probes, queue) and hands back what it measured, with the failure if there was one.
 async fn drive(
     plan: &RunPlan,
     host: &Host,
     clock: Arc<dyn Clock>,
     cancel: &CancellationToken,
     door_addr: std::net::SocketAddr,
-) -> anyhow::Result<(Schedule, Vec<reports::Probe>)> {
+) -> Measured {
     let s = &plan.scenario;
     let scale = plan.time_scale;
-    let interrupted = || anyhow::anyhow!("interrupted");
+    let mut measured = Measured::default();
 
     host.phase_begun("start", &s.app.from);
-    tokio::select! {
-        started = strategy::start_many(host, &s.app.from, PRODUCTION, s.app.instances) => { started?; }
-        () = cancel.cancelled() => return Err(interrupted()),
+    let started = tokio::select! {
+        started = strategy::start_many(host, &s.app.from, PRODUCTION, s.app.instances) => {
+            started.map_err(|e| Failure::new("start", format!("{e:#}")))
+        }
+        () = cancel.cancelled() => Err(Failure::interrupted("start")),
+    };
+    if let Err(f) = started {
+        measured.failure = Some(f);
+        return measured;
     }
     host.phase_ended("start", &s.app.from);
 
@@ -258,7 +444,7 @@ async fn drive(
         epoch: Instant::now(),
         period: s.workload.period.scaled(scale),
     };
-    let duration = s.run.duration.scaled(scale);
+    measured.schedule = Some(schedule);
     let occurrences = s
         .run
         .duration
@@ -306,53 +492,26 @@ async fn drive(
             queue_stop.clone(),
         ))
     });
-    let stop_background = || {
-        timer_stop.cancel();
-        probe_stop.cancel();
-        queue_stop.cancel();
-    };
 
-    if !sleep_until(schedule.epoch + s.run.update_at.scaled(scale), cancel).await {
-        stop_background();
-        return Err(interrupted());
-    }
-    let update = {
-        let (host, plan_kind) = (host.clone(), Plan::from_scenario(s, scale, plan.seed));
-        let (from, to, n) = (s.app.from.clone(), s.app.to.clone(), s.app.instances);
-        tokio::spawn(async move { plan_kind.perform(&host, &from, &to, n).await })
-    };
-    if !sleep_until(schedule.epoch + duration, cancel).await {
-        stop_background();
-        update.abort();
-        return Err(interrupted());
-    }
+    let failure = perform_update(plan, host, schedule, cancel).await;
     timer_stop.cancel();
     let _ = timer.await;
-    let updated = tokio::select! {
-        r = update => r,
-        () = cancel.cancelled() => { probe_stop.cancel(); return Err(interrupted()); }
-    };
-    match updated {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            probe_stop.cancel();
-            return Err(e.context("the update failed"));
-        }
-        Err(e) => {
-            probe_stop.cancel();
-            return Err(anyhow::anyhow!("the update task failed: {e}"));
-        }
-    }
-    // Let in-flight runs finish (and leased messages come back), within the settle time.
-    let settled = async {
-        while !(host.tasks().is_empty() && host.queue().is_empty()) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    // Let in-flight runs finish (and leased messages come back), within the settle time,
+    // unless the user asked to stop.
+    let interrupted = failure.as_ref().is_some_and(|f| f.interrupted);
+    let failure = if interrupted {
+        failure
+    } else {
+        let settled = async {
+            while !(host.tasks().is_empty() && host.queue().is_empty()) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::timeout(s.settle().scaled(scale), settled) => failure,
+            () = cancel.cancelled() => failure.or(Some(Failure::interrupted("settle"))),
         }
     };
-    tokio::select! {
-        _ = tokio::time::timeout(s.settle().scaled(scale), settled) => {}
-        () = cancel.cancelled() => { stop_background(); return Err(interrupted()); }
-    }
     queue_stop.cancel();
     if let Some(d) = dispatcher {
         let _ = d.await;
@@ -369,13 +528,87 @@ async fn drive(
             .event("run_ended", "", "", "")
             .with("alive", alive.join("+")),
     );
-    let probes = probe_task.await.unwrap_or_default();
-    Ok((schedule, probes))
+    measured.probes = probe_task.await.unwrap_or_default();
+    // A run stopped short is judged on the loops that could end before it stopped.
+    measured.window_end = match &failure {
+        None => s.run.duration.0,
+        Some(_) => schedule.epoch.elapsed().div_f64(scale),
+    };
+    measured.failure = failure;
+    measured
 }
 
-/// The expected window: the occurrences whose whole loop fell inside the measured span.
-pub fn expected(s: &Scenario, scale: f64, schedule: &Schedule) -> ExpectedSpec {
-    ExpectedSpec {
+/// Waits for `update_at`, performs the update, and runs on to `duration`; a failed update
+/// ends the run at once rather than after the whole duration.
+async fn perform_update(
+    plan: &RunPlan,
+    host: &Host,
+    schedule: Schedule,
+    cancel: &CancellationToken,
+) -> Option<Failure> {
+    let s = &plan.scenario;
+    let scale = plan.time_scale;
+    if !sleep_until(schedule.epoch + s.run.update_at.scaled(scale), cancel).await {
+        return Some(Failure::interrupted("run"));
+    }
+    let mut update = {
+        let (host, plan_kind) = (host.clone(), Plan::from_scenario(s, scale, plan.seed));
+        let (from, to, n) = (s.app.from.clone(), s.app.to.clone(), s.app.instances);
+        tokio::spawn(async move { plan_kind.perform(&host, &from, &to, n).await })
+    };
+    let failed = |joined: Result<anyhow::Result<()>, tokio::task::JoinError>| match joined {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(Failure::new("update", format!("{e:#}"))),
+        Err(e) => Some(Failure::new(
+            "update",
+            format!("the update task failed: {e}"),
+        )),
+    };
+    let end = schedule.epoch + s.run.duration.scaled(scale);
+    let mut done = false;
+    tokio::select! {
+        () = tokio::time::sleep_until(end) => {}
+        joined = &mut update => {
+            if let Some(f) = failed(joined) {
+                return Some(f);
+            }
+            done = true;
+        }
+        () = cancel.cancelled() => {
+            update.abort();
+            return Some(Failure::interrupted("update"));
+        }
+    }
+    if !done {
+        tokio::select! {
+            joined = &mut update => {
+                if let Some(f) = failed(joined) {
+                    return Some(f);
+                }
+            }
+            () = cancel.cancelled() => {
+                update.abort();
+                return Some(Failure::interrupted("update"));
+            }
+        }
+    } else if !sleep_until(end, cancel).await {
+        return Some(Failure::interrupted("run"));
+    }
+    None
+}
+
+/// The expected window: the occurrences whose whole loop fell inside the measured span,
+/// which ends at `window_end` (scenario time, unscaled: `run.duration` for a whole run).
+/// `None` when no occurrence could end inside it.
+pub fn expected(
+    s: &Scenario,
+    scale: f64,
+    schedule: &Schedule,
+    window_end: Duration,
+) -> Option<ExpectedSpec> {
+    let first = s.first_expected();
+    let last = s.last_complete_by(window_end.min(s.run.duration.0))?;
+    (last >= first).then(|| ExpectedSpec {
         sources: vec![SourceSpec {
             source: s.source().into(),
             epoch_ns: schedule.epoch_ns,
@@ -386,9 +619,9 @@ pub fn expected(s: &Scenario, scale: f64, schedule: &Schedule) -> ExpectedSpec {
                 // Every message of a poll is due when the poll runs.
                 Trigger::Queue => 0,
             },
-            first: s.first_expected(),
-            last: s.last_expected(),
+            first,
+            last,
         }],
         late_after_ns: s.late_after().scaled(scale).as_nanos() as i64,
-    }
+    })
 }

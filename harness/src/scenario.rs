@@ -701,16 +701,48 @@ impl Scenario {
 
     /// The last occurrence whose whole loop ends by `run.duration`.
     pub fn last_expected(&self) -> u64 {
-        let period = self.workload.period.0.as_nanos();
-        let end = self.run.duration.0.as_nanos();
+        self.last_complete_by(self.run.duration.0).unwrap_or(0)
+    }
+
+    /// The last occurrence the timer fires (scheduled before `run.duration`) whose whole loop
+    /// ends by `end`, scenario time; `None` when not even occurrence 0's does. A run that
+    /// stopped early is judged on the loops that could end before it stopped.
+    pub fn last_complete_by(&self, end: Duration) -> Option<u64> {
+        let period = self.workload.period.0.as_nanos().max(1);
         let length = self.loop_length().as_nanos();
-        // Occurrences start at m * period; the last fired is the one scheduled before `end`.
-        let last_fired = (end.saturating_sub(1)) / period;
-        let mut last = last_fired;
-        while last > 0 && last * period + length > end {
-            last -= 1;
+        // Occurrences start at m * period; the last fired is the one scheduled before the
+        // run's duration.
+        let last_fired = self.run.duration.0.as_nanos().saturating_sub(1) / period;
+        let room = end.as_nanos().checked_sub(length)?;
+        Some((room / period).min(last_fired) as u64)
+    }
+
+    /// The scenario exactly as a run with these settings runs it: the time scale and seed
+    /// used, the app run when it is not the built-in function, and every default filled in
+    /// (the timer's monitor, the settle time, the late threshold, the strategy's and the
+    /// queue's sections). Written to the run directory as `scenario.toml`, it reproduces the
+    /// run.
+    pub fn as_run(&self, time_scale: f64, seed: u64, program: &crate::app::AppProgram) -> Scenario {
+        let mut s = self.clone();
+        s.name = Some(self.name().to_owned());
+        s.time_scale = time_scale;
+        s.seed = seed;
+        s.app.command = (!program.builtin).then(|| program.program.display().to_string());
+        s.timer.use_monitor = Some(self.use_monitor());
+        s.run.settle = Some(self.settle());
+        s.workload.late_after = Some(self.late_after());
+        match self.strategy {
+            StrategyKind::Swap => s.swap = Some(self.swap()),
+            StrategyKind::Recreate => s.recreate = Some(self.recreate()),
+            StrategyKind::Rolling => s.rolling = Some(self.rolling()),
+            StrategyKind::Graceful => s.graceful = Some(self.graceful()),
+            StrategyKind::Drain => s.drain = Some(self.drain()),
         }
-        last as u64
+        if self.workload.trigger == Trigger::Queue {
+            s.queue = Some(self.queue_settings());
+        }
+        s.expect = Some(self.expect.clone().unwrap_or_default());
+        s
     }
 
     pub fn use_monitor(&self) -> bool {

@@ -140,12 +140,8 @@ impl Plan {
                 jitter,
                 seed,
             } => {
-                let mut rng = Rng::new(*seed);
-                let (grace, jitter) = (*grace, *jitter);
-                replace(host, to, instances, move |_| {
-                    Some(grace.mul_f64(1.0 - jitter * rng.unit()))
-                })
-                .await
+                let mut next = jittered_graces(*grace, *jitter, *seed);
+                replace(host, to, instances, move |_| Some(next())).await
             }
             Plan::Drain {
                 poll_interval,
@@ -275,6 +271,13 @@ async fn swap(
     Ok(())
 }
 
+/// The graces a graceful stop gives its instances, one per call in stop order: drawn from
+/// the run's seed between `(1 - jitter)` and 1 times `grace`, so a run replays exactly.
+pub fn jittered_graces(grace: Duration, jitter: f64, seed: u64) -> impl FnMut() -> Duration {
+    let mut rng = Rng::new(seed);
+    move || grace.mul_f64(1.0 - jitter * rng.unit())
+}
+
 /// Stops every production instance (each with the grace `grace_of` gives it: `None` kills
 /// at once), then starts `instances` of `to`. Recreate and graceful are this with different
 /// graces.
@@ -327,13 +330,30 @@ async fn drain(
         let addr = v
             .addr
             .ok_or_else(|| anyhow::anyhow!("instance {} has no address", v.id))?;
-        client
+        let answer = client
             .post(format!("http://{addr}/admin/mode"))
-            .json(&serde_json::json!({"mode": "PreparingForStop"}))
+            .json(&crate::testfn::ModeRequest {
+                mode: "PreparingForStop".into(),
+            })
             .send()
             .await
-            .and_then(|r| r.error_for_status())
             .map_err(|e| anyhow::anyhow!("asking {} to prepare for stop: {e}", v.id))?;
+        let status = answer.status();
+        // An app without the endpoint cannot be drained: say so now, not after the run.
+        if matches!(status.as_u16(), 404 | 405 | 501) {
+            anyhow::bail!(
+                "the drain strategy needs the app's admin mode endpoint, and {} has none: \
+                 POST /admin/mode answered {status} (an app to be drained must serve GET and \
+                 POST /admin/mode; see the test function's protocol)",
+                v.id
+            );
+        }
+        if !status.is_success() {
+            anyhow::bail!(
+                "asking {} to prepare for stop: POST /admin/mode answered {status}",
+                v.id
+            );
+        }
     }
     let deadline = tokio::time::Instant::now() + timeout;
     let mut waiting: Vec<_> = old.clone();
@@ -347,10 +367,10 @@ async fn drain(
                 .await
                 .ok();
             let mode = match mode {
-                Some(r) => r.json::<serde_json::Value>().await.unwrap_or_default(),
-                None => serde_json::Value::Null,
+                Some(r) => r.json::<crate::testfn::ModeAnswer>().await.ok(),
+                None => None,
             };
-            if mode["mode"] != "SafeToStop" {
+            if mode.is_none_or(|m| m.mode != "SafeToStop") {
                 still.push(v);
             }
         }
@@ -490,5 +510,28 @@ impl RollingPlan {
             }
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_jitter_is_reproducible_from_the_seed() {
+        let draw = |seed| {
+            let mut next = jittered_graces(Duration::from_secs(5), 0.8, seed);
+            (0..8).map(|_| next()).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7), "the same seed draws the same graces");
+        assert_ne!(draw(7), draw(8), "another seed draws others");
+        for g in draw(7).into_iter().chain(draw(8)) {
+            assert!(
+                (Duration::from_secs(1)..=Duration::from_secs(5)).contains(&g),
+                "within [0.2, 1] x 5 s: {g:?}"
+            );
+        }
+        let mut none = jittered_graces(Duration::from_secs(5), 0.0, 3);
+        assert_eq!(none(), Duration::from_secs(5), "no jitter, the whole grace");
     }
 }

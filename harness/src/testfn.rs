@@ -34,6 +34,129 @@ use tokio_util::sync::CancellationToken;
 
 use crate::scenario::OnCancel;
 
+/// The command line of an instance, `harness testfn ...` or the standalone `testfn`: what
+/// the host passes to every instance it starts (see [`Work::args`]). The command prints the
+/// address it bound on its first line of output, then serves until SIGTERM (its
+/// cancellation token) or SIGKILL. `--version` is the function's version label, so the
+/// commands that take these flags turn clap's own version flag off.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Version label sent with every item, e.g. A.
+    #[arg(long, env = "TESTFN_VERSION")]
+    pub version: String,
+    /// Instance id, e.g. a-0.
+    #[arg(long, env = "TESTFN_INSTANCE")]
+    pub instance: String,
+    /// The slot the instance was started in.
+    #[arg(long, env = "TESTFN_SLOT", default_value = "production")]
+    pub slot: String,
+    /// Base URL of the sink.
+    #[arg(long, env = "TESTFN_SINK")]
+    pub sink: String,
+    /// Where cancelled runs stash their unsent items, and where they are replayed from.
+    #[arg(long, env = "TESTFN_STASH_DIR")]
+    pub stash_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    pub items: u32,
+    #[arg(long, default_value_t = 1_000_000_000)]
+    pub item_delay_ns: u64,
+    #[arg(long, default_value_t = 0)]
+    pub processing_ns: u64,
+    #[arg(long, default_value_t = 2_000)]
+    pub submit_timeout_ms: u64,
+    #[arg(long, default_value_t = 0)]
+    pub retries: u32,
+    /// What a run does when the cancellation token fires: abandon, finish-item or stash.
+    #[arg(long, default_value = "abandon", value_parser = parse_on_cancel)]
+    pub on_cancel: OnCancel,
+    /// Messages each /poll run emits (the queue workload).
+    #[arg(long, default_value_t = 0)]
+    pub events: u32,
+    /// Chaos: the queue handler always fails messages with this n.
+    #[arg(long)]
+    pub fail_n: Option<u64>,
+    /// Cold start: wait this long before binding and serving.
+    #[arg(long, default_value_t = 0)]
+    pub startup_delay_ns: u64,
+    /// Print `sent SOURCE M N` before an item's first submit and `acked SOURCE M N` once
+    /// the sink took it, so the host knows which items were in flight when it died.
+    #[arg(long)]
+    pub report_sends: bool,
+}
+
+pub fn parse_on_cancel(s: &str) -> Result<OnCancel, String> {
+    match s {
+        "abandon" => Ok(OnCancel::Abandon),
+        "finish-item" => Ok(OnCancel::FinishItem),
+        "stash" => Ok(OnCancel::Stash),
+        other => Err(format!(
+            "expected abandon, finish-item or stash, got {other:?}"
+        )),
+    }
+}
+
+/// Runs the test function until SIGTERM (its cancellation token) or SIGKILL: the body of
+/// `harness testfn` and of the standalone `testfn` binary.
+pub fn main(args: Args) -> anyhow::Result<()> {
+    // An instance logs to its stderr, which the host keeps as `instances/ID.log`.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "harness=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let config = Config {
+        version: args.version,
+        instance: args.instance,
+        slot: args.slot,
+        sink_url: args.sink.trim_end_matches('/').to_owned(),
+        stash_dir: args.stash_dir,
+        report_sends: args.report_sends,
+        work: Work {
+            items: args.items,
+            item_delay: Duration::from_nanos(args.item_delay_ns),
+            processing: Duration::from_nanos(args.processing_ns),
+            submit_timeout: Duration::from_millis(args.submit_timeout_ms),
+            retries: args.retries,
+            on_cancel: args.on_cancel,
+            events: args.events,
+            fail_n: args.fail_n,
+        },
+    };
+    tokio::time::sleep(Duration::from_nanos(args.startup_delay_ns)).await;
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", listener.local_addr()?)?;
+        out.flush()?;
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        term.recv().await;
+        tracing::info!("SIGTERM: the cancellation token fires");
+        token.cancel();
+    });
+    tracing::info!(version = %config.version, instance = %config.instance, "serving");
+    serve(listener, config, cancel).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
 /// How the function works: the settings the host passes to every instance it starts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Work {
@@ -267,12 +390,22 @@ pub async fn serve(
 }
 
 async fn get_mode(State(state): State<Arc<AppState>>) -> Response {
-    Json(serde_json::json!({"mode": state.mode_name()})).into_response()
+    Json(ModeAnswer {
+        mode: state.mode_name().to_owned(),
+    })
+    .into_response()
 }
 
-#[derive(Deserialize)]
-struct ModeRequest {
-    mode: String,
+/// `POST /admin/mode`'s body: the mode to enter.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ModeRequest {
+    pub mode: String,
+}
+
+/// `GET /admin/mode`'s answer: `Normal`, `PreparingForStop` or `SafeToStop`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ModeAnswer {
+    pub mode: String,
 }
 
 async fn set_mode(State(state): State<Arc<AppState>>, Json(req): Json<ModeRequest>) -> Response {
@@ -289,7 +422,10 @@ async fn set_mode(State(state): State<Arc<AppState>>, Json(req): Json<ModeReques
     };
     state.mode.store(mode, Ordering::SeqCst);
     tracing::info!(mode = %req.mode, "mode set");
-    Json(serde_json::json!({"mode": state.mode_name()})).into_response()
+    Json(ModeAnswer {
+        mode: state.mode_name().to_owned(),
+    })
+    .into_response()
 }
 
 /// The body of `POST /poll`.

@@ -99,6 +99,57 @@ pub fn compare(baseline: &Summary, current: &Summary, tolerances: &[Tolerance]) 
         .collect()
 }
 
+/// Each tolerance as a pass/fail outcome (for `junit.xml`, beside the thresholds):
+/// `downtime.max_ms regresses at most 20% against main`, with the current value.
+pub fn outcomes(
+    tolerances: &[Tolerance],
+    changes: &[Change],
+    baseline: &str,
+) -> Vec<threshold::Outcome> {
+    tolerances
+        .iter()
+        .filter_map(|t| {
+            let c = changes.iter().find(|c| c.metric == t.metric)?;
+            let unit = if t.percent { "%" } else { "" };
+            Some(threshold::Outcome {
+                threshold: format!(
+                    "{} regresses at most {}{unit} against {baseline}",
+                    t.metric,
+                    crate::terminal::number(t.amount)
+                ),
+                metric: t.metric.clone(),
+                value: Some(c.current),
+                ok: !c.regression,
+            })
+        })
+        .collect()
+}
+
+/// A warning when the baseline was measured on another scenario or strategy, whose numbers
+/// a comparison would read as changes.
+pub fn mismatch(baseline: &Summary, current: &Summary) -> Option<String> {
+    let name = |s: &Summary| {
+        s.run.name.clone().or_else(|| {
+            s.run.scenario.as_deref().map(|p| {
+                Path::new(p)
+                    .file_stem()
+                    .map_or(p.to_owned(), |s| s.to_string_lossy().into_owned())
+            })
+        })
+    };
+    let (bn, cn) = (name(baseline), name(current));
+    let (bs, cs) = (&baseline.run.strategy, &current.run.strategy);
+    (bn != cn || bs != cs).then(|| {
+        format!(
+            "the baseline is of scenario {} (strategy {}), this run of {} (strategy {}): its changes compare different things",
+            bn.as_deref().unwrap_or("?"),
+            bs.as_deref().unwrap_or("?"),
+            cn.as_deref().unwrap_or("?"),
+            cs.as_deref().unwrap_or("?"),
+        )
+    })
+}
+
 /// Where a named baseline is kept: a directory with the run's summary and ledger.
 pub fn named_dir(name: &str) -> PathBuf {
     PathBuf::from("runs").join("baselines").join(name)

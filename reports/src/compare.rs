@@ -124,6 +124,9 @@ pub struct ScenarioResult {
     pub runs: usize,
     /// `(repetition, why)` of every failed run.
     pub failed: Vec<(u32, String)>,
+    /// `(repetition, threshold (metric = value))` of every threshold a run failed; such a
+    /// run was measured, so it is averaged in.
+    pub threshold_failures: Vec<(u32, String)>,
     pub values: BTreeMap<String, Vec<f64>>,
     pub stats: BTreeMap<String, Stats>,
 }
@@ -156,7 +159,16 @@ pub fn compare(records: &[RunRecord]) -> Vec<ScenarioResult> {
                 .iter()
                 .filter_map(|(k, v)| stats(v).map(|s| (k.clone(), s)))
                 .collect();
+            let threshold_failures = runs
+                .iter()
+                .flat_map(|r| {
+                    r.threshold_failures
+                        .iter()
+                        .map(|f| (r.repetition, f.clone()))
+                })
+                .collect();
             ScenarioResult {
+                threshold_failures,
                 strategy: runs[0].strategy.clone(),
                 scenario: name,
                 runs: runs.len(),
@@ -262,6 +274,20 @@ pub fn markdown(results: &[ScenarioResult]) -> String {
     if !failed.is_empty() {
         let _ = writeln!(out, "\n## Failed runs (not averaged in)\n");
         for f in failed {
+            let _ = writeln!(out, "{f}");
+        }
+    }
+    let thresholds: Vec<String> = results
+        .iter()
+        .flat_map(|r| {
+            r.threshold_failures
+                .iter()
+                .map(move |(rep, what)| format!("- {} run {rep}: {what}", r.scenario))
+        })
+        .collect();
+    if !thresholds.is_empty() {
+        let _ = writeln!(out, "\n## Failed thresholds\n");
+        for f in thresholds {
             let _ = writeln!(out, "{f}");
         }
     }

@@ -46,6 +46,12 @@ pub fn tables(h: &History) -> Vec<Table> {
             ]),
             row(["harness version".into(), run.harness_version.clone()]),
         ];
+        if let Some(app) = &run.app_command {
+            rows.push(row(["app command".into(), app.clone()]));
+        }
+        if let Some(phase) = &run.failed_phase {
+            rows.push(row(["failed in phase".into(), phase.clone()]));
+        }
         if let Some(lag) = run.probe_send_lag_ms {
             rows.push(row([
                 "probe send lag p99 (ms)".into(),
@@ -108,7 +114,8 @@ pub fn tables(h: &History) -> Vec<Table> {
                     .map(|t| {
                         row([
                             t.threshold.clone(),
-                            t.value.map_or("not measured".into(), |x| format!("{x}")),
+                            t.value
+                                .map_or("not measured".into(), crate::terminal::number),
                             if t.ok { "ok".into() } else { "FAILED".into() },
                         ])
                     })

@@ -12,14 +12,16 @@ pub struct Summary {
     pub schema: String,
     pub run: RunInfo,
     pub verdict: Verdict,
-    /// Each threshold of the scenario (and `--expect`), its measured value and outcome.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Each threshold of the scenario (and `--expect`) that could be evaluated, its measured
+    /// value and outcome. Always written, empty when there is none.
+    #[serde(default)]
     pub thresholds: Vec<crate::threshold::Outcome>,
-    /// Why the run cannot be trusted, if it cannot (empty for a valid run).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Why the run cannot be trusted, if it cannot (empty for a valid run). Always written.
+    #[serde(default)]
     pub invalid: Vec<String>,
-    /// Each metric against the baseline the run was compared with, if any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Each metric against the baseline the run was compared with (empty without one).
+    /// Always written.
+    #[serde(default)]
     pub baseline: Vec<crate::baseline::Change>,
 }
 
@@ -29,6 +31,20 @@ pub struct RunInfo {
     /// The scenario file, as given on the command line.
     #[serde(default)]
     pub scenario: Option<String>,
+    /// The scenario's name (its `name`, or the file's stem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The function the instances ran: `harness testfn (built in)`, or the app's path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_command: Option<String>,
+    /// The phase the run failed or was interrupted in (`setup`, `start`, `run`, `update`,
+    /// `settle`, `check`); absent when it ran to its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_phase: Option<String>,
+    /// True when the run stopped before any expected occurrence could end, so there is no
+    /// verdict: its counts are all zero and no threshold was evaluated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unmeasured: bool,
     #[serde(default)]
     pub strategy: Option<String>,
     #[serde(default)]

@@ -44,6 +44,34 @@ pub fn render_summary(summary: &Summary, baseline: Option<&str>) -> String {
     for why in &summary.invalid {
         let _ = writeln!(out, "\nINVALID RUN: {why}");
     }
+    if summary.run.unmeasured {
+        let _ = writeln!(
+            out,
+            "nothing was measured: the run stopped before any expected occurrence could end"
+        );
+    }
+    out
+}
+
+/// Only what went wrong, one line each: every failed threshold with its measured value, every
+/// baseline regression and why the run is invalid. `--quiet` prints this on stderr.
+pub fn render_failures(summary: &Summary) -> String {
+    let mut out = String::new();
+    for t in summary.thresholds.iter().filter(|t| !t.ok) {
+        let _ = writeln!(out, "FAILED {} ({})", t.threshold, t.measured());
+    }
+    for c in summary.baseline.iter().filter(|c| c.regression) {
+        let _ = writeln!(
+            out,
+            "REGRESSION {} {} -> {} against the baseline",
+            c.metric,
+            number(c.baseline),
+            number(c.current)
+        );
+    }
+    for why in &summary.invalid {
+        let _ = writeln!(out, "INVALID RUN: {why}");
+    }
     out
 }
 
@@ -92,6 +120,9 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
         }
         parts.push(format!("harness {}", run.harness_version));
         let _ = writeln!(out, "{}", parts.join("  "));
+        if let Some(app) = &run.app_command {
+            let _ = writeln!(out, "app: {app}");
+        }
         for note in &run.notes {
             let _ = writeln!(out, "note: {note}");
         }
@@ -181,7 +212,11 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
             failed_probes(d, " failed")
         );
     }
-    if let Some(lag) = run.and_then(|r| r.probe_send_lag_ms) {
+    // Without probes there is no probe client whose lag could matter.
+    if let Some(lag) = run
+        .and_then(|r| r.probe_send_lag_ms)
+        .filter(|_| d.probes > 0)
+    {
         let _ = writeln!(
             out,
             "probe lag ms  p50 {:.2}  p99 {:.2}  max {:.2}  (the probe client's own delay behind its schedule)",

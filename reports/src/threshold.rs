@@ -182,6 +182,16 @@ pub struct Outcome {
     pub ok: bool,
 }
 
+impl Outcome {
+    /// What failed, for people: `lost = 2`, or `lost not measured`; never Rust debug text.
+    pub fn measured(&self) -> String {
+        match self.value {
+            Some(v) => format!("{} = {}", self.metric, crate::terminal::number(v)),
+            None => format!("{} not measured", self.metric),
+        }
+    }
+}
+
 /// The value of a metric in a verdict; `update_duration_ms` is the run's (`RunInfo`).
 pub fn value(metric: &str, v: &Verdict, update_duration_ms: Option<f64>) -> Option<f64> {
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -231,8 +241,8 @@ pub fn evaluate(
         .collect()
 }
 
-/// `junit.xml`: one test case per threshold, failures carrying the measured value; an
-/// invalid run adds an errored case.
+/// `junit.xml`: one test case per threshold (and per baseline tolerance), failures carrying
+/// the measured value; an invalid run adds an errored case naming why.
 pub fn junit(suite: &str, outcomes: &[Outcome], invalid: &[String]) -> String {
     let mut cases = Vec::new();
     if !invalid.is_empty() {
@@ -244,10 +254,7 @@ pub fn junit(suite: &str, outcomes: &[Outcome], invalid: &[String]) -> String {
     }
     cases.extend(outcomes.iter().map(|o| crate::junit::Case {
         name: o.threshold.clone(),
-        failure: (!o.ok).then(|| {
-            o.value
-                .map_or("not measured".to_owned(), |v| format!("{} = {v}", o.metric))
-        }),
+        failure: (!o.ok).then(|| o.measured()),
         error: None,
     }));
     crate::junit::write(suite, suite, &cases)
@@ -341,7 +348,7 @@ mod tests {
             .filter(|n| n.has_tag_name("failure"))
             .map(|n| n.attribute("message").unwrap())
             .collect();
-        assert_eq!(failures, vec!["lost = 2", "not measured"]);
+        assert_eq!(failures, vec!["lost = 2", "lateness.p99_ms not measured"]);
         let cases = doc
             .descendants()
             .filter(|n| n.has_tag_name("testcase"))

@@ -12,7 +12,7 @@ pub fn run(dir: &Path, json: bool) -> u8 {
     let verdict = match run.check() {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("harness check: {e}");
+            errln!("harness check: {e}");
             return EXIT_USAGE;
         }
     };
@@ -20,7 +20,7 @@ pub fn run(dir: &Path, json: bool) -> u8 {
         match serde_json::to_string_pretty(&verdict) {
             Ok(t) => t + "\n",
             Err(e) => {
-                eprintln!("harness check: encoding the verdict: {e}");
+                errln!("harness check: encoding the verdict: {e}");
                 return EXIT_USAGE;
             }
         }
@@ -29,7 +29,7 @@ pub fn run(dir: &Path, json: bool) -> u8 {
         let info = match run.read_summary() {
             Ok(summary) => summary.map(|s| s.run),
             Err(e) => {
-                eprintln!("harness check: note: {e}");
+                errln!("harness check: note: {e}");
                 None
             }
         };

@@ -7,9 +7,9 @@ use reports::compare::{self, RunRecord};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::run::program_path;
+use super::run::{plan, PlanOptions};
 use super::{EXIT_INTERRUPTED, EXIT_INVALID_RUN, EXIT_OK, EXIT_USAGE};
-use crate::runner::{self, RunError, RunPlan};
+use crate::runner::{self, RunPlan};
 use crate::scenario::Scenario;
 
 pub fn run(
@@ -18,51 +18,52 @@ pub fn run(
     out: Option<PathBuf>,
     time_scale: Option<f64>,
     jobs: usize,
+    app_command: Option<PathBuf>,
 ) -> u8 {
     let mut scenarios = Vec::new();
     for path in paths {
         match Scenario::load(path) {
             Ok(s) => scenarios.push((path.clone(), s)),
             Err(e) => {
-                eprintln!("harness compare: {e}");
+                errln!("harness compare: {e}");
                 return EXIT_USAGE;
             }
         }
     }
     if repeat == 0 || jobs == 0 {
-        eprintln!("harness compare: --repeat and --jobs must be at least 1");
+        errln!("harness compare: --repeat and --jobs must be at least 1");
         return EXIT_USAGE;
     }
-    let program = match program_path(None, None) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("harness compare: {e}");
-            return EXIT_USAGE;
-        }
-    };
     let out = out.unwrap_or_else(|| {
         PathBuf::from("runs").join(format!("compare-{}", sink::clock::now_ns() / 1_000_000_000))
     });
+    if out.join("compare.csv").exists() {
+        errln!(
+            "harness compare: {} already holds a comparison; choose another --out",
+            out.display()
+        );
+        return EXIT_USAGE;
+    }
+    let options = PlanOptions {
+        time_scale,
+        app_command: app_command.as_deref(),
+        ..PlanOptions::default()
+    };
     let mut plans = Vec::new();
     for (path, s) in &scenarios {
-        let scale = time_scale.unwrap_or(s.time_scale);
         for rep in 1..=repeat {
-            plans.push((
-                rep,
-                RunPlan {
-                    seed: s.seed + u64::from(rep) - 1,
-                    scenario: s.clone(),
-                    scenario_path: path.display().to_string(),
-                    out_dir: out.join(s.name()).join(format!("run-{rep}")),
-                    time_scale: scale,
-                    program: s
-                        .app
-                        .command
-                        .clone()
-                        .map_or_else(|| program.clone(), PathBuf::from),
-                    extra_thresholds: Vec::new(),
-                },
-            ));
+            let dir = out.join(s.name()).join(format!("run-{rep}"));
+            let options = PlanOptions {
+                seed: Some(s.seed + u64::from(rep) - 1),
+                ..options.clone()
+            };
+            match plan(path, s, dir, &options) {
+                Ok(p) => plans.push((rep, p)),
+                Err(e) => {
+                    errln!("harness compare: {}: {e}", path.display());
+                    return EXIT_USAGE;
+                }
+            }
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -71,14 +72,14 @@ pub fn run(
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("harness compare: starting the runtime: {e}");
+            errln!("harness compare: starting the runtime: {e}");
             return EXIT_INVALID_RUN;
         }
     };
     let cancel = CancellationToken::new();
     let records = runtime.block_on(execute(plans, jobs, cancel.clone()));
     if cancel.is_cancelled() {
-        eprintln!(
+        errln!(
             "harness compare: interrupted; runs so far are in {}",
             out.display()
         );
@@ -99,16 +100,16 @@ pub fn run(
         Ok(())
     })();
     if let Err(e) = written {
-        eprintln!(
+        errln!(
             "harness compare: writing the comparison into {}: {e}",
             out.display()
         );
         return EXIT_INVALID_RUN;
     }
-    print!("{}", compare::markdown(&results));
-    println!("\ncomparison: {}", out.join("compare.html").display());
+    out!("{}", compare::markdown(&results));
+    outln!("\ncomparison: {}", out.join("compare.html").display());
     if results.iter().any(|r| r.failed.len() == r.runs) {
-        eprintln!("harness compare: every run of some scenario failed");
+        errln!("harness compare: every run of some scenario failed");
         return EXIT_INVALID_RUN;
     }
     if records.iter().any(|r| !r.threshold_failures.is_empty()) {
@@ -159,20 +160,21 @@ async fn execute(
             bar.set_message(format!("{name} run {rep}"));
             let mut threshold_failures = Vec::new();
             let outcome = match runner::run(plan.clone(), cancel.clone()).await {
-                Ok(summary) if !summary.invalid.is_empty() => {
-                    Err(format!("invalid run: {}", summary.invalid.join("; ")))
+                Ok(o) if o.interrupted => Err("interrupted".into()),
+                Ok(o) if !o.is_valid() => {
+                    Err(format!("invalid run: {}", o.summary.invalid.join("; ")))
                 }
-                Ok(summary) => {
-                    threshold_failures = summary
+                Ok(o) => {
+                    threshold_failures = o
+                        .summary
                         .thresholds
                         .iter()
                         .filter(|t| !t.ok)
-                        .map(|t| format!("{} ({} = {:?})", t.threshold, t.metric, t.value))
+                        .map(|t| format!("{} ({})", t.threshold, t.measured()))
                         .collect();
-                    Ok(compare::metrics(&summary))
+                    Ok(compare::metrics(&o.summary))
                 }
-                Err(RunError::Interrupted(_)) => Err("interrupted".into()),
-                Err(RunError::Failed(e)) => Err(format!("{e:#}")),
+                Err(e) => Err(e.to_string()),
             };
             bar.inc(1);
             (index, record(outcome, threshold_failures))

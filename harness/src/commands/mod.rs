@@ -32,17 +32,24 @@ pub fn run(cli: Cli) -> ExitCode {
             out,
             time_scale,
             jobs,
-        } => compare::run(&scenarios, repeat, out, time_scale, jobs),
+            app_command,
+        } => compare::run(&scenarios, repeat, out, time_scale, jobs, app_command),
         Command::Validate { scenarios } => validate::run(&scenarios),
         Command::Run(args) => run::run(args),
+        Command::Testfn(args) => match crate::testfn::main(args) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                errln!("harness testfn: {e:#}");
+                1
+            }
+        },
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "harness",
-                &mut std::io::stdout(),
-            );
+            // Generated into memory first: clap_complete panics on a closed stdout.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "harness", &mut script);
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(&script);
             EXIT_OK
         }
     };

@@ -10,12 +10,12 @@ pub fn run(dir: &Path) -> u8 {
     match reports::report::write(&RunDir::new(dir)) {
         Ok(files) => {
             for f in files {
-                println!("{}", f.display());
+                outln!("{}", f.display());
             }
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("harness report: {e}");
+            errln!("harness report: {e}");
             EXIT_USAGE
         }
     }

@@ -1,52 +1,95 @@
 //! `harness run SCENARIO`: run one scenario end to end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use reports::threshold::Threshold;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::AppProgram;
 pub use crate::cli::RunArgs;
-use crate::runner::{self, RunError, RunPlan};
+use crate::runner::{self, BaselinePlan, RunError, RunOutcome, RunPlan};
 use crate::scenario::Scenario;
 
 use super::{EXIT_INTERRUPTED, EXIT_INVALID_RUN, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE};
 
-/// The function binary: `--app-command`, else the scenario's `app.command`, else
-/// `HARNESS_TESTFN`, else `testfn` beside this executable.
-pub fn program_path(
-    app_command: Option<PathBuf>,
-    scenario: Option<&Scenario>,
-) -> Result<PathBuf, String> {
-    if let Some(p) = app_command.or_else(|| {
-        scenario
-            .and_then(|s| s.app.command.clone())
-            .map(PathBuf::from)
-    }) {
-        return if p.exists() {
-            Ok(p)
-        } else {
-            Err(format!("the app command {} does not exist", p.display()))
-        };
-    }
-    testfn_path()
+/// What the command line adds to a scenario file; `run` and `compare` share it.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions<'a> {
+    pub time_scale: Option<f64>,
+    pub seed: Option<u64>,
+    pub app_command: Option<&'a Path>,
+    pub expect: &'a [String],
+    pub baseline: Option<&'a str>,
+    pub max_regression: Option<&'a str>,
 }
 
-/// `HARNESS_TESTFN` if set, else `testfn` beside this executable.
-pub fn testfn_path() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("HARNESS_TESTFN") {
-        return Ok(PathBuf::from(p));
+/// Resolves one run from a scenario file and the command line, with no I/O but reading a
+/// baseline and checking the app exists: every error is a usage error (exit 2).
+pub fn plan(
+    path: &Path,
+    scenario: &Scenario,
+    out_dir: PathBuf,
+    o: &PlanOptions,
+) -> Result<RunPlan, String> {
+    let mut extra_thresholds = Vec::new();
+    for text in o.expect {
+        let t = text
+            .parse::<Threshold>()
+            .map_err(|e| format!("--expect {text:?}: {} at byte {}", e.what, e.at))?;
+        extra_thresholds.push(t);
     }
-    let exe = std::env::current_exe().map_err(|e| format!("locating harness: {e}"))?;
-    let path = exe.with_file_name("testfn");
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "the test function {} is missing: build it with `cargo build -p harness` \
-             (or set HARNESS_TESTFN)",
-            path.display()
-        ))
+    let time_scale = o.time_scale.unwrap_or(scenario.time_scale);
+    if !(time_scale > 0.0 && time_scale.is_finite()) {
+        return Err("--time-scale must be a positive number".into());
     }
+    let program = AppProgram::resolve(o.app_command, scenario.app.command.as_deref())
+        .map_err(|e| e.to_string())?;
+    let baseline = match o.baseline {
+        None => None,
+        Some(name) => {
+            let tolerances = match o.max_regression {
+                None => Vec::new(),
+                Some(spec) => reports::baseline::parse_tolerances(spec)
+                    .map_err(|e| format!("--max-regression {e}"))?,
+            };
+            let dir = reports::baseline::resolve(name);
+            let missing = || {
+                format!(
+                    "--baseline {name}: no summary.json in {} (save one with --save-baseline \
+                     NAME, or name a run directory)",
+                    dir.display()
+                )
+            };
+            let summary = reports::RunDir::new(&dir)
+                .read_summary()
+                .map_err(|e| format!("--baseline {name}: {e}"))?
+                .ok_or_else(missing)?;
+            Some(BaselinePlan {
+                name: name.to_owned(),
+                summary,
+                tolerances,
+            })
+        }
+    };
+    Ok(RunPlan {
+        seed: o.seed.unwrap_or(scenario.seed),
+        scenario: scenario.clone(),
+        scenario_path: path.display().to_string(),
+        out_dir,
+        time_scale,
+        program,
+        extra_thresholds,
+        baseline,
+    })
+}
+
+/// The default run directory: `runs/NAME-UNIXTIME`.
+fn default_out(scenario: &Scenario) -> PathBuf {
+    PathBuf::from("runs").join(format!(
+        "{}-{}",
+        scenario.name(),
+        sink::clock::now_ns() / 1_000_000_000
+    ))
 }
 
 /// A progress bar of the run's scaled time with the current phase from the ledger; indicatif
@@ -80,127 +123,38 @@ fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, tokio::task::JoinHan
     (bar, task)
 }
 
-/// Compares the run with its baseline, records the changes in `summary.json` and
-/// `junit.xml`, and prints them; true if some metric regressed past its tolerance.
-fn against_baseline(
-    out_dir: &std::path::Path,
-    summary: &mut reports::Summary,
-    baseline: &str,
-    tolerances: &[reports::baseline::Tolerance],
-) -> Result<bool, String> {
-    use reports::baseline;
-    let base_dir = baseline::resolve(baseline);
-    let base_run = reports::RunDir::new(&base_dir);
-    let base = base_run
-        .read_summary()
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no baseline summary in {}", base_dir.display()))?;
-    let run = reports::RunDir::new(out_dir);
-    summary.baseline = baseline::compare(&base, summary, tolerances);
-    run.write_summary(summary).map_err(|e| e.to_string())?;
-    let mut cases = summary.thresholds.clone();
-    for t in tolerances {
-        if let Some(c) = summary.baseline.iter().find(|c| c.metric == t.metric) {
-            let unit = if t.percent { "%" } else { "" };
-            cases.push(reports::threshold::Outcome {
-                threshold: format!(
-                    "{} regresses at most {}{unit} against {baseline}",
-                    t.metric, t.amount
-                ),
-                metric: t.metric.clone(),
-                value: Some(c.current),
-                ok: !c.regression,
-            });
-        }
-    }
-    let name = summary.run.scenario.clone().unwrap_or_default();
-    let _ = std::fs::write(
-        out_dir.join("junit.xml"),
-        reports::threshold::junit(&name, &cases, &summary.invalid),
-    );
-    Ok(summary.baseline.iter().any(|c| c.regression))
-}
-
 pub fn run(args: RunArgs) -> u8 {
     let scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("harness run: {e}");
+            errln!("harness run: {e}");
             return EXIT_USAGE;
         }
     };
-    let mut extra_thresholds = Vec::new();
-    for text in &args.expect {
-        match text.parse::<Threshold>() {
-            Ok(t) => extra_thresholds.push(t),
-            Err(e) => {
-                eprintln!(
-                    "harness run: --expect {text:?}: {} at byte {}",
-                    e.what, e.at
-                );
-                return EXIT_USAGE;
-            }
-        }
-    }
-    let tolerances = match args
-        .max_regression
-        .as_deref()
-        .map(reports::baseline::parse_tolerances)
-    {
-        None => Vec::new(),
-        Some(Ok(t)) => t,
-        Some(Err(e)) => {
-            eprintln!("harness run: --max-regression {e}");
-            return EXIT_USAGE;
-        }
-    };
-    if let Some(b) = &args.baseline {
-        let dir = reports::baseline::resolve(b);
-        if !dir.join(reports::rundir::SUMMARY_FILE).exists() {
-            eprintln!(
-                "harness run: --baseline {b}: no summary.json in {} (save one with \
-                 --save-baseline NAME, or name a run directory)",
-                dir.display()
-            );
-            return EXIT_USAGE;
-        }
-    }
     if let Some(name) = &args.save_baseline {
         if !reports::baseline::is_name(name) {
-            eprintln!(
+            errln!(
                 "harness run: --save-baseline {name}: a baseline's name is one plain word \
                  (it is kept in runs/baselines/NAME)"
             );
             return EXIT_USAGE;
         }
     }
-    let time_scale = args.time_scale.unwrap_or(scenario.time_scale);
-    if !(time_scale > 0.0 && time_scale.is_finite()) {
-        eprintln!("harness run: --time-scale must be a positive number");
-        return EXIT_USAGE;
-    }
-    let program = match program_path(args.app_command, Some(&scenario)) {
+    let out_dir = args.out.clone().unwrap_or_else(|| default_out(&scenario));
+    let options = PlanOptions {
+        time_scale: args.time_scale,
+        seed: args.seed,
+        app_command: args.app_command.as_deref(),
+        expect: &args.expect,
+        baseline: args.baseline.as_deref(),
+        max_regression: args.max_regression.as_deref(),
+    };
+    let plan = match plan(&args.scenario, &scenario, out_dir.clone(), &options) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("harness run: {e}");
+            errln!("harness run: {e}");
             return EXIT_USAGE;
         }
-    };
-    let out_dir = args.out.unwrap_or_else(|| {
-        PathBuf::from("runs").join(format!(
-            "{}-{}",
-            scenario.name(),
-            sink::clock::now_ns() / 1_000_000_000
-        ))
-    });
-    let plan = RunPlan {
-        seed: args.seed.unwrap_or(scenario.seed),
-        scenario,
-        scenario_path: args.scenario.display().to_string(),
-        out_dir: out_dir.clone(),
-        time_scale,
-        program,
-        extra_thresholds,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -208,7 +162,7 @@ pub fn run(args: RunArgs) -> u8 {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("harness run: starting the runtime: {e}");
+            errln!("harness run: starting the runtime: {e}");
             return EXIT_INVALID_RUN;
         }
     };
@@ -218,16 +172,17 @@ pub fn run(args: RunArgs) -> u8 {
         let on_ctrl_c = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("harness run: interrupted; stopping every instance...");
+                errln!("harness run: interrupted; stopping every instance...");
                 on_ctrl_c.cancel();
             }
         });
         if !quiet {
-            eprintln!(
-                "harness run: {} ({} strategy, time scale {}), writing {}",
+            errln!(
+                "harness run: {} ({} strategy, time scale {}, {}), writing {}",
                 plan.scenario_path,
                 plan.scenario.strategy,
                 plan.time_scale,
+                plan.program,
                 out_dir.display()
             );
         }
@@ -239,61 +194,67 @@ pub fn run(args: RunArgs) -> u8 {
         }
         result
     });
-    match result {
-        Ok(mut summary) => {
-            let mut regressed = false;
-            if let Some(b) = &args.baseline {
-                match against_baseline(&out_dir, &mut summary, b, &tolerances) {
-                    Ok(r) => regressed = r,
-                    Err(e) => {
-                        eprintln!("harness run: comparing with the baseline: {e}");
-                        return EXIT_USAGE;
-                    }
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e @ RunError::OutDirTaken(_)) => {
+            errln!("harness run: {e}");
+            return EXIT_USAGE;
+        }
+        Err(RunError::Setup(e)) => {
+            errln!("harness run: the run could not start: {e}");
+            return EXIT_INVALID_RUN;
+        }
+    };
+    report(&args, &outcome, &out_dir);
+    if outcome.interrupted {
+        EXIT_INTERRUPTED
+    } else if !outcome.is_valid() {
+        EXIT_INVALID_RUN
+    } else if outcome.failed_a_check() {
+        EXIT_THRESHOLD
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Prints the outcome as asked (table, JSON, or only what failed) and saves the baseline.
+fn report(args: &RunArgs, outcome: &RunOutcome, out_dir: &Path) {
+    let quiet = args.quiet;
+    let summary = &outcome.summary;
+    for w in &outcome.warnings {
+        errln!("harness run: warning: {w}");
+    }
+    if let Some(name) = &args.save_baseline {
+        if !outcome.is_valid() {
+            errln!("harness run: an invalid run is not saved as a baseline");
+        } else {
+            match reports::baseline::save(out_dir, name) {
+                Ok(dir) if !quiet => {
+                    errln!("harness run: baseline {name} saved in {}", dir.display())
                 }
-            }
-            if let Some(name) = &args.save_baseline {
-                if !summary.invalid.is_empty() {
-                    eprintln!("harness run: an invalid run is not saved as a baseline");
-                } else {
-                    match reports::baseline::save(&out_dir, name) {
-                        Ok(dir) if !quiet => {
-                            eprintln!("harness run: baseline {name} saved in {}", dir.display())
-                        }
-                        Ok(_) => {}
-                        Err(e) => eprintln!("harness run: saving the baseline: {e}"),
-                    }
-                }
-            }
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&summary).unwrap_or_default()
-                );
-            } else if !quiet {
-                print!(
-                    "{}",
-                    reports::terminal::render_summary(&summary, args.baseline.as_deref())
-                );
-                println!("\nrun directory: {}", out_dir.display());
-            }
-            if !summary.invalid.is_empty() {
-                EXIT_INVALID_RUN
-            } else if regressed || summary.thresholds.iter().any(|t| !t.ok) {
-                EXIT_THRESHOLD
-            } else {
-                EXIT_OK
+                Ok(_) => {}
+                Err(e) => errln!("harness run: saving the baseline: {e}"),
             }
         }
-        Err(RunError::Interrupted(dir)) => {
-            eprintln!(
-                "harness run: interrupted; partial files in {}",
-                dir.display()
-            );
-            EXIT_INTERRUPTED
-        }
-        Err(RunError::Failed(e)) => {
-            eprintln!("harness run: the run failed: {e:#}");
-            EXIT_INVALID_RUN
+    }
+    if args.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(summary).unwrap_or_default()
+        );
+    } else if !quiet {
+        out!(
+            "{}",
+            reports::terminal::render_summary(summary, args.baseline.as_deref())
+        );
+        outln!("\nrun directory: {}", out_dir.display());
+    }
+    // Even when quiet (or when stdout is JSON for a machine), a person reading the log
+    // learns what failed.
+    if quiet || args.json {
+        let failures = reports::terminal::render_failures(summary);
+        if !failures.is_empty() {
+            errln!("{}", failures.trim_end());
         }
     }
 }

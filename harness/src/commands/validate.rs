@@ -10,7 +10,7 @@ pub fn run(paths: &[PathBuf]) -> u8 {
     let mut code = EXIT_OK;
     for path in paths {
         match Scenario::load(path) {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "{}: ok ({} strategy, {} -> {}, {} instance{}, occurrences {}..={} expected, {} items each)",
                 path.display(),
                 s.strategy,
@@ -23,7 +23,7 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                 s.items_per_occurrence()
             ),
             Err(e) => {
-                eprintln!("harness validate: {e}");
+                errln!("harness validate: {e}");
                 code = EXIT_USAGE;
             }
         }

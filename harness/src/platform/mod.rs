@@ -37,8 +37,8 @@ pub const STAGING: &str = "staging";
 /// How instances are started and what they run.
 #[derive(Clone, Debug)]
 pub struct HostConfig {
-    /// The function binary (`testfn`, or an app speaking its protocol).
-    pub program: PathBuf,
+    /// The function: the built-in `harness testfn`, or an app speaking its protocol.
+    pub program: crate::app::AppProgram,
     pub sink_url: String,
     pub stash_dir: PathBuf,
     /// Each instance's stderr goes to `log_dir/<instance>.log`.
@@ -346,8 +346,9 @@ impl Host {
             id
         };
         let log = std::fs::File::create(c.log_dir.join(format!("{id}.log")))?;
-        let mut cmd = tokio::process::Command::new(&c.program);
-        cmd.arg("--listen")
+        let mut cmd = tokio::process::Command::new(&c.program.program);
+        cmd.args(&c.program.args)
+            .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--version")
             .arg(version)
@@ -378,7 +379,7 @@ impl Host {
         }
         let mut child = cmd
             .spawn()
-            .map_err(|e| anyhow::anyhow!("starting {} failed: {e}", c.program.display()))?;
+            .map_err(|e| anyhow::anyhow!("starting {} failed: {e}", c.program))?;
         let pid = child.id().unwrap_or(0);
         let stdout = child.stdout.take().expect("stdout is piped");
         let (address_tx, address_rx) = tokio::sync::oneshot::channel();

@@ -1,21 +1,12 @@
 //! The `harness` binary as a user runs it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .output()
-        .expect("harness runs")
-}
+use crate::common::{harness, relaxed, scenarios, text};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples/seed-swap")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
@@ -116,22 +107,6 @@ fn check_errors_name_the_file_and_line_and_exit_2() {
     assert!(stderr.contains("missing required column \"m\""), "{stderr}");
 }
 
-fn scenarios() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
-}
-
-/// A committed scenario written into `dir` with the budgets of `common::for_busy_machine`
-/// and a lax probe-lag budget, so that a busy test machine neither loses items nor makes
-/// the run invalid (exit 3) where a test is about exit 0 or 1.
-fn relaxed(name: &str, dir: &Path) -> PathBuf {
-    let mut scenario = harness::scenario::Scenario::load(&scenarios().join(name)).unwrap();
-    crate::common::for_busy_machine(&mut scenario);
-    scenario.probes.max_send_lag = harness::duration::Span::from_secs(1);
-    let path = dir.join(name);
-    std::fs::write(&path, toml::to_string(&scenario).unwrap()).unwrap();
-    path
-}
-
 #[test]
 fn validate_accepts_every_committed_scenario() {
     let mut args = vec!["validate".to_string()];
@@ -215,6 +190,40 @@ fn compare_keeps_every_run_and_its_statistics_follow_from_them() {
     assert_eq!(mean, (lost[0] + lost[1]) / 2.0);
     let min: f64 = cells[10].parse().unwrap();
     assert_eq!(min, lost[0].min(lost[1]));
+    // A metric that differs between the runs: its spread and interval follow from both.
+    let updates: Vec<f64> = (1..=2)
+        .map(|rep| {
+            let s: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(out.join(format!("seed-recreate/run-{rep}/summary.json"))).unwrap(),
+            )
+            .unwrap();
+            s["run"]["update_duration_ms"].as_f64().unwrap()
+        })
+        .collect();
+    assert_ne!(updates[0], updates[1], "wall-clock durations differ");
+    let row: Vec<f64> = csv
+        .lines()
+        .find(|l| l.starts_with("seed-recreate,recreate,update_duration_ms,"))
+        .unwrap()
+        .split(',')
+        .skip(6)
+        .map(|c| c.parse().unwrap())
+        .collect();
+    let (mean, sd) = (
+        (updates[0] + updates[1]) / 2.0,
+        (updates[0] - updates[1]).abs() / 2f64.sqrt(),
+    );
+    // Student's t with 1 degree of freedom: 12.706.
+    let half = 12.706 * sd / 2f64.sqrt();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1.0);
+    assert!(close(row[0], mean), "mean {row:?}");
+    assert!(close(row[1], sd), "sd {row:?} vs {sd}");
+    assert!(
+        close(row[2], mean - half) && close(row[3], mean + half),
+        "ci {row:?}"
+    );
+    assert_eq!(row[4], updates[0].min(updates[1]));
+    assert_eq!(row[5], updates[0].max(updates[1]));
     for f in ["compare.md", "compare.html", "compare-lost.png"] {
         assert!(out.join(f).exists(), "{f}");
     }
@@ -316,8 +325,26 @@ fn exit_codes_of_real_runs_say_pass_fail_and_invalid() {
         "--expect",
         "lost == 0",
     ]);
+    let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("not an address"));
+    assert!(
+        stdout.contains("INVALID RUN: the run failed in phase start")
+            && stdout.contains("not an address"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&run_dir_file(&dir.path().join("invalid"), "summary.json")).unwrap();
+    assert_eq!(summary["run"]["failed_phase"], "start");
+    assert_eq!(
+        summary["thresholds"],
+        serde_json::json!([]),
+        "nothing to evaluate"
+    );
+    let junit = run_dir_file(&dir.path().join("invalid"), "junit.xml");
+    assert!(
+        junit.contains("errors=\"1\"") && junit.contains("not an address"),
+        "{junit}"
+    );
 }
 
 #[test]
@@ -399,6 +426,12 @@ fn a_baseline_regression_fails_the_run_and_one_within_tolerance_passes() {
             .any(|l| l.trim_start().starts_with("lost") && l.ends_with("REGRESSION")),
         "{stdout}"
     );
+    // A baseline of another scenario is compared, with a warning that says so.
+    assert!(
+        text(&out.stderr).contains("warning: the baseline is of scenario seed-drain (strategy drain), this run of seed-swap (strategy swap)"),
+        "{}",
+        text(&out.stderr)
+    );
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("r3/summary.json")).unwrap())
             .unwrap();
@@ -413,6 +446,10 @@ fn a_baseline_regression_fails_the_run_and_one_within_tolerance_passes() {
     assert!(
         junit.contains("lost regresses at most 0 against main"),
         "{junit}"
+    );
+    assert!(
+        junit.contains("<testsuite name=\"seed-swap\""),
+        "the suite is named after the scenario, with a baseline too: {junit}"
     );
 
     // A malformed tolerance is a usage error.
@@ -508,6 +545,15 @@ fn ctrl_c_stops_every_instance_and_exits_130() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("interrupted"));
+    // An interrupted run still says what happened, for a CI job to show.
+    let summary: serde_json::Value =
+        serde_json::from_str(&run_dir_file(&out_dir, "summary.json")).unwrap();
+    assert!(summary["run"]["failed_phase"].is_string(), "{summary}");
+    assert!(summary["invalid"][0]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+    assert!(run_dir_file(&out_dir, "junit.xml").contains("errors=\"1\""));
     let events = reports::RunDir::new(&out_dir).read_ledger().unwrap();
     for e in events.iter().filter(|e| e.event == "instance_started") {
         let pid = e.get_u64("pid").unwrap();

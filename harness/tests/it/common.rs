@@ -1,17 +1,47 @@
 //! Helpers shared by the integration tests.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use harness::platform::ledger::Ledger;
 use harness::platform::{Host, HostConfig};
+use harness::runner::RunPlan;
 use harness::scenario::OnCancel;
+use harness::scenario::Scenario;
 use harness::testfn::Work;
 use reports::LedgerEvent;
 use tokio_util::sync::CancellationToken;
 
 pub fn testfn() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_testfn"))
+}
+
+/// A plan for `scenario` at `time_scale`, into `out`, running the standalone `testfn`.
+pub fn plan(scenario: Scenario, out: &Path, time_scale: f64) -> RunPlan {
+    RunPlan {
+        seed: scenario.seed,
+        scenario,
+        scenario_path: "test".into(),
+        out_dir: out.to_owned(),
+        time_scale,
+        program: testfn().into(),
+        extra_thresholds: Vec::new(),
+        baseline: None,
+    }
+}
+
+/// Runs a plan to its end and returns its summary; the run must be valid.
+pub async fn run_valid(plan: RunPlan) -> reports::Summary {
+    let outcome = harness::runner::run(plan, CancellationToken::new())
+        .await
+        .expect("the run starts");
+    assert!(
+        outcome.is_valid(),
+        "the run is valid: {:?}",
+        outcome.summary.invalid
+    );
+    outcome.summary
 }
 
 /// A sink serving in this process, on port 0, writing into `dir`.
@@ -49,7 +79,7 @@ pub fn host(dir: &Path, sink_url: &str, items: u32, delay: Duration) -> Host {
     .unwrap();
     Host::new(
         HostConfig {
-            program: testfn(),
+            program: testfn().into(),
             sink_url: sink_url.to_owned(),
             stash_dir: dir.join("stash"),
             log_dir: dir.join("instances"),
@@ -84,9 +114,12 @@ pub fn surviving_pids(ledger: &[LedgerEvent]) -> Vec<u32> {
                 .map(|stat| {
                     // The state is the field after the parenthesised command name.
                     let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-                    !state.starts_with('Z') && stat.contains("testfn")
+                    !state.starts_with('Z')
                 })
                 .unwrap_or(false)
+                // An instance is `testfn` or `harness testfn`: its command line says so.
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("testfn"))
         })
         .collect()
 }
@@ -109,10 +142,42 @@ pub fn invocations(ledger: &[LedgerEvent]) -> Vec<(u64, String, bool)> {
 /// Loosens a scenario's time budgets for a busy 2-core test machine, where the scaled
 /// defaults are tens of milliseconds: submits get 60 s (3 s at scale 0.05) and one retry,
 /// and a probe 20 s (1 s at 0.05), so that scheduling noise is not mistaken for lost items
-/// or downtime. Refusals (a dead instance, no ready instance) still fail at once.
+/// or downtime. Refusals (a dead instance, no ready instance) still fail at once. The probe
+/// client may lag up to 1 s behind its schedule before the run is invalid (exit 3): with
+/// tests running side by side, 10 ms is too tight; `outcomes` tests the budget itself.
 pub fn for_busy_machine(scenario: &mut harness::scenario::Scenario) {
     use harness::duration::Span;
     scenario.workload.submit_timeout = Span::from_secs(60);
     scenario.workload.retries = 1;
     scenario.probes.timeout = Span::from_secs(20);
+    scenario.probes.max_send_lag = Span::from_secs(1);
+}
+
+/// Runs the `harness` binary as a user would, and waits for it.
+pub fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .output()
+        .expect("harness runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The committed scenarios.
+pub fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// A committed scenario written into `dir` with the budgets of [`for_busy_machine`], so
+/// that a busy test machine neither loses items nor makes the run invalid (exit 3) where a
+/// test is about exit 0 or 1.
+pub fn relaxed(name: &str, dir: &Path) -> PathBuf {
+    let mut scenario = harness::scenario::Scenario::load(&scenarios().join(name)).unwrap();
+    for_busy_machine(&mut scenario);
+    let path = dir.join(name);
+    std::fs::write(&path, toml::to_string(&scenario).unwrap()).unwrap();
+    path
 }

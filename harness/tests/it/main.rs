@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod host;
+mod outcomes;
 mod runs;
 mod strategies;
 mod timer;

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use harness::runner::{self, RunError, RunPlan};
+use harness::runner;
 use harness::scenario::Scenario;
 use reports::{LedgerEvent, RunDir, Summary};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{for_busy_machine, surviving_pids, testfn};
+use crate::common::{for_busy_machine, plan, run_valid, surviving_pids};
 
 const SCALE: f64 = 0.05;
 
@@ -19,18 +19,9 @@ fn scenario_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-async fn run(mut scenario: Scenario, out: &Path) -> Result<Summary, RunError> {
+async fn run(mut scenario: Scenario, out: &Path) -> Summary {
     for_busy_machine(&mut scenario);
-    let plan = RunPlan {
-        seed: scenario.seed,
-        scenario,
-        scenario_path: "test".into(),
-        out_dir: out.to_owned(),
-        time_scale: SCALE,
-        program: testfn(),
-        extra_thresholds: Vec::new(),
-    };
-    runner::run(plan, CancellationToken::new()).await
+    run_valid(plan(scenario, out, SCALE)).await
 }
 
 fn t(ledger: &[LedgerEvent], event: &str, pred: impl Fn(&LedgerEvent) -> bool) -> Vec<i64> {
@@ -51,8 +42,16 @@ async fn a_swap_that_recycles_mid_loop_loses_exactly_the_unsent_items_of_the_kil
         .replace("recycle_after = \"5s\"", "recycle_after = \"2s\"");
     let scenario = Scenario::parse(Path::new("seed-swap.toml"), &text).unwrap();
     let items = u64::from(scenario.workload.items);
-    let summary = run(scenario, dir.path()).await.unwrap();
+    let summary = run(scenario, dir.path()).await;
     let v = &summary.verdict;
+    // A live swap never interrupts the HTTP trigger: not one probe failed.
+    assert!(v.downtime.probes > 0);
+    assert_eq!(
+        (v.downtime.windows, v.downtime.failed_probes),
+        (0, 0),
+        "{:?}",
+        v.downtime.failed_by
+    );
     let run = RunDir::new(dir.path());
     let ledger = run.read_ledger().unwrap();
     let arrivals = run.read_arrivals().unwrap();
@@ -126,7 +125,7 @@ async fn staging_triggers_fire_the_same_occurrence_twice() {
             "recycle_after = \"15s\"\nstaging_triggers = true",
         );
     let scenario = Scenario::parse(Path::new("staging.toml"), &text).unwrap();
-    let summary = run(scenario, dir.path()).await.unwrap();
+    let summary = run(scenario, dir.path()).await;
     let v = &summary.verdict;
     let ledger = RunDir::new(dir.path()).read_ledger().unwrap();
     // Occurrences begun on two instances, per the ledger.
@@ -153,7 +152,7 @@ async fn recreate_is_down_from_the_last_death_to_the_first_ready() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = Scenario::load(&scenario_file("seed-recreate.toml")).unwrap();
     let interval_ms = 1e3 / f64::from(scenario.probes.rate);
-    let summary = run(scenario, dir.path()).await.unwrap();
+    let summary = run(scenario, dir.path()).await;
     let v = &summary.verdict;
     let ledger = RunDir::new(dir.path()).read_ledger().unwrap();
     let last_a_death = *t(&ledger, "instance_killed", |e| e.version == "A")
@@ -192,6 +191,20 @@ async fn recreate_is_down_from_the_last_death_to_the_first_ready() {
         .max_by_key(|w| w.end_ns - w.start_ns)
         .unwrap();
     assert!(w.start_ns <= first_b_ready && w.end_ns >= last_a_death);
+    // It opens with the first probe after A died and closes with the first one after B was
+    // ready: within two probe intervals, the probe client's lag and a busy machine's
+    // scheduling (100 ms) of each.
+    let margin_ns = ((2.0 * interval_ms + lag_ms + 100.0) * 1e6) as i64;
+    assert!(
+        w.start_ns <= last_a_death + margin_ns,
+        "the window opens {} ms after A's death",
+        (w.start_ns - last_a_death) as f64 / 1e6
+    );
+    assert!(
+        (w.end_ns - first_b_ready).abs() <= margin_ns,
+        "the window ends {} ms from B's readiness",
+        (w.end_ns - first_b_ready) as f64 / 1e6
+    );
     assert!(surviving_pids(&ledger).is_empty());
 }
 
@@ -207,19 +220,30 @@ async fn a_run_whose_instance_never_becomes_ready_fails_and_leaves_nothing_behin
     .unwrap();
     std::fs::set_permissions(&app, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let scenario = Scenario::load(&scenario_file("seed-swap.toml")).unwrap();
-    let plan = RunPlan {
-        seed: 1,
-        scenario,
-        scenario_path: "test".into(),
-        out_dir: dir.path().join("run"),
-        time_scale: SCALE,
-        program: app,
-        extra_thresholds: Vec::new(),
-    };
-    let err = runner::run(plan, CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("not an address"), "{err}");
+    let mut plan = plan(scenario, &dir.path().join("run"), SCALE);
+    plan.program = app.into();
+    plan.extra_thresholds = vec!["lost == 0".parse().unwrap()];
+    let outcome = runner::run(plan, CancellationToken::new()).await.unwrap();
+    let s = &outcome.summary;
+    assert!(
+        s.invalid.iter().any(|w| w.contains("not an address")),
+        "{:?}",
+        s.invalid
+    );
+    assert_eq!(s.run.failed_phase.as_deref(), Some("start"));
+    assert!(s.run.unmeasured, "nothing could be measured");
+    assert!(s.thresholds.is_empty(), "no threshold could be evaluated");
+    // The run still ends with its files, for CI: the summary and an errored test case.
+    let on_disk = RunDir::new(dir.path().join("run"))
+        .read_summary()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&on_disk, s);
+    let junit = std::fs::read_to_string(dir.path().join("run/junit.xml")).unwrap();
+    assert!(
+        junit.contains("errors=\"1\"") && junit.contains("not an address"),
+        "{junit}"
+    );
     let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
     let pids: Vec<u32> = ledger
         .iter()

@@ -5,12 +5,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use harness::runner::{self, RunPlan};
 use harness::scenario::Scenario;
 use reports::{LedgerEvent, RunDir, Summary, Verdict};
-use tokio_util::sync::CancellationToken;
 
-use crate::common::{for_busy_machine, surviving_pids, testfn};
+use crate::common::{for_busy_machine, plan, run_valid, surviving_pids};
 
 const SCALE: f64 = 0.05;
 
@@ -38,16 +36,7 @@ impl Run {
 
 async fn run(scenario: Scenario) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let plan = RunPlan {
-        seed: scenario.seed,
-        scenario,
-        scenario_path: "test".into(),
-        out_dir: dir.path().join("run"),
-        time_scale: SCALE,
-        program: testfn(),
-        extra_thresholds: Vec::new(),
-    };
-    let summary = runner::run(plan, CancellationToken::new()).await.unwrap();
+    let summary = run_valid(plan(scenario, &dir.path().join("run"), SCALE)).await;
     let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
     assert!(
         surviving_pids(&ledger).is_empty(),
@@ -365,4 +354,172 @@ async fn the_queue_redelivers_killed_messages_and_poisons_a_failing_one() {
         );
     }
     assert_eq!(v.causes.duplicated.queue_redelivery, v.duplicated);
+}
+
+/// Runs a scenario that must end invalid, and returns its summary and ledger.
+async fn run_invalid(scenario: Scenario) -> (Summary, Vec<LedgerEvent>) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let outcome = harness::runner::run(
+        plan(scenario, &out, SCALE),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(!outcome.is_valid(), "the run must be invalid");
+    let ledger = RunDir::new(&out).read_ledger().unwrap();
+    assert!(
+        surviving_pids(&ledger).is_empty(),
+        "no instance outlives it"
+    );
+    (outcome.summary, ledger)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_past_its_timeout_fails_the_run_at_once() {
+    // Each run processes 2 items of 8 s each: at the update (62.5 s) the run begun at 60 s
+    // has 5.5 s of its item left, far past the 1 s the drain may take.
+    let scenario = load("seed-drain.toml", |t| {
+        t.replace("items = 10", "items = 2\nprocessing = \"8s\"")
+            .replace("item_delay = \"1s\"", "item_delay = \"0s\"")
+            .replace("late_after = \"2s\"", "late_after = \"20s\"")
+            .replace("update_at = \"65s\"", "update_at = \"62.5s\"")
+            .replace("timeout = \"60s\"", "timeout = \"1s\"")
+    });
+    let duration = scenario.run.duration.scaled(SCALE);
+    let (summary, ledger) = run_invalid(scenario).await;
+    assert_eq!(summary.run.failed_phase.as_deref(), Some("update"));
+    assert!(
+        summary
+            .invalid
+            .iter()
+            .any(|w| w.contains("did not reach SafeToStop within")),
+        "{:?}",
+        summary.invalid
+    );
+    // It failed when the drain timed out, not after the run's whole duration.
+    let begun = ledger
+        .iter()
+        .find(|e| e.event == "phase_begun" && e.get("phase") == Some("update"))
+        .unwrap()
+        .t_ns;
+    let ended = ledger.iter().find(|e| e.event == "run_ended").unwrap().t_ns;
+    let first = ledger.first().unwrap().t_ns;
+    assert!(
+        ended - first < duration.as_nanos() as i64,
+        "the run ended {} ms after it began, before its {duration:?}",
+        (ended - first) / 1_000_000
+    );
+    assert!(ended > begun);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreate_with_term_signals_first_and_waits_its_grace() {
+    let scenario = load("seed-recreate.toml", |t| {
+        t.replace("stop = \"kill\"", "stop = \"term\"")
+            .replace("stop_grace = \"5s\"", "stop_grace = \"2s\"")
+    });
+    let r = run(scenario).await;
+    let stopping: Vec<&LedgerEvent> = r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "instance_stopping")
+        .collect();
+    assert_eq!(stopping.len(), 1, "A's one instance got SIGTERM");
+    assert_eq!(stopping[0].version, "A");
+    assert_eq!(stopping[0].get_u64("grace_ms"), Some(100), "2 s x 0.05");
+    // testfn honours SIGTERM (its token abandons the run), so it exits by itself, within
+    // its grace, before B starts.
+    let exit = r
+        .ledger
+        .iter()
+        .find(|e| {
+            e.instance == stopping[0].instance
+                && (e.event == "instance_stopped" || e.event == "instance_killed")
+        })
+        .unwrap();
+    assert_eq!(exit.event, "instance_stopped", "{exit:?}");
+    assert!(exit.t_ns - stopping[0].t_ns <= 100_000_000 + 50_000_000);
+    let b_started = r
+        .ledger
+        .iter()
+        .find(|e| e.event == "instance_started" && e.version == "B")
+        .unwrap();
+    assert!(b_started.t_ns >= exit.t_ns, "B starts once A is gone");
+    let v = r.verdict();
+    assert!(v.lost > 0, "the cancelled run's tail is lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finish_item_sends_the_item_in_hand_and_nothing_after() {
+    // SIGTERM at 62.5 s lands in the middle of item 2's processing (62.0 s to 62.9 s) of the
+    // run begun at 60 s, 20 ms of scaled time from either edge.
+    let scenario = load("seed-graceful.toml", |t| {
+        t.replace("on_cancel = \"abandon\"", "on_cancel = \"finish-item\"")
+            .replace(
+                "item_delay = \"1s\"",
+                "item_delay = \"1s\"\nprocessing = \"900ms\"",
+            )
+            .replace("grace_jitter = 0.8", "grace_jitter = 0.0")
+    });
+    let delay_ns = scenario.workload.item_delay.scaled(SCALE).as_nanos() as i64;
+    let r = run(scenario).await;
+    let (m, _) = cancelled_run(&r.ledger);
+    let begun = r
+        .ledger
+        .iter()
+        .find(|e| e.event == "invocation_begun" && e.get_u64("m") == Some(m))
+        .unwrap()
+        .t_ns;
+    let term = r
+        .ledger
+        .iter()
+        .find(|e| e.event == "instance_stopping")
+        .unwrap()
+        .t_ns;
+    // The item in hand: the last one due when the token fired.
+    let in_hand = ((term - begun) / delay_ns) as u64;
+    let arrivals = RunDir::new(r._dir.path().join("run"))
+        .read_arrivals()
+        .unwrap();
+    let delivered: BTreeSet<u64> = arrivals.iter().filter(|a| a.m == m).map(|a| a.n).collect();
+    assert_eq!(
+        delivered,
+        (0..=in_hand).collect::<BTreeSet<u64>>(),
+        "SIGTERM {} ms into the run: items up to the one in hand arrive, none after",
+        (term - begun) / 1_000_000
+    );
+    let v = r.verdict();
+    assert!(v.lost_items.iter().all(|i| i.m == m && i.n > in_hand));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_kills_a_drained_instance_after_its_scale_in_grace() {
+    // The drain at 55 s catches the run begun at 50 s with 4 s of loop left; it may go on
+    // for 1 s, then the instance is killed.
+    let scenario = load("seed-rolling-single.toml", |t| {
+        t.replace("batch_size = 1", "batch_size = 1\nscale_in_grace = \"1s\"")
+    });
+    let grace_ns = scenario.rolling().scale_in_grace.scaled(SCALE).as_nanos() as i64;
+    let r = run(scenario).await;
+    let draining = r
+        .ledger
+        .iter()
+        .find(|e| e.event == "instance_draining" && e.version == "A")
+        .unwrap();
+    let killed = r
+        .ledger
+        .iter()
+        .find(|e| e.event == "instance_killed" && e.instance == draining.instance)
+        .expect("the drained instance was killed, not stopped");
+    let after_ns = killed.t_ns - draining.t_ns;
+    assert!(
+        after_ns >= grace_ns && after_ns < grace_ns + 150_000_000,
+        "killed {} ms after draining, grace {} ms",
+        after_ns / 1_000_000,
+        grace_ns / 1_000_000
+    );
+    let v = r.verdict();
+    assert!(v.lost > 0, "the run cut by the kill lost its tail");
+    assert!(v.lost_items.iter().all(|i| i.m == 5), "{:?}", v.lost_items);
 }
