@@ -71,6 +71,28 @@ fn check_lists_the_first_20_lost_items_and_counts_the_rest() {
 }
 
 #[test]
+fn check_without_probes_says_downtime_was_not_measured_and_nothing_of_probe_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "expected.json",
+        "arrivals.csv",
+        "ledger.csv",
+        "summary.json",
+    ] {
+        std::fs::copy(example().join(f), dir.path().join(f)).unwrap();
+    }
+    let out = harness(&["check", dir.path().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("downtime      not measured (no probes)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("probe lag"), "{stdout}");
+    assert!(stdout.contains("lost           2"), "{stdout}");
+}
+
+#[test]
 fn check_errors_name_the_file_and_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = harness(&["check", dir.path().to_str().unwrap()]);
