@@ -14,6 +14,7 @@ pub mod commands;
 pub mod duration;
 pub mod platform;
 pub mod probes;
+pub mod protocol;
 pub mod rng;
 pub mod runner;
 pub mod scenario;

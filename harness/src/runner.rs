@@ -20,12 +20,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppProgram;
 use crate::platform::ledger::Ledger;
-use crate::platform::queue::{self, QueueOptions};
-use crate::platform::timer::{Schedule, TimerFunction, TimerOptions};
-use crate::platform::{front_door, Host, HostConfig, PRODUCTION};
+use crate::platform::queue::QueueOptions;
+use crate::platform::timer::{Schedule, TimerFunction};
+use crate::platform::{HostConfig, LocalPlatform, LocalSettings, Platform};
 use crate::probes::{self, ProbeConfig};
 use crate::scenario::{Scenario, Trigger};
-use crate::strategy::{self, Plan};
+use crate::strategy::Plan;
 use crate::testfn::Work;
 
 /// Everything one run needs, resolved from the command line and the scenario file.
@@ -285,8 +285,8 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
     })
 }
 
-/// Starts the sink, the host and the front door, drives the run, and stops all of them,
-/// whatever happened, so every item an instance managed to send is on disk.
+/// Starts the sink and the platform, drives the run, and stops both, whatever happened, the
+/// platform first, so every item an instance managed to send is on disk.
 async fn measure(
     plan: &RunPlan,
     ledger: &Ledger,
@@ -294,8 +294,6 @@ async fn measure(
     cancel: &CancellationToken,
 ) -> Measured {
     let out = &plan.out_dir;
-    let s = &plan.scenario;
-    let scale = plan.time_scale;
     let setup_failed = |e: String| Measured {
         failure: Some(Failure::new("setup", e)),
         ..Measured::default()
@@ -318,70 +316,18 @@ async fn measure(
     };
     let sink_stop = CancellationToken::new();
     let sink_task = tokio::spawn(sink.serve(sink_listener, sink_stop.clone().cancelled_owned()));
-    let stop_sink = || async {
-        sink_stop.cancel();
-        sink_task.await
+
+    let mut measured = match local_platform(plan, ledger, &format!("http://{sink_addr}")).await {
+        Ok(platform) => {
+            let measured = drive(plan, &platform, ledger, clock, cancel).await;
+            platform.teardown().await;
+            measured
+        }
+        Err(e) => setup_failed(format!("starting the local platform: {e:#}")),
     };
 
-    let host = match Host::new(
-        HostConfig {
-            program: plan.program.clone(),
-            sink_url: format!("http://{sink_addr}"),
-            stash_dir: out.join("stash"),
-            log_dir: out.join("instances"),
-            work: Work {
-                items: s.workload.items,
-                item_delay: s.workload.item_delay.scaled(scale),
-                processing: s.workload.processing.scaled(scale),
-                submit_timeout: s.workload.submit_timeout.scaled(scale),
-                retries: s.workload.retries,
-                on_cancel: s.workload.on_cancel,
-                events: s.workload.events,
-                fail_n: s.workload.fail_n,
-            },
-            startup_delay: s.app.cold_start.scaled(scale),
-            ready_timeout: s.run.ready_timeout.0,
-            invoke_timeout: s.workload.period.scaled(scale) * 10 + Duration::from_secs(5),
-        },
-        ledger.clone(),
-    ) {
-        Ok(h) => h,
-        Err(e) => {
-            let _ = stop_sink().await;
-            return setup_failed(format!("preparing the host: {e}"));
-        }
-    };
-    let door_listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = stop_sink().await;
-            return setup_failed(format!("binding the front door's listener: {e}"));
-        }
-    };
-    let door_addr = match door_listener.local_addr() {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = stop_sink().await;
-            return setup_failed(format!("the front door's address: {e}"));
-        }
-    };
-    let door_stop = CancellationToken::new();
-    let door_task = tokio::spawn(front_door::serve(
-        door_listener,
-        host.clone(),
-        Duration::from_secs(230)
-            .mul_f64(scale)
-            .max(Duration::from_secs(1)),
-        door_stop.clone().cancelled_owned(),
-    ));
-
-    let mut measured = drive(plan, &host, clock, cancel, door_addr).await;
-
-    // Whatever happened: stop every instance, the front door and the sink, in that order.
-    host.kill_all().await;
-    door_stop.cancel();
-    let _ = door_task.await;
-    match stop_sink().await {
+    sink_stop.cancel();
+    match sink_task.await {
         Ok(Ok(summary)) => {
             let rejected: u64 = summary.stats.rejected.values().sum();
             if rejected > 0 {
@@ -405,6 +351,65 @@ async fn measure(
     measured
 }
 
+/// The local platform for the plan: the host running the plan's program, its triggers for
+/// the scenario's workload, and the scenario's strategy as its update.
+async fn local_platform(
+    plan: &RunPlan,
+    ledger: &Ledger,
+    sink_url: &str,
+) -> anyhow::Result<LocalPlatform> {
+    let (s, scale, out) = (&plan.scenario, plan.time_scale, &plan.out_dir);
+    let config = HostConfig {
+        program: plan.program.clone(),
+        sink_url: sink_url.to_owned(),
+        stash_dir: out.join("stash"),
+        log_dir: out.join("instances"),
+        work: Work {
+            items: s.workload.items,
+            item_delay: s.workload.item_delay.scaled(scale),
+            processing: s.workload.processing.scaled(scale),
+            submit_timeout: s.workload.submit_timeout.scaled(scale),
+            retries: s.workload.retries,
+            on_cancel: s.workload.on_cancel,
+            events: s.workload.events,
+            fail_n: s.workload.fail_n,
+        },
+        startup_delay: s.app.cold_start.scaled(scale),
+        ready_timeout: s.run.ready_timeout.0,
+        invoke_timeout: s.workload.period.scaled(scale) * 10 + Duration::from_secs(5),
+    };
+    let queue = (s.workload.trigger == Trigger::Queue).then(|| {
+        let q = s.queue_settings();
+        QueueOptions {
+            visibility: q.visibility.scaled(scale),
+            max_dequeue: q.max_dequeue,
+            batch_size: q.batch_size,
+        }
+    });
+    let settings = LocalSettings {
+        function: match s.workload.trigger {
+            Trigger::Timer => TimerFunction::Tick,
+            Trigger::Queue => TimerFunction::Poll,
+        },
+        first: s.first_expected(),
+        until: s
+            .run
+            .duration
+            .0
+            .as_nanos()
+            .div_ceil(s.workload.period.0.as_nanos()) as u64,
+        use_monitor: s.use_monitor(),
+        staging_triggers: s.swap.as_ref().is_some_and(|w| w.staging_triggers),
+        queue,
+        door_timeout: Duration::from_secs(230)
+            .mul_f64(scale)
+            .max(Duration::from_secs(1)),
+        plan: Plan::from_scenario(s, scale, plan.seed),
+    };
+    let door_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    LocalPlatform::start(config, ledger.clone(), door_listener, settings)
+}
+
 /// Sleeps until `at`, or returns false if the run was cancelled first.
 async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
     tokio::select! {
@@ -413,31 +418,30 @@ async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
     }
 }
 
-/// The run itself, between start-up and clean-up. It always stops what it started (timer,
-/// probes, queue) and hands back what it measured, with the failure if there was one.
-async fn drive(
+/// The run itself, on any platform: deploy, probe, update, settle. It always stops what it
+/// started (triggers, probes) and hands back what it measured, with the failure if there
+/// was one; the caller tears the platform down.
+async fn drive<P: Platform + Clone>(
     plan: &RunPlan,
-    host: &Host,
+    platform: &P,
+    ledger: &Ledger,
     clock: Arc<dyn Clock>,
     cancel: &CancellationToken,
-    door_addr: std::net::SocketAddr,
 ) -> Measured {
     let s = &plan.scenario;
     let scale = plan.time_scale;
     let mut measured = Measured::default();
 
-    host.phase_begun("start", &s.app.from);
-    let started = tokio::select! {
-        started = strategy::start_many(host, &s.app.from, PRODUCTION, s.app.instances) => {
-            started.map_err(|e| Failure::new("start", format!("{e:#}")))
+    let deployed = tokio::select! {
+        deployed = platform.deploy(&s.app.from, s.app.instances) => {
+            deployed.map_err(|e| Failure::new("start", format!("{e:#}")))
         }
         () = cancel.cancelled() => Err(Failure::interrupted("start")),
     };
-    if let Err(f) = started {
+    if let Err(f) = deployed {
         measured.failure = Some(f);
         return measured;
     }
-    host.phase_ended("start", &s.app.from);
 
     let schedule = Schedule {
         epoch_ns: clock.now_ns() as i64,
@@ -445,32 +449,11 @@ async fn drive(
         period: s.workload.period.scaled(scale),
     };
     measured.schedule = Some(schedule);
-    let occurrences = s
-        .run
-        .duration
-        .0
-        .as_nanos()
-        .div_ceil(s.workload.period.0.as_nanos()) as u64;
-    let timer_stop = CancellationToken::new();
-    let timer = tokio::spawn(crate::platform::timer::run(
-        host.clone(),
-        TimerOptions {
-            function: match s.workload.trigger {
-                Trigger::Timer => TimerFunction::Tick,
-                Trigger::Queue => TimerFunction::Poll,
-            },
-            schedule,
-            use_monitor: s.use_monitor(),
-            staging_triggers: s.swap.as_ref().is_some_and(|w| w.staging_triggers),
-        },
-        s.first_expected(),
-        occurrences,
-        timer_stop.clone(),
-    ));
+    platform.start_triggers(schedule);
     let probe_stop = CancellationToken::new();
     let probe_task = tokio::spawn(probes::run(
         ProbeConfig {
-            url: format!("http://{door_addr}{}", s.probes.path),
+            url: format!("http://{}{}", platform.front_door(), s.probes.path),
             rate_per_s: s.probes.rate,
             timeout: s.probes.timeout.scaled(scale),
         },
@@ -479,54 +462,25 @@ async fn drive(
         schedule.epoch_ns,
         probe_stop.clone(),
     ));
-    let queue_stop = CancellationToken::new();
-    let dispatcher = (s.workload.trigger == Trigger::Queue).then(|| {
-        let q = s.queue_settings();
-        tokio::spawn(queue::run(
-            host.clone(),
-            QueueOptions {
-                visibility: q.visibility.scaled(scale),
-                max_dequeue: q.max_dequeue,
-                batch_size: q.batch_size,
-            },
-            queue_stop.clone(),
-        ))
-    });
 
-    let failure = perform_update(plan, host, schedule, cancel).await;
-    timer_stop.cancel();
-    let _ = timer.await;
+    let failure = perform_update(plan, platform, schedule, cancel).await;
+    platform.stop_triggers().await;
     // Let in-flight runs finish (and leased messages come back), within the settle time,
     // unless the user asked to stop.
     let interrupted = failure.as_ref().is_some_and(|f| f.interrupted);
     let failure = if interrupted {
         failure
     } else {
-        let settled = async {
-            while !(host.tasks().is_empty() && host.queue().is_empty()) {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
         tokio::select! {
-            _ = tokio::time::timeout(s.settle().scaled(scale), settled) => failure,
+            () = platform.settle(s.settle().scaled(scale)) => failure,
             () = cancel.cancelled() => failure.or(Some(Failure::interrupted("settle"))),
         }
     };
-    queue_stop.cancel();
-    if let Some(d) = dispatcher {
-        let _ = d.await;
-    }
     probe_stop.cancel();
-    let alive: Vec<String> = host
-        .instances()
-        .into_iter()
-        .filter(|v| v.phase != crate::platform::Phase::Exited)
-        .map(|v| v.id)
-        .collect();
-    host.ledger().record(
-        host.ledger()
+    ledger.record(
+        ledger
             .event("run_ended", "", "", "")
-            .with("alive", alive.join("+")),
+            .with("alive", platform.alive().join("+")),
     );
     measured.probes = probe_task.await.unwrap_or_default();
     // A run stopped short is judged on the loops that could end before it stopped.
@@ -540,9 +494,9 @@ async fn drive(
 
 /// Waits for `update_at`, performs the update, and runs on to `duration`; a failed update
 /// ends the run at once rather than after the whole duration.
-async fn perform_update(
+async fn perform_update<P: Platform + Clone>(
     plan: &RunPlan,
-    host: &Host,
+    platform: &P,
     schedule: Schedule,
     cancel: &CancellationToken,
 ) -> Option<Failure> {
@@ -552,9 +506,9 @@ async fn perform_update(
         return Some(Failure::interrupted("run"));
     }
     let mut update = {
-        let (host, plan_kind) = (host.clone(), Plan::from_scenario(s, scale, plan.seed));
+        let platform = platform.clone();
         let (from, to, n) = (s.app.from.clone(), s.app.to.clone(), s.app.instances);
-        tokio::spawn(async move { plan_kind.perform(&host, &from, &to, n).await })
+        tokio::spawn(async move { platform.update(&from, &to, n).await })
     };
     let failed = |joined: Result<anyhow::Result<()>, tokio::task::JoinError>| match joined {
         Ok(Ok(())) => None,

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::platform::{Host, Phase, PRODUCTION, STAGING};
+use crate::protocol::Mode;
 use crate::rng::Rng;
 use crate::scenario::{Scenario, StopSignal, StrategyKind};
 
@@ -230,21 +231,10 @@ async fn swap(
     host.phase_ended("start_staging", to);
 
     host.phase_begun("warmup", to);
-    let client = reqwest::Client::builder().timeout(warmup.timeout).build()?;
     for id in &staged {
-        let addr = host
-            .instance(id)
-            .and_then(|v| v.addr)
-            .ok_or_else(|| anyhow::anyhow!("staging instance {id} has no address"))?;
-        let url = format!("http://{addr}{}", warmup.path);
-        let mut answered = false;
-        for _ in 0..=warmup.retries {
-            // Any response counts, as on the platform: only silence fails a warm-up.
-            if client.get(&url).send().await.is_ok() {
-                answered = true;
-                break;
-            }
-        }
+        let answered = host
+            .warm_up(id, warmup.path, warmup.timeout, warmup.retries)
+            .await?;
         if !answered {
             anyhow::bail!("swap aborted: staging instance {id} never answered its warm-up request");
         }
@@ -253,7 +243,6 @@ async fn swap(
 
     host.phase_begun("swap", to);
     host.swap_slots();
-    host.refresh_timer_lease(None);
     host.phase_ended("swap", to);
 
     tokio::time::sleep(recycle_after).await;
@@ -309,7 +298,6 @@ async fn replace(
 
     host.phase_begun("start", to);
     start_many(host, to, PRODUCTION, instances).await?;
-    host.refresh_timer_lease(None);
     host.phase_ended("start", to);
     Ok(())
 }
@@ -322,55 +310,16 @@ async fn drain(
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let old: Vec<_> = host.alive_in(PRODUCTION);
-    let client = reqwest::Client::builder()
-        .timeout(poll_interval.max(Duration::from_millis(200)) * 5)
-        .build()?;
     host.phase_begun("prepare_for_stop", to);
     for v in &old {
-        let addr = v
-            .addr
-            .ok_or_else(|| anyhow::anyhow!("instance {} has no address", v.id))?;
-        let answer = client
-            .post(format!("http://{addr}/admin/mode"))
-            .json(&crate::testfn::ModeRequest {
-                mode: "PreparingForStop".into(),
-            })
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("asking {} to prepare for stop: {e}", v.id))?;
-        let status = answer.status();
-        // An app without the endpoint cannot be drained: say so now, not after the run.
-        if matches!(status.as_u16(), 404 | 405 | 501) {
-            anyhow::bail!(
-                "the drain strategy needs the app's admin mode endpoint, and {} has none: \
-                 POST /admin/mode answered {status} (an app to be drained must serve GET and \
-                 POST /admin/mode; see the test function's protocol)",
-                v.id
-            );
-        }
-        if !status.is_success() {
-            anyhow::bail!(
-                "asking {} to prepare for stop: POST /admin/mode answered {status}",
-                v.id
-            );
-        }
+        host.set_mode(&v.id, Mode::PreparingForStop).await?;
     }
     let deadline = tokio::time::Instant::now() + timeout;
     let mut waiting: Vec<_> = old.clone();
     while !waiting.is_empty() {
         let mut still = Vec::new();
         for v in waiting {
-            let addr = v.addr.expect("checked above");
-            let mode = client
-                .get(format!("http://{addr}/admin/mode"))
-                .send()
-                .await
-                .ok();
-            let mode = match mode {
-                Some(r) => r.json::<crate::testfn::ModeAnswer>().await.ok(),
-                None => None,
-            };
-            if mode.is_none_or(|m| m.mode != "SafeToStop") {
+            if host.mode(&v.id).await != Some(Mode::SafeToStop) {
                 still.push(v);
             }
         }
@@ -396,7 +345,6 @@ async fn drain(
     for v in &old {
         host.drain(&v.id);
     }
-    host.refresh_timer_lease(None);
     host.phase_ended("start", to);
     host.phase_begun("stop", to);
     // Out of routing, each old instance finishes the requests already sent to it (a load
@@ -456,7 +404,6 @@ impl RollingPlan {
             for id in &batch {
                 host.drain(id);
             }
-            host.refresh_timer_lease(None);
             host.phase_ended(&phase, to);
             // Replacements for this batch (the last batch starts whatever is left).
             let starts = if i + 1 == batch_count {
@@ -478,7 +425,6 @@ impl RollingPlan {
                         host.drain(&id);
                         host.kill(&id).await;
                     }
-                    host.refresh_timer_lease(None);
                     Ok::<(), anyhow::Error>(())
                 });
             }
@@ -498,7 +444,6 @@ impl RollingPlan {
                 let (host, to) = (host.clone(), to.to_owned());
                 work.spawn(async move {
                     host.start_instance(&to, PRODUCTION).await?;
-                    host.refresh_timer_lease(None);
                     Ok(())
                 });
             }

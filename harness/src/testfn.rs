@@ -32,6 +32,10 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::protocol::{
+    Message, Mode, ModeAnswer, ModeRequest, PollRequest, PollResponse, ProcRequest, SendReport,
+    TickRequest, TickResponse,
+};
 use crate::scenario::OnCancel;
 
 /// The command line of an instance, `harness testfn ...` or the standalone `testfn`: what
@@ -213,69 +217,6 @@ pub struct Config {
     pub work: Work,
 }
 
-/// One line an instance prints on stdout, after its address, when it reports its sends:
-/// `sent SOURCE M N` before an item's first submit, `acked SOURCE M N` once the sink
-/// acknowledged it. An item sent and never acknowledged was in flight when the run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SendReport {
-    pub acked: bool,
-    pub source: String,
-    pub m: u64,
-    pub n: u64,
-}
-
-impl SendReport {
-    /// Parses one line; anything else an app prints is not a report.
-    pub fn parse(line: &str) -> Option<SendReport> {
-        let mut words = line.split_ascii_whitespace();
-        let acked = match words.next()? {
-            "sent" => false,
-            "acked" => true,
-            _ => return None,
-        };
-        let source = words.next()?.to_owned();
-        let m = words.next()?.parse().ok()?;
-        let n = words.next()?.parse().ok()?;
-        if words.next().is_some() {
-            return None;
-        }
-        Some(SendReport {
-            acked,
-            source,
-            m,
-            n,
-        })
-    }
-}
-
-impl std::fmt::Display for SendReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let word = if self.acked { "acked" } else { "sent" };
-        write!(f, "{word} {} {} {}", self.source, self.m, self.n)
-    }
-}
-
-/// The body of `POST /tick`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub struct TickRequest {
-    pub m: u64,
-    pub scheduled_ns: i64,
-    #[serde(default)]
-    pub catch_up: bool,
-}
-
-/// The body of a `/tick` answer.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct TickResponse {
-    pub sent: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(default)]
-    pub cancelled: bool,
-    #[serde(default)]
-    pub stashed: u32,
-}
-
 /// A run's unsent items, as written to the stash directory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Stash {
@@ -334,13 +275,13 @@ impl AppState {
         self.mode.load(Ordering::SeqCst) != MODE_NORMAL
     }
 
-    fn mode_name(&self) -> &'static str {
+    fn mode(&self) -> Mode {
         if !self.draining() {
-            "Normal"
+            Mode::Normal
         } else if self.active.load(Ordering::SeqCst) == 0 {
-            "SafeToStop"
+            Mode::SafeToStop
         } else {
-            "PreparingForStop"
+            Mode::PreparingForStop
         }
     }
 }
@@ -390,69 +331,25 @@ pub async fn serve(
 }
 
 async fn get_mode(State(state): State<Arc<AppState>>) -> Response {
-    Json(ModeAnswer {
-        mode: state.mode_name().to_owned(),
-    })
-    .into_response()
-}
-
-/// `POST /admin/mode`'s body: the mode to enter.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ModeRequest {
-    pub mode: String,
-}
-
-/// `GET /admin/mode`'s answer: `Normal`, `PreparingForStop` or `SafeToStop`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ModeAnswer {
-    pub mode: String,
+    Json(ModeAnswer { mode: state.mode() }).into_response()
 }
 
 async fn set_mode(State(state): State<Arc<AppState>>, Json(req): Json<ModeRequest>) -> Response {
-    let mode = match req.mode.as_str() {
-        "Normal" => MODE_NORMAL,
-        "PreparingForStop" => MODE_PREPARING,
-        other => {
+    let mode = match req.mode {
+        Mode::Normal => MODE_NORMAL,
+        Mode::PreparingForStop => MODE_PREPARING,
+        // SafeToStop is what an app reports once prepared, not a mode to enter.
+        Mode::SafeToStop => {
             return (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({"error": format!("unknown mode {other:?}")})),
+                Json(serde_json::json!({"error": "SafeToStop is reported, not set"})),
             )
                 .into_response()
         }
     };
     state.mode.store(mode, Ordering::SeqCst);
-    tracing::info!(mode = %req.mode, "mode set");
-    Json(ModeAnswer {
-        mode: state.mode_name().to_owned(),
-    })
-    .into_response()
-}
-
-/// The body of `POST /poll`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub struct PollRequest {
-    pub m: u64,
-    pub scheduled_ns: i64,
-}
-
-/// One queue message: the item `(proc, m, n)` to process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    pub m: u64,
-    pub n: u64,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct PollResponse {
-    pub messages: Vec<Message>,
-}
-
-/// The body of `POST /proc`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub struct ProcRequest {
-    pub m: u64,
-    pub n: u64,
-    pub dequeue: u32,
+    tracing::info!(mode = ?req.mode, "mode set");
+    Json(ModeAnswer { mode: state.mode() }).into_response()
 }
 
 async fn poll(State(state): State<Arc<AppState>>, Json(req): Json<PollRequest>) -> Response {
@@ -780,31 +677,4 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
         }
     }
     Err(last_error)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::SendReport;
-
-    #[test]
-    fn send_reports_read_back_what_they_print_and_nothing_else() {
-        for acked in [false, true] {
-            let r = SendReport {
-                acked,
-                source: "proc".into(),
-                m: 12,
-                n: 3,
-            };
-            assert_eq!(SendReport::parse(&r.to_string()), Some(r));
-        }
-        for line in [
-            "",
-            "sent tick 1",
-            "sent tick 1 -2",
-            "sent tick 1 2 3",
-            "hello 1 2 3",
-        ] {
-            assert_eq!(SendReport::parse(line), None, "{line:?}");
-        }
-    }
 }

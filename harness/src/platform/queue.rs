@@ -14,8 +14,8 @@ use reports::ledger::event;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Call, Host, Outcome, PRODUCTION};
-use crate::testfn::Message;
+use super::{Host, Outcome, PRODUCTION};
+use crate::protocol::{Invocation, Message, ProcRequest};
 
 /// The queue trigger's settings.
 #[derive(Clone, Copy, Debug)]
@@ -150,15 +150,11 @@ pub async fn run(host: Host, options: QueueOptions, stop: CancellationToken) {
             let (host, in_flight) = (host.clone(), in_flight.clone());
             let tasks = host.tasks().clone();
             tasks.spawn(async move {
-                let call = Call {
-                    path: "/proc",
-                    body: serde_json::json!({"m": message.m, "n": message.n, "dequeue": dequeue}),
-                    source: "proc",
+                let call = Invocation::Proc(ProcRequest {
                     m: message.m,
-                    n: Some(message.n),
-                    catch_up: false,
-                    dequeue: Some(dequeue),
-                };
+                    n: message.n,
+                    dequeue,
+                });
                 match host.invoke(&instance.id, call).await.0 {
                     Outcome::Ok { .. } => host.queue().delete(id),
                     Outcome::Failed { .. } => host.queue().release(id),

@@ -16,8 +16,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Call, Host, Outcome, Phase, PRODUCTION, STAGING};
-use crate::testfn::PollResponse;
+use super::{Host, Outcome, Phase, PRODUCTION, STAGING};
+use crate::protocol::{Invocation, PollRequest};
 
 /// The timer's schedule, in both clocks: ns since the Unix epoch for the record, and a
 /// monotonic instant for sleeping.
@@ -133,23 +133,14 @@ impl Host {
             let outcome = match options.function {
                 TimerFunction::Tick => host.invoke_tick(&id, m, scheduled_ns, catch_up).await,
                 TimerFunction::Poll => {
-                    let call = Call {
-                        path: "/poll",
-                        body: serde_json::json!({"m": m, "scheduled_ns": scheduled_ns}),
-                        source: "poll",
-                        m,
-                        n: None,
+                    let call = Invocation::Poll {
+                        request: PollRequest { m, scheduled_ns },
                         catch_up,
-                        dequeue: None,
                     };
-                    let (outcome, answer) = host.invoke(&id, call).await;
-                    if matches!(outcome, Outcome::Ok { .. }) {
-                        // The output binding: the host enqueues what the run returned.
-                        let polled: PollResponse =
-                            serde_json::from_value(answer).unwrap_or_default();
-                        for message in polled.messages {
-                            host.queue().enqueue(message);
-                        }
+                    let (outcome, messages) = host.invoke(&id, call).await;
+                    // The output binding: the host enqueues what the run returned.
+                    for message in messages {
+                        host.queue().enqueue(message);
                     }
                     outcome
                 }

@@ -1,0 +1,876 @@
+//! The host: the local platform's emulator of a function platform's machinery.
+//!
+//! It runs instances of the function as real child processes, each in its own process
+//! group, on free loopback ports; keeps them in slots (`production`, `staging`); routes the
+//! front door's HTTP requests round-robin to the ready production instances; invokes timer
+//! runs on the instance holding the timer lease, and keeps that lease on a ready production
+//! instance whenever instances change; and records every platform event in the
+//! [`Ledger`]. Strategies drive it through typed operations only: start, warm up, set and
+//! read the app's mode, drain, swap slots, signal, kill.
+//!
+//! Nothing is left behind: every child gets `PR_SET_PDEATHSIG` (it dies with the harness),
+//! and dropping the last handle on the host SIGKILLs every process group still alive.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reports::ledger::{event, LedgerEvent};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use super::ledger::Ledger;
+use super::{queue, timer};
+use crate::protocol::{
+    Invocation, Message, Mode, ModeAnswer, ModeRequest, PollResponse, SendReport, TickRequest,
+    TickResponse,
+};
+use crate::testfn::Work;
+
+pub const PRODUCTION: &str = "production";
+pub const STAGING: &str = "staging";
+
+/// How instances are started and what they run.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// The function: the built-in `harness testfn`, or an app speaking its protocol.
+    pub program: crate::app::AppProgram,
+    pub sink_url: String,
+    pub stash_dir: PathBuf,
+    /// Each instance's stderr goes to `log_dir/<instance>.log`.
+    pub log_dir: PathBuf,
+    /// What every instance is started to do.
+    pub work: Work,
+    /// Cold start: how long an instance waits before it serves.
+    pub startup_delay: Duration,
+    /// How long a new instance may take to print its address and answer `/health`.
+    pub ready_timeout: Duration,
+    /// Longest a timer invocation may run before the host gives up on it.
+    pub invoke_timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Starting,
+    Ready,
+    /// Gets no new work; in-flight work may finish.
+    Draining,
+    /// SIGTERM sent.
+    Stopping,
+    /// SIGKILL sent.
+    Killing,
+    Exited,
+}
+
+/// What the host knows of one instance.
+#[derive(Clone, Debug)]
+pub struct InstanceView {
+    pub id: String,
+    pub version: String,
+    pub slot: String,
+    pub addr: Option<SocketAddr>,
+    pub pid: u32,
+    pub phase: Phase,
+    /// Start order: the newest instance has the largest.
+    pub seq: u64,
+}
+
+pub(super) struct Entry {
+    pub(super) view: InstanceView,
+    /// Becomes `Some(description)` when the process has exited.
+    exited: watch::Receiver<Option<String>>,
+    /// Invocations (timer runs, queue messages) in progress on it.
+    in_flight: Arc<AtomicU32>,
+    /// HTTP requests through the front door in progress on it.
+    http_in_flight: Arc<AtomicU32>,
+}
+
+/// Counts one piece of work in flight on an instance while it lives.
+pub struct InFlight(Arc<AtomicU32>);
+
+impl InFlight {
+    fn new(counter: &Arc<AtomicU32>) -> InFlight {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) instances: BTreeMap<String, Entry>,
+    next_seq: u64,
+    /// Next index per version, for instance ids like `b-2`.
+    next_index: BTreeMap<String, u32>,
+    round_robin: usize,
+    pub(super) timer: timer::TimerState,
+    /// The version the newest update moves to: an older update's replacements stand down.
+    target_version: Option<String>,
+}
+
+/// How long one request to an app's admin endpoint may take.
+const MODE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why an app's mode could not be set.
+#[derive(Debug, thiserror::Error)]
+pub enum ModeError {
+    #[error(
+        "the app on {id} has no admin mode endpoint: POST /admin/mode answered {status} (an \
+         app to be drained must serve GET and POST /admin/mode; see the test function's protocol)"
+    )]
+    Unsupported { id: String, status: String },
+    #[error("the app on {id} refused the mode: POST /admin/mode answered {status}")]
+    Refused { id: String, status: String },
+    #[error("the app's admin endpoint could not be reached: {0}")]
+    Unreachable(String),
+}
+
+/// How a timer invocation ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok { sent: u32, stashed: u32 },
+    Failed { reason: String },
+    Killed { reason: String },
+}
+
+pub(super) struct Inner {
+    config: HostConfig,
+    pub(super) ledger: Ledger,
+    state: Mutex<State>,
+    client: reqwest::Client,
+    next_invocation: AtomicU64,
+    /// Every background invocation, so the runner can wait for in-flight work to settle.
+    tasks: TaskTracker,
+    /// The storage queue: the host owns it, so it outlives every instance.
+    queue: queue::Queue,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for entry in state.instances.values() {
+            if entry.exited.borrow().is_none() {
+                kill_group(entry.view.pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// A cheap-to-clone handle on the host.
+#[derive(Clone)]
+pub struct Host {
+    pub(super) inner: Arc<Inner>,
+}
+
+/// Reads an instance's stdout to its end: the first line (its address) goes to `address`;
+/// then its send reports, so that what it sent and the sink never acknowledged can be put
+/// in the ledger when it exits (with the time each was first reported sent). Other lines
+/// are skipped; reading on keeps a chatty app from blocking on a full pipe.
+async fn read_stdout(
+    stdout: tokio::process::ChildStdout,
+    address: tokio::sync::oneshot::Sender<String>,
+    ledger: Ledger,
+) -> Vec<(i64, SendReport)> {
+    // Split on bytes, not UTF-8 lines: a line of garbage must not stop the reading.
+    let mut lines = BufReader::new(stdout).split(b'\n');
+    match lines.next_segment().await {
+        Ok(Some(first)) => {
+            let _ = address.send(String::from_utf8_lossy(&first).into_owned());
+        }
+        _ => return Vec::new(),
+    }
+    let mut pending: HashMap<(String, u64, u64), (i64, SendReport)> = HashMap::new();
+    while let Ok(Some(line)) = lines.next_segment().await {
+        let Some(report) = std::str::from_utf8(&line).ok().and_then(SendReport::parse) else {
+            continue;
+        };
+        let key = (report.source.clone(), report.m, report.n);
+        if report.acked {
+            pending.remove(&key);
+        } else {
+            pending.entry(key).or_insert((ledger.now_ns(), report));
+        }
+    }
+    let mut unacked: Vec<(i64, SendReport)> = pending.into_values().collect();
+    unacked.sort_by_key(|(t, _)| *t);
+    unacked
+}
+
+/// Sends `signal` to the process group led by `pid`.
+fn kill_group(pid: u32, signal: i32) {
+    if pid == 0 {
+        return;
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions; a stale pid group is harmless
+    // because each instance leads its own group and groups are reaped only by us.
+    unsafe {
+        libc::kill(-(pid as i32), signal);
+    }
+}
+
+impl Host {
+    pub fn new(config: HostConfig, ledger: Ledger) -> std::io::Result<Host> {
+        std::fs::create_dir_all(&config.stash_dir)?;
+        std::fs::create_dir_all(&config.log_dir)?;
+        let client = reqwest::Client::builder()
+            .timeout(config.invoke_timeout)
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Host {
+            inner: Arc::new(Inner {
+                config,
+                ledger,
+                state: Mutex::new(State::default()),
+                client,
+                next_invocation: AtomicU64::new(1),
+                tasks: TaskTracker::new(),
+                queue: queue::Queue::default(),
+            }),
+        })
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
+    }
+
+    pub fn config(&self) -> &HostConfig {
+        &self.inner.config
+    }
+
+    /// The background invocations (timer runs, catch-ups, queue messages).
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.inner.tasks
+    }
+
+    pub fn queue(&self) -> &queue::Queue {
+        &self.inner.queue
+    }
+
+    /// Marks `version` as the one the newest update moves to.
+    pub fn set_target_version(&self, version: &str) {
+        self.state().target_version = Some(version.to_owned());
+    }
+
+    pub fn target_version(&self) -> Option<String> {
+        self.state().target_version.clone()
+    }
+
+    /// Invocations and HTTP requests in flight on an instance.
+    pub fn in_flight(&self, id: &str) -> (u32, u32) {
+        self.state().instances.get(id).map_or((0, 0), |e| {
+            (
+                e.in_flight.load(Ordering::SeqCst),
+                e.http_in_flight.load(Ordering::SeqCst),
+            )
+        })
+    }
+
+    /// Waits until an instance's invocations have ended (or `work_grace` passed) and its
+    /// HTTP requests have too (or `http_grace` passed); true if it went idle in time.
+    pub async fn wait_idle(&self, id: &str, work_grace: Duration, http_grace: Duration) -> bool {
+        let start = tokio::time::Instant::now();
+        loop {
+            let alive = self.instance(id).is_some_and(|v| v.phase != Phase::Exited);
+            let (work, http) = self.in_flight(id);
+            let waited = start.elapsed();
+            let work_done = work == 0 || waited >= work_grace;
+            let http_done = http == 0 || waited >= http_grace;
+            if !alive || (work == 0 && http == 0) {
+                return true;
+            }
+            if work_done && http_done {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub(super) fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().expect("host state lock")
+    }
+
+    /// Every instance the host has started, dead ones included.
+    pub fn instances(&self) -> Vec<InstanceView> {
+        self.state()
+            .instances
+            .values()
+            .map(|e| e.view.clone())
+            .collect()
+    }
+
+    pub fn instance(&self, id: &str) -> Option<InstanceView> {
+        self.state().instances.get(id).map(|e| e.view.clone())
+    }
+
+    /// Ready instances of a slot, in start order.
+    pub fn ready_in(&self, slot: &str) -> Vec<InstanceView> {
+        self.state()
+            .instances
+            .values()
+            .filter(|e| e.view.slot == slot && e.view.phase == Phase::Ready)
+            .map(|e| e.view.clone())
+            .collect()
+    }
+
+    /// Instances of a slot that are still alive, in start order.
+    pub fn alive_in(&self, slot: &str) -> Vec<InstanceView> {
+        self.state()
+            .instances
+            .values()
+            .filter(|e| e.view.slot == slot && e.view.phase != Phase::Exited)
+            .map(|e| e.view.clone())
+            .collect()
+    }
+
+    fn record(&self, kind: &str, view: &InstanceView) -> reports::LedgerEvent {
+        self.inner
+            .ledger
+            .event(kind, &view.id, &view.version, &view.slot)
+    }
+
+    /// Starts one instance of `version` in `slot` and waits until it is ready.
+    pub async fn start_instance(&self, version: &str, slot: &str) -> anyhow::Result<String> {
+        let c = &self.inner.config;
+        let id = {
+            let mut state = self.state();
+            let next = state.next_index.entry(version.to_owned()).or_insert(0);
+            let id = format!("{}-{}", version.to_lowercase(), next);
+            *next += 1;
+            id
+        };
+        let log = std::fs::File::create(c.log_dir.join(format!("{id}.log")))?;
+        let mut cmd = tokio::process::Command::new(&c.program.program);
+        cmd.args(&c.program.args)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--version")
+            .arg(version)
+            .arg("--instance")
+            .arg(&id)
+            .arg("--slot")
+            .arg(slot)
+            .arg("--sink")
+            .arg(&c.sink_url)
+            .arg("--stash-dir")
+            .arg(&c.stash_dir)
+            .args(c.work.args())
+            .arg("--startup-delay-ns")
+            .arg(c.startup_delay.as_nanos().to_string())
+            .arg("--report-sends")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the child
+        // when the thread that spawned it exits, so no instance outlives the harness.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting {} failed: {e}", c.program))?;
+        let pid = child.id().unwrap_or(0);
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (address_tx, address_rx) = tokio::sync::oneshot::channel();
+        let reader = tokio::spawn(read_stdout(stdout, address_tx, self.inner.ledger.clone()));
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let view = InstanceView {
+            id: id.clone(),
+            version: version.to_owned(),
+            slot: slot.to_owned(),
+            addr: None,
+            pid,
+            phase: Phase::Starting,
+            seq: 0,
+        };
+        let view = {
+            let mut state = self.state();
+            state.next_seq += 1;
+            let view = InstanceView {
+                seq: state.next_seq,
+                ..view
+            };
+            state.instances.insert(
+                id.clone(),
+                Entry {
+                    view: view.clone(),
+                    exited: exit_rx.clone(),
+                    in_flight: Arc::new(AtomicU32::new(0)),
+                    http_in_flight: Arc::new(AtomicU32::new(0)),
+                },
+            );
+            view
+        };
+        self.inner
+            .ledger
+            .record(self.record(event::INSTANCE_STARTED, &view).with("pid", pid));
+        // The watcher owns the child: it reaps it, reads the rest of its stdout, and records
+        // the items it left in flight and how it ended.
+        let host = self.clone();
+        let watched = id.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            // The pipe ends with the process, unless a child of the app inherited it.
+            let unacked = tokio::time::timeout(Duration::from_secs(1), reader)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            host.on_exit(&watched, status, unacked, &exit_tx);
+        });
+        match tokio::time::timeout(
+            c.ready_timeout + c.startup_delay,
+            self.wait_ready(&id, address_rx, exit_rx),
+        )
+        .await
+        {
+            Ok(Ok(addr)) => {
+                let view = {
+                    let mut state = self.state();
+                    let entry = state.instances.get_mut(&id).expect("inserted above");
+                    entry.view.addr = Some(addr);
+                    if entry.view.phase == Phase::Starting {
+                        entry.view.phase = Phase::Ready;
+                    }
+                    entry.view.clone()
+                };
+                self.inner.ledger.record(
+                    self.record(event::INSTANCE_READY, &view)
+                        .with("port", addr.port()),
+                );
+                self.refresh_timer_lease(None);
+                Ok(id)
+            }
+            Ok(Err(e)) => {
+                self.kill(&id).await;
+                Err(e)
+            }
+            Err(_) => {
+                self.kill(&id).await;
+                anyhow::bail!(
+                    "instance {id} was not ready within {:?} (see its log in {})",
+                    c.ready_timeout,
+                    c.log_dir.display()
+                )
+            }
+        }
+    }
+
+    async fn wait_ready(
+        &self,
+        id: &str,
+        address: tokio::sync::oneshot::Receiver<String>,
+        mut exited: watch::Receiver<Option<String>>,
+    ) -> anyhow::Result<SocketAddr> {
+        let first = tokio::select! {
+            line = address => line.ok(),
+            _ = exited.wait_for(Option::is_some) => None,
+        };
+        let Some(first) = first else {
+            anyhow::bail!("instance {id} exited before printing its address");
+        };
+        let addr: SocketAddr = first
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("instance {id} printed {first:?}, not an address"))?;
+        let url = format!("http://{addr}/health");
+        loop {
+            if exited.borrow().is_some() {
+                anyhow::bail!("instance {id} exited while starting");
+            }
+            if let Ok(resp) = self
+                .inner
+                .client
+                .get(&url)
+                .timeout(Duration::from_secs(1))
+                .send()
+                .await
+            {
+                if resp.status().is_success() {
+                    return Ok(addr);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn on_exit(
+        &self,
+        id: &str,
+        status: std::io::Result<std::process::ExitStatus>,
+        unacked: Vec<(i64, SendReport)>,
+        exit_tx: &watch::Sender<Option<String>>,
+    ) {
+        use std::os::unix::process::ExitStatusExt;
+        let (view, killed_by_us) = {
+            let mut state = self.state();
+            let Some(entry) = state.instances.get_mut(id) else {
+                return;
+            };
+            let killed = entry.view.phase == Phase::Killing;
+            entry.view.phase = Phase::Exited;
+            (entry.view.clone(), killed)
+        };
+        let description = match &status {
+            Ok(s) => match (s.code(), s.signal()) {
+                (Some(code), _) => format!("code={code}"),
+                (None, Some(sig)) => format!("signal={sig}"),
+                _ => "unknown".into(),
+            },
+            Err(e) => format!("error={e}"),
+        };
+        for (t_ns, item) in unacked {
+            let e = LedgerEvent::new(t_ns, event::ITEM_SENT, &view.id, &view.version, &view.slot)
+                .with("source", &item.source)
+                .with("m", item.m)
+                .with("n", item.n);
+            self.inner.ledger.record(e);
+        }
+        let kind = if killed_by_us {
+            event::INSTANCE_KILLED
+        } else {
+            event::INSTANCE_STOPPED
+        };
+        let mut e = self.record(kind, &view);
+        e.detail = description.replace(' ', "_");
+        self.inner.ledger.record(e);
+        let _ = exit_tx.send(Some(description));
+        self.refresh_timer_lease(None);
+    }
+
+    fn set_phase(
+        &self,
+        id: &str,
+        phase: Phase,
+    ) -> Option<(InstanceView, watch::Receiver<Option<String>>)> {
+        let mut state = self.state();
+        let entry = state.instances.get_mut(id)?;
+        if entry.view.phase == Phase::Exited {
+            return None;
+        }
+        entry.view.phase = phase;
+        Some((entry.view.clone(), entry.exited.clone()))
+    }
+
+    /// SIGKILLs an instance's process group and waits until it is reaped.
+    pub async fn kill(&self, id: &str) {
+        let Some((view, mut exited)) = self.set_phase(id, Phase::Killing) else {
+            return;
+        };
+        kill_group(view.pid, libc::SIGKILL);
+        let _ = exited.wait_for(Option::is_some).await;
+    }
+
+    /// Sends SIGTERM (the function's cancellation token), waits up to `grace` for the
+    /// process to exit by itself, then SIGKILLs it.
+    pub async fn terminate(&self, id: &str, grace: Duration) {
+        let Some((view, mut exited)) = self.set_phase(id, Phase::Stopping) else {
+            return;
+        };
+        self.inner.ledger.record(
+            self.record(event::INSTANCE_STOPPING, &view)
+                .with("grace_ms", grace.as_millis()),
+        );
+        kill_group(view.pid, libc::SIGTERM);
+        if tokio::time::timeout(grace, exited.wait_for(Option::is_some))
+            .await
+            .is_err()
+        {
+            self.kill(id).await;
+        }
+    }
+
+    /// Kills every instance still alive.
+    pub async fn kill_all(&self) {
+        let ids: Vec<String> = self.instances().into_iter().map(|v| v.id).collect();
+        let kills = ids.iter().map(|id| self.kill(id));
+        for k in kills {
+            k.await;
+        }
+    }
+
+    /// Takes an instance out of routing and timer duty; its in-flight work goes on.
+    pub fn drain(&self, id: &str) {
+        if let Some((view, _)) = self.set_phase(id, Phase::Draining) {
+            self.inner
+                .ledger
+                .record(self.record("instance_draining", &view));
+            self.refresh_timer_lease(None);
+        }
+    }
+
+    /// Exchanges the slots of every instance: production becomes staging and back (the
+    /// timer lease moves with production).
+    pub fn swap_slots(&self) {
+        {
+            let mut state = self.state();
+            for entry in state.instances.values_mut() {
+                entry.view.slot = match entry.view.slot.as_str() {
+                    PRODUCTION => STAGING.into(),
+                    STAGING => PRODUCTION.into(),
+                    other => other.into(),
+                };
+            }
+        }
+        self.refresh_timer_lease(None);
+    }
+
+    /// The next ready production instance for an HTTP request, round-robin, counted as in
+    /// flight on it until the guard drops.
+    pub fn route(&self) -> Option<(InstanceView, InFlight)> {
+        let mut state = self.state();
+        let ready: Vec<&Entry> = state
+            .instances
+            .values()
+            .filter(|e| {
+                e.view.slot == PRODUCTION && e.view.phase == Phase::Ready && e.view.addr.is_some()
+            })
+            .collect();
+        if ready.is_empty() {
+            return None;
+        }
+        let pick = ready[state.round_robin % ready.len()];
+        let picked = (pick.view.clone(), InFlight::new(&pick.http_in_flight));
+        state.round_robin = state.round_robin.wrapping_add(1);
+        Some(picked)
+    }
+
+    /// Records a phase of the update beginning; returns a guard-free end marker.
+    pub fn phase_begun(&self, phase: &str, version: &str) {
+        self.inner.ledger.record(
+            self.inner
+                .ledger
+                .event(event::PHASE_BEGUN, "", version, "")
+                .with("phase", phase),
+        );
+    }
+
+    pub fn phase_ended(&self, phase: &str, version: &str) {
+        self.inner.ledger.record(
+            self.inner
+                .ledger
+                .event(event::PHASE_ENDED, "", version, "")
+                .with("phase", phase),
+        );
+    }
+
+    /// Runs timer occurrence `m` of the loop workload on instance `id`.
+    pub async fn invoke_tick(
+        &self,
+        id: &str,
+        m: u64,
+        scheduled_ns: i64,
+        catch_up: bool,
+    ) -> Outcome {
+        let request = TickRequest {
+            m,
+            scheduled_ns,
+            catch_up,
+        };
+        self.invoke(id, Invocation::Tick(request)).await.0
+    }
+
+    /// Invokes a function on instance `id`, recording the invocation in the ledger; returns
+    /// how it ended and, for a poll, the messages it returned.
+    pub async fn invoke(&self, id: &str, call: Invocation) -> (Outcome, Vec<Message>) {
+        let (view, in_flight) = {
+            let state = self.state();
+            match state.instances.get(id) {
+                Some(e) => (e.view.clone(), InFlight::new(&e.in_flight)),
+                None => {
+                    return (
+                        Outcome::Failed {
+                            reason: "no_such_instance".into(),
+                        },
+                        Vec::new(),
+                    )
+                }
+            }
+        };
+        let inv = self.inner.next_invocation.fetch_add(1, Ordering::Relaxed);
+        let mut begun = self
+            .record(event::INVOCATION_BEGUN, &view)
+            .with("inv", inv)
+            .with("source", call.source())
+            .with("m", call.m());
+        if let Some(n) = call.n() {
+            begun = begun.with("n", n);
+        }
+        if let Some(d) = call.dequeue() {
+            begun = begun.with("dequeue", d);
+        }
+        if call.catch_up() {
+            begun = begun.with("catch_up", true);
+        }
+        self.inner.ledger.record(begun);
+        let mut messages = Vec::new();
+        let outcome = match view.addr {
+            None => Outcome::Failed {
+                reason: "not_ready".into(),
+            },
+            Some(addr) => {
+                let sent = self
+                    .inner
+                    .client
+                    .post(format!("http://{addr}{}", call.path()))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(call.body())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let bytes = resp.bytes().await.unwrap_or_default();
+                        if status.is_success() && matches!(call, Invocation::Poll { .. }) {
+                            // The output binding: what the run returned, for the host to enqueue.
+                            messages = serde_json::from_slice::<PollResponse>(&bytes)
+                                .map(|p| p.messages)
+                                .unwrap_or_default();
+                        }
+                        let body: TickResponse = serde_json::from_slice(&bytes).unwrap_or_default();
+                        if status.is_success() {
+                            Outcome::Ok {
+                                sent: body.sent,
+                                stashed: body.stashed,
+                            }
+                        } else if body.cancelled {
+                            Outcome::Killed {
+                                reason: format!("cancelled_stashed_{}", body.stashed),
+                            }
+                        } else {
+                            Outcome::Failed {
+                                reason: body
+                                    .error
+                                    .unwrap_or_else(|| format!("status_{}", status.as_u16())),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let dead = self.instance(id).is_some_and(|v| {
+                            matches!(v.phase, Phase::Killing | Phase::Exited | Phase::Stopping)
+                        });
+                        if dead {
+                            Outcome::Killed {
+                                reason: "instance_gone".into(),
+                            }
+                        } else if e.is_timeout() {
+                            Outcome::Failed {
+                                reason: "timeout".into(),
+                            }
+                        } else {
+                            Outcome::Failed {
+                                reason: "connection_error".into(),
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        drop(in_flight);
+        let (kind, reason) = match &outcome {
+            Outcome::Ok { .. } => (event::INVOCATION_OK, None),
+            Outcome::Failed { reason } => (event::INVOCATION_FAILED, Some(reason.clone())),
+            Outcome::Killed { reason } => (event::INVOCATION_KILLED, Some(reason.clone())),
+        };
+        let view = self.instance(id).unwrap_or(view);
+        let mut ended = self.record(kind, &view).with("inv", inv);
+        if let Outcome::Ok { sent, stashed } = outcome {
+            ended = ended.with("sent", sent);
+            if stashed > 0 {
+                ended = ended.with("stashed", stashed);
+            }
+        }
+        if let Some(reason) = reason {
+            ended = ended.with("reason", reason.replace([' ', ','], "_"));
+        }
+        self.inner.ledger.record(ended);
+        (outcome, messages)
+    }
+
+    /// The address of a live instance, or why there is none.
+    fn addr_of(&self, id: &str) -> anyhow::Result<SocketAddr> {
+        self.instance(id)
+            .filter(|v| v.phase != Phase::Exited)
+            .and_then(|v| v.addr)
+            .ok_or_else(|| anyhow::anyhow!("instance {id} has no address (not ready, or gone)"))
+    }
+
+    /// Sends an instance its warm-up request (`GET path`) until it answers, at most
+    /// `1 + retries` times, each within `timeout`. Any answer counts, as on the platform:
+    /// only silence fails a warm-up.
+    pub async fn warm_up(
+        &self,
+        id: &str,
+        path: &str,
+        timeout: Duration,
+        retries: u32,
+    ) -> anyhow::Result<bool> {
+        let url = format!("http://{}{path}", self.addr_of(id)?);
+        for _ in 0..=retries {
+            let answer = self.inner.client.get(&url).timeout(timeout).send().await;
+            if answer.is_ok() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Asks the app on an instance to enter `mode` (`POST /admin/mode`, the instance's own
+    /// endpoint, never through the front door).
+    pub async fn set_mode(&self, id: &str, mode: Mode) -> Result<(), ModeError> {
+        let addr = self
+            .addr_of(id)
+            .map_err(|e| ModeError::Unreachable(e.to_string()))?;
+        let answer = self
+            .inner
+            .client
+            .post(format!("http://{addr}/admin/mode"))
+            .timeout(MODE_TIMEOUT)
+            .json(&ModeRequest { mode })
+            .send()
+            .await
+            .map_err(|e| ModeError::Unreachable(format!("{id}: {e}")))?;
+        let status = answer.status();
+        match status.as_u16() {
+            // An app without the endpoint cannot be drained: say so now, not after the run.
+            404 | 405 | 501 => Err(ModeError::Unsupported {
+                id: id.to_owned(),
+                status: status.to_string(),
+            }),
+            _ if !status.is_success() => Err(ModeError::Refused {
+                id: id.to_owned(),
+                status: status.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The app's mode on an instance (`GET /admin/mode`); `None` when it did not answer
+    /// with one.
+    pub async fn mode(&self, id: &str) -> Option<Mode> {
+        let addr = self.addr_of(id).ok()?;
+        let answer = self
+            .inner
+            .client
+            .get(format!("http://{addr}/admin/mode"))
+            .timeout(MODE_TIMEOUT)
+            .send()
+            .await
+            .ok()?;
+        answer.json::<ModeAnswer>().await.ok().map(|a| a.mode)
+    }
+}

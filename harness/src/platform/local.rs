@@ -1,0 +1,203 @@
+//! The local platform: the [`Host`]'s real processes behind an in-process front door, the
+//! host's timer and queue triggers, and one of the five strategies as its update.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::ledger::Ledger;
+use super::queue::{self, QueueOptions};
+use super::timer::{Schedule, TimerFunction, TimerOptions};
+use super::{front_door, Host, HostConfig, Phase, Platform, PRODUCTION};
+use crate::strategy::{self, Plan};
+
+/// What the local platform does besides running instances: its triggers and its update.
+#[derive(Clone, Debug)]
+pub struct LocalSettings {
+    /// `/tick` runs (the loop workload) or `/poll` runs (the queue workload).
+    pub function: TimerFunction,
+    /// The timer fires occurrences `first..until`.
+    pub first: u64,
+    pub until: u64,
+    pub use_monitor: bool,
+    /// The staging slot's timer fires too.
+    pub staging_triggers: bool,
+    /// The queue trigger, for the queue workload.
+    pub queue: Option<QueueOptions>,
+    /// How long the front door waits for an instance's answer.
+    pub door_timeout: Duration,
+    /// The update.
+    pub plan: Plan,
+}
+
+/// A running local platform; cheap to clone.
+#[derive(Clone)]
+pub struct LocalPlatform {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    host: Host,
+    settings: LocalSettings,
+    door: SocketAddr,
+    /// Stops the front door; its task ends once open requests are answered.
+    door_stop: CancellationToken,
+    /// Stops the timer.
+    timer_stop: CancellationToken,
+    /// Stops the queue dispatcher, once the run has settled.
+    queue_stop: CancellationToken,
+    tasks: Mutex<Tasks>,
+}
+
+#[derive(Default)]
+struct Tasks {
+    door: Option<JoinHandle<std::io::Result<()>>>,
+    timer: Option<JoinHandle<()>>,
+    queue: Option<JoinHandle<()>>,
+}
+
+impl LocalPlatform {
+    /// Prepares the host and serves its front door on `door_listener`.
+    pub fn start(
+        config: HostConfig,
+        ledger: Ledger,
+        door_listener: tokio::net::TcpListener,
+        settings: LocalSettings,
+    ) -> anyhow::Result<LocalPlatform> {
+        let door = door_listener.local_addr()?;
+        let host = Host::new(config, ledger)?;
+        let door_stop = CancellationToken::new();
+        let door_task = tokio::spawn(front_door::serve(
+            door_listener,
+            host.clone(),
+            settings.door_timeout,
+            door_stop.clone().cancelled_owned(),
+        ));
+        Ok(LocalPlatform {
+            inner: Arc::new(Inner {
+                host,
+                settings,
+                door,
+                door_stop,
+                timer_stop: CancellationToken::new(),
+                queue_stop: CancellationToken::new(),
+                tasks: Mutex::new(Tasks {
+                    door: Some(door_task),
+                    ..Tasks::default()
+                }),
+            }),
+        })
+    }
+
+    /// The host, for tests that look inside.
+    pub fn host(&self) -> &Host {
+        &self.inner.host
+    }
+
+    fn tasks(&self) -> std::sync::MutexGuard<'_, Tasks> {
+        self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Platform for LocalPlatform {
+    fn front_door(&self) -> SocketAddr {
+        self.inner.door
+    }
+
+    async fn deploy(&self, version: &str, instances: u32) -> anyhow::Result<()> {
+        let host = &self.inner.host;
+        host.phase_begun("start", version);
+        strategy::start_many(host, version, PRODUCTION, instances).await?;
+        host.phase_ended("start", version);
+        Ok(())
+    }
+
+    fn start_triggers(&self, schedule: Schedule) {
+        let s = &self.inner.settings;
+        let host = &self.inner.host;
+        let timer = tokio::spawn(super::timer::run(
+            host.clone(),
+            TimerOptions {
+                function: s.function,
+                schedule,
+                use_monitor: s.use_monitor,
+                staging_triggers: s.staging_triggers,
+            },
+            s.first,
+            s.until,
+            self.inner.timer_stop.clone(),
+        ));
+        let queue = s.queue.map(|options| {
+            tokio::spawn(queue::run(
+                host.clone(),
+                options,
+                self.inner.queue_stop.clone(),
+            ))
+        });
+        let mut tasks = self.tasks();
+        tasks.timer = Some(timer);
+        tasks.queue = queue;
+    }
+
+    async fn update(&self, from: &str, to: &str, instances: u32) -> anyhow::Result<()> {
+        let (host, plan) = (&self.inner.host, &self.inner.settings.plan);
+        plan.perform(host, from, to, instances).await
+    }
+
+    async fn stop_triggers(&self) {
+        // The timer stops firing; the queue keeps delivering until the run has settled,
+        // since redelivered messages are work in flight.
+        self.inner.timer_stop.cancel();
+        let timer = self.tasks().timer.take();
+        if let Some(t) = timer {
+            let _ = t.await;
+        }
+    }
+
+    async fn settle(&self, within: Duration) {
+        let host = &self.inner.host;
+        let settled = async {
+            while !(host.tasks().is_empty() && host.queue().is_empty()) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let _ = tokio::time::timeout(within, settled).await;
+        // Settled (or out of time): the queue delivers nothing more.
+        self.inner.queue_stop.cancel();
+        let queue = self.tasks().queue.take();
+        if let Some(q) = queue {
+            let _ = q.await;
+        }
+    }
+
+    fn alive(&self) -> Vec<String> {
+        self.inner
+            .host
+            .instances()
+            .into_iter()
+            .filter(|v| v.phase != Phase::Exited)
+            .map(|v| v.id)
+            .collect()
+    }
+
+    async fn teardown(&self) {
+        self.inner.timer_stop.cancel();
+        self.inner.queue_stop.cancel();
+        let (timer, queue, door) = {
+            let mut tasks = self.tasks();
+            (tasks.timer.take(), tasks.queue.take(), tasks.door.take())
+        };
+        for t in [timer, queue].into_iter().flatten() {
+            let _ = t.await;
+        }
+        // Every instance first, then the front door.
+        self.inner.host.kill_all().await;
+        self.inner.door_stop.cancel();
+        if let Some(d) = door {
+            let _ = d.await;
+        }
+    }
+}
