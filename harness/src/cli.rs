@@ -22,8 +22,9 @@ pub enum Command {
     ///
     /// Starts the sink, the local platform with the old version, the front door and the
     /// probes; performs the update at run.update_at; lets in-flight work settle; stops every
-    /// process; writes expected.json, arrivals.csv, probes.csv, ledger.csv and summary.json;
-    /// prints the verdict.
+    /// process; writes expected.json, arrivals.csv, probes.csv, ledger.csv, summary.json,
+    /// junit.xml, scenario.toml (the scenario as run) and the reports; prints the verdict.
+    /// A run that fails still writes summary.json and junit.xml, saying why.
     ///
     /// Exit codes: 0 the run completed and every threshold holds; 1 a threshold failed;
     /// 2 usage or scenario error; 3 the run itself was invalid (an instance never became
@@ -59,7 +60,8 @@ pub enum Command {
     /// errored when a run could not be completed).
     ///
     /// Exit codes: 0 compared, every threshold held; 1 a threshold failed in some run; 2 a
-    /// scenario is invalid; 3 every run of some scenario failed; 130 interrupted.
+    /// scenario is invalid, or OUT already holds a comparison; 3 every run of some scenario
+    /// failed; 130 interrupted.
     ///
     /// Example:
     ///   harness compare scenarios/seed-*.toml --repeat 3 --time-scale 0.05
@@ -130,7 +132,7 @@ pub enum Command {
     ///
     /// Examples:
     ///   harness check scenarios/examples/seed-swap
-    ///   harness check runs/seed-swap --json | jq .lost
+    ///   harness check runs/seed-swap-1796154611 --json | jq .lost
     #[command(verbatim_doc_comment)]
     Check {
         /// The run directory.

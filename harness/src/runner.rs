@@ -127,12 +127,17 @@ struct Measured {
     invalid: Vec<String>,
 }
 
+/// Whether `dir` already holds a run, which a new run must not mix with.
+pub fn holds_a_run(dir: &std::path::Path) -> bool {
+    dir.join(sink::ARRIVALS_FILE).exists() || dir.join(reports::rundir::SUMMARY_FILE).exists()
+}
+
 /// Runs the plan; `cancel` (Ctrl-C) stops it early, cleanly.
 pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome, RunError> {
     let wall = Instant::now();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let out = plan.out_dir.clone();
-    if out.join(sink::ARRIVALS_FILE).exists() || out.join(reports::rundir::SUMMARY_FILE).exists() {
+    if holds_a_run(&out) {
         return Err(RunError::OutDirTaken(out));
     }
     std::fs::create_dir_all(&out)
@@ -170,9 +175,7 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
         let Some(spec) = &spec else { return Ok(None) };
         run_dir.write_expected(spec)?;
         // The probes and the ledger are in memory: check with both rather than read them back.
-        run_dir
-            .check_with(spec, &measured.probes, &events)
-            .map(Some)
+        reports::checker::check_run_with(&run_dir, spec, &measured.probes, &events).map(Some)
     })();
     let verdict = match checked {
         Ok(v) => v,
@@ -232,8 +235,8 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
         if lag.p99 > budget_ms {
             summary.invalid.push(format!(
                 "the probe client lagged behind its schedule: send lag p99 {} ms over the {} ms budget (probes.max_send_lag)",
-                reports::terminal::number(lag.p99),
-                reports::terminal::number(budget_ms)
+                reports::metric::number(lag.p99),
+                reports::metric::number(budget_ms)
             ));
         }
     }
@@ -259,7 +262,7 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
         }
     }
     let written = run_dir.write_summary(&summary).map_err(|e| e.to_string());
-    let junit = reports::threshold::junit(s.name(), &cases, &summary.invalid);
+    let junit = reports::junit::run_suite(s.name(), &cases, &summary.invalid);
     let written = written.and_then(|()| {
         std::fs::write(out.join("junit.xml"), junit).map_err(|e| format!("writing junit.xml: {e}"))
     });

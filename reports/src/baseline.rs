@@ -1,24 +1,20 @@
 //! Baselines: a saved run's numbers to compare a new run against, criterion-style.
 //!
-//! `--save-baseline NAME` keeps a run's `summary.json` and `ledger.csv` in
-//! `runs/baselines/NAME/`; `--baseline NAME` (or a run directory) compares a new run with it,
-//! metric by metric, and `--max-regression lost:0,downtime.max_ms:20%` says how much worse
-//! each metric may get: an absolute amount, or a percentage of the baseline's value.
+//! A new run is compared with a baseline's summary metric by metric, and
+//! `--max-regression lost:0,downtime.max_ms:20%` says how much worse each metric may get:
+//! an absolute amount, or a percentage of the baseline's value. Where baselines are kept
+//! on disk is the run directory's business ([`crate::rundir::Baselines`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-use crate::summary::Summary;
-use crate::threshold;
-
-/// Metrics for which a larger value is better; for every other metric, larger is worse.
-const LARGER_IS_BETTER: [&str; 3] = ["expected", "delivered", "ok"];
+use crate::metric::{number, Metric};
+pub use crate::summary::Change;
+use crate::summary::{Outcome, Summary};
 
 /// How much worse one metric may get.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tolerance {
-    pub metric: String,
+    pub metric: Metric,
     pub amount: f64,
     pub percent: bool,
 }
@@ -31,10 +27,10 @@ pub fn parse_tolerances(text: &str) -> Result<Vec<Tolerance>, String> {
             let (metric, amount) = part
                 .split_once(':')
                 .ok_or_else(|| format!("{part:?}: expected METRIC:AMOUNT or METRIC:PERCENT%"))?;
-            let metric = metric.trim();
-            if !threshold::METRICS.iter().any(|(m, _)| *m == metric) {
-                return Err(format!("{part:?}: unknown metric {metric:?}"));
-            }
+            let metric: Metric = metric
+                .trim()
+                .parse()
+                .map_err(|e| format!("{part:?}: {e}"))?;
             let amount = amount.trim();
             let (number, percent) = match amount.strip_suffix('%') {
                 Some(n) => (n, true),
@@ -46,7 +42,7 @@ pub fn parse_tolerances(text: &str) -> Result<Vec<Tolerance>, String> {
                 .filter(|v: &f64| v.is_finite() && *v >= 0.0)
                 .ok_or_else(|| format!("{part:?}: {amount:?} is not a non-negative number"))?;
             Ok(Tolerance {
-                metric: metric.to_owned(),
+                metric,
                 amount,
                 percent,
             })
@@ -54,32 +50,20 @@ pub fn parse_tolerances(text: &str) -> Result<Vec<Tolerance>, String> {
         .collect()
 }
 
-/// One metric against the baseline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    pub metric: String,
-    pub baseline: f64,
-    pub current: f64,
-    /// `current - baseline`.
-    pub delta: f64,
-    /// Worse by more than its tolerance (only metrics given a tolerance can regress).
-    pub regression: bool,
-}
-
 /// Compares every metric both summaries measured.
 pub fn compare(baseline: &Summary, current: &Summary, tolerances: &[Tolerance]) -> Vec<Change> {
-    threshold::METRICS
-        .iter()
-        .filter_map(|(metric, _)| {
-            let b = threshold::value(metric, &baseline.verdict, baseline.run.update_duration_ms)?;
-            let c = threshold::value(metric, &current.verdict, current.run.update_duration_ms)?;
-            let worse_by = if LARGER_IS_BETTER.contains(metric) {
+    Metric::ALL
+        .into_iter()
+        .filter_map(|metric| {
+            let b = metric.value(&baseline.verdict, baseline.run.update_duration_ms)?;
+            let c = metric.value(&current.verdict, current.run.update_duration_ms)?;
+            let worse_by = if metric.larger_is_better() {
                 b - c
             } else {
                 c - b
             };
             let regression = tolerances.iter().any(|t| {
-                t.metric == *metric && {
+                t.metric == metric && {
                     let allowed = if t.percent {
                         b.abs() * t.amount / 100.0
                     } else {
@@ -89,7 +73,7 @@ pub fn compare(baseline: &Summary, current: &Summary, tolerances: &[Tolerance]) 
                 }
             });
             Some(Change {
-                metric: (*metric).to_owned(),
+                metric: metric.name().to_owned(),
                 baseline: b,
                 current: c,
                 delta: c - b,
@@ -101,23 +85,19 @@ pub fn compare(baseline: &Summary, current: &Summary, tolerances: &[Tolerance]) 
 
 /// Each tolerance as a pass/fail outcome (for `junit.xml`, beside the thresholds):
 /// `downtime.max_ms regresses at most 20% against main`, with the current value.
-pub fn outcomes(
-    tolerances: &[Tolerance],
-    changes: &[Change],
-    baseline: &str,
-) -> Vec<threshold::Outcome> {
+pub fn outcomes(tolerances: &[Tolerance], changes: &[Change], baseline: &str) -> Vec<Outcome> {
     tolerances
         .iter()
         .filter_map(|t| {
-            let c = changes.iter().find(|c| c.metric == t.metric)?;
+            let c = changes.iter().find(|c| c.metric == t.metric.name())?;
             let unit = if t.percent { "%" } else { "" };
-            Some(threshold::Outcome {
+            Some(Outcome {
                 threshold: format!(
                     "{} regresses at most {}{unit} against {baseline}",
                     t.metric,
-                    crate::terminal::number(t.amount)
+                    number(t.amount)
                 ),
-                metric: t.metric.clone(),
+                metric: t.metric.name().to_owned(),
                 value: Some(c.current),
                 ok: !c.regression,
             })
@@ -150,41 +130,6 @@ pub fn mismatch(baseline: &Summary, current: &Summary) -> Option<String> {
     })
 }
 
-/// Where a named baseline is kept: a directory with the run's summary and ledger.
-pub fn named_dir(name: &str) -> PathBuf {
-    PathBuf::from("runs").join("baselines").join(name)
-}
-
-/// Saves a run directory's summary and ledger as the baseline `name`.
-pub fn save(run: &Path, name: &str) -> std::io::Result<PathBuf> {
-    let dir = named_dir(name);
-    std::fs::create_dir_all(&dir)?;
-    for file in [crate::rundir::SUMMARY_FILE, crate::rundir::LEDGER_FILE] {
-        let from = run.join(file);
-        if from.exists() {
-            std::fs::copy(from, dir.join(file))?;
-        }
-    }
-    Ok(dir)
-}
-
-/// Whether `arg` names a saved baseline (one plain path component, like `main`) rather
-/// than a path to a run directory.
-pub fn is_name(arg: &str) -> bool {
-    !arg.is_empty() && arg != "." && arg != ".." && !arg.contains(std::path::is_separator)
-}
-
-/// Resolves `--baseline`: a plain name is a saved baseline (`runs/baselines/NAME`), unless a
-/// directory of that name exists here; anything with a separator is a run directory's path.
-pub fn resolve(arg: &str) -> PathBuf {
-    let p = Path::new(arg);
-    if is_name(arg) && !p.is_dir() {
-        named_dir(arg)
-    } else {
-        p.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,23 +148,12 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_name_is_a_saved_baseline_and_a_path_is_a_run_directory() {
-        assert_eq!(resolve("main"), named_dir("main"));
-        assert_eq!(
-            resolve("runs/baselines/main"),
-            PathBuf::from("runs/baselines/main")
-        );
-        assert_eq!(resolve("./r1"), PathBuf::from("./r1"));
-        assert!(!is_name("..") && !is_name("a/b") && !is_name(""));
-    }
-
-    #[test]
     fn tolerances_parse_and_refuse_nonsense() {
         let t = parse_tolerances("lost:0,downtime.max_ms:20%").unwrap();
         assert_eq!(
             t[1],
             Tolerance {
-                metric: "downtime.max_ms".into(),
+                metric: Metric::DowntimeMaxMs,
                 amount: 20.0,
                 percent: true
             }

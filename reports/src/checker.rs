@@ -24,6 +24,7 @@ use crate::arrival::{Arrival, ArrivalRef};
 use crate::expected::{ExpectedSpec, SpecError};
 use crate::ledger::{event, LedgerEvent};
 use crate::probe::Probe;
+use crate::rundir::{RunDir, RunDirError};
 use crate::verdict::{
     ns_to_ms, Causes, Downtime, DuplicateCause, ItemNote, LostCause, Quantiles, UnexpectedCauses,
     Verdict, Window,
@@ -575,6 +576,32 @@ fn duplicate_cause<'a>(
         return DuplicateCause::Retry;
     }
     DuplicateCause::Unexplained
+}
+
+/// Re-checks a run directory from its files: streams `arrivals.csv` through the checker.
+pub fn check_run(run: &RunDir) -> Result<Verdict, RunDirError> {
+    check_run_with(
+        run,
+        &run.read_expected()?,
+        &run.read_probes()?,
+        &run.read_ledger()?,
+    )
+}
+
+/// Checks a run directory's arrivals against a spec, probes and ledger already in memory
+/// (the runner holds them), reading only `arrivals.csv`.
+pub fn check_run_with(
+    run: &RunDir,
+    spec: &ExpectedSpec,
+    probes: &[Probe],
+    ledger: &[LedgerEvent],
+) -> Result<Verdict, RunDirError> {
+    let mut checker = Checker::new(spec).map_err(|source| RunDirError::Spec {
+        path: run.file(crate::rundir::EXPECTED_FILE),
+        source,
+    })?;
+    run.for_each_arrival_for_check(|a| checker.push(a))?;
+    Ok(checker.finish(probes, ledger))
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ impl History {
         let summary = run.read_summary()?;
         let verdict = match &summary {
             Some(s) => s.verdict.clone(),
-            None => run.check()?,
+            None => crate::checker::check_run(run)?,
         };
         let summary_extras = summary
             .as_ref()

@@ -39,3 +39,22 @@ pub fn write(suite: &str, classname: &str, cases: &[Case]) -> String {
     out.push_str("</testsuite>\n</testsuites>\n");
     out
 }
+
+/// `junit.xml`: one test case per threshold (and per baseline tolerance), failures carrying
+/// the measured value; an invalid run adds an errored case naming why.
+pub fn run_suite(suite: &str, outcomes: &[crate::summary::Outcome], invalid: &[String]) -> String {
+    let mut cases = Vec::new();
+    if !invalid.is_empty() {
+        cases.push(Case {
+            name: "the run is valid".into(),
+            error: Some(invalid.join("; ")),
+            ..Default::default()
+        });
+    }
+    cases.extend(outcomes.iter().map(|o| Case {
+        name: o.threshold.clone(),
+        failure: (!o.ok).then(|| o.measured()),
+        error: None,
+    }));
+    write(suite, suite, &cases)
+}

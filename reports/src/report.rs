@@ -114,8 +114,7 @@ pub fn tables(h: &History) -> Vec<Table> {
                     .map(|t| {
                         row([
                             t.threshold.clone(),
-                            t.value
-                                .map_or("not measured".into(), crate::terminal::number),
+                            t.value.map_or("not measured".into(), crate::metric::number),
                             if t.ok { "ok".into() } else { "FAILED".into() },
                         ])
                     })

@@ -20,13 +20,11 @@ use std::sync::mpsc::sync_channel;
 use serde::Serialize;
 
 use crate::arrival::{Arrival, ArrivalRef};
-use crate::checker::Checker;
 use crate::expected::{ExpectedSpec, SpecError};
 use crate::ledger::LedgerEvent;
 use crate::probe::Probe;
 use crate::summary::Summary;
-use crate::table::{Chunk, Row, Shape, Table};
-use crate::verdict::Verdict;
+use crate::table::{Chunk, Row, Shape, Table, TableError};
 
 pub const EXPECTED_FILE: &str = "expected.json";
 pub const ARRIVALS_FILE: &str = sink::ARRIVALS_FILE;
@@ -48,20 +46,9 @@ pub enum RunDirError {
     },
     #[error("{}: {source}", path.display())]
     Spec { path: PathBuf, source: SpecError },
-    #[error("{}: missing required column {column:?} (the header is {header:?})", path.display())]
-    MissingColumn {
-        path: PathBuf,
-        column: &'static str,
-        header: String,
-    },
-    #[error("{}:{line}: column {column:?}: {why} (got {value:?})", path.display())]
-    BadValue {
-        path: PathBuf,
-        line: u64,
-        column: &'static str,
-        value: String,
-        why: &'static str,
-    },
+    /// A CSV file could not be read.
+    #[error(transparent)]
+    Table(#[from] TableError),
     #[error("{}: {source}", path.display())]
     Csv { path: PathBuf, source: csv::Error },
     #[error("{}: unsupported schema {found:?} (this build reads {expected:?})", path.display())]
@@ -70,6 +57,54 @@ pub enum RunDirError {
         found: String,
         expected: &'static str,
     },
+}
+
+/// Where saved baselines are kept: `ROOT/NAME/` holds a run's `summary.json` and
+/// `ledger.csv`. The root is the caller's (the harness keeps them in `runs/baselines`).
+#[derive(Clone, Debug)]
+pub struct Baselines {
+    root: PathBuf,
+}
+
+impl Baselines {
+    pub fn new(root: impl Into<PathBuf>) -> Baselines {
+        Baselines { root: root.into() }
+    }
+
+    /// The directory of the baseline `name`.
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Saves a run directory's summary and ledger as the baseline `name`.
+    pub fn save(&self, run: &Path, name: &str) -> io::Result<PathBuf> {
+        let dir = self.dir(name);
+        std::fs::create_dir_all(&dir)?;
+        for file in [SUMMARY_FILE, LEDGER_FILE] {
+            let from = run.join(file);
+            if from.exists() {
+                std::fs::copy(from, dir.join(file))?;
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Whether `arg` names a saved baseline (one plain path component, like `main`) rather
+    /// than a path to a run directory.
+    pub fn is_name(arg: &str) -> bool {
+        !arg.is_empty() && arg != "." && arg != ".." && !arg.contains(std::path::is_separator)
+    }
+
+    /// Resolves `--baseline`: a plain name is a saved baseline (`ROOT/NAME`), unless a
+    /// directory of that name exists here; anything with a separator is a run directory.
+    pub fn resolve(&self, arg: &str) -> PathBuf {
+        let p = Path::new(arg);
+        if Baselines::is_name(arg) && !p.is_dir() {
+            self.dir(arg)
+        } else {
+            p.to_owned()
+        }
+    }
 }
 
 /// A run directory on disk.
@@ -153,7 +188,10 @@ impl RunDir {
             // Chunks go to the parsers in turn, so reading their answers in turn keeps order.
             scope.spawn(move || {
                 for turn in 0.. {
-                    let chunk = chunks.next_chunk().transpose();
+                    let chunk = chunks
+                        .next_chunk()
+                        .transpose()
+                        .map(|c| c.map_err(RunDirError::from));
                     let Some(chunk) = chunk else { return };
                     let failed = chunk.is_err();
                     if inputs[turn % PARSERS].send(chunk).is_err() || failed {
@@ -319,31 +357,6 @@ impl RunDir {
 
     pub fn write_summary(&self, summary: &Summary) -> Result<(), RunDirError> {
         write_json(&self.file(SUMMARY_FILE), summary)
-    }
-
-    /// Re-checks the run from its files: streams `arrivals.csv` through the checker.
-    pub fn check(&self) -> Result<Verdict, RunDirError> {
-        self.check_with(
-            &self.read_expected()?,
-            &self.read_probes()?,
-            &self.read_ledger()?,
-        )
-    }
-
-    /// Checks the run's `arrivals.csv` against a spec, probes and ledger the caller already
-    /// holds (the runner has them in memory).
-    pub fn check_with(
-        &self,
-        spec: &ExpectedSpec,
-        probes: &[Probe],
-        ledger: &[LedgerEvent],
-    ) -> Result<Verdict, RunDirError> {
-        let mut checker = Checker::new(spec).map_err(|source| RunDirError::Spec {
-            path: self.file(EXPECTED_FILE),
-            source,
-        })?;
-        self.for_each_arrival_for_check(|a| checker.push(a))?;
-        Ok(checker.finish(probes, ledger))
     }
 }
 
@@ -578,10 +591,25 @@ mod tests {
         .unwrap();
         let err = run.for_each_arrival(|_| {}).unwrap_err();
         assert!(
-            matches!(err, RunDirError::MissingColumn { column: "n", .. }),
+            matches!(
+                err,
+                RunDirError::Table(TableError::MissingColumn { column: "n", .. })
+            ),
             "{err}"
         );
         assert!(err.to_string().contains("arrivals.csv"), "{err}");
+    }
+
+    #[test]
+    fn a_plain_name_is_a_saved_baseline_and_a_path_is_a_run_directory() {
+        let b = Baselines::new("runs/baselines");
+        assert_eq!(b.resolve("main"), PathBuf::from("runs/baselines/main"));
+        assert_eq!(
+            b.resolve("runs/baselines/main"),
+            PathBuf::from("runs/baselines/main")
+        );
+        assert_eq!(b.resolve("./r1"), PathBuf::from("./r1"));
+        assert!(!Baselines::is_name("..") && !Baselines::is_name("a/b") && !Baselines::is_name(""));
     }
 
     #[test]

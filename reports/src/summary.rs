@@ -15,14 +15,14 @@ pub struct Summary {
     /// Each threshold of the scenario (and `--expect`) that could be evaluated, its measured
     /// value and outcome. Always written, empty when there is none.
     #[serde(default)]
-    pub thresholds: Vec<crate::threshold::Outcome>,
+    pub thresholds: Vec<Outcome>,
     /// Why the run cannot be trusted, if it cannot (empty for a valid run). Always written.
     #[serde(default)]
     pub invalid: Vec<String>,
     /// Each metric against the baseline the run was compared with (empty without one).
     /// Always written.
     #[serde(default)]
-    pub baseline: Vec<crate::baseline::Change>,
+    pub baseline: Vec<Change>,
 }
 
 /// What identifies a run: enough to say what was measured and to run it again.
@@ -88,4 +88,38 @@ impl Summary {
     pub fn schema_supported(schema: &str) -> bool {
         schema == SUMMARY_SCHEMA
     }
+}
+
+/// A threshold's measured value and outcome, as `summary.json` and JUnit report them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub threshold: String,
+    /// The metric's name ([`crate::metric::Metric::name`]).
+    pub metric: String,
+    /// `None` when the run did not measure it (e.g. lateness with nothing delivered).
+    pub value: Option<f64>,
+    pub ok: bool,
+}
+
+impl Outcome {
+    /// What failed, for people: `lost = 2`, or `lost not measured`; never Rust debug text.
+    pub fn measured(&self) -> String {
+        match self.value {
+            Some(v) => format!("{} = {}", self.metric, crate::metric::number(v)),
+            None => format!("{} not measured", self.metric),
+        }
+    }
+}
+
+/// One metric against the baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// The metric's name ([`crate::metric::Metric::name`]).
+    pub metric: String,
+    pub baseline: f64,
+    pub current: f64,
+    /// `current - baseline`.
+    pub delta: f64,
+    /// Worse by more than its tolerance (only metrics given a tolerance can regress).
+    pub regression: bool,
 }

@@ -20,7 +20,29 @@ use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 
-use crate::rundir::RunDirError;
+/// Why a CSV file of a run directory could not be read: the file, and for a bad value its
+/// line and column. The run directory wraps it ([`crate::rundir::RunDirError::Table`]).
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: missing required column {column:?} (the header is {header:?})", path.display())]
+    MissingColumn {
+        path: PathBuf,
+        column: &'static str,
+        header: String,
+    },
+    #[error("{}:{line}: column {column:?}: {why} (got {value:?})", path.display())]
+    BadValue {
+        path: PathBuf,
+        line: u64,
+        column: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("{}: {source}", path.display())]
+    Csv { path: PathBuf, source: csv::Error },
+}
 
 const READ_BUFFER_BYTES: usize = 4 << 20;
 
@@ -173,8 +195,8 @@ impl Table {
         path: &Path,
         required: &[&'static str],
         optional: &[&'static str],
-    ) -> Result<Table, RunDirError> {
-        let io_err = |source| RunDirError::Io {
+    ) -> Result<Table, TableError> {
+        let io_err = |source| TableError::Io {
             path: path.to_owned(),
             source,
         };
@@ -202,7 +224,7 @@ impl Table {
             };
             reader
                 .byte_headers()
-                .map_err(|source| RunDirError::Csv {
+                .map_err(|source| TableError::Csv {
                     path: path.to_owned(),
                     source,
                 })?
@@ -227,7 +249,7 @@ impl Table {
                         .iter()
                         .map(|h| String::from_utf8_lossy(h).into_owned())
                         .collect();
-                    return Err(RunDirError::MissingColumn {
+                    return Err(TableError::MissingColumn {
                         path: path.to_owned(),
                         column: name,
                         header: shown.join(","),
@@ -240,10 +262,10 @@ impl Table {
     }
 
     /// The next row, or `None` at the end of the file. Blank lines are skipped.
-    pub(crate) fn next_row(&mut self) -> Result<Option<Row<'_>>, RunDirError> {
+    pub(crate) fn next_row(&mut self) -> Result<Option<Row<'_>>, TableError> {
         if let Mode::Fast(lines) = &mut self.mode {
             loop {
-                let more = lines.advance().map_err(|source| RunDirError::Io {
+                let more = lines.advance().map_err(|source| TableError::Io {
                     path: self.path.clone(),
                     source,
                 })?;
@@ -258,12 +280,12 @@ impl Table {
                     return Ok(Some(Row { table: self }));
                 }
                 // Quoting from here on: hand the rest of the file to the general reader.
-                let mut file = File::open(&self.path).map_err(|source| RunDirError::Io {
+                let mut file = File::open(&self.path).map_err(|source| TableError::Io {
                     path: self.path.clone(),
                     source,
                 })?;
                 file.seek(SeekFrom::Start(lines.line_offset()))
-                    .map_err(|source| RunDirError::Io {
+                    .map_err(|source| TableError::Io {
                         path: self.path.clone(),
                         source,
                     })?;
@@ -289,7 +311,7 @@ impl Table {
                 Ok(Some(Row { table: self }))
             }
             Ok(false) => Ok(None),
-            Err(source) => Err(RunDirError::Csv {
+            Err(source) => Err(TableError::Csv {
                 path: self.path.clone(),
                 source,
             }),
@@ -324,8 +346,8 @@ pub(crate) struct ChunkReader {
 }
 
 impl ChunkReader {
-    pub(crate) fn next_chunk(&mut self) -> Result<Option<Chunk>, RunDirError> {
-        let io_err = |source| RunDirError::Io {
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<Chunk>, TableError> {
+        let io_err = |source| TableError::Io {
             path: self.path.clone(),
             source,
         };
@@ -397,14 +419,14 @@ impl Table {
     pub(crate) fn into_chunks(
         self,
         chunk_bytes: usize,
-    ) -> Result<Option<(Shape, ChunkReader)>, RunDirError> {
+    ) -> Result<Option<(Shape, ChunkReader)>, TableError> {
         let Mode::Fast(lines) = &self.mode else {
             return Ok(None);
         };
         if self.line != 1 {
             return Ok(None);
         }
-        let io_err = |source| RunDirError::Io {
+        let io_err = |source| TableError::Io {
             path: self.path.clone(),
             source,
         };
@@ -456,8 +478,8 @@ pub(crate) struct Row<'t> {
 }
 
 impl Row<'_> {
-    pub(crate) fn bad(&self, col: usize, why: &'static str) -> RunDirError {
-        RunDirError::BadValue {
+    pub(crate) fn bad(&self, col: usize, why: &'static str) -> TableError {
+        TableError::BadValue {
             path: self.table.path.clone(),
             line: self.table.line,
             column: self.table.names[col],
@@ -479,7 +501,7 @@ impl Row<'_> {
     }
 
     #[inline]
-    fn required(&self, col: usize) -> Result<&[u8], RunDirError> {
+    fn required(&self, col: usize) -> Result<&[u8], TableError> {
         match self.raw(col) {
             Some(v) if !v.is_empty() => Ok(v),
             _ => Err(self.bad(col, "missing value")),
@@ -487,16 +509,16 @@ impl Row<'_> {
     }
 
     #[inline]
-    pub(crate) fn u64(&self, col: usize) -> Result<u64, RunDirError> {
+    pub(crate) fn u64(&self, col: usize) -> Result<u64, TableError> {
         parse_u64(self.required(col)?).ok_or_else(|| self.bad(col, "not a non-negative integer"))
     }
 
     #[inline]
-    pub(crate) fn i64(&self, col: usize) -> Result<i64, RunDirError> {
+    pub(crate) fn i64(&self, col: usize) -> Result<i64, TableError> {
         parse_i64(self.required(col)?).ok_or_else(|| self.bad(col, "not an integer"))
     }
 
-    pub(crate) fn opt_u64(&self, col: usize) -> Result<Option<u64>, RunDirError> {
+    pub(crate) fn opt_u64(&self, col: usize) -> Result<Option<u64>, TableError> {
         match self.raw(col) {
             None | Some(b"") => Ok(None),
             Some(v) => parse_u64(v)
@@ -505,7 +527,7 @@ impl Row<'_> {
         }
     }
 
-    pub(crate) fn opt_i64(&self, col: usize) -> Result<Option<i64>, RunDirError> {
+    pub(crate) fn opt_i64(&self, col: usize) -> Result<Option<i64>, TableError> {
         match self.raw(col) {
             None | Some(b"") => Ok(None),
             Some(v) => parse_i64(v)
@@ -514,7 +536,7 @@ impl Row<'_> {
         }
     }
 
-    pub(crate) fn bool(&self, col: usize) -> Result<bool, RunDirError> {
+    pub(crate) fn bool(&self, col: usize) -> Result<bool, TableError> {
         match self.required(col)? {
             b"true" => Ok(true),
             b"false" => Ok(false),
@@ -523,11 +545,11 @@ impl Row<'_> {
     }
 
     #[inline]
-    pub(crate) fn name(&self, col: usize) -> Result<&str, RunDirError> {
+    pub(crate) fn name(&self, col: usize) -> Result<&str, TableError> {
         std::str::from_utf8(self.required(col)?).map_err(|_| self.bad(col, "not UTF-8"))
     }
 
-    pub(crate) fn opt_str(&self, col: usize) -> Result<Option<&str>, RunDirError> {
+    pub(crate) fn opt_str(&self, col: usize) -> Result<Option<&str>, TableError> {
         match self.raw(col) {
             None | Some(b"") => Ok(None),
             Some(v) => std::str::from_utf8(v)
@@ -599,7 +621,7 @@ mod tests {
         assert_eq!(parse_i64(b"-"), None);
     }
 
-    fn read_all(text: &str, cols: &[&'static str]) -> Result<Vec<(u64, Vec<String>)>, RunDirError> {
+    fn read_all(text: &str, cols: &[&'static str]) -> Result<Vec<(u64, Vec<String>)>, TableError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, text).unwrap();

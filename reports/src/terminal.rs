@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::metric::number;
 use crate::summary::{RunInfo, Summary};
 use crate::verdict::{ItemNote, Verdict};
 
@@ -84,21 +85,6 @@ pub fn failed_probes(d: &crate::verdict::Downtime, label: &str) -> String {
         let _ = write!(text, "{kind} {n}");
     }
     text
-}
-
-/// A metric's value for reading: integers as they are, fractions to about four significant
-/// digits (`12.49`, `0.0123`), never float noise like `12.489221999999984`.
-pub fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        return format!("{x:.0}");
-    }
-    let decimals = match x.abs() {
-        a if a >= 100.0 => 1,
-        a if a >= 1.0 => 2,
-        _ => 4,
-    };
-    let text = format!("{x:.decimals$}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// Renders the verdict (and the run's identity, when known) for a person at a terminal.

@@ -17,38 +17,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metric::Metric;
+pub use crate::summary::Outcome;
 use crate::verdict::Verdict;
-
-/// Every metric a threshold may name, with what it measures.
-pub const METRICS: [(&str, &str); 21] = [
-    ("expected", "expected items"),
-    ("delivered", "items that arrived at least once"),
-    ("lost", "items that never arrived"),
-    ("duplicated", "items that arrived more than once"),
-    ("extra_copies", "arrivals beyond the first"),
-    ("late", "items whose first arrival was late"),
-    ("ok", "items delivered once and on time"),
-    ("unexpected", "arrival rows outside the expected window"),
-    (
-        "recovered",
-        "items delivered although their run failed or was killed",
-    ),
-    ("lost_rate", "lost / expected"),
-    ("duplicated_rate", "duplicated / expected"),
-    ("late_rate", "late / delivered"),
-    ("downtime.windows", "downtime windows"),
-    ("downtime.total_ms", "total downtime"),
-    ("downtime.max_ms", "longest downtime window"),
-    ("lateness.p50_ms", "median lateness"),
-    ("lateness.p90_ms", "lateness p90"),
-    ("lateness.p99_ms", "lateness p99"),
-    ("lateness.max_ms", "largest lateness"),
-    ("gap_max_ms", "longest silence between arrivals"),
-    (
-        "update.duration_ms",
-        "time from the update's start to its completion (ledger)",
-    ),
-];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
@@ -93,7 +64,7 @@ impl Op {
 /// One parsed threshold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Threshold {
-    pub metric: String,
+    pub metric: Metric,
     pub op: Op,
     pub limit: f64,
 }
@@ -137,13 +108,11 @@ impl FromStr for Threshold {
         {
             i += 1;
         }
-        let metric = &text[start..i];
-        if metric.is_empty() {
+        let name = &text[start..i];
+        if name.is_empty() {
             return Err(err(start, "expected a metric name".into()));
         }
-        if !METRICS.iter().any(|(m, _)| *m == metric) {
-            return Err(err(start, format!("unknown metric {metric:?}")));
-        }
+        let metric: Metric = name.parse().map_err(|e| err(start, format!("{e}")))?;
         let i = skip(i);
         let (op, len) = match (bytes.get(i), bytes.get(i + 1)) {
             (Some(b'='), Some(b'=')) => (Op::Eq, 2),
@@ -164,61 +133,8 @@ impl FromStr for Threshold {
             .ok()
             .filter(|v: &f64| v.is_finite())
             .ok_or_else(|| err(n_start, format!("{rest:?} is not a number")))?;
-        Ok(Threshold {
-            metric: metric.to_owned(),
-            op,
-            limit,
-        })
+        Ok(Threshold { metric, op, limit })
     }
-}
-
-/// A threshold's measured value and outcome, as `summary.json` and JUnit report them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub threshold: String,
-    pub metric: String,
-    /// `None` when the run did not measure it (e.g. lateness with nothing delivered).
-    pub value: Option<f64>,
-    pub ok: bool,
-}
-
-impl Outcome {
-    /// What failed, for people: `lost = 2`, or `lost not measured`; never Rust debug text.
-    pub fn measured(&self) -> String {
-        match self.value {
-            Some(v) => format!("{} = {}", self.metric, crate::terminal::number(v)),
-            None => format!("{} not measured", self.metric),
-        }
-    }
-}
-
-/// The value of a metric in a verdict; `update_duration_ms` is the run's (`RunInfo`).
-pub fn value(metric: &str, v: &Verdict, update_duration_ms: Option<f64>) -> Option<f64> {
-    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    Some(match metric {
-        "expected" => v.expected as f64,
-        "delivered" => v.delivered as f64,
-        "lost" => v.lost as f64,
-        "duplicated" => v.duplicated as f64,
-        "extra_copies" => v.extra_copies as f64,
-        "late" => v.late as f64,
-        "ok" => v.ok as f64,
-        "unexpected" => v.unexpected as f64,
-        "recovered" => v.causes.recovered as f64,
-        "lost_rate" => ratio(v.lost, v.expected),
-        "duplicated_rate" => ratio(v.duplicated, v.expected),
-        "late_rate" => ratio(v.late, v.delivered),
-        "downtime.windows" => v.downtime.windows as f64,
-        "downtime.total_ms" => v.downtime.total_ms,
-        "downtime.max_ms" => v.downtime.max_ms,
-        "lateness.p50_ms" => v.lateness_ms?.p50,
-        "lateness.p90_ms" => v.lateness_ms?.p90,
-        "lateness.p99_ms" => v.lateness_ms?.p99,
-        "lateness.max_ms" => v.lateness_ms?.max,
-        "gap_max_ms" => v.gap_max_ms?,
-        "update.duration_ms" => update_duration_ms?,
-        _ => return None,
-    })
 }
 
 /// Evaluates every threshold; an unmeasured value fails its threshold.
@@ -230,34 +146,15 @@ pub fn evaluate(
     thresholds
         .iter()
         .map(|t| {
-            let value = value(&t.metric, v, update_duration_ms);
+            let value = t.metric.value(v, update_duration_ms);
             Outcome {
                 threshold: t.to_string(),
-                metric: t.metric.clone(),
+                metric: t.metric.name().to_owned(),
                 value,
                 ok: value.is_some_and(|x| t.op.holds(x, t.limit)),
             }
         })
         .collect()
-}
-
-/// `junit.xml`: one test case per threshold (and per baseline tolerance), failures carrying
-/// the measured value; an invalid run adds an errored case naming why.
-pub fn junit(suite: &str, outcomes: &[Outcome], invalid: &[String]) -> String {
-    let mut cases = Vec::new();
-    if !invalid.is_empty() {
-        cases.push(crate::junit::Case {
-            name: "the run is valid".into(),
-            error: Some(invalid.join("; ")),
-            ..Default::default()
-        });
-    }
-    cases.extend(outcomes.iter().map(|o| crate::junit::Case {
-        name: o.threshold.clone(),
-        failure: (!o.ok).then(|| o.measured()),
-        error: None,
-    }));
-    crate::junit::write(suite, suite, &cases)
 }
 
 #[cfg(test)]
@@ -287,7 +184,7 @@ mod tests {
         ] {
             let t: Threshold = text.parse().unwrap();
             assert_eq!(
-                (t.metric.as_str(), t.op, t.limit),
+                (t.metric.name(), t.op, t.limit),
                 (metric, op, limit),
                 "{text}"
             );
@@ -333,7 +230,7 @@ mod tests {
         let oks: Vec<bool> = out.iter().map(|o| o.ok).collect();
         assert_eq!(oks, vec![false, true, false, true], "{out:?}");
         assert_eq!(out[2].value, None, "nothing measured fails");
-        let xml = junit("seed-swap", &out, &[]);
+        let xml = crate::junit::run_suite("seed-swap", &out, &[]);
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let suite = doc
             .descendants()
@@ -358,9 +255,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn formatted_thresholds_parse_back(i in 0usize..METRICS.len(), op in 0usize..6, limit in -1e9f64..1e9) {
+        fn formatted_thresholds_parse_back(i in 0usize..Metric::ALL.len(), op in 0usize..6, limit in -1e9f64..1e9) {
             let ops = [Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge];
-            let t = Threshold { metric: METRICS[i].0.to_owned(), op: ops[op], limit };
+            let t = Threshold { metric: Metric::ALL[i], op: ops[op], limit };
             prop_assert_eq!(t.to_string().parse::<Threshold>().unwrap(), t);
         }
 

@@ -8,8 +8,12 @@ use reports::RunDir;
 use super::{EXIT_OK, EXIT_USAGE};
 
 pub fn run(dir: &Path, json: bool) -> u8 {
+    if let Some(why) = super::unmeasured(dir) {
+        errln!("harness check: {why}");
+        return EXIT_USAGE;
+    }
     let run = RunDir::new(dir);
-    let verdict = match run.check() {
+    let verdict = match reports::checker::check_run(&run) {
         Ok(v) => v,
         Err(e) => {
             errln!("harness check: {e}");

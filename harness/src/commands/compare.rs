@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use reports::compare::{self, RunRecord};
+use reports::compare_report;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -88,14 +89,14 @@ pub fn run(
     let results = compare::compare(&records);
     let written = (|| -> Result<(), String> {
         std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-        std::fs::write(out.join("compare.csv"), compare::csv(&results))
+        std::fs::write(out.join("compare.csv"), compare_report::csv(&results))
             .map_err(|e| e.to_string())?;
-        std::fs::write(out.join("compare.md"), compare::markdown(&results))
+        std::fs::write(out.join("compare.md"), compare_report::markdown(&results))
             .map_err(|e| e.to_string())?;
-        std::fs::write(out.join("compare.html"), compare::html(&results)?)
+        std::fs::write(out.join("compare.html"), compare_report::html(&results)?)
             .map_err(|e| e.to_string())?;
-        compare::write_pngs(&results, &out)?;
-        std::fs::write(out.join("junit.xml"), compare::junit(&records))
+        compare_report::write_pngs(&results, &out)?;
+        std::fs::write(out.join("junit.xml"), compare_report::junit(&records))
             .map_err(|e| e.to_string())?;
         Ok(())
     })();
@@ -106,7 +107,7 @@ pub fn run(
         );
         return EXIT_INVALID_RUN;
     }
-    out!("{}", compare::markdown(&results));
+    out!("{}", compare_report::markdown(&results));
     outln!("\ncomparison: {}", out.join("compare.html").display());
     if results.iter().any(|r| r.failed.len() == r.runs) {
         errln!("harness compare: every run of some scenario failed");

@@ -21,6 +21,20 @@ pub const EXIT_INVALID_RUN: u8 = 3;
 /// Exit code: interrupted by Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// When a run directory's `summary.json` says the run measured nothing (it stopped before
+/// any expected occurrence could end), why: there is then no `expected.json` to check or
+/// render, and saying so beats a missing-file error.
+fn unmeasured(dir: &std::path::Path) -> Option<String> {
+    let summary = reports::RunDir::new(dir).read_summary().ok()??;
+    summary.run.unmeasured.then(|| {
+        format!(
+            "{} measured nothing: the run stopped before any expected occurrence could end ({})",
+            dir.display(),
+            summary.invalid.join("; ")
+        )
+    })
+}
+
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {

@@ -7,6 +7,10 @@ use reports::RunDir;
 use super::{EXIT_OK, EXIT_USAGE};
 
 pub fn run(dir: &Path) -> u8 {
+    if let Some(why) = super::unmeasured(dir) {
+        errln!("harness report: {why}");
+        return EXIT_USAGE;
+    }
     match reports::report::write(&RunDir::new(dir)) {
         Ok(files) => {
             for f in files {

@@ -52,7 +52,7 @@ pub fn plan(
                 Some(spec) => reports::baseline::parse_tolerances(spec)
                     .map_err(|e| format!("--max-regression {e}"))?,
             };
-            let dir = reports::baseline::resolve(name);
+            let dir = baselines().resolve(name);
             let missing = || {
                 format!(
                     "--baseline {name}: no summary.json in {} (save one with --save-baseline \
@@ -81,6 +81,13 @@ pub fn plan(
         extra_thresholds,
         baseline,
     })
+}
+
+/// Where `--save-baseline NAME` keeps a baseline, and `--baseline NAME` finds it.
+pub const BASELINES_DIR: &str = "runs/baselines";
+
+fn baselines() -> reports::Baselines {
+    reports::Baselines::new(BASELINES_DIR)
 }
 
 /// The default run directory: `runs/NAME-UNIXTIME`.
@@ -132,7 +139,7 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     if let Some(name) = &args.save_baseline {
-        if !reports::baseline::is_name(name) {
+        if !reports::Baselines::is_name(name) {
             errln!(
                 "harness run: --save-baseline {name}: a baseline's name is one plain word \
                  (it is kept in runs/baselines/NAME)"
@@ -141,6 +148,13 @@ pub fn run(args: RunArgs) -> u8 {
         }
     }
     let out_dir = args.out.clone().unwrap_or_else(|| default_out(&scenario));
+    if runner::holds_a_run(&out_dir) {
+        errln!(
+            "harness run: {} already holds a run; choose another --out",
+            out_dir.display()
+        );
+        return EXIT_USAGE;
+    }
     let options = PlanOptions {
         time_scale: args.time_scale,
         seed: args.seed,
@@ -228,7 +242,7 @@ fn report(args: &RunArgs, outcome: &RunOutcome, out_dir: &Path) {
         if !outcome.is_valid() {
             errln!("harness run: an invalid run is not saved as a baseline");
         } else {
-            match reports::baseline::save(out_dir, name) {
+            match baselines().save(out_dir, name) {
                 Ok(dir) if !quiet => {
                     errln!("harness run: baseline {name} saved in {}", dir.display())
                 }

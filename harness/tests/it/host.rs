@@ -68,7 +68,7 @@ async fn an_item_whose_submit_hangs_when_its_instance_dies_is_lost_in_flight() {
         "recv_ns,source,m,n,version\n",
     )
     .unwrap();
-    let v = run.check().unwrap();
+    let v = reports::checker::check_run(&run).unwrap();
     assert_eq!(v.lost, 3);
     assert_eq!(v.causes.lost.in_flight, 1);
     assert_eq!(v.causes.lost.killed_before_send, 2);

@@ -112,7 +112,7 @@ async fn a_swap_that_recycles_mid_loop_loses_exactly_the_unsent_items_of_the_kil
         "no instance outlives the run"
     );
     // The run directory re-checks to the same verdict.
-    assert_eq!(&run.check().unwrap(), v);
+    assert_eq!(&reports::checker::check_run(&run).unwrap(), v);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,7 +88,7 @@ async fn each_occurrence_runs_exactly_once_on_the_lease_holder() {
     let run = RunDir::new(dir.path());
     run.write_expected(&spec(&s, items as u64, delay, 0, 5, Duration::from_secs(5)))
         .unwrap();
-    let v = run.check().unwrap();
+    let v = reports::checker::check_run(&run).unwrap();
     assert_eq!(
         (v.expected, v.delivered, v.duplicated, v.unexpected),
         (18, 18, 0, 0)
@@ -147,7 +147,7 @@ async fn a_killed_run_is_caught_up_once_at_the_next_start() {
         sent_by_a >= 1 && sent_by_a < items as u64,
         "A was killed mid-run ({sent_by_a} sent)"
     );
-    let v = run.check().unwrap();
+    let v = reports::checker::check_run(&run).unwrap();
     assert_eq!(
         v.lost, 0,
         "the catch-up delivered what A had not sent: {:?}",
@@ -227,7 +227,7 @@ async fn several_missed_occurrences_collapse_into_one_catch_up() {
         Duration::from_millis(50),
     ))
     .unwrap();
-    let v = run.check().unwrap();
+    let v = reports::checker::check_run(&run).unwrap();
     let lost_ms: std::collections::BTreeSet<u64> = v.lost_items.iter().map(|i| i.m).collect();
     assert!(lost_ms.contains(&3) && lost_ms.contains(&4), "{lost_ms:?}");
     assert!(!lost_ms.contains(&2), "2 was caught up");

@@ -323,7 +323,7 @@ fn an_empty_arrivals_file() {
         format!("{}\n", sink::ARRIVALS_HEADER),
     )
     .unwrap();
-    let v = run.check().unwrap();
+    let v = crate::checker::check_run(&run).unwrap();
     assert_eq!((v.arrivals, v.lost, v.delivered), (0, 30, 0));
     assert_eq!(v.downtime.probes, 0);
 }

@@ -6,6 +6,7 @@
 //! [`MAX_POINTS`] points, as vegeta plot does, but lost and duplicated items are always drawn.
 
 pub mod availability;
+pub mod compare;
 pub mod downtime;
 pub mod lateness;
 pub mod timeline;
