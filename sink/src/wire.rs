@@ -180,10 +180,12 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<Item<'_>>, Reject> {
     if items.is_empty() {
         return Err(Reject::EmptyBatch);
     }
+    // Only an item of a batch has an index: a lone object has no position to name.
+    let batch = text.trim_start().starts_with('[');
     for (index, item) in items.iter().enumerate() {
         item.validate()
             .map_err(|(field, reason)| Reject::InvalidItem {
-                index: Some(index),
+                index: batch.then_some(index),
                 field: Some(field.to_owned()),
                 reason,
             })?;
@@ -394,6 +396,18 @@ mod tests {
                 None,
                 Some("source"),
                 "source must be a string (got the number 7)",
+            ),
+            (
+                r#"{"source":"tick","m":1,"n":0,"version":"9"}"#,
+                None,
+                Some("version"),
+                "version",
+            ),
+            (
+                r#"[{"source":"tick","m":1,"n":0,"version":"A"},{"source":"tick","m":1,"n":0,"version":"9"}]"#,
+                Some(1),
+                Some("version"),
+                "version",
             ),
         ] {
             let got = parse_body(body.as_bytes()).unwrap_err();
