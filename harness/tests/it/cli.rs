@@ -367,6 +367,16 @@ fn exit_codes_of_real_runs_say_pass_fail_and_invalid() {
         junit.contains("errors=\"1\"") && junit.contains("not an address"),
         "{junit}"
     );
+    // Nothing was measured, so there is nothing to re-check or render: both say why.
+    for command in ["check", "report"] {
+        let out = harness(&[command, dir.path().join("invalid").to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("measured nothing") && stderr.contains("not an address"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
