@@ -69,11 +69,11 @@ impl serde::Serialize for Span {
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = self.0.as_nanos();
-        let (value, unit) = if ns % 1_000_000_000 == 0 {
+        let (value, unit) = if ns.is_multiple_of(1_000_000_000) {
             (ns / 1_000_000_000, "s")
-        } else if ns % 1_000_000 == 0 {
+        } else if ns.is_multiple_of(1_000_000) {
             (ns / 1_000_000, "ms")
-        } else if ns % 1_000 == 0 {
+        } else if ns.is_multiple_of(1_000) {
             (ns / 1_000, "us")
         } else {
             (ns, "ns")

@@ -16,6 +16,7 @@ pub mod platform;
 pub mod probes;
 pub mod protocol;
 pub mod rng;
+pub mod run_plan;
 pub mod runner;
 pub mod scenario;
 pub mod strategy;

@@ -18,42 +18,13 @@ use sink::clock::{Clock, SystemClock};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppProgram;
 use crate::platform::ledger::Ledger;
 use crate::platform::queue::QueueOptions;
 use crate::platform::timer::{Schedule, TimerFunction};
 use crate::platform::{HostConfig, LocalPlatform, LocalSettings, Platform};
 use crate::probes::{self, ProbeConfig};
+pub use crate::run_plan::{BaselinePlan, RunPlan};
 use crate::scenario::{Scenario, Trigger};
-use crate::strategy::Plan;
-use crate::testfn::Work;
-
-/// Everything one run needs, resolved from the command line and the scenario file.
-#[derive(Clone, Debug)]
-pub struct RunPlan {
-    pub scenario: Scenario,
-    /// The scenario file as given, for the record.
-    pub scenario_path: String,
-    pub out_dir: PathBuf,
-    pub time_scale: f64,
-    pub seed: u64,
-    /// The function the instances run.
-    pub program: AppProgram,
-    /// Thresholds from the command line, checked with the scenario's own.
-    pub extra_thresholds: Vec<reports::threshold::Threshold>,
-    /// The baseline to compare with, loaded before the run.
-    pub baseline: Option<BaselinePlan>,
-}
-
-/// A baseline the run is compared with: its summary, read before the run so that a missing
-/// one is a usage error rather than a failed run.
-#[derive(Clone, Debug)]
-pub struct BaselinePlan {
-    /// As the user named it (`main`, or a directory).
-    pub name: String,
-    pub summary: Summary,
-    pub tolerances: Vec<reports::baseline::Tolerance>,
-}
 
 /// Why a run could not even begin: nothing was written.
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +140,7 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
     let spec = measured
         .schedule
         .as_ref()
-        .and_then(|schedule| expected(s, plan.time_scale, schedule, measured.window_end));
+        .and_then(|schedule| expected(s, &plan.timing, schedule, measured.window_end));
     let checked = (|| -> Result<Option<Verdict>, reports::RunDirError> {
         run_dir.write_probes(&measured.probes)?;
         let Some(spec) = &spec else { return Ok(None) };
@@ -231,7 +202,7 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
     summary.invalid.append(&mut measured.invalid);
     // A run the harness could not measure properly is never reported as a pass.
     if let Some(lag) = summary.run.probe_send_lag_ms {
-        let budget_ms = s.probes.max_send_lag.0.as_secs_f64() * 1e3;
+        let budget_ms = plan.timing.max_send_lag.as_secs_f64() * 1e3;
         if lag.p99 > budget_ms {
             summary.invalid.push(format!(
                 "the probe client lagged behind its schedule: send lag p99 {} ms over the {} ms budget (probes.max_send_lag)",
@@ -361,30 +332,21 @@ async fn local_platform(
     ledger: &Ledger,
     sink_url: &str,
 ) -> anyhow::Result<LocalPlatform> {
-    let (s, scale, out) = (&plan.scenario, plan.time_scale, &plan.out_dir);
+    let (s, t, out) = (&plan.scenario, &plan.timing, &plan.out_dir);
     let config = HostConfig {
         program: plan.program.clone(),
         sink_url: sink_url.to_owned(),
         stash_dir: out.join("stash"),
         log_dir: out.join("instances"),
-        work: Work {
-            items: s.workload.items,
-            item_delay: s.workload.item_delay.scaled(scale),
-            processing: s.workload.processing.scaled(scale),
-            submit_timeout: s.workload.submit_timeout.scaled(scale),
-            retries: s.workload.retries,
-            on_cancel: s.workload.on_cancel,
-            events: s.workload.events,
-            fail_n: s.workload.fail_n,
-        },
-        startup_delay: s.app.cold_start.scaled(scale),
-        ready_timeout: s.run.ready_timeout.0,
-        invoke_timeout: s.workload.period.scaled(scale) * 10 + Duration::from_secs(5),
+        work: plan.work.clone(),
+        startup_delay: t.cold_start,
+        ready_timeout: t.ready_timeout,
+        invoke_timeout: t.invoke_timeout,
     };
     let queue = (s.workload.trigger == Trigger::Queue).then(|| {
         let q = s.queue_settings();
         QueueOptions {
-            visibility: q.visibility.scaled(scale),
+            visibility: t.queue_visibility,
             max_dequeue: q.max_dequeue,
             batch_size: q.batch_size,
         }
@@ -402,12 +364,10 @@ async fn local_platform(
             .as_nanos()
             .div_ceil(s.workload.period.0.as_nanos()) as u64,
         use_monitor: s.use_monitor(),
-        staging_triggers: s.swap.as_ref().is_some_and(|w| w.staging_triggers),
+        staging_triggers: s.swap().staging_triggers,
         queue,
-        door_timeout: Duration::from_secs(230)
-            .mul_f64(scale)
-            .max(Duration::from_secs(1)),
-        plan: Plan::from_scenario(s, scale, plan.seed),
+        door_timeout: t.door_timeout,
+        plan: plan.strategy.clone(),
     };
     let door_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     LocalPlatform::start(config, ledger.clone(), door_listener, settings)
@@ -449,7 +409,7 @@ async fn drive<P: Platform + Clone>(
     let schedule = Schedule {
         epoch_ns: clock.now_ns() as i64,
         epoch: Instant::now(),
-        period: s.workload.period.scaled(scale),
+        period: plan.timing.period,
     };
     measured.schedule = Some(schedule);
     platform.start_triggers(schedule);
@@ -458,7 +418,7 @@ async fn drive<P: Platform + Clone>(
         ProbeConfig {
             url: format!("http://{}{}", platform.front_door(), s.probes.path),
             rate_per_s: s.probes.rate,
-            timeout: s.probes.timeout.scaled(scale),
+            timeout: plan.timing.probe_timeout,
         },
         clock,
         schedule.epoch,
@@ -475,7 +435,7 @@ async fn drive<P: Platform + Clone>(
         failure
     } else {
         tokio::select! {
-            () = platform.settle(s.settle().scaled(scale)) => failure,
+            () = platform.settle(plan.timing.settle) => failure,
             () = cancel.cancelled() => failure.or(Some(Failure::interrupted("settle"))),
         }
     };
@@ -504,8 +464,7 @@ async fn perform_update<P: Platform + Clone>(
     cancel: &CancellationToken,
 ) -> Option<Failure> {
     let s = &plan.scenario;
-    let scale = plan.time_scale;
-    if !sleep_until(schedule.epoch + s.run.update_at.scaled(scale), cancel).await {
+    if !sleep_until(schedule.epoch + plan.timing.update_at, cancel).await {
         return Some(Failure::interrupted("run"));
     }
     let mut update = {
@@ -521,7 +480,7 @@ async fn perform_update<P: Platform + Clone>(
             format!("the update task failed: {e}"),
         )),
     };
-    let end = schedule.epoch + s.run.duration.scaled(scale);
+    let end = schedule.epoch + plan.timing.duration;
     let mut done = false;
     tokio::select! {
         () = tokio::time::sleep_until(end) => {}
@@ -559,7 +518,7 @@ async fn perform_update<P: Platform + Clone>(
 /// `None` when no occurrence could end inside it.
 pub fn expected(
     s: &Scenario,
-    scale: f64,
+    timing: &crate::run_plan::Timing,
     schedule: &Schedule,
     window_end: Duration,
 ) -> Option<ExpectedSpec> {
@@ -572,13 +531,13 @@ pub fn expected(
             period_ns: schedule.period.as_nanos() as i64,
             items: u64::from(s.items_per_occurrence()),
             item_delay_ns: match s.workload.trigger {
-                Trigger::Timer => s.workload.item_delay.scaled(scale).as_nanos() as i64,
+                Trigger::Timer => timing.item_delay.as_nanos() as i64,
                 // Every message of a poll is due when the poll runs.
                 Trigger::Queue => 0,
             },
             first,
             last,
         }],
-        late_after_ns: s.late_after().scaled(scale).as_nanos() as i64,
+        late_after_ns: timing.late_after.as_nanos() as i64,
     })
 }

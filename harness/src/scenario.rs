@@ -26,411 +26,196 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Span;
 
-/// A whole scenario file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+mod sections;
+pub use sections::*;
+use sections::{default_seed, default_time_scale};
+
+/// A whole scenario, checked: its strategy and that strategy's settings are one value, so a
+/// section for another strategy cannot exist. Written back (`scenario.toml`) in the file's
+/// own form.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(into = "ScenarioFile")]
 pub struct Scenario {
     /// Defaults to the file's stem.
-    #[serde(default)]
     pub name: Option<String>,
     /// One line saying what the scenario shows.
-    #[serde(default)]
     pub description: Option<String>,
-    pub strategy: StrategyKind,
+    /// The strategy, with its section's settings (defaults when the file has none).
+    pub strategy: Strategy,
     /// Seeds every random choice of the run (e.g. grace jitter). Default 1.
-    #[serde(default = "default_seed")]
     pub seed: u64,
     /// Multiplies every duration; `--time-scale` overrides it. Default 1.0.
-    #[serde(default = "default_time_scale")]
     pub time_scale: f64,
-    #[serde(default)]
     pub app: App,
     pub workload: Workload,
-    #[serde(default)]
     pub timer: Timer,
     pub run: Run,
-    #[serde(default)]
     pub probes: Probes,
-    #[serde(default)]
-    pub swap: Option<Swap>,
-    #[serde(default)]
-    pub recreate: Option<Recreate>,
-    #[serde(default)]
-    pub rolling: Option<Rolling>,
-    #[serde(default)]
-    pub graceful: Option<Graceful>,
-    #[serde(default)]
-    pub drain: Option<Drain>,
     /// The queue trigger (queue workloads only).
-    #[serde(default)]
     pub queue: Option<QueueSettings>,
     /// Pass/fail thresholds over the verdict, for CI.
-    #[serde(default)]
     pub expect: Option<Expect>,
 }
 
-/// The `[expect]` table: thresholds the run must meet.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Expect {
-    /// k6-style expressions such as `"lost == 0"` or `"downtime.max_ms < 500"`.
-    #[serde(default)]
-    pub thresholds: Vec<String>,
+/// A strategy with its settings: the scenario's `strategy` and its `[swap]`, `[recreate]`,
+/// `[rolling]`, `[graceful]` or `[drain]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Strategy {
+    Swap(Swap),
+    Recreate(Recreate),
+    Rolling(Rolling),
+    Graceful(Graceful),
+    Drain(Drain),
 }
 
-fn default_seed() -> u64 {
-    1
-}
-
-fn default_time_scale() -> f64 {
-    1.0
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StrategyKind {
-    Swap,
-    Recreate,
-    Rolling,
-    Graceful,
-    Drain,
-}
-
-impl StrategyKind {
-    pub fn as_str(self) -> &'static str {
+impl Strategy {
+    pub fn kind(&self) -> StrategyKind {
         match self {
-            StrategyKind::Swap => "swap",
-            StrategyKind::Recreate => "recreate",
-            StrategyKind::Rolling => "rolling",
-            StrategyKind::Graceful => "graceful",
-            StrategyKind::Drain => "drain",
+            Strategy::Swap(_) => StrategyKind::Swap,
+            Strategy::Recreate(_) => StrategyKind::Recreate,
+            Strategy::Rolling(_) => StrategyKind::Rolling,
+            Strategy::Graceful(_) => StrategyKind::Graceful,
+            Strategy::Drain(_) => StrategyKind::Drain,
+        }
+    }
+
+    /// The strategy of this kind with its defaults.
+    pub fn default_of(kind: StrategyKind) -> Strategy {
+        match kind {
+            StrategyKind::Swap => Strategy::Swap(Swap::default()),
+            StrategyKind::Recreate => Strategy::Recreate(Recreate::default()),
+            StrategyKind::Rolling => Strategy::Rolling(Rolling::default()),
+            StrategyKind::Graceful => Strategy::Graceful(Graceful::default()),
+            StrategyKind::Drain => Strategy::Drain(Drain::default()),
         }
     }
 }
 
-impl fmt::Display for StrategyKind {
+impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.kind().fmt(f)
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    #[default]
-    Timer,
-    Queue,
-}
+impl TryFrom<ScenarioFile> for Scenario {
+    /// The key to blame and why.
+    type Error = (&'static str, String);
 
-/// The function app: how many instances, and the versions before and after the update.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct App {
-    pub instances: u32,
-    pub from: String,
-    pub to: String,
-    /// Time an instance takes from process start to serving (the platform's cold start).
-    /// Scaled. Default 0: only the real process start-up.
-    pub cold_start: Span,
-    /// The function binary to run instead of `testfn`: any app speaking its protocol.
-    /// `--app-command` overrides it.
-    pub command: Option<String>,
-}
-
-impl Default for App {
-    fn default() -> Self {
-        App {
-            instances: 1,
-            from: "A".into(),
-            to: "B".into(),
-            cold_start: Span::default(),
-            command: None,
+    fn try_from(f: ScenarioFile) -> Result<Scenario, Self::Error> {
+        let kind = f.strategy;
+        let sections = [
+            (StrategyKind::Swap, f.swap.is_some()),
+            (StrategyKind::Recreate, f.recreate.is_some()),
+            (StrategyKind::Rolling, f.rolling.is_some()),
+            (StrategyKind::Graceful, f.graceful.is_some()),
+            (StrategyKind::Drain, f.drain.is_some()),
+        ];
+        for (other, given) in sections {
+            if given && other != kind {
+                return Err((
+                    other.as_str(),
+                    format!("section [{other}] is given but the strategy is {kind}"),
+                ));
+            }
         }
+        let strategy = match kind {
+            StrategyKind::Swap => Strategy::Swap(f.swap.unwrap_or_default()),
+            StrategyKind::Recreate => Strategy::Recreate(f.recreate.unwrap_or_default()),
+            StrategyKind::Rolling => Strategy::Rolling(f.rolling.unwrap_or_default()),
+            StrategyKind::Graceful => Strategy::Graceful(f.graceful.unwrap_or_default()),
+            StrategyKind::Drain => Strategy::Drain(f.drain.unwrap_or_default()),
+        };
+        Ok(Scenario {
+            name: f.name,
+            description: f.description,
+            strategy,
+            seed: f.seed,
+            time_scale: f.time_scale,
+            app: f.app,
+            workload: f.workload,
+            timer: f.timer,
+            run: f.run,
+            probes: f.probes,
+            queue: f.queue,
+            expect: f.expect,
+        })
     }
 }
 
-/// What the test function does on each timer occurrence.
+impl From<Scenario> for ScenarioFile {
+    fn from(s: Scenario) -> ScenarioFile {
+        let mut f = ScenarioFile {
+            name: s.name,
+            description: s.description,
+            strategy: s.strategy.kind(),
+            seed: s.seed,
+            time_scale: s.time_scale,
+            app: s.app,
+            workload: s.workload,
+            timer: s.timer,
+            run: s.run,
+            probes: s.probes,
+            swap: None,
+            recreate: None,
+            rolling: None,
+            graceful: None,
+            drain: None,
+            queue: s.queue,
+            expect: s.expect,
+        };
+        match s.strategy {
+            Strategy::Swap(w) => f.swap = Some(w),
+            Strategy::Recreate(r) => f.recreate = Some(r),
+            Strategy::Rolling(r) => f.rolling = Some(r),
+            Strategy::Graceful(g) => f.graceful = Some(g),
+            Strategy::Drain(d) => f.drain = Some(d),
+        }
+        f
+    }
+}
+
+/// A scenario file as written: the strategy by name and at most that strategy's own
+/// section. [`Scenario`] is what it means once checked: the two as one value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Workload {
-    /// `timer`: each occurrence runs a loop that submits `items` items itself. `queue`: each
-    /// occurrence polls and enqueues `events` messages; the queue trigger processes each
-    /// and submits it. Default `timer`.
+struct ScenarioFile {
+    /// Defaults to the file's stem.
     #[serde(default)]
-    pub trigger: Trigger,
-    /// The timer's period.
-    pub period: Span,
-    /// Iterations per run, one item each (timer workload).
+    name: Option<String>,
+    /// One line saying what the scenario shows.
     #[serde(default)]
-    pub items: u32,
-    /// Wait between the starts of consecutive iterations (timer workload).
+    description: Option<String>,
+    strategy: StrategyKind,
+    /// Seeds every random choice of the run (e.g. grace jitter). Default 1.
+    #[serde(default = "default_seed")]
+    seed: u64,
+    /// Multiplies every duration; `--time-scale` overrides it. Default 1.0.
+    #[serde(default = "default_time_scale")]
+    time_scale: f64,
     #[serde(default)]
-    pub item_delay: Span,
-    /// Messages each poll enqueues (queue workload).
+    app: App,
+    workload: Workload,
     #[serde(default)]
-    pub events: u32,
-    /// Chaos: the queue handler always fails messages with this `n` (they end poisoned).
+    timer: Timer,
+    run: Run,
     #[serde(default)]
-    pub fail_n: Option<u64>,
-    /// Work done for each item before it is submitted. Default 0.
+    probes: Probes,
     #[serde(default)]
-    pub processing: Span,
-    /// An item first arriving later than this after its schedule is late. Default: two
-    /// item delays.
+    swap: Option<Swap>,
     #[serde(default)]
-    pub late_after: Option<Span>,
-    /// Timeout of one submit to the sink. Default 2 s.
-    #[serde(default = "default_submit_timeout")]
-    pub submit_timeout: Span,
-    /// Extra tries of a failed submit. Default 0.
+    recreate: Option<Recreate>,
     #[serde(default)]
-    pub retries: u32,
-    /// What the function does when its cancellation token fires (SIGTERM). Default abandon.
+    rolling: Option<Rolling>,
     #[serde(default)]
-    pub on_cancel: OnCancel,
-}
-
-fn default_submit_timeout() -> Span {
-    Span::from_secs(2)
-}
-
-/// The test function's answer to SIGTERM.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OnCancel {
-    /// Stop at once; unsent items are lost.
-    #[default]
-    Abandon,
-    /// Finish the item in hand, then stop.
-    FinishItem,
-    /// Write the run's unsent items to the stash; the next version replays them.
-    Stash,
-}
-
-impl OnCancel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OnCancel::Abandon => "abandon",
-            OnCancel::FinishItem => "finish-item",
-            OnCancel::Stash => "stash",
-        }
-    }
-}
-
-/// The timer trigger's platform behaviour.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Timer {
-    /// Keep a schedule monitor (last completed occurrence) and fire one catch-up run at start
-    /// when an occurrence is past due. Default: on only when the period is over one minute,
-    /// as on the real platform.
+    graceful: Option<Graceful>,
     #[serde(default)]
-    pub use_monitor: Option<bool>,
-}
-
-/// The run's timeline, measured from the schedule's epoch (occurrence 0).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Run {
-    /// Time the app gets after it is ready before the timer is enabled: the first occurrence
-    /// fired (and expected) is the first scheduled at or after it. Default 0.
+    drain: Option<Drain>,
+    /// The queue trigger (queue workloads only).
     #[serde(default)]
-    pub warmup: Span,
-    /// When the update starts.
-    pub update_at: Span,
-    /// The timer fires occurrences scheduled before this; the expected window ends here.
-    pub duration: Span,
-    /// How long to let in-flight work finish after `duration`. Default: one loop plus the
-    /// submit timeout.
+    queue: Option<QueueSettings>,
+    /// Pass/fail thresholds over the verdict, for CI.
     #[serde(default)]
-    pub settle: Option<Span>,
-    /// How long an instance may take to become ready. Not scaled. Default 30 s.
-    #[serde(default = "default_ready_timeout")]
-    pub ready_timeout: Span,
-}
-
-fn default_ready_timeout() -> Span {
-    Span::from_secs(30)
-}
-
-/// The open-loop availability probes through the front door.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Probes {
-    /// Probes per second, in real time (not scaled: it sets the downtime resolution).
-    pub rate: u32,
-    /// Timeout of one probe. Scaled.
-    pub timeout: Span,
-    /// The path probed through the front door.
-    pub path: String,
-    /// The probe client's send lag (p99) above which the run is invalid: it could not keep
-    /// its own schedule. Real time, not scaled. Default 10 ms.
-    pub max_send_lag: Span,
-}
-
-impl Default for Probes {
-    fn default() -> Self {
-        Probes {
-            rate: 100,
-            timeout: Span::from_secs(1),
-            path: "/api/ping".into(),
-            max_send_lag: Span::from_millis(10),
-        }
-    }
-}
-
-/// Slot swap parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Swap {
-    /// Path each staging instance is warmed up with; any response counts.
-    pub warmup_path: String,
-    /// Timeout of one warm-up request (platform: 90 s).
-    pub warmup_timeout: Span,
-    /// Tries after the first failed warm-up request (platform: 5).
-    pub warmup_retries: u32,
-    /// When the old production instances are killed after the swap (invented default: 5 s).
-    pub recycle_after: Span,
-    /// The staging slot's timer fires too (no sticky setting disables it): duplicates.
-    pub staging_triggers: bool,
-}
-
-impl Default for Swap {
-    fn default() -> Self {
-        Swap {
-            warmup_path: "/api/ping".into(),
-            warmup_timeout: Span::from_secs(90),
-            warmup_retries: 5,
-            recycle_after: Span::from_secs(5),
-            staging_triggers: false,
-        }
-    }
-}
-
-/// Recreate parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Recreate {
-    /// `kill` (SIGKILL at once) or `term` (SIGTERM, then SIGKILL after `stop_grace`).
-    pub stop: StopSignal,
-    pub stop_grace: Span,
-}
-
-impl Default for Recreate {
-    fn default() -> Self {
-        Recreate {
-            stop: StopSignal::Kill,
-            stop_grace: Span::from_secs(5),
-        }
-    }
-}
-
-/// Rolling update parameters (the Flex Consumption model).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Rolling {
-    /// Instances drained per batch (default: one batch per instance). Give this or `batches`.
-    pub batch_size: Option<u32>,
-    /// Number of batches the instances are split into.
-    pub batches: Option<u32>,
-    /// Time between the drains of consecutive batches (invented default: 10 s).
-    pub drain_interval: Span,
-    /// How long a drained instance's in-flight work may run before it is killed
-    /// (platform: 60 min).
-    pub scale_in_grace: Span,
-    /// How long a drained instance's HTTP requests may run (platform: 230 s).
-    pub http_grace: Span,
-    /// Delay before each replacement instance is started (invented default: 0 s).
-    pub start_delay: Span,
-    /// A second update, started while the first still rolls: every instance not of this
-    /// version is drained.
-    pub then_update_to: Option<String>,
-    pub then_update_at: Option<Span>,
-}
-
-impl Default for Rolling {
-    fn default() -> Self {
-        Rolling {
-            batch_size: None,
-            batches: None,
-            drain_interval: Span::from_secs(10),
-            scale_in_grace: Span::from_secs(3600),
-            http_grace: Span::from_secs(230),
-            start_delay: Span::default(),
-            then_update_to: None,
-            then_update_at: None,
-        }
-    }
-}
-
-/// Graceful stop parameters: SIGTERM fires the cancellation token, SIGKILL follows.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Graceful {
-    /// The wait between SIGTERM and SIGKILL (platform: 5 s).
-    pub stopping_wait_time: Span,
-    /// 0 to 1: the effective grace is drawn (seeded) between `(1 - grace_jitter)` times the
-    /// wait and the whole wait, modelling the platform's unreliable grace. Default 0.
-    pub grace_jitter: f64,
-}
-
-impl Default for Graceful {
-    fn default() -> Self {
-        Graceful {
-            stopping_wait_time: Span::from_secs(5),
-            grace_jitter: 0.0,
-        }
-    }
-}
-
-/// App-mode drain parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Drain {
-    /// How often each instance's mode is polled (invented default: 100 ms).
-    pub poll_interval: Span,
-    /// How long instances may take to reach SafeToStop before the run fails, and how long
-    /// a drained instance's requests in flight may take before it is stopped (invented
-    /// default: 60 s).
-    pub timeout: Span,
-}
-
-impl Default for Drain {
-    fn default() -> Self {
-        Drain {
-            poll_interval: Span::from_millis(100),
-            timeout: Span::from_secs(60),
-        }
-    }
-}
-
-/// The queue trigger's platform settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct QueueSettings {
-    /// How long a delivered message stays invisible (platform: 10 min).
-    pub visibility: Span,
-    /// Deliveries before a message moves to the poison queue (platform: 5).
-    pub max_dequeue: u32,
-    /// Messages in flight per instance (platform: 16).
-    pub batch_size: u32,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        QueueSettings {
-            visibility: Span::from_secs(600),
-            max_dequeue: 5,
-            batch_size: 16,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopSignal {
-    Kill,
-    Term,
+    expect: Option<Expect>,
 }
 
 /// A scenario error, with where it is.
@@ -470,7 +255,7 @@ impl Scenario {
                 e.message().to_owned(),
             )
         })?;
-        let mut scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+        let file: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             let line = inner
@@ -483,6 +268,8 @@ impl Scenario {
                 inner.message().to_owned(),
             )
         })?;
+        let mut scenario = Scenario::try_from(file)
+            .map_err(|(key, message)| err(line_of_key(text, key), Some(key.to_owned()), message))?;
         if scenario.name.is_none() {
             scenario.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }
@@ -552,7 +339,7 @@ impl Scenario {
                 ));
             }
         }
-        if let Some(r) = &self.rolling {
+        if let Strategy::Rolling(r) = &self.strategy {
             if r.batch_size.is_some() && r.batches.is_some() {
                 return Err((
                     "rolling.batches",
@@ -589,7 +376,7 @@ impl Scenario {
                 }
             }
         }
-        if let Some(g) = &self.graceful {
+        if let Strategy::Graceful(g) = &self.strategy {
             if !(0.0..=1.0).contains(&g.grace_jitter) {
                 return Err(("graceful.grace_jitter", "must be between 0 and 1".into()));
             }
@@ -631,24 +418,6 @@ impl Scenario {
                 "must start with /api/ (the front door's routes)".into(),
             ));
         }
-        let sections = [
-            (StrategyKind::Swap, self.swap.is_some()),
-            (StrategyKind::Recreate, self.recreate.is_some()),
-            (StrategyKind::Rolling, self.rolling.is_some()),
-            (StrategyKind::Graceful, self.graceful.is_some()),
-            (StrategyKind::Drain, self.drain.is_some()),
-        ];
-        for (kind, given) in sections {
-            if given && kind != self.strategy {
-                return Err((
-                    kind.as_str(),
-                    format!(
-                        "section [{kind}] is given but the strategy is {}",
-                        self.strategy
-                    ),
-                ));
-            }
-        }
         Ok(())
     }
 
@@ -681,16 +450,28 @@ impl Scenario {
         self.queue.clone().unwrap_or_default()
     }
 
+    /// The rolling settings (the defaults for another strategy).
     pub fn rolling(&self) -> Rolling {
-        self.rolling.clone().unwrap_or_default()
+        match &self.strategy {
+            Strategy::Rolling(r) => r.clone(),
+            _ => Rolling::default(),
+        }
     }
 
+    /// The graceful settings (the defaults for another strategy).
     pub fn graceful(&self) -> Graceful {
-        self.graceful.clone().unwrap_or_default()
+        match &self.strategy {
+            Strategy::Graceful(g) => g.clone(),
+            _ => Graceful::default(),
+        }
     }
 
+    /// The drain settings (the defaults for another strategy).
     pub fn drain(&self) -> Drain {
-        self.drain.clone().unwrap_or_default()
+        match &self.strategy {
+            Strategy::Drain(d) => d.clone(),
+            _ => Drain::default(),
+        }
     }
 
     /// The first occurrence wholly inside the measured span: scheduled at or after warm-up.
@@ -719,8 +500,8 @@ impl Scenario {
 
     /// The scenario exactly as a run with these settings runs it: the time scale and seed
     /// used, the app run when it is not the built-in function, and every default filled in
-    /// (the timer's monitor, the settle time, the late threshold, the strategy's and the
-    /// queue's sections). Written to the run directory as `scenario.toml`, it reproduces the
+    /// (the timer's monitor, the settle time, the late threshold, the queue's section; the
+    /// strategy's section always is). Written to the run directory as `scenario.toml`, it reproduces the
     /// run.
     pub fn as_run(&self, time_scale: f64, seed: u64, program: &crate::app::AppProgram) -> Scenario {
         let mut s = self.clone();
@@ -731,13 +512,6 @@ impl Scenario {
         s.timer.use_monitor = Some(self.use_monitor());
         s.run.settle = Some(self.settle());
         s.workload.late_after = Some(self.late_after());
-        match self.strategy {
-            StrategyKind::Swap => s.swap = Some(self.swap()),
-            StrategyKind::Recreate => s.recreate = Some(self.recreate()),
-            StrategyKind::Rolling => s.rolling = Some(self.rolling()),
-            StrategyKind::Graceful => s.graceful = Some(self.graceful()),
-            StrategyKind::Drain => s.drain = Some(self.drain()),
-        }
         if self.workload.trigger == Trigger::Queue {
             s.queue = Some(self.queue_settings());
         }
@@ -767,12 +541,20 @@ impl Scenario {
         ))
     }
 
+    /// The swap settings (the defaults for another strategy).
     pub fn swap(&self) -> Swap {
-        self.swap.clone().unwrap_or_default()
+        match &self.strategy {
+            Strategy::Swap(w) => w.clone(),
+            _ => Swap::default(),
+        }
     }
 
+    /// The recreate settings (the defaults for another strategy).
     pub fn recreate(&self) -> Recreate {
-        self.recreate.clone().unwrap_or_default()
+        match &self.strategy {
+            Strategy::Recreate(r) => r.clone(),
+            _ => Recreate::default(),
+        }
     }
 
     /// The scenario's thresholds, parsed (they were checked when it was loaded).
@@ -827,108 +609,4 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SEED: &str = r#"
-strategy = "swap"
-
-[workload]
-period = "10s"
-items = 10
-item_delay = "1s"
-
-[run]
-warmup = "20s"
-update_at = "62s"
-duration = "100s"
-"#;
-
-    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
-        Scenario::parse(Path::new("scenarios/t.toml"), text)
-    }
-
-    #[test]
-    fn the_seed_parses_with_platform_defaults() {
-        let s = parse(SEED).unwrap();
-        assert_eq!(s.name(), "t");
-        assert_eq!((s.first_expected(), s.last_expected()), (2, 9));
-        assert!(!s.use_monitor(), "a 10 s timer has no schedule monitor");
-        assert_eq!(s.swap().warmup_retries, 5);
-        assert_eq!(s.probes.rate, 100);
-        assert_eq!(s.late_after(), Span::from_secs(2));
-        assert_eq!(s.settle(), Span::from_secs(11));
-    }
-
-    #[test]
-    fn errors_name_file_line_and_key() {
-        let text = SEED.replace("items = 10", "itemz = 10");
-        let e = parse(&text).unwrap_err();
-        assert_eq!(e.line, Some(6), "{e}");
-        assert!(
-            e.to_string()
-                .starts_with("scenarios/t.toml:6: key `workload"),
-            "{e}"
-        );
-        assert!(e.message.contains("itemz"), "{e}");
-
-        let e = parse(&SEED.replace("\"1s\"", "\"1 parsec\"")).unwrap_err();
-        assert_eq!(
-            (e.line, e.key.as_deref()),
-            (Some(7), Some("workload.item_delay")),
-            "{e}"
-        );
-        assert!(e.message.contains("unknown unit"), "{e}");
-
-        let e = parse(&SEED.replace("\"62s\"", "\"200s\"")).unwrap_err();
-        assert_eq!(
-            (e.line, e.key.as_deref()),
-            (Some(11), Some("run.update_at")),
-            "{e}"
-        );
-
-        let e = parse(&SEED.replace("strategy = \"swap\"", "strategy = \"yolo\"")).unwrap_err();
-        assert_eq!(e.line, Some(2), "{e}");
-
-        let e = parse(&format!("{SEED}\n[recreate]\nstop = \"kill\"\n")).unwrap_err();
-        assert_eq!(
-            (e.line, e.key.as_deref()),
-            (Some(14), Some("recreate")),
-            "{e}"
-        );
-
-        let e = parse("strategy = [").unwrap_err();
-        assert_eq!(e.line, Some(1), "{e}");
-
-        let e = parse(&SEED.replace("items = 10", "items = 12")).unwrap_err();
-        assert!(e.message.contains("longer than the period"), "{e}");
-    }
-
-    #[test]
-    fn thresholds_are_checked_with_line_and_position() {
-        let text = format!(
-            "{SEED}\n[expect]\nthresholds = [\n  \"lost == 0\",\n  \"downtime.max < 5\",\n]\n"
-        );
-        let e = parse(&text).unwrap_err();
-        assert_eq!(
-            (e.line, e.key.as_deref()),
-            (Some(17), Some("expect.thresholds")),
-            "{e}"
-        );
-        assert!(
-            e.message
-                .contains("unknown metric \"downtime.max\" at byte 0"),
-            "{e}"
-        );
-        let ok = parse(&text.replace("downtime.max <", "downtime.max_ms <")).unwrap();
-        assert_eq!(ok.thresholds().len(), 2);
-    }
-
-    #[test]
-    fn the_expected_window_holds_only_whole_loops() {
-        let s = parse(&SEED.replace("\"100s\"", "\"95s\"")).unwrap();
-        assert_eq!(s.last_expected(), 8, "occurrence 9 would end at 99 s");
-        let s = parse(&SEED.replace("\"20s\"", "\"21s\"")).unwrap();
-        assert_eq!(s.first_expected(), 3);
-    }
-}
+mod tests;

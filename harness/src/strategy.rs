@@ -52,7 +52,7 @@ pub enum Plan {
 
 impl Plan {
     pub fn from_scenario(s: &Scenario, time_scale: f64, seed: u64) -> Plan {
-        match s.strategy {
+        match s.strategy.kind() {
             StrategyKind::Swap => {
                 let w = s.swap();
                 Plan::Swap {

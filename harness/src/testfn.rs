@@ -17,6 +17,9 @@
 //! With `stash`, the unsent items of the run are written to the stash directory, and every
 //! instance in `Normal` mode replays whatever it finds there, at start and then every item
 //! delay (so stashed items arrive late rather than never).
+//!
+//! One noun, kept whole past 600 lines: the test function (its command line, its state,
+//! and every handler of its protocol) is what an app must be to be measured.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};

@@ -8,9 +8,9 @@ use reports::compare_report;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::run::{plan, PlanOptions};
 use super::{EXIT_INTERRUPTED, EXIT_INVALID_RUN, EXIT_OK, EXIT_USAGE};
-use crate::runner::{self, RunPlan};
+use crate::run_plan::{resolve, PlanOptions, RunPlan};
+use crate::runner;
 use crate::scenario::Scenario;
 
 pub fn run(
@@ -58,7 +58,7 @@ pub fn run(
                 seed: Some(s.seed + u64::from(rep) - 1),
                 ..options.clone()
             };
-            match plan(path, s, dir, &options) {
+            match resolve(path, s, dir, &options) {
                 Ok(p) => plans.push((rep, p)),
                 Err(e) => {
                     errln!("harness compare: {}: {e}", path.display());

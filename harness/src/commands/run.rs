@@ -2,93 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use reports::threshold::Threshold;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppProgram;
 pub use crate::cli::RunArgs;
-use crate::runner::{self, BaselinePlan, RunError, RunOutcome, RunPlan};
+use crate::run_plan::{baselines, resolve, PlanOptions, RunPlan};
+use crate::runner::{self, RunError, RunOutcome};
 use crate::scenario::Scenario;
 
 use super::{EXIT_INTERRUPTED, EXIT_INVALID_RUN, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE};
-
-/// What the command line adds to a scenario file; `run` and `compare` share it.
-#[derive(Clone, Debug, Default)]
-pub struct PlanOptions<'a> {
-    pub time_scale: Option<f64>,
-    pub seed: Option<u64>,
-    pub app_command: Option<&'a Path>,
-    pub expect: &'a [String],
-    pub baseline: Option<&'a str>,
-    pub max_regression: Option<&'a str>,
-}
-
-/// Resolves one run from a scenario file and the command line, with no I/O but reading a
-/// baseline and checking the app exists: every error is a usage error (exit 2).
-pub fn plan(
-    path: &Path,
-    scenario: &Scenario,
-    out_dir: PathBuf,
-    o: &PlanOptions,
-) -> Result<RunPlan, String> {
-    let mut extra_thresholds = Vec::new();
-    for text in o.expect {
-        let t = text
-            .parse::<Threshold>()
-            .map_err(|e| format!("--expect {text:?}: {} at byte {}", e.what, e.at))?;
-        extra_thresholds.push(t);
-    }
-    let time_scale = o.time_scale.unwrap_or(scenario.time_scale);
-    if !(time_scale > 0.0 && time_scale.is_finite()) {
-        return Err("--time-scale must be a positive number".into());
-    }
-    let program = AppProgram::resolve(o.app_command, scenario.app.command.as_deref())
-        .map_err(|e| e.to_string())?;
-    let baseline = match o.baseline {
-        None => None,
-        Some(name) => {
-            let tolerances = match o.max_regression {
-                None => Vec::new(),
-                Some(spec) => reports::baseline::parse_tolerances(spec)
-                    .map_err(|e| format!("--max-regression {e}"))?,
-            };
-            let dir = baselines().resolve(name);
-            let missing = || {
-                format!(
-                    "--baseline {name}: no summary.json in {} (save one with --save-baseline \
-                     NAME, or name a run directory)",
-                    dir.display()
-                )
-            };
-            let summary = reports::RunDir::new(&dir)
-                .read_summary()
-                .map_err(|e| format!("--baseline {name}: {e}"))?
-                .ok_or_else(missing)?;
-            Some(BaselinePlan {
-                name: name.to_owned(),
-                summary,
-                tolerances,
-            })
-        }
-    };
-    Ok(RunPlan {
-        seed: o.seed.unwrap_or(scenario.seed),
-        scenario: scenario.clone(),
-        scenario_path: path.display().to_string(),
-        out_dir,
-        time_scale,
-        program,
-        extra_thresholds,
-        baseline,
-    })
-}
-
-/// Where `--save-baseline NAME` keeps a baseline, and `--baseline NAME` finds it.
-pub const BASELINES_DIR: &str = "runs/baselines";
-
-fn baselines() -> reports::Baselines {
-    reports::Baselines::new(BASELINES_DIR)
-}
 
 /// The default run directory: `runs/NAME-UNIXTIME`.
 fn default_out(scenario: &Scenario) -> PathBuf {
@@ -102,9 +23,7 @@ fn default_out(scenario: &Scenario) -> PathBuf {
 /// A progress bar of the run's scaled time with the current phase from the ledger; indicatif
 /// draws it only when stderr is a terminal.
 fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
-    let s = &plan.scenario;
-    let total = (s.run.duration.scaled(plan.time_scale) + s.settle().scaled(plan.time_scale))
-        .as_millis() as u64;
+    let total = (plan.timing.duration + plan.timing.settle).as_millis() as u64;
     let bar = indicatif::ProgressBar::new(total.max(1));
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {elapsed_precise} / ~{eta} left  {msg}")
@@ -163,7 +82,7 @@ pub fn run(args: RunArgs) -> u8 {
         baseline: args.baseline.as_deref(),
         max_regression: args.max_regression.as_deref(),
     };
-    let plan = match plan(&args.scenario, &scenario, out_dir.clone(), &options) {
+    let plan = match resolve(&args.scenario, &scenario, out_dir.clone(), &options) {
         Ok(p) => p,
         Err(e) => {
             errln!("harness run: {e}");

@@ -19,16 +19,8 @@ pub fn testfn() -> PathBuf {
 
 /// A plan for `scenario` at `time_scale`, into `out`, running the standalone `testfn`.
 pub fn plan(scenario: Scenario, out: &Path, time_scale: f64) -> RunPlan {
-    RunPlan {
-        seed: scenario.seed,
-        scenario,
-        scenario_path: "test".into(),
-        out_dir: out.to_owned(),
-        time_scale,
-        program: testfn().into(),
-        extra_thresholds: Vec::new(),
-        baseline: None,
-    }
+    let seed = scenario.seed;
+    RunPlan::new(scenario, "test", out, time_scale, seed, testfn().into())
 }
 
 /// Runs a plan to its end and returns its summary; the run must be valid.

@@ -312,7 +312,7 @@ fn the_recorded_scenario_is_the_scenario_as_run() {
     assert_eq!(recorded.timer.use_monitor, Some(false), "[timer] filled in");
     assert!(recorded.run.settle.is_some() && recorded.workload.late_after.is_some());
     assert!(
-        recorded.swap.is_some(),
+        matches!(recorded.strategy, harness::scenario::Strategy::Swap(_)),
         "the strategy's section, with its defaults"
     );
     assert_eq!(recorded.app.command, None, "the built-in function");

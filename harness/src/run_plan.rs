@@ -1,0 +1,220 @@
+//! A resolved run: one step turns the command line and the scenario file into everything a
+//! run needs (the scenario, every duration scaled once, the strategy's plan, the work each
+//! instance does, the program, the thresholds and the baseline), so that `run` and
+//! `compare` share it and nothing downstream scales or looks anything up again.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reports::threshold::Threshold;
+use reports::Summary;
+
+use crate::app::AppProgram;
+use crate::scenario::Scenario;
+use crate::strategy::Plan;
+use crate::testfn::Work;
+
+/// Everything one run needs, resolved from the command line and the scenario file.
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    pub scenario: Scenario,
+    /// The scenario file as given, for the record.
+    pub scenario_path: String,
+    pub out_dir: PathBuf,
+    pub time_scale: f64,
+    pub seed: u64,
+    /// The function the instances run.
+    pub program: AppProgram,
+    /// Thresholds from the command line, checked with the scenario's own.
+    pub extra_thresholds: Vec<reports::threshold::Threshold>,
+    /// The baseline to compare with, loaded before the run.
+    pub baseline: Option<BaselinePlan>,
+    /// Every duration of the run, scaled once.
+    pub timing: Timing,
+    /// The strategy, its durations scaled.
+    pub strategy: Plan,
+    /// What every instance is started to do.
+    pub work: Work,
+}
+
+impl RunPlan {
+    /// A plan with no extra thresholds and no baseline; everything the scenario's durations
+    /// imply is scaled here, once.
+    pub fn new(
+        scenario: Scenario,
+        scenario_path: impl Into<String>,
+        out_dir: impl Into<PathBuf>,
+        time_scale: f64,
+        seed: u64,
+        program: AppProgram,
+    ) -> RunPlan {
+        let timing = Timing::of(&scenario, time_scale);
+        let w = &scenario.workload;
+        let work = Work {
+            items: w.items,
+            item_delay: timing.item_delay,
+            processing: timing.processing,
+            submit_timeout: timing.submit_timeout,
+            retries: w.retries,
+            on_cancel: w.on_cancel,
+            events: w.events,
+            fail_n: w.fail_n,
+        };
+        RunPlan {
+            strategy: Plan::from_scenario(&scenario, time_scale, seed),
+            scenario,
+            scenario_path: scenario_path.into(),
+            out_dir: out_dir.into(),
+            time_scale,
+            seed,
+            program,
+            extra_thresholds: Vec::new(),
+            baseline: None,
+            timing,
+            work,
+        }
+    }
+}
+
+/// Every duration a run uses, scaled by the time scale once, here, except those that are
+/// real time by definition (process start-up, `run.ready_timeout`, `probes.max_send_lag`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    pub period: Duration,
+    pub update_at: Duration,
+    pub duration: Duration,
+    pub settle: Duration,
+    pub item_delay: Duration,
+    pub processing: Duration,
+    pub submit_timeout: Duration,
+    pub late_after: Duration,
+    pub cold_start: Duration,
+    pub probe_timeout: Duration,
+    pub queue_visibility: Duration,
+    /// Longest a timer invocation may run before the host gives up on it: ten periods and
+    /// 5 s of real time, so a slow start at a small scale is not taken for a hang.
+    pub invoke_timeout: Duration,
+    /// How long the front door waits for an instance: the platform's 230 s, scaled, but at
+    /// least 1 s.
+    pub door_timeout: Duration,
+    /// Not scaled: process start-up is real time.
+    pub ready_timeout: Duration,
+    /// Not scaled: it bounds the probe client's own lag.
+    pub max_send_lag: Duration,
+}
+
+impl Timing {
+    pub fn of(s: &Scenario, scale: f64) -> Timing {
+        let period = s.workload.period.scaled(scale);
+        Timing {
+            period,
+            update_at: s.run.update_at.scaled(scale),
+            duration: s.run.duration.scaled(scale),
+            settle: s.settle().scaled(scale),
+            item_delay: s.workload.item_delay.scaled(scale),
+            processing: s.workload.processing.scaled(scale),
+            submit_timeout: s.workload.submit_timeout.scaled(scale),
+            late_after: s.late_after().scaled(scale),
+            cold_start: s.app.cold_start.scaled(scale),
+            probe_timeout: s.probes.timeout.scaled(scale),
+            queue_visibility: s.queue_settings().visibility.scaled(scale),
+            invoke_timeout: period * 10 + Duration::from_secs(5),
+            door_timeout: Duration::from_secs(230)
+                .mul_f64(scale)
+                .max(Duration::from_secs(1)),
+            ready_timeout: s.run.ready_timeout.0,
+            max_send_lag: s.probes.max_send_lag.0,
+        }
+    }
+}
+
+/// A baseline the run is compared with: its summary, read before the run so that a missing
+/// one is a usage error rather than a failed run.
+#[derive(Clone, Debug)]
+pub struct BaselinePlan {
+    /// As the user named it (`main`, or a directory).
+    pub name: String,
+    pub summary: Summary,
+    pub tolerances: Vec<reports::baseline::Tolerance>,
+}
+
+/// What the command line adds to a scenario file; `run` and `compare` share it.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions<'a> {
+    pub time_scale: Option<f64>,
+    pub seed: Option<u64>,
+    pub app_command: Option<&'a Path>,
+    pub expect: &'a [String],
+    pub baseline: Option<&'a str>,
+    pub max_regression: Option<&'a str>,
+}
+
+/// Resolves one run from a scenario file and the command line, with no I/O but reading a
+/// baseline and checking the app exists: every error is a usage error (exit 2).
+pub fn resolve(
+    path: &Path,
+    scenario: &Scenario,
+    out_dir: PathBuf,
+    o: &PlanOptions,
+) -> Result<RunPlan, String> {
+    let mut extra_thresholds = Vec::new();
+    for text in o.expect {
+        let t = text
+            .parse::<Threshold>()
+            .map_err(|e| format!("--expect {text:?}: {} at byte {}", e.what, e.at))?;
+        extra_thresholds.push(t);
+    }
+    let time_scale = o.time_scale.unwrap_or(scenario.time_scale);
+    if !(time_scale > 0.0 && time_scale.is_finite()) {
+        return Err("--time-scale must be a positive number".into());
+    }
+    let program = AppProgram::resolve(o.app_command, scenario.app.command.as_deref())
+        .map_err(|e| e.to_string())?;
+    let baseline = match o.baseline {
+        None => None,
+        Some(name) => {
+            let tolerances = match o.max_regression {
+                None => Vec::new(),
+                Some(spec) => reports::baseline::parse_tolerances(spec)
+                    .map_err(|e| format!("--max-regression {e}"))?,
+            };
+            let dir = baselines().resolve(name);
+            let missing = || {
+                format!(
+                    "--baseline {name}: no summary.json in {} (save one with --save-baseline \
+                     NAME, or name a run directory)",
+                    dir.display()
+                )
+            };
+            let summary = reports::RunDir::new(&dir)
+                .read_summary()
+                .map_err(|e| format!("--baseline {name}: {e}"))?
+                .ok_or_else(missing)?;
+            Some(BaselinePlan {
+                name: name.to_owned(),
+                summary,
+                tolerances,
+            })
+        }
+    };
+    let seed = o.seed.unwrap_or(scenario.seed);
+    let mut plan = RunPlan::new(
+        scenario.clone(),
+        path.display().to_string(),
+        out_dir,
+        time_scale,
+        seed,
+        program,
+    );
+    plan.extra_thresholds = extra_thresholds;
+    plan.baseline = baseline;
+    Ok(plan)
+}
+
+/// Where `--save-baseline NAME` keeps a baseline, and `--baseline NAME` finds it.
+pub const BASELINES_DIR: &str = "runs/baselines";
+
+/// The saved baselines, in [`BASELINES_DIR`].
+pub fn baselines() -> reports::Baselines {
+    reports::Baselines::new(BASELINES_DIR)
+}

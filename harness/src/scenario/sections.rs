@@ -1,0 +1,372 @@
+//! The sections of a scenario file, each with its keys, defaults and their provenance
+//! (*platform*: as the real platform does; *invented*: ours, for lack of a published figure).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Span;
+
+/// The `[expect]` table: thresholds the run must meet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// k6-style expressions such as `"lost == 0"` or `"downtime.max_ms < 500"`.
+    #[serde(default)]
+    pub thresholds: Vec<String>,
+}
+
+pub(super) fn default_seed() -> u64 {
+    1
+}
+
+pub(super) fn default_time_scale() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyKind {
+    Swap,
+    Recreate,
+    Rolling,
+    Graceful,
+    Drain,
+}
+
+impl StrategyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::Swap => "swap",
+            StrategyKind::Recreate => "recreate",
+            StrategyKind::Rolling => "rolling",
+            StrategyKind::Graceful => "graceful",
+            StrategyKind::Drain => "drain",
+        }
+    }
+}
+
+impl fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    #[default]
+    Timer,
+    Queue,
+}
+
+/// The function app: how many instances, and the versions before and after the update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct App {
+    pub instances: u32,
+    pub from: String,
+    pub to: String,
+    /// Time an instance takes from process start to serving (the platform's cold start).
+    /// Scaled. Default 0: only the real process start-up.
+    pub cold_start: Span,
+    /// The function binary to run instead of `testfn`: any app speaking its protocol.
+    /// `--app-command` overrides it.
+    pub command: Option<String>,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App {
+            instances: 1,
+            from: "A".into(),
+            to: "B".into(),
+            cold_start: Span::default(),
+            command: None,
+        }
+    }
+}
+
+/// What the test function does on each timer occurrence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// `timer`: each occurrence runs a loop that submits `items` items itself. `queue`: each
+    /// occurrence polls and enqueues `events` messages; the queue trigger processes each
+    /// and submits it. Default `timer`.
+    #[serde(default)]
+    pub trigger: Trigger,
+    /// The timer's period.
+    pub period: Span,
+    /// Iterations per run, one item each (timer workload).
+    #[serde(default)]
+    pub items: u32,
+    /// Wait between the starts of consecutive iterations (timer workload).
+    #[serde(default)]
+    pub item_delay: Span,
+    /// Messages each poll enqueues (queue workload).
+    #[serde(default)]
+    pub events: u32,
+    /// Chaos: the queue handler always fails messages with this `n` (they end poisoned).
+    #[serde(default)]
+    pub fail_n: Option<u64>,
+    /// Work done for each item before it is submitted. Default 0.
+    #[serde(default)]
+    pub processing: Span,
+    /// An item first arriving later than this after its schedule is late. Default: two
+    /// item delays.
+    #[serde(default)]
+    pub late_after: Option<Span>,
+    /// Timeout of one submit to the sink. Default 2 s.
+    #[serde(default = "default_submit_timeout")]
+    pub submit_timeout: Span,
+    /// Extra tries of a failed submit. Default 0.
+    #[serde(default)]
+    pub retries: u32,
+    /// What the function does when its cancellation token fires (SIGTERM). Default abandon.
+    #[serde(default)]
+    pub on_cancel: OnCancel,
+}
+
+fn default_submit_timeout() -> Span {
+    Span::from_secs(2)
+}
+
+/// The test function's answer to SIGTERM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnCancel {
+    /// Stop at once; unsent items are lost.
+    #[default]
+    Abandon,
+    /// Finish the item in hand, then stop.
+    FinishItem,
+    /// Write the run's unsent items to the stash; the next version replays them.
+    Stash,
+}
+
+impl OnCancel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnCancel::Abandon => "abandon",
+            OnCancel::FinishItem => "finish-item",
+            OnCancel::Stash => "stash",
+        }
+    }
+}
+
+/// The timer trigger's platform behaviour.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timer {
+    /// Keep a schedule monitor (last completed occurrence) and fire one catch-up run at start
+    /// when an occurrence is past due. Default: on only when the period is over one minute,
+    /// as on the real platform.
+    #[serde(default)]
+    pub use_monitor: Option<bool>,
+}
+
+/// The run's timeline, measured from the schedule's epoch (occurrence 0).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// Time the app gets after it is ready before the timer is enabled: the first occurrence
+    /// fired (and expected) is the first scheduled at or after it. Default 0.
+    #[serde(default)]
+    pub warmup: Span,
+    /// When the update starts.
+    pub update_at: Span,
+    /// The timer fires occurrences scheduled before this; the expected window ends here.
+    pub duration: Span,
+    /// How long to let in-flight work finish after `duration`. Default: one loop plus the
+    /// submit timeout.
+    #[serde(default)]
+    pub settle: Option<Span>,
+    /// How long an instance may take to become ready. Not scaled. Default 30 s.
+    #[serde(default = "default_ready_timeout")]
+    pub ready_timeout: Span,
+}
+
+fn default_ready_timeout() -> Span {
+    Span::from_secs(30)
+}
+
+/// The open-loop availability probes through the front door.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Probes {
+    /// Probes per second, in real time (not scaled: it sets the downtime resolution).
+    pub rate: u32,
+    /// Timeout of one probe. Scaled.
+    pub timeout: Span,
+    /// The path probed through the front door.
+    pub path: String,
+    /// The probe client's send lag (p99) above which the run is invalid: it could not keep
+    /// its own schedule. Real time, not scaled. Default 10 ms.
+    pub max_send_lag: Span,
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Probes {
+            rate: 100,
+            timeout: Span::from_secs(1),
+            path: "/api/ping".into(),
+            max_send_lag: Span::from_millis(10),
+        }
+    }
+}
+
+/// Slot swap parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Swap {
+    /// Path each staging instance is warmed up with; any response counts.
+    pub warmup_path: String,
+    /// Timeout of one warm-up request (platform: 90 s).
+    pub warmup_timeout: Span,
+    /// Tries after the first failed warm-up request (platform: 5).
+    pub warmup_retries: u32,
+    /// When the old production instances are killed after the swap (invented default: 5 s).
+    pub recycle_after: Span,
+    /// The staging slot's timer fires too (no sticky setting disables it): duplicates.
+    pub staging_triggers: bool,
+}
+
+impl Default for Swap {
+    fn default() -> Self {
+        Swap {
+            warmup_path: "/api/ping".into(),
+            warmup_timeout: Span::from_secs(90),
+            warmup_retries: 5,
+            recycle_after: Span::from_secs(5),
+            staging_triggers: false,
+        }
+    }
+}
+
+/// Recreate parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recreate {
+    /// `kill` (SIGKILL at once) or `term` (SIGTERM, then SIGKILL after `stop_grace`).
+    pub stop: StopSignal,
+    pub stop_grace: Span,
+}
+
+impl Default for Recreate {
+    fn default() -> Self {
+        Recreate {
+            stop: StopSignal::Kill,
+            stop_grace: Span::from_secs(5),
+        }
+    }
+}
+
+/// Rolling update parameters (the Flex Consumption model).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rolling {
+    /// Instances drained per batch (default: one batch per instance). Give this or `batches`.
+    pub batch_size: Option<u32>,
+    /// Number of batches the instances are split into.
+    pub batches: Option<u32>,
+    /// Time between the drains of consecutive batches (invented default: 10 s).
+    pub drain_interval: Span,
+    /// How long a drained instance's in-flight work may run before it is killed
+    /// (platform: 60 min).
+    pub scale_in_grace: Span,
+    /// How long a drained instance's HTTP requests may run (platform: 230 s).
+    pub http_grace: Span,
+    /// Delay before each replacement instance is started (invented default: 0 s).
+    pub start_delay: Span,
+    /// A second update, started while the first still rolls: every instance not of this
+    /// version is drained.
+    pub then_update_to: Option<String>,
+    pub then_update_at: Option<Span>,
+}
+
+impl Default for Rolling {
+    fn default() -> Self {
+        Rolling {
+            batch_size: None,
+            batches: None,
+            drain_interval: Span::from_secs(10),
+            scale_in_grace: Span::from_secs(3600),
+            http_grace: Span::from_secs(230),
+            start_delay: Span::default(),
+            then_update_to: None,
+            then_update_at: None,
+        }
+    }
+}
+
+/// Graceful stop parameters: SIGTERM fires the cancellation token, SIGKILL follows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Graceful {
+    /// The wait between SIGTERM and SIGKILL (platform: 5 s).
+    pub stopping_wait_time: Span,
+    /// 0 to 1: the effective grace is drawn (seeded) between `(1 - grace_jitter)` times the
+    /// wait and the whole wait, modelling the platform's unreliable grace. Default 0.
+    pub grace_jitter: f64,
+}
+
+impl Default for Graceful {
+    fn default() -> Self {
+        Graceful {
+            stopping_wait_time: Span::from_secs(5),
+            grace_jitter: 0.0,
+        }
+    }
+}
+
+/// App-mode drain parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Drain {
+    /// How often each instance's mode is polled (invented default: 100 ms).
+    pub poll_interval: Span,
+    /// How long instances may take to reach SafeToStop before the run fails, and how long
+    /// a drained instance's requests in flight may take before it is stopped (invented
+    /// default: 60 s).
+    pub timeout: Span,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Drain {
+            poll_interval: Span::from_millis(100),
+            timeout: Span::from_secs(60),
+        }
+    }
+}
+
+/// The queue trigger's platform settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// How long a delivered message stays invisible (platform: 10 min).
+    pub visibility: Span,
+    /// Deliveries before a message moves to the poison queue (platform: 5).
+    pub max_dequeue: u32,
+    /// Messages in flight per instance (platform: 16).
+    pub batch_size: u32,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            visibility: Span::from_secs(600),
+            max_dequeue: 5,
+            batch_size: 16,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopSignal {
+    Kill,
+    Term,
+}

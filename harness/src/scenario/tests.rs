@@ -1,0 +1,104 @@
+//! The scenario parser and its checks.
+
+use super::*;
+
+const SEED: &str = r#"
+strategy = "swap"
+
+[workload]
+period = "10s"
+items = 10
+item_delay = "1s"
+
+[run]
+warmup = "20s"
+update_at = "62s"
+duration = "100s"
+"#;
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::parse(Path::new("scenarios/t.toml"), text)
+}
+
+#[test]
+fn the_seed_parses_with_platform_defaults() {
+    let s = parse(SEED).unwrap();
+    assert_eq!(s.name(), "t");
+    assert_eq!((s.first_expected(), s.last_expected()), (2, 9));
+    assert!(!s.use_monitor(), "a 10 s timer has no schedule monitor");
+    assert_eq!(s.swap().warmup_retries, 5);
+    assert_eq!(s.probes.rate, 100);
+    assert_eq!(s.late_after(), Span::from_secs(2));
+    assert_eq!(s.settle(), Span::from_secs(11));
+}
+
+#[test]
+fn errors_name_file_line_and_key() {
+    let text = SEED.replace("items = 10", "itemz = 10");
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.line, Some(6), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("scenarios/t.toml:6: key `workload"),
+        "{e}"
+    );
+    assert!(e.message.contains("itemz"), "{e}");
+
+    let e = parse(&SEED.replace("\"1s\"", "\"1 parsec\"")).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(7), Some("workload.item_delay")),
+        "{e}"
+    );
+    assert!(e.message.contains("unknown unit"), "{e}");
+
+    let e = parse(&SEED.replace("\"62s\"", "\"200s\"")).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(11), Some("run.update_at")),
+        "{e}"
+    );
+
+    let e = parse(&SEED.replace("strategy = \"swap\"", "strategy = \"yolo\"")).unwrap_err();
+    assert_eq!(e.line, Some(2), "{e}");
+
+    let e = parse(&format!("{SEED}\n[recreate]\nstop = \"kill\"\n")).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(14), Some("recreate")),
+        "{e}"
+    );
+
+    let e = parse("strategy = [").unwrap_err();
+    assert_eq!(e.line, Some(1), "{e}");
+
+    let e = parse(&SEED.replace("items = 10", "items = 12")).unwrap_err();
+    assert!(e.message.contains("longer than the period"), "{e}");
+}
+
+#[test]
+fn thresholds_are_checked_with_line_and_position() {
+    let text =
+        format!("{SEED}\n[expect]\nthresholds = [\n  \"lost == 0\",\n  \"downtime.max < 5\",\n]\n");
+    let e = parse(&text).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(17), Some("expect.thresholds")),
+        "{e}"
+    );
+    assert!(
+        e.message
+            .contains("unknown metric \"downtime.max\" at byte 0"),
+        "{e}"
+    );
+    let ok = parse(&text.replace("downtime.max <", "downtime.max_ms <")).unwrap();
+    assert_eq!(ok.thresholds().len(), 2);
+}
+
+#[test]
+fn the_expected_window_holds_only_whole_loops() {
+    let s = parse(&SEED.replace("\"100s\"", "\"95s\"")).unwrap();
+    assert_eq!(s.last_expected(), 8, "occurrence 9 would end at 99 s");
+    let s = parse(&SEED.replace("\"20s\"", "\"21s\"")).unwrap();
+    assert_eq!(s.first_expected(), 3);
+}
