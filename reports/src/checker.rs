@@ -120,6 +120,17 @@ impl Checker {
         (self.versions.len() - 1) as u32
     }
 
+    /// Each expected key's first arrival so far (`recv_ns`), in ordinal order (sources
+    /// stacked in the spec's order, then `m`, then `n`): the grid the verdict is judged from,
+    /// for series that draw it (the timeline, the lateness histogram).
+    pub fn first_arrivals_ns(&self) -> Vec<Option<i64>> {
+        self.grids
+            .iter()
+            .flatten()
+            .map(|c| (c.first_ns != NOT_ARRIVED).then_some(c.first_ns))
+            .collect()
+    }
+
     /// Takes one arrival row, in the order the sink recorded them.
     pub fn push(&mut self, a: &ArrivalRef<'_>) {
         self.arrivals += 1;
@@ -225,13 +236,16 @@ impl Checker {
                         VERSION_UNKNOWN => None,
                         i => self.versions.get(i as usize).cloned(),
                     };
-                    let lateness_ns = cell.first_ns.saturating_sub(spec.scheduled_ns(m, n));
-                    let clamped = lateness_ns.max(0);
+                    let clamped = lateness_ns_of(cell.first_ns, spec.scheduled_ns(m, n));
                     lateness_max_ns = lateness_max_ns.max(clamped);
                     // The histogram auto-resizes, so recording cannot fail on range; a failure would
                     // only drop this key from the quantiles, never from the counts.
                     let _ = lateness.record(clamped as u64);
-                    let late = lateness_ns > self.spec.late_after_ns;
+                    let late = is_late(
+                        cell.first_ns,
+                        spec.scheduled_ns(m, n),
+                        self.spec.late_after_ns,
+                    );
                     if late {
                         v.late += 1;
                         if v.late_items.len() < limit {
@@ -242,7 +256,7 @@ impl Checker {
                                 version: version.clone(),
                                 cause: None,
                                 copies: Some(cell.copies),
-                                lateness_ms: Some(ns_to_ms(lateness_ns)),
+                                lateness_ms: Some(ns_to_ms(clamped)),
                             });
                         }
                     }
@@ -576,6 +590,18 @@ fn duplicate_cause<'a>(
         return DuplicateCause::Retry;
     }
     DuplicateCause::Unexplained
+}
+
+/// A delivered key's lateness, the one definition: `first arrival - scheduled`, negative
+/// counted as 0 (an item may be sent early by a clock ahead of the schedule).
+pub fn lateness_ns_of(first_ns: i64, scheduled_ns: i64) -> i64 {
+    first_ns.saturating_sub(scheduled_ns).max(0)
+}
+
+/// Whether a key's first arrival is late: strictly more than `late_after_ns` after its
+/// schedule.
+pub fn is_late(first_ns: i64, scheduled_ns: i64, late_after_ns: i64) -> bool {
+    first_ns.saturating_sub(scheduled_ns) > late_after_ns
 }
 
 /// Re-checks a run directory from its files: streams `arrivals.csv` through the checker.

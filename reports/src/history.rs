@@ -1,8 +1,9 @@
 //! A whole run held in memory, and the series the renderers draw, derived from it.
 //!
 //! [`History::load`] reads every file of a run directory; the methods here turn the raw
-//! facts into plain data (phase bands, per-arrival classes, lateness values). Renderers draw
-//! that data and compute nothing of the verdict themselves.
+//! facts into plain data (phase bands, per-arrival classes, lateness values), taking each
+//! key's first arrival, its lateness and whether it is late from the checker. Renderers
+//! draw that data and compute nothing of the verdict themselves.
 
 use crate::arrival::Arrival;
 use crate::expected::ExpectedSpec;
@@ -156,13 +157,25 @@ impl History {
         self.first.get_or_init(|| self.compute_first_arrivals())
     }
 
+    /// The first arrivals come from the checker's own grid, so the plots and the verdict
+    /// cannot disagree on which copy came first; a second pass finds that copy's row (the
+    /// first row in file order at that time, as the checker's strict `<` keeps).
     fn compute_first_arrivals(&self) -> Vec<Option<(i64, usize)>> {
-        let mut first = vec![None; self.ordinal_count() as usize];
+        let firsts = match crate::checker::Checker::new(&self.expected) {
+            Ok(mut checker) => {
+                for a in &self.arrivals {
+                    checker.push(&a.as_ref());
+                }
+                checker.first_arrivals_ns()
+            }
+            Err(_) => vec![None; self.ordinal_count() as usize],
+        };
+        let mut first: Vec<Option<(i64, usize)>> = vec![None; firsts.len()];
         for (i, a) in self.arrivals.iter().enumerate() {
             if let Some(o) = self.ordinal(&a.source, a.m, a.n) {
-                let slot: &mut Option<(i64, usize)> = &mut first[o as usize];
-                if slot.is_none_or(|(t, _)| a.recv_ns < t) {
-                    *slot = Some((a.recv_ns, i));
+                let o = o as usize;
+                if first[o].is_none() && firsts[o] == Some(a.recv_ns) {
+                    first[o] = Some((a.recv_ns, i));
                 }
             }
         }
@@ -183,7 +196,7 @@ impl History {
                 ArrivalClass::Copy
             } else if self
                 .scheduled(&a.source, a.m, a.n)
-                .is_some_and(|s| a.recv_ns - s > late_after)
+                .is_some_and(|s| crate::checker::is_late(a.recv_ns, s, late_after))
             {
                 ArrivalClass::Late
             } else {
@@ -238,7 +251,8 @@ impl History {
             for i in 0..s.key_count() as usize {
                 if let Some((t, _)) = first[base + i] {
                     let (m, n) = s.key_at(i);
-                    out.push((t - s.scheduled_ns(m, n)).max(0) as f64 / 1e6);
+                    let ns = crate::checker::lateness_ns_of(t, s.scheduled_ns(m, n));
+                    out.push(ns as f64 / 1e6);
                 }
             }
             base += s.key_count() as usize;

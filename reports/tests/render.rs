@@ -41,6 +41,24 @@ fn the_markdown_report_is_the_expected_text() {
     }
 }
 
+#[test]
+fn the_plotted_series_agree_with_the_verdict() {
+    use reports::history::ArrivalClass;
+    for name in ["seed-swap", "seed-recreate"] {
+        let run = RunDir::new(example(name));
+        let h = History::load(&run).unwrap();
+        let v = reports::checker::check_run(&run).unwrap();
+        let points = h.timeline();
+        let count = |c: ArrivalClass| points.iter().filter(|p| p.class == Some(c)).count() as u64;
+        assert_eq!(h.lateness_ms().len() as u64, v.delivered, "{name}");
+        assert_eq!(h.lost_points().len() as u64, v.lost, "{name}");
+        assert_eq!(count(ArrivalClass::Late), v.late, "{name}");
+        assert_eq!(count(ArrivalClass::Copy), v.extra_copies, "{name}");
+        let max = h.lateness_ms().into_iter().fold(0.0, f64::max);
+        assert_eq!(Some(max), v.lateness_ms.map(|q| q.max), "{name}");
+    }
+}
+
 fn svg_doc(svg: &str) -> roxmltree::Document<'_> {
     roxmltree::Document::parse(svg).expect("the SVG is well-formed XML")
 }
