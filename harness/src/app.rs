@@ -16,6 +16,9 @@ pub struct AppProgram {
     pub args: Vec<OsString>,
     /// True for the built-in test function.
     pub builtin: bool,
+    /// The built-in function run on a thread of this process rather than as a process
+    /// (`platform::launcher::InProcessLauncher`): for tests of the strategies.
+    pub in_process: bool,
 }
 
 /// Why no program could be chosen.
@@ -37,7 +40,18 @@ impl AppProgram {
             program: exe,
             args: vec!["testfn".into()],
             builtin: true,
+            in_process: false,
         })
+    }
+
+    /// The built-in test function, each instance on a thread of this process.
+    pub fn in_process() -> AppProgram {
+        AppProgram {
+            program: PathBuf::from("testfn"),
+            args: Vec::new(),
+            builtin: true,
+            in_process: true,
+        }
     }
 
     /// A program of the user's, checked to exist and be executable.
@@ -75,6 +89,7 @@ impl From<PathBuf> for AppProgram {
             program,
             args: Vec::new(),
             builtin: false,
+            in_process: false,
         }
     }
 }
@@ -83,6 +98,9 @@ impl From<PathBuf> for AppProgram {
 /// function by name, an app by the path it was given.
 impl fmt::Display for AppProgram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.in_process {
+            return f.write_str("harness testfn (built in, in process)");
+        }
         if self.builtin {
             return f.write_str("harness testfn (built in)");
         }

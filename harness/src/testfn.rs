@@ -124,7 +124,66 @@ pub fn main(args: Args) -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        term.recv().await;
+        tracing::info!("SIGTERM: the cancellation token fires");
+        token.cancel();
+    });
+    run_with(args, LineOut::stdout(), cancel).await
+}
+
+/// Where the function writes its stdout lines (its address, then its send reports): the
+/// process's stdout, or a channel when it runs in the harness's own process.
+#[derive(Clone)]
+pub struct LineOut(Option<tokio::sync::mpsc::UnboundedSender<String>>);
+
+impl LineOut {
+    pub fn stdout() -> LineOut {
+        LineOut(None)
+    }
+
+    pub fn channel(lines: tokio::sync::mpsc::UnboundedSender<String>) -> LineOut {
+        LineOut(Some(lines))
+    }
+
+    /// Writes one whole line: the host reads continuously, so this never blocks for long,
+    /// and a line written before a kill is still read.
+    pub fn line(&self, text: &str) {
+        match &self.0 {
+            None => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            }
+            Some(tx) => {
+                let _ = tx.send(format!("{text}\n"));
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for LineOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "LineOut(channel)"
+        } else {
+            "LineOut(stdout)"
+        })
+    }
+}
+
+/// The function with its stdout and its cancellation token given: SIGTERM fires `cancel`.
+pub async fn run_with(
+    args: Args,
+    out: LineOut,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
     let config = Config {
+        out: out.clone(),
         version: args.version,
         instance: args.instance,
         slot: args.slot,
@@ -144,20 +203,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     tokio::time::sleep(Duration::from_nanos(args.startup_delay_ns)).await;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", listener.local_addr()?)?;
-        out.flush()?;
-    }
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let token = cancel.clone();
-    tokio::spawn(async move {
-        term.recv().await;
-        tracing::info!("SIGTERM: the cancellation token fires");
-        token.cancel();
-    });
+    out.line(&listener.local_addr()?.to_string());
     tracing::info!(version = %config.version, instance = %config.instance, "serving");
     serve(listener, config, cancel).await?;
     tracing::info!("stopped");
@@ -217,6 +263,8 @@ pub struct Config {
     /// Report each item's first submit and its acknowledgement on stdout (see
     /// [`SendReport`]).
     pub report_sends: bool,
+    /// Where stdout lines go.
+    pub out: LineOut,
     pub work: Work,
 }
 
@@ -634,16 +682,13 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
     let mut attempt = 0;
     let report = |acked| {
         if c.report_sends {
-            use std::io::Write;
             let line = SendReport {
                 acked,
                 source: source.to_owned(),
                 m,
                 n,
             };
-            // One write per line: the host reads the pipe continuously, so this never
-            // blocks for long, and a line written before a SIGKILL is still read.
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            c.out.line(&line.to_string());
         }
     };
     report(false);

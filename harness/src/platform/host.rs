@@ -17,7 +17,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +26,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+use super::launcher::{Control, Launcher, Signal};
 use super::ledger::Ledger;
 use super::{queue, timer};
 use crate::protocol::SendReport;
@@ -85,6 +85,8 @@ pub struct InstanceView {
 
 pub(super) struct Entry {
     pub(super) view: InstanceView,
+    /// Its signals (SIGTERM, SIGKILL), however it runs.
+    control: Arc<dyn Control>,
     /// Becomes `Some(description)` when the process has exited.
     exited: watch::Receiver<Option<String>>,
     /// Invocations (timer runs, queue messages) in progress on it.
@@ -132,6 +134,8 @@ pub enum Outcome {
 pub(super) struct Inner {
     config: HostConfig,
     pub(super) ledger: Ledger,
+    /// How instances are started: processes, or in this process.
+    launcher: Arc<dyn Launcher>,
     state: Mutex<State>,
     client: reqwest::Client,
     next_invocation: AtomicU64,
@@ -146,10 +150,17 @@ impl Drop for Inner {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         for entry in state.instances.values() {
             if entry.exited.borrow().is_none() {
-                kill_group(entry.view.pid, libc::SIGKILL);
+                entry.control.signal(Signal::Kill);
             }
         }
     }
+}
+
+/// An instance whose phase the host just changed: what it needs to signal it and wait.
+struct Signalled {
+    view: InstanceView,
+    exited: watch::Receiver<Option<String>>,
+    control: Arc<dyn Control>,
 }
 
 /// A cheap-to-clone handle on the host.
@@ -163,7 +174,7 @@ pub struct Host {
 /// in the ledger when it exits (with the time each was first reported sent). Other lines
 /// are skipped; reading on keeps a chatty app from blocking on a full pipe.
 async fn read_stdout(
-    stdout: tokio::process::ChildStdout,
+    stdout: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
     address: tokio::sync::oneshot::Sender<String>,
     ledger: Ledger,
 ) -> Vec<(i64, SendReport)> {
@@ -192,18 +203,6 @@ async fn read_stdout(
     unacked
 }
 
-/// Sends `signal` to the process group led by `pid`.
-fn kill_group(pid: u32, signal: i32) {
-    if pid == 0 {
-        return;
-    }
-    // SAFETY: kill(2) has no memory-safety preconditions; a stale pid group is harmless
-    // because each instance leads its own group and groups are reaped only by us.
-    unsafe {
-        libc::kill(-(pid as i32), signal);
-    }
-}
-
 impl Host {
     pub fn new(config: HostConfig, ledger: Ledger) -> std::io::Result<Host> {
         std::fs::create_dir_all(&config.stash_dir)?;
@@ -214,6 +213,7 @@ impl Host {
             .map_err(std::io::Error::other)?;
         Ok(Host {
             inner: Arc::new(Inner {
+                launcher: super::launcher::for_program(&config.program),
                 config,
                 ledger,
                 state: Mutex::new(State::default()),
@@ -335,42 +335,43 @@ impl Host {
             id
         };
         let log = std::fs::File::create(c.log_dir.join(format!("{id}.log")))?;
-        let mut cmd = tokio::process::Command::new(&c.program.program);
-        cmd.args(&c.program.args)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--version")
-            .arg(version)
-            .arg("--instance")
-            .arg(&id)
-            .arg("--slot")
-            .arg(slot)
-            .arg("--sink")
-            .arg(&c.sink_url)
-            .arg("--stash-dir")
-            .arg(&c.stash_dir)
-            .args(c.work.args())
-            .arg("--startup-delay-ns")
-            .arg(c.startup_delay.as_nanos().to_string())
-            .arg("--report-sends")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .process_group(0);
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the child
-        // when the thread that spawned it exits, so no instance outlives the harness.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd
-            .spawn()
+        let mut args: Vec<std::ffi::OsString> = [
+            "--listen",
+            "127.0.0.1:0",
+            "--version",
+            version,
+            "--instance",
+            &id,
+            "--slot",
+            slot,
+            "--sink",
+            &c.sink_url,
+            "--stash-dir",
+        ]
+        .into_iter()
+        .map(Into::into)
+        .collect();
+        args.push(c.stash_dir.clone().into());
+        args.extend(c.work.args().into_iter().map(Into::into));
+        args.extend(
+            [
+                "--startup-delay-ns".to_owned(),
+                c.startup_delay.as_nanos().to_string(),
+                "--report-sends".to_owned(),
+            ]
+            .map(Into::into),
+        );
+        let launched = self
+            .inner
+            .launcher
+            .launch(args, log)
             .map_err(|e| anyhow::anyhow!("starting {} failed: {e}", c.program))?;
-        let pid = child.id().unwrap_or(0);
-        let stdout = child.stdout.take().expect("stdout is piped");
+        let (pid, stdout, exited, control) = (
+            launched.pid,
+            launched.stdout,
+            launched.exited,
+            launched.control,
+        );
         let (address_tx, address_rx) = tokio::sync::oneshot::channel();
         let reader = tokio::spawn(read_stdout(stdout, address_tx, self.inner.ledger.clone()));
         let (exit_tx, exit_rx) = watch::channel(None);
@@ -394,6 +395,7 @@ impl Host {
                 id.clone(),
                 Entry {
                     view: view.clone(),
+                    control,
                     exited: exit_rx.clone(),
                     in_flight: Arc::new(AtomicU32::new(0)),
                     http_in_flight: Arc::new(AtomicU32::new(0)),
@@ -409,7 +411,7 @@ impl Host {
         let host = self.clone();
         let watched = id.clone();
         tokio::spawn(async move {
-            let status = child.wait().await;
+            let status = exited.await;
             // The pipe ends with the process, unless a child of the app inherited it.
             let unacked = tokio::time::timeout(Duration::from_secs(1), reader)
                 .await
@@ -497,11 +499,10 @@ impl Host {
     fn on_exit(
         &self,
         id: &str,
-        status: std::io::Result<std::process::ExitStatus>,
+        description: String,
         unacked: Vec<(i64, SendReport)>,
         exit_tx: &watch::Sender<Option<String>>,
     ) {
-        use std::os::unix::process::ExitStatusExt;
         let (view, killed_by_us) = {
             let mut state = self.state();
             let Some(entry) = state.instances.get_mut(id) else {
@@ -510,14 +511,6 @@ impl Host {
             let killed = entry.view.phase == Phase::Killing;
             entry.view.phase = Phase::Exited;
             (entry.view.clone(), killed)
-        };
-        let description = match &status {
-            Ok(s) => match (s.code(), s.signal()) {
-                (Some(code), _) => format!("code={code}"),
-                (None, Some(sig)) => format!("signal={sig}"),
-                _ => "unknown".into(),
-            },
-            Err(e) => format!("error={e}"),
         };
         for (t_ns, item) in unacked {
             let e = LedgerEvent::new(t_ns, event::ITEM_SENT, &view.id, &view.version, &view.slot)
@@ -538,40 +531,50 @@ impl Host {
         self.refresh_timer_lease(None);
     }
 
-    fn set_phase(
-        &self,
-        id: &str,
-        phase: Phase,
-    ) -> Option<(InstanceView, watch::Receiver<Option<String>>)> {
+    fn set_phase(&self, id: &str, phase: Phase) -> Option<Signalled> {
         let mut state = self.state();
         let entry = state.instances.get_mut(id)?;
         if entry.view.phase == Phase::Exited {
             return None;
         }
         entry.view.phase = phase;
-        Some((entry.view.clone(), entry.exited.clone()))
+        Some(Signalled {
+            view: entry.view.clone(),
+            exited: entry.exited.clone(),
+            control: entry.control.clone(),
+        })
     }
 
     /// SIGKILLs an instance's process group and waits until it is reaped.
     pub async fn kill(&self, id: &str) {
-        let Some((view, mut exited)) = self.set_phase(id, Phase::Killing) else {
+        let Some(Signalled {
+            mut exited,
+            control,
+            ..
+        }) = self.set_phase(id, Phase::Killing)
+        else {
             return;
         };
-        kill_group(view.pid, libc::SIGKILL);
+        control.signal(Signal::Kill);
         let _ = exited.wait_for(Option::is_some).await;
     }
 
     /// Sends SIGTERM (the function's cancellation token), waits up to `grace` for the
     /// process to exit by itself, then SIGKILLs it.
     pub async fn terminate(&self, id: &str, grace: Duration) {
-        let Some((view, mut exited)) = self.set_phase(id, Phase::Stopping) else {
+        let Some(Signalled {
+            view,
+            mut exited,
+            control,
+        }) = self.set_phase(id, Phase::Stopping)
+        else {
             return;
         };
         self.inner.ledger.record(
             self.record(event::INSTANCE_STOPPING, &view)
                 .with("grace_ms", grace.as_millis()),
         );
-        kill_group(view.pid, libc::SIGTERM);
+        control.signal(Signal::Term);
         if tokio::time::timeout(grace, exited.wait_for(Option::is_some))
             .await
             .is_err()
@@ -591,7 +594,7 @@ impl Host {
 
     /// Takes an instance out of routing and timer duty; its in-flight work goes on.
     pub fn drain(&self, id: &str) {
-        if let Some((view, _)) = self.set_phase(id, Phase::Draining) {
+        if let Some(Signalled { view, .. }) = self.set_phase(id, Phase::Draining) {
             self.inner
                 .ledger
                 .record(self.record("instance_draining", &view));

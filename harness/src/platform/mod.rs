@@ -12,6 +12,7 @@
 
 pub mod front_door;
 pub mod host;
+pub mod launcher;
 pub mod ledger;
 pub mod local;
 pub mod queue;

@@ -35,8 +35,22 @@ impl Run {
 }
 
 async fn run(scenario: Scenario) -> Run {
+    run_on(scenario, None).await
+}
+
+/// The same run with every instance on a thread of this process
+/// (`platform::launcher::InProcessLauncher`): no process start-up, the same protocol.
+async fn run_in_process(scenario: Scenario) -> Run {
+    run_on(scenario, Some(harness::app::AppProgram::in_process())).await
+}
+
+async fn run_on(scenario: Scenario, program: Option<harness::app::AppProgram>) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let summary = run_valid(plan(scenario, &dir.path().join("run"), SCALE)).await;
+    let mut plan = plan(scenario, &dir.path().join("run"), SCALE);
+    if let Some(p) = program {
+        plan.program = p;
+    }
+    let summary = run_valid(plan).await;
     let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
     assert!(
         surviving_pids(&ledger).is_empty(),
@@ -117,7 +131,23 @@ fn alive_at_end(ledger: &[LedgerEvent]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_loses_nothing_and_duplicates_nothing() {
-    let r = run(load("seed-drain.toml", |t| t)).await;
+    assert_a_clean_drain(&run(load("seed-drain.toml", |t| t)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_in_process_behaves_as_with_processes() {
+    let r = run_in_process(load("seed-drain.toml", |t| t)).await;
+    assert!(r
+        .ledger
+        .iter()
+        .filter(|e| e.event == "instance_started")
+        .all(|e| e.get_u64("pid") == Some(0)));
+    assert_a_clean_drain(&r);
+}
+
+/// What a drain of the seed workload must show: nothing lost or duplicated, no failed
+/// probe, a run handed over through the stash, only B left.
+fn assert_a_clean_drain(r: &Run) {
     let v = r.verdict();
     assert_eq!((v.lost, v.duplicated, v.unexpected), (0, 0, 0), "{v:#?}");
     assert_eq!(v.delivered, v.expected);
@@ -287,7 +317,27 @@ async fn graceful_with_an_abandoning_token_loses_the_rest_of_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_with_a_stashing_token_delivers_the_rest_late() {
-    let r = run(load("seed-graceful-stash.toml", |t| t)).await;
+    assert_stashed_and_late(&run(load("seed-graceful-stash.toml", |t| t)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_in_process_cancels_by_token_and_kills_by_dropping_the_runtime() {
+    // SIGTERM fires the in-process function's token; the stash hands the run to B.
+    assert_stashed_and_late(&run_in_process(load("seed-graceful-stash.toml", |t| t)).await);
+    // A recreate kills mid-run: the in-process instance's tasks all stop at once, so the
+    // rest of its run is lost, as with a SIGKILLed process.
+    let r = run_in_process(load("seed-recreate.toml", |t| t)).await;
+    let v = r.verdict();
+    assert!(v.lost > 0, "the killed run's tail is lost");
+    let lost = &v.causes.lost;
+    assert_eq!(lost.killed_before_send + lost.in_flight, v.lost, "{lost:?}");
+    assert!(r
+        .ledger
+        .iter()
+        .any(|e| e.event == "instance_killed" && e.version == "A"));
+}
+
+fn assert_stashed_and_late(r: &Run) {
     let v = r.verdict();
     let (m, stashed) = cancelled_run(&r.ledger);
     assert!(stashed > 0, "the token stashed the unsent items");
