@@ -1,0 +1,177 @@
+//! How the test function starts: its command line, its stdout lines (the address, then send
+//! reports), and its cancellation token (SIGTERM for a process, a token in process).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{serve, Config, Work};
+use crate::scenario::OnCancel;
+
+/// The command line of an instance, `harness testfn ...` or the standalone `testfn`: what
+/// the host passes to every instance it starts (see [`Work::args`]). The command prints the
+/// address it bound on its first line of output, then serves until SIGTERM (its
+/// cancellation token) or SIGKILL. `--version` is the function's version label, so the
+/// commands that take these flags turn clap's own version flag off.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Version label sent with every item, e.g. A.
+    #[arg(long, env = "TESTFN_VERSION")]
+    pub version: String,
+    /// Instance id, e.g. a-0.
+    #[arg(long, env = "TESTFN_INSTANCE")]
+    pub instance: String,
+    /// The slot the instance was started in.
+    #[arg(long, env = "TESTFN_SLOT", default_value = "production")]
+    pub slot: String,
+    /// Base URL of the sink.
+    #[arg(long, env = "TESTFN_SINK")]
+    pub sink: String,
+    /// Where cancelled runs stash their unsent items, and where they are replayed from.
+    #[arg(long, env = "TESTFN_STASH_DIR")]
+    pub stash_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    pub items: u32,
+    #[arg(long, default_value_t = 1_000_000_000)]
+    pub item_delay_ns: u64,
+    #[arg(long, default_value_t = 0)]
+    pub processing_ns: u64,
+    #[arg(long, default_value_t = 2_000)]
+    pub submit_timeout_ms: u64,
+    #[arg(long, default_value_t = 0)]
+    pub retries: u32,
+    /// What a run does when the cancellation token fires: abandon, finish-item or stash.
+    #[arg(long, default_value = "abandon", value_parser = parse_on_cancel)]
+    pub on_cancel: OnCancel,
+    /// Messages each /poll run emits (the queue workload).
+    #[arg(long, default_value_t = 0)]
+    pub events: u32,
+    /// Chaos: the queue handler always fails messages with this n.
+    #[arg(long)]
+    pub fail_n: Option<u64>,
+    /// Cold start: wait this long before binding and serving.
+    #[arg(long, default_value_t = 0)]
+    pub startup_delay_ns: u64,
+    /// Print `sent SOURCE M N` before an item's first submit and `acked SOURCE M N` once
+    /// the sink took it, so the host knows which items were in flight when it died.
+    #[arg(long)]
+    pub report_sends: bool,
+}
+
+pub fn parse_on_cancel(s: &str) -> Result<OnCancel, String> {
+    match s {
+        "abandon" => Ok(OnCancel::Abandon),
+        "finish-item" => Ok(OnCancel::FinishItem),
+        "stash" => Ok(OnCancel::Stash),
+        other => Err(format!(
+            "expected abandon, finish-item or stash, got {other:?}"
+        )),
+    }
+}
+
+/// Runs the test function until SIGTERM (its cancellation token) or SIGKILL: the body of
+/// `harness testfn` and of the standalone `testfn` binary.
+pub fn main(args: Args) -> anyhow::Result<()> {
+    // An instance logs to its stderr, which the host keeps as `instances/ID.log`.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "harness=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        term.recv().await;
+        tracing::info!("SIGTERM: the cancellation token fires");
+        token.cancel();
+    });
+    run_with(args, LineOut::stdout(), cancel).await
+}
+
+/// Where the function writes its stdout lines (its address, then its send reports): the
+/// process's stdout, or a channel when it runs in the harness's own process.
+#[derive(Clone)]
+pub struct LineOut(Option<tokio::sync::mpsc::UnboundedSender<String>>);
+
+impl LineOut {
+    pub fn stdout() -> LineOut {
+        LineOut(None)
+    }
+
+    pub fn channel(lines: tokio::sync::mpsc::UnboundedSender<String>) -> LineOut {
+        LineOut(Some(lines))
+    }
+
+    /// Writes one whole line: the host reads continuously, so this never blocks for long,
+    /// and a line written before a kill is still read.
+    pub fn line(&self, text: &str) {
+        match &self.0 {
+            None => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            }
+            Some(tx) => {
+                let _ = tx.send(format!("{text}\n"));
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for LineOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "LineOut(channel)"
+        } else {
+            "LineOut(stdout)"
+        })
+    }
+}
+
+/// The function with its stdout and its cancellation token given: SIGTERM fires `cancel`.
+pub async fn run_with(
+    args: Args,
+    out: LineOut,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let config = Config {
+        out: out.clone(),
+        version: args.version,
+        instance: args.instance,
+        slot: args.slot,
+        sink_url: args.sink.trim_end_matches('/').to_owned(),
+        stash_dir: args.stash_dir,
+        report_sends: args.report_sends,
+        work: Work {
+            items: args.items,
+            item_delay: Duration::from_nanos(args.item_delay_ns),
+            processing: Duration::from_nanos(args.processing_ns),
+            submit_timeout: Duration::from_millis(args.submit_timeout_ms),
+            retries: args.retries,
+            on_cancel: args.on_cancel,
+            events: args.events,
+            fail_n: args.fail_n,
+        },
+    };
+    tokio::time::sleep(Duration::from_nanos(args.startup_delay_ns)).await;
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    out.line(&listener.local_addr()?.to_string());
+    tracing::info!(version = %config.version, instance = %config.instance, "serving");
+    serve(listener, config, cancel).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
