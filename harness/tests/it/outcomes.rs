@@ -94,11 +94,10 @@ fn a_failed_update_ends_the_run_at_once_and_leaves_every_file() {
 fn a_closed_stdout_neither_panics_nor_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");
+    // Relaxed budgets: a busy machine must not make the run invalid (exit 3) here.
+    let scenario = relaxed("seed-recreate.toml", dir.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args([
-            "run",
-            scenarios().join("seed-recreate.toml").to_str().unwrap(),
-        ])
+        .args(["run", scenario.to_str().unwrap()])
         .args(["--time-scale", "0.01", "--out"])
         .arg(&out_dir)
         .stdout(Stdio::piped())
