@@ -14,11 +14,19 @@ pub struct AppProgram {
     pub program: PathBuf,
     /// `["testfn"]` for the built-in function, empty for an app of the user's.
     pub args: Vec<OsString>,
-    /// True for the built-in test function.
-    pub builtin: bool,
-    /// The built-in function run on a thread of this process rather than as a process
+    pub kind: AppKind,
+}
+
+/// Which function an instance runs, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppKind {
+    /// A program of the user's, speaking the test function's protocol.
+    External,
+    /// The built-in test function, as a process of this executable (`harness testfn`).
+    Builtin,
+    /// The built-in function on a thread of this process
     /// (`platform::launcher::InProcessLauncher`): for tests of the strategies.
-    pub in_process: bool,
+    InProcess,
 }
 
 /// Why no program could be chosen.
@@ -39,8 +47,7 @@ impl AppProgram {
         Ok(AppProgram {
             program: exe,
             args: vec!["testfn".into()],
-            builtin: true,
-            in_process: false,
+            kind: AppKind::Builtin,
         })
     }
 
@@ -49,8 +56,7 @@ impl AppProgram {
         AppProgram {
             program: PathBuf::from("testfn"),
             args: Vec::new(),
-            builtin: true,
-            in_process: true,
+            kind: AppKind::InProcess,
         }
     }
 
@@ -88,8 +94,7 @@ impl From<PathBuf> for AppProgram {
         AppProgram {
             program,
             args: Vec::new(),
-            builtin: false,
-            in_process: false,
+            kind: AppKind::External,
         }
     }
 }
@@ -98,11 +103,10 @@ impl From<PathBuf> for AppProgram {
 /// function by name, an app by the path it was given.
 impl fmt::Display for AppProgram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.in_process {
-            return f.write_str("harness testfn (built in, in process)");
-        }
-        if self.builtin {
-            return f.write_str("harness testfn (built in)");
+        match self.kind {
+            AppKind::InProcess => return f.write_str("harness testfn (built in, in process)"),
+            AppKind::Builtin => return f.write_str("harness testfn (built in)"),
+            AppKind::External => {}
         }
         write!(f, "{}", self.program.display())?;
         for a in &self.args {
@@ -132,8 +136,8 @@ mod tests {
             .unwrap();
         let app = AppProgram::resolve(Some(&plain), Some("ignored")).unwrap();
         assert_eq!(
-            (app.program.as_path(), app.builtin),
-            (plain.as_path(), false)
+            (app.program.as_path(), app.kind),
+            (plain.as_path(), AppKind::External)
         );
         assert_eq!(app.to_string(), plain.display().to_string());
     }

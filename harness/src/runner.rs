@@ -166,7 +166,8 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
             plan.time_scale
         ));
     }
-    if failure.is_some() && verdict.is_some() {
+    let measured_any = verdict.is_some();
+    if failure.is_some() && measured_any {
         notes.push(
             "the run stopped early: the expected window ends with the last whole loop before it stopped"
                 .into(),
@@ -188,9 +189,9 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
             notes,
             app_command: Some(plan.program.to_string()),
             failed_phase: failure.as_ref().map(|f| f.phase.to_owned()),
-            unmeasured: verdict.is_none(),
+            unmeasured: !measured_any,
         },
-        verdict.clone().unwrap_or_default(),
+        verdict.unwrap_or_default(),
     );
     if let Some(f) = &failure {
         summary.invalid.push(if f.interrupted {
@@ -213,7 +214,8 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
     }
     // Thresholds and the baseline need a verdict; with none, nothing could be evaluated.
     let mut cases = Vec::new();
-    if let Some(v) = &verdict {
+    if measured_any {
+        let v = &summary.verdict;
         let mut thresholds = s.thresholds();
         thresholds.extend(plan.extra_thresholds.iter().cloned());
         summary.thresholds =
@@ -244,7 +246,7 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
         ));
     }
     // The reports are a view of the files: a failure to render them is reported, not fatal.
-    if verdict.is_some() {
+    if measured_any {
         if let Err(e) = reports::report::write(&run_dir) {
             warnings.push(format!(
                 "rendering the reports failed ({e}); `harness report {}` can retry",

@@ -508,7 +508,8 @@ impl Scenario {
         s.name = Some(self.name().to_owned());
         s.time_scale = time_scale;
         s.seed = seed;
-        s.app.command = (!program.builtin).then(|| program.program.display().to_string());
+        s.app.command = (program.kind == crate::app::AppKind::External)
+            .then(|| program.program.display().to_string());
         s.timer.use_monitor = Some(self.use_monitor());
         s.run.settle = Some(self.settle());
         s.workload.late_after = Some(self.late_after());

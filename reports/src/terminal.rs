@@ -16,13 +16,12 @@ pub fn render_summary(summary: &Summary, baseline: Option<&str>) -> String {
     if !summary.thresholds.is_empty() {
         let _ = writeln!(out, "\nthresholds:");
         for t in &summary.thresholds {
-            let value = t.value.map_or("not measured".into(), number);
             let _ = writeln!(
                 out,
-                "  {:<6} {:<32} ({} = {value})",
+                "  {:<6} {:<32} ({})",
                 if t.ok { "ok" } else { "FAILED" },
                 t.threshold,
-                t.metric
+                t.measured()
             );
         }
     }

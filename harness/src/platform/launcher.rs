@@ -52,9 +52,10 @@ pub trait Launcher: Send + Sync {
     fn launch(&self, args: Vec<OsString>, log: std::fs::File) -> std::io::Result<Launched>;
 }
 
-/// The launcher for a program: in process for [`AppProgram::in_process`], else a process.
+/// The launcher for a program: in process for [`crate::app::AppKind::InProcess`], else a
+/// process.
 pub fn for_program(program: &AppProgram) -> Arc<dyn Launcher> {
-    if program.in_process {
+    if program.kind == crate::app::AppKind::InProcess {
         Arc::new(InProcessLauncher)
     } else {
         Arc::new(ProcessLauncher {
