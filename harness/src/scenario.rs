@@ -78,17 +78,6 @@ impl Strategy {
             Strategy::Drain(_) => StrategyKind::Drain,
         }
     }
-
-    /// The strategy of this kind with its defaults.
-    pub fn default_of(kind: StrategyKind) -> Strategy {
-        match kind {
-            StrategyKind::Swap => Strategy::Swap(Swap::default()),
-            StrategyKind::Recreate => Strategy::Recreate(Recreate::default()),
-            StrategyKind::Rolling => Strategy::Rolling(Rolling::default()),
-            StrategyKind::Graceful => Strategy::Graceful(Graceful::default()),
-            StrategyKind::Drain => Strategy::Drain(Drain::default()),
-        }
-    }
 }
 
 impl fmt::Display for Strategy {

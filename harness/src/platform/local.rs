@@ -92,11 +92,6 @@ impl LocalPlatform {
         })
     }
 
-    /// The host, for tests that look inside.
-    pub fn host(&self) -> &Host {
-        &self.inner.host
-    }
-
     fn tasks(&self) -> std::sync::MutexGuard<'_, Tasks> {
         self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner())
     }
