@@ -9,18 +9,24 @@
 //! - [`wire`]: the JSON body of `POST /items` and the reasons a body is refused.
 //! - [`recorder`]: the single writer thread behind a bounded channel, and the fsync policy.
 //! - [`stats`]: live counters for `GET /stats` and `GET /metrics`.
-//! - [`server`]: the axum routes and [`run`], which takes its listener and its shutdown.
+//! - [`events`]: apps' lifecycle events, `POST /events`, kept in `events.csv`.
+//! - [`lease`]: named singleton leases held through the sink (`POST /lease/NAME`).
+//! - [`server`]: the axum routes, the bearer token, and [`run`], which takes its listener
+//!   and its shutdown.
 //! - [`clock`]: the one place time comes from.
 //!
 //! This crate depends on no other crate of the workspace.
 
 pub mod clock;
+pub mod events;
 pub mod item;
+pub mod lease;
 pub mod recorder;
 pub mod server;
 pub mod stats;
 pub mod wire;
 
+pub use events::{EVENTS_FILE, EVENTS_HEADER};
 pub use item::{Key, Label};
 pub use recorder::{FsyncPolicy, ARRIVALS_FILE, ARRIVALS_HEADER};
 pub use server::{run, Config, Sink, SinkError, Summary};

@@ -1,4 +1,10 @@
-//! The recording server: `POST /items`, `GET /stats`, `GET /metrics`, `GET /health`.
+//! The recording server: `POST /items`, `POST /events`, `POST|DELETE /lease/NAME`,
+//! `GET /stats`, `GET /metrics`, `GET /health`.
+//!
+//! With a token ([`Config::token`]) every endpoint but `/health` requires
+//! `Authorization: Bearer TOKEN`, compared in constant time; a request without it gets a 401
+//! and records nothing. A sink listening beyond loopback without a token refuses to start:
+//! anyone on the network could write its ledger of the truth.
 //!
 //! It never binds a socket: [`Sink::serve`] takes a listener and a shutdown future, so tests
 //! hand it `127.0.0.1:0` and a simulation could hand it anything (mini-redis style).
@@ -28,6 +34,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
+use crate::events::{parse_events, EventLog};
+use crate::lease::{LeaseAnswer, LeaseRequest, Leases, MAX_TTL_MS};
 use crate::recorder::{FsyncPolicy, RecordError, Recorder, RecorderHandle, Rows};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::wire::{is_json_content_type, parse_body, Reject};
@@ -48,6 +56,9 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// Reopen an existing `arrivals.csv` with the same header instead of refusing it.
     pub append: bool,
+    /// The bearer token every endpoint but `/health` requires; `None`: no token (loopback
+    /// only).
+    pub token: Option<String>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -61,6 +72,7 @@ impl Config {
             max_in_flight: 4096,
             drain_timeout: Duration::from_secs(10),
             append: false,
+            token: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -74,6 +86,13 @@ pub enum SinkError {
     Serve(std::io::Error),
     #[error("closing arrivals.csv: {0}")]
     Close(std::io::Error),
+    #[error("opening events.csv: {0}")]
+    Events(std::io::Error),
+    #[error(
+        "refusing to listen on {0} without a token: beyond loopback anyone could write \
+         the run's arrivals; give --token (or sink.token)"
+    )]
+    Unprotected(std::net::SocketAddr),
 }
 
 /// What a finished sink recorded.
@@ -90,11 +109,17 @@ struct AppState {
     stats: Arc<Stats>,
     clock: Arc<dyn Clock>,
     max_body_bytes: usize,
+    events: Arc<EventLog>,
+    leases: Arc<Leases>,
+    token: Option<String>,
 }
 
-/// An opened sink: `arrivals.csv` exists and the writer runs, but nothing listens yet.
+/// An opened sink: `arrivals.csv` and `events.csv` exist and the writer runs, but nothing
+/// listens yet.
 pub struct Sink {
     recorder: Recorder,
+    events: Arc<EventLog>,
+    leases: Arc<Leases>,
     config: Config,
 }
 
@@ -106,7 +131,13 @@ impl Sink {
             config.queue_capacity,
             config.append,
         )?;
-        Ok(Sink { recorder, config })
+        let events = EventLog::open(&config.dir, config.append).map_err(SinkError::Events)?;
+        Ok(Sink {
+            recorder,
+            events: Arc::new(events),
+            leases: Arc::default(),
+            config,
+        })
     }
 
     pub fn stats(&self) -> Arc<Stats> {
@@ -120,16 +151,26 @@ impl Sink {
             stats: self.recorder.stats(),
             clock: self.config.clock.clone(),
             max_body_bytes: self.config.max_body_bytes,
+            events: self.events.clone(),
+            leases: self.leases.clone(),
+            token: self.config.token.clone(),
         });
-        Router::new()
+        let protected = Router::new()
             .route(
                 "/items",
                 post(post_items).route_layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                     self.config.max_in_flight.max(1),
                 )),
             )
+            .route("/events", post(post_events))
+            .route("/lease/{name}", post(acquire_lease).delete(release_lease))
             .route("/stats", get(get_stats))
             .route("/metrics", get(get_metrics))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_token,
+            ));
+        protected
             .route("/health", get(|| async { "ok\n" }))
             .with_state(state)
     }
@@ -141,6 +182,10 @@ impl Sink {
         listener: TcpListener,
         shutdown: impl Future + Send + 'static,
     ) -> Result<Summary, SinkError> {
+        let addr = listener.local_addr().map_err(SinkError::Serve)?;
+        if !addr.ip().is_loopback() && self.config.token.is_none() {
+            return Err(SinkError::Unprotected(addr));
+        }
         let stop = CancellationToken::new();
         let app = self.router();
         let serve =
@@ -269,4 +314,155 @@ async fn get_metrics(State(state): State<Arc<AppState>>) -> Response {
         state.stats.prometheus(),
     )
         .into_response()
+}
+
+/// Refuses a request without the sink's bearer token (when it has one) before its body is
+/// read: nothing of it is recorded.
+async fn require_token(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(token) = &state.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+    let ok = given.is_some_and(|g| {
+        // Constant time: how much of a guess is right must not show in the answer's timing.
+        bool::from(subtle::ConstantTimeEq::ct_eq(g, token.as_bytes()))
+    });
+    if ok {
+        next.run(request).await
+    } else {
+        refuse(
+            &state.stats,
+            Reject::Unauthorized {
+                given: given.is_some(),
+            },
+        )
+    }
+}
+
+async fn post_events(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let recv_ns = state.clock.now_ns();
+    let bytes = match axum::body::to_bytes(request.into_body(), state.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return refuse(
+                &state.stats,
+                Reject::BodyTooLarge {
+                    limit_bytes: state.max_body_bytes,
+                },
+            )
+        }
+    };
+    let rows = match parse_events(&bytes) {
+        Ok(rows) => rows,
+        Err(reject) => return refuse(&state.stats, reject),
+    };
+    let events = state.events.clone();
+    let count = rows.len();
+    let written = tokio::task::spawn_blocking(move || events.append(recv_ns, &rows)).await;
+    match written {
+        Ok(Ok(())) => {
+            state
+                .stats
+                .events
+                .fetch_add(count as u64, Ordering::Relaxed);
+            json_text_response(StatusCode::OK, format!("{{\"recorded\":{count}}}"))
+        }
+        _ => {
+            state.stats.unavailable.fetch_add(1, Ordering::Relaxed);
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({"error": "recording_failed", "reason": "writing events.csv failed"}),
+            )
+        }
+    }
+}
+
+/// The lease request of a body, or why it is refused.
+fn lease_request(name: &str, bytes: &[u8]) -> Result<LeaseRequest, Reject> {
+    let invalid = |reason: String| Reject::InvalidLease { reason };
+    crate::item::check_name(name).map_err(|why| invalid(format!("lease name {why}")))?;
+    let req: LeaseRequest = serde_json::from_slice(bytes).map_err(|e| {
+        invalid(format!(
+            "a lease request is {{\"holder\", \"ttl_ms\"}}: {e}"
+        ))
+    })?;
+    crate::item::check_name(&req.holder).map_err(|why| invalid(format!("holder {why}")))?;
+    if req.ttl_ms.is_some_and(|t| t == 0 || t > MAX_TTL_MS) {
+        return Err(invalid(format!(
+            "ttl_ms must be between 1 and {MAX_TTL_MS}"
+        )));
+    }
+    Ok(req)
+}
+
+fn lease_response(state: &AppState, name: &str, holder: &str, answer: LeaseAnswer) -> Response {
+    match answer {
+        LeaseAnswer::Held { previous } => {
+            if previous.as_deref() != Some(holder) {
+                let detail = format!(
+                    "lease={name} previous={}",
+                    previous.as_deref().unwrap_or("none")
+                );
+                state.events.record(
+                    state.clock.now_ns(),
+                    crate::events::names::LEASE_ACQUIRED,
+                    holder,
+                    &detail,
+                );
+            }
+            json_response(
+                StatusCode::OK,
+                &serde_json::json!({"held": true, "holder": holder}),
+            )
+        }
+        LeaseAnswer::Released => json_response(
+            StatusCode::OK,
+            &serde_json::json!({"held": false, "released": true}),
+        ),
+        LeaseAnswer::Taken {
+            holder,
+            expires_in_ms,
+        } => json_response(
+            StatusCode::CONFLICT,
+            &serde_json::json!({"held": false, "holder": holder, "expires_in_ms": expires_in_ms}),
+        ),
+    }
+}
+
+async fn acquire_lease(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let req = match lease_request(&name, &body) {
+        Ok(r) => r,
+        Err(reject) => return refuse(&state.stats, reject),
+    };
+    let ttl_ms = req.ttl_ms.unwrap_or(15_000);
+    let answer = state
+        .leases
+        .acquire(&name, &req.holder, ttl_ms, state.clock.now_ns());
+    lease_response(&state, &name, &req.holder, answer)
+}
+
+async fn release_lease(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let req = match lease_request(&name, &body) {
+        Ok(r) => r,
+        Err(reject) => return refuse(&state.stats, reject),
+    };
+    let answer = state
+        .leases
+        .release(&name, &req.holder, state.clock.now_ns());
+    lease_response(&state, &name, &req.holder, answer)
 }

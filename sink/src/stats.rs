@@ -34,6 +34,8 @@ pub struct Stats {
     pub rejected: [AtomicU64; Reject::KINDS.len()],
     /// Requests that were valid but could not be recorded (writer failed or closed).
     pub unavailable: AtomicU64,
+    /// Lifecycle events recorded in `events.csv`.
+    pub events: AtomicU64,
 }
 
 /// A point-in-time copy of [`Stats`], as served by `GET /stats`.
@@ -49,6 +51,9 @@ pub struct StatsSnapshot {
     pub unavailable: u64,
     pub failed: bool,
     pub keys_tracked_completely: bool,
+    /// Lifecycle events recorded.
+    #[serde(default)]
+    pub events: u64,
 }
 
 impl Stats {
@@ -77,6 +82,7 @@ impl Stats {
             unavailable: self.unavailable.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             keys_tracked_completely: !self.keys_untracked.load(Ordering::Relaxed),
+            events: self.events.load(Ordering::Relaxed),
         }
     }
 

@@ -98,6 +98,19 @@ pub enum Reject {
     },
     #[error("empty batch: send at least one item")]
     EmptyBatch,
+    #[error("invalid event{}: {reason}", index.map(|i| format!(" at index {i}")).unwrap_or_default())]
+    InvalidEvent {
+        /// The position of the bad event in a batch, when it is known.
+        index: Option<usize>,
+        reason: String,
+    },
+    #[error("{reason}")]
+    InvalidLease { reason: String },
+    #[error("this sink requires `Authorization: Bearer TOKEN` (the sink's --token){}", if *.given { "; the token given is wrong" } else { "" })]
+    Unauthorized {
+        /// A token was sent, but not the sink's.
+        given: bool,
+    },
 }
 
 impl Reject {
@@ -110,17 +123,23 @@ impl Reject {
             Reject::MalformedJson { .. } => "malformed_json",
             Reject::InvalidItem { .. } => "invalid_item",
             Reject::EmptyBatch => "empty_batch",
+            Reject::InvalidEvent { .. } => "invalid_event",
+            Reject::InvalidLease { .. } => "invalid_lease",
+            Reject::Unauthorized { .. } => "unauthorized",
         }
     }
 
     /// Every kind, in a fixed order, for metrics that must list zero counts too.
-    pub const KINDS: [&'static str; 6] = [
+    pub const KINDS: [&'static str; 9] = [
         "unsupported_content_type",
         "body_too_large",
         "invalid_utf8",
         "malformed_json",
         "invalid_item",
         "empty_batch",
+        "invalid_event",
+        "invalid_lease",
+        "unauthorized",
     ];
 
     /// The HTTP status this rejection is answered with.
@@ -129,13 +148,23 @@ impl Reject {
             Reject::UnsupportedContentType { .. } => 415,
             Reject::BodyTooLarge { .. } => 413,
             Reject::InvalidUtf8 { .. } | Reject::MalformedJson { .. } => 400,
-            Reject::InvalidItem { .. } | Reject::EmptyBatch => 422,
+            Reject::InvalidItem { .. }
+            | Reject::EmptyBatch
+            | Reject::InvalidEvent { .. }
+            | Reject::InvalidLease { .. } => 422,
+            Reject::Unauthorized { .. } => 401,
         }
     }
 
     /// The JSON body of the refusal: `{"error": kind, "reason": text, ...}`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut body = serde_json::json!({"error": self.kind(), "reason": self.to_string()});
+        if let Reject::InvalidEvent {
+            index: Some(index), ..
+        } = self
+        {
+            body["index"] = (*index).into();
+        }
         if let Reject::InvalidItem { index, field, .. } = self {
             if let Some(index) = index {
                 body["index"] = (*index).into();

@@ -35,6 +35,10 @@ struct Args {
     /// Append to an existing arrivals.csv with the same header instead of refusing it.
     #[arg(long)]
     append: bool,
+    /// Require `Authorization: Bearer TOKEN` on every endpoint but /health. Needed to
+    /// listen beyond loopback.
+    #[arg(long, env = "SINK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     config.fsync = args.fsync;
     config.max_body_bytes = args.max_body_bytes;
     config.append = args.append;
+    config.token = args.token.filter(|t| !t.is_empty());
     let sink = sink::Sink::open(config)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
