@@ -1,30 +1,101 @@
-//! Open-loop availability probes through the front door.
+//! Open-loop availability probes through the front door, in two series as OpenShift's
+//! disruption monitor has them: one on reused keep-alive connections and one on a new
+//! connection each (`probes.connections`, `probes.new_connections`).
 //!
 //! Probe `i` is intended for `start + i / rate`, whatever happened to probe `i - 1`: a slow
 //! answer never delays the next probe, and a late send keeps its intended time, so latency
 //! and downtime measured from `intended_ns` are free of coordinated omission (wrk2). The
 //! client's own lag (`sent_ns - intended_ns`) is recorded too, to show the harness measured
 //! properly.
+//!
+//! The client is hyper's connection API rather than a pooled client, so that the harness
+//! knows which connection each probe used, and can tell the failures a real proxy causes
+//! apart: a refused connect, a reset, an idle keep-alive connection closed under a request
+//! (`eof`: what an nginx reload does), a timeout, a status, or a wrong answer.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
 use reports::Probe;
 use sink::clock::Clock;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// The largest answer body a probe reads.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
 #[derive(Clone, Debug)]
 pub struct ProbeConfig {
-    /// Full URL probed, e.g. `http://127.0.0.1:4100/api/ping`.
-    pub url: String,
+    /// The front door's address, and the `Host` header and path of the probed URL.
+    pub addr: SocketAddr,
+    pub host: String,
+    pub path: String,
+    /// Probes per second, in each series.
     pub rate_per_s: u32,
     pub timeout: Duration,
+    /// Keep-alive connections of the reused series (0: no such series).
+    pub connections: u32,
+    /// A series on a new connection per probe.
+    pub new_connections: bool,
+    /// The answer's body must match this.
+    pub expect_body: Option<regex::Regex>,
+    /// The answer must name one of these versions (JSON `version`).
+    pub expect_versions: Option<Vec<String>>,
+}
+
+impl ProbeConfig {
+    /// Probes of `path` through the front door at `addr`, one keep-alive series.
+    pub fn new(addr: SocketAddr, path: &str, rate_per_s: u32, timeout: Duration) -> ProbeConfig {
+        ProbeConfig {
+            addr,
+            host: addr.to_string(),
+            path: path.to_owned(),
+            rate_per_s,
+            timeout,
+            connections: 1,
+            new_connections: false,
+            expect_body: None,
+            expect_versions: None,
+        }
+    }
+}
+
+/// Idle keep-alive connections of the reused series, and how many it has open.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<SendRequest<Empty<Bytes>>>,
+    open: u32,
+}
+
+/// How a probe went out: on which series, and on a connection it may keep.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Series {
+    Reused,
+    New,
+}
+
+impl Series {
+    fn as_str(self) -> &'static str {
+        match self {
+            Series::Reused => "reused",
+            Series::New => "new",
+        }
+    }
+}
+
+struct Prober {
+    config: ProbeConfig,
+    clock: Arc<dyn Clock>,
+    pool: Mutex<Pool>,
 }
 
 /// Sends probes from `start` (whose wall-clock time is `start_ns`) until `stop`, and returns
-/// them all once the last has answered or timed out.
+/// them all, by intended time, once the last has answered or timed out.
 pub async fn run(
     config: ProbeConfig,
     clock: Arc<dyn Clock>,
@@ -32,17 +103,26 @@ pub async fn run(
     start_ns: i64,
     stop: CancellationToken,
 ) -> Vec<Probe> {
-    let client = reqwest::Client::builder()
-        .timeout(config.timeout)
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("a client with a timeout builds");
     let interval = Duration::from_nanos(1_000_000_000 / u64::from(config.rate_per_s.max(1)));
+    let mut series = Vec::new();
+    if config.connections > 0 {
+        series.push(Series::Reused);
+    }
+    if config.new_connections {
+        series.push(Series::New);
+    }
     // A bound on probes in flight: every probe ends within its timeout, so twice the probes
     // of one timeout is only reached when the client itself is starved.
     let in_flight_limit =
-        (config.timeout.as_secs_f64() * f64::from(config.rate_per_s) * 2.0) as usize + 64;
+        (config.timeout.as_secs_f64() * f64::from(config.rate_per_s) * series.len() as f64 * 2.0)
+            as usize
+            + 64;
     let permits = Arc::new(Semaphore::new(in_flight_limit));
+    let prober = Arc::new(Prober {
+        config,
+        clock,
+        pool: Mutex::new(Pool::default()),
+    });
     let (tx, mut rx) = mpsc::channel::<Probe>(4096);
     let collector = tokio::spawn(async move {
         let mut probes = Vec::new();
@@ -72,62 +152,27 @@ pub async fn run(
                     break;
                 }
                 let intended_ns = start_ns + (interval.as_nanos() as i64) * i as i64;
-                let (client, url, clock, tx) = (
-                    client.clone(),
-                    config.url.clone(),
-                    clock.clone(),
-                    tx.clone(),
-                );
-                let Ok(permit) = permits.clone().try_acquire_owned() else {
-                    // The client cannot keep up: say so rather than skip the probe silently.
-                    let now_ns = clock.now_ns() as i64;
-                    runtime.spawn(async move {
-                        let probe = Probe {
-                            error: Some("saturated".into()),
-                            ..Probe::new(intended_ns, now_ns, false)
-                        };
-                        let _ = tx.send(probe).await;
-                    });
-                    continue;
-                };
-                runtime.spawn(async move {
-                    let sent_ns = clock.now_ns() as i64;
-                    let result = client.get(&url).send().await;
-                    let probe = match result {
-                        Ok(resp) => {
-                            let status = resp.status();
-                            let body: serde_json::Value = resp.json().await.unwrap_or_default();
-                            let text =
-                                |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-                            Probe {
-                                intended_ns,
-                                sent_ns: Some(sent_ns),
-                                done_ns: clock.now_ns() as i64,
-                                ok: status.is_success(),
-                                status: Some(status.as_u16()),
-                                instance: text("instance"),
-                                version: text("version"),
-                                error: None,
-                            }
-                        }
-                        Err(e) => Probe {
-                            sent_ns: Some(sent_ns),
-                            error: Some(
-                                if e.is_timeout() {
-                                    "timeout"
-                                } else if e.is_connect() {
-                                    "connect"
-                                } else {
-                                    "io"
-                                }
-                                .into(),
-                            ),
-                            ..Probe::new(intended_ns, clock.now_ns() as i64, false)
-                        },
+                for &s in &series {
+                    let (prober, tx) = (prober.clone(), tx.clone());
+                    let Ok(permit) = permits.clone().try_acquire_owned() else {
+                        // The client cannot keep up: say so rather than skip the probe silently.
+                        let now_ns = prober.clock.now_ns() as i64;
+                        runtime.spawn(async move {
+                            let probe = Probe {
+                                error: Some("saturated".into()),
+                                conn: Some(s.as_str().into()),
+                                ..Probe::new(intended_ns, now_ns, false)
+                            };
+                            let _ = tx.send(probe).await;
+                        });
+                        continue;
                     };
-                    let _ = tx.send(probe).await;
-                    drop(permit);
-                });
+                    runtime.spawn(async move {
+                        let probe = prober.probe(intended_ns, s).await;
+                        let _ = tx.send(probe).await;
+                        drop(permit);
+                    });
+                }
             }
         })
         .expect("spawning the probe scheduler thread");
@@ -136,6 +181,152 @@ pub async fn run(
     let mut probes = collector.await.unwrap_or_default();
     probes.sort_by_key(|p| p.intended_ns);
     probes
+}
+
+/// Why a probe failed before any answer.
+struct Failed(&'static str);
+
+impl Prober {
+    async fn probe(&self, intended_ns: i64, series: Series) -> Probe {
+        let sent_ns = self.clock.now_ns() as i64;
+        let result = tokio::time::timeout(self.config.timeout, self.exchange(series)).await;
+        let done_ns = self.clock.now_ns() as i64;
+        let mut probe = Probe {
+            sent_ns: Some(sent_ns),
+            conn: Some(series.as_str().into()),
+            ..Probe::new(intended_ns, done_ns, false)
+        };
+        match result {
+            Err(_) => probe.error = Some("timeout".into()),
+            Ok(Err(Failed(why))) => probe.error = Some(why.into()),
+            Ok(Ok((status, body))) => {
+                probe.status = Some(status);
+                let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                probe.instance = text("instance");
+                probe.version = text("version");
+                probe.ok = (200..300).contains(&status);
+                if probe.ok {
+                    if let Some(re) = &self.config.expect_body {
+                        if !re.is_match(&String::from_utf8_lossy(&body)) {
+                            probe.ok = false;
+                            probe.error = Some("body".into());
+                        }
+                    }
+                }
+                if probe.ok {
+                    if let Some(versions) = &self.config.expect_versions {
+                        if !probe.version.as_ref().is_some_and(|v| versions.contains(v)) {
+                            probe.ok = false;
+                            probe.error = Some("version".into());
+                        }
+                    }
+                }
+            }
+        }
+        probe
+    }
+
+    /// One request and its answer's status and body, on a pooled connection or a new one.
+    async fn exchange(&self, series: Series) -> Result<(u16, Bytes), Failed> {
+        let (mut sender, pooled) = match series {
+            Series::New => (self.connect().await?, false),
+            Series::Reused => match self.take_idle() {
+                Some(s) => (s, true),
+                None => {
+                    let sender = self.connect().await?;
+                    // Kept only while the pool has room; an extra one serves this probe.
+                    let mut pool = self.pool.lock().expect("probe pool");
+                    let keep = pool.open < self.config.connections;
+                    if keep {
+                        pool.open += 1;
+                    }
+                    (sender, keep)
+                }
+            },
+        };
+        let mut request = hyper::Request::get(self.config.path.as_str())
+            .header(hyper::header::HOST, self.config.host.as_str());
+        if series == Series::New {
+            request = request.header(hyper::header::CONNECTION, "close");
+        }
+        let request = request.body(Empty::new()).map_err(|_| Failed("io"))?;
+        let answer = async {
+            let response = sender.send_request(request).await.map_err(classify)?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|_| Failed("io"))?
+                .to_bytes();
+            Ok((status, body))
+        }
+        .await;
+        if pooled {
+            let mut pool = self.pool.lock().expect("probe pool");
+            if answer.is_ok() && !sender.is_closed() {
+                pool.idle.push(sender);
+            } else {
+                // A broken connection leaves the pool; the next probe opens another.
+                pool.open = pool.open.saturating_sub(1);
+            }
+        }
+        answer
+    }
+
+    fn take_idle(&self) -> Option<SendRequest<Empty<Bytes>>> {
+        let mut pool = self.pool.lock().expect("probe pool");
+        while let Some(sender) = pool.idle.pop() {
+            if !sender.is_closed() {
+                return Some(sender);
+            }
+            pool.open = pool.open.saturating_sub(1);
+        }
+        None
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Empty<Bytes>>, Failed> {
+        let stream = tokio::net::TcpStream::connect(self.config.addr)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => Failed("refused"),
+                std::io::ErrorKind::ConnectionReset => Failed("reset"),
+                _ => Failed("connect"),
+            })?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(classify)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+}
+
+/// A transport failure in the words of `probes.csv`'s `error` column.
+fn classify(e: hyper::Error) -> Failed {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+                    Failed("reset")
+                }
+                std::io::ErrorKind::ConnectionRefused => Failed("refused"),
+                std::io::ErrorKind::UnexpectedEof => Failed("eof"),
+                std::io::ErrorKind::TimedOut => Failed("timeout"),
+                _ => Failed("io"),
+            };
+        }
+        source = s.source();
+    }
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        Failed("eof")
+    } else {
+        Failed("io")
+    }
 }
 
 /// Quantiles of the probe client's send lag (`sent_ns - intended_ns`), in ms.

@@ -65,6 +65,11 @@ pub struct TickResponse {
     pub cancelled: bool,
     #[serde(default)]
     pub stashed: u32,
+    /// Who ran it: through a real front door the caller cannot know otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// An app's drain mode, as the seed post's app exposes it on `/admin/mode`.

@@ -31,8 +31,8 @@ pub struct RunPlan {
     pub baseline: Option<BaselinePlan>,
     /// Every duration of the run, scaled once.
     pub timing: Timing,
-    /// The strategy, its durations scaled.
-    pub strategy: Plan,
+    /// The local platform's strategy, its durations scaled; `None` on a command platform.
+    pub strategy: Option<Plan>,
     /// What every instance is started to do.
     pub work: Work,
 }

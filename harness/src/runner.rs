@@ -369,10 +369,30 @@ async fn local_platform(
         staging_triggers: s.swap().staging_triggers,
         queue,
         door_timeout: t.door_timeout,
-        plan: plan.strategy.clone(),
+        plan: plan
+            .strategy
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the local platform needs a local strategy"))?,
     };
     let door_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     LocalPlatform::start(config, ledger.clone(), door_listener, settings)
+}
+
+/// The scenario's probes of the front door at `door`.
+fn probe_config(s: &Scenario, door: std::net::SocketAddr, timeout: Duration) -> ProbeConfig {
+    let p = &s.probes;
+    let mut config = ProbeConfig::new(door, &p.path, p.rate, timeout);
+    config.connections = p.connections;
+    config.new_connections = p.new_connections;
+    // Checked when the scenario was loaded.
+    config.expect_body = p
+        .expect_body
+        .as_deref()
+        .and_then(|re| regex::Regex::new(re).ok());
+    config.expect_versions = p
+        .expect_version
+        .then(|| vec![s.app.from.clone(), s.app.to.clone()]);
+    config
 }
 
 /// Sleeps until `at`, or returns false if the run was cancelled first.
@@ -417,11 +437,7 @@ async fn drive<P: Platform + Clone>(
     platform.start_triggers(schedule);
     let probe_stop = CancellationToken::new();
     let probe_task = tokio::spawn(probes::run(
-        ProbeConfig {
-            url: format!("http://{}{}", platform.front_door(), s.probes.path),
-            rate_per_s: s.probes.rate,
-            timeout: plan.timing.probe_timeout,
-        },
+        probe_config(s, platform.front_door(), plan.timing.probe_timeout),
         clock,
         schedule.epoch,
         schedule.epoch_ns,

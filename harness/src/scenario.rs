@@ -55,10 +55,15 @@ pub struct Scenario {
     pub queue: Option<QueueSettings>,
     /// Pass/fail thresholds over the verdict, for CI.
     pub expect: Option<Expect>,
+    /// Where the app runs: the local emulator (default) or a command platform.
+    pub platform: PlatformSection,
+    /// Where the sink listens and how apps reach it.
+    pub sink: SinkSection,
 }
 
 /// A strategy with its settings: the scenario's `strategy` and its `[swap]`, `[recreate]`,
-/// `[rolling]`, `[graceful]` or `[drain]` section.
+/// `[rolling]`, `[graceful]` or `[drain]` section; on a command platform, a free label for
+/// what its commands do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Strategy {
     Swap(Swap),
@@ -66,23 +71,30 @@ pub enum Strategy {
     Rolling(Rolling),
     Graceful(Graceful),
     Drain(Drain),
+    /// Performed by a command platform's `update` command; the label names it in reports.
+    Command(String),
 }
 
 impl Strategy {
-    pub fn kind(&self) -> StrategyKind {
-        match self {
+    /// The local platform's strategy; `None` for a command platform's label.
+    pub fn kind(&self) -> Option<StrategyKind> {
+        Some(match self {
             Strategy::Swap(_) => StrategyKind::Swap,
             Strategy::Recreate(_) => StrategyKind::Recreate,
             Strategy::Rolling(_) => StrategyKind::Rolling,
             Strategy::Graceful(_) => StrategyKind::Graceful,
             Strategy::Drain(_) => StrategyKind::Drain,
-        }
+            Strategy::Command(_) => return None,
+        })
     }
 }
 
 impl fmt::Display for Strategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.kind().fmt(f)
+        match self {
+            Strategy::Command(label) => f.write_str(label),
+            other => other.kind().expect("a local strategy").fmt(f),
+        }
     }
 }
 
@@ -91,7 +103,29 @@ impl TryFrom<ScenarioFile> for Scenario {
     type Error = (&'static str, String);
 
     fn try_from(f: ScenarioFile) -> Result<Scenario, Self::Error> {
-        let kind = f.strategy;
+        let local = f.platform.kind == PlatformKind::Local;
+        let kind = match StrategyKind::parse(&f.strategy) {
+            Some(kind) if local => kind,
+            _ if local => {
+                return Err((
+                    "strategy",
+                    format!(
+                        "unknown strategy {:?}: the local platform has swap, recreate, rolling, \
+                         graceful and drain (a command platform takes any label)",
+                        f.strategy
+                    ),
+                ))
+            }
+            _ => {
+                if let Some(why) = sink::item::version_error(&f.strategy) {
+                    return Err((
+                        "strategy",
+                        format!("a strategy label {why} (got {:?})", f.strategy),
+                    ));
+                }
+                StrategyKind::Swap
+            }
+        };
         let sections = [
             (StrategyKind::Swap, f.swap.is_some()),
             (StrategyKind::Recreate, f.recreate.is_some()),
@@ -100,6 +134,15 @@ impl TryFrom<ScenarioFile> for Scenario {
             (StrategyKind::Drain, f.drain.is_some()),
         ];
         for (other, given) in sections {
+            if given && !local {
+                return Err((
+                    other.as_str(),
+                    format!(
+                        "section [{other}] configures the local platform; a command \
+                         platform's update command does the update"
+                    ),
+                ));
+            }
             if given && other != kind {
                 return Err((
                     other.as_str(),
@@ -108,6 +151,7 @@ impl TryFrom<ScenarioFile> for Scenario {
             }
         }
         let strategy = match kind {
+            _ if !local => Strategy::Command(f.strategy.clone()),
             StrategyKind::Swap => Strategy::Swap(f.swap.unwrap_or_default()),
             StrategyKind::Recreate => Strategy::Recreate(f.recreate.unwrap_or_default()),
             StrategyKind::Rolling => Strategy::Rolling(f.rolling.unwrap_or_default()),
@@ -127,6 +171,8 @@ impl TryFrom<ScenarioFile> for Scenario {
             probes: f.probes,
             queue: f.queue,
             expect: f.expect,
+            platform: f.platform,
+            sink: f.sink,
         })
     }
 }
@@ -136,7 +182,7 @@ impl From<Scenario> for ScenarioFile {
         let mut f = ScenarioFile {
             name: s.name,
             description: s.description,
-            strategy: s.strategy.kind(),
+            strategy: s.strategy.to_string(),
             seed: s.seed,
             time_scale: s.time_scale,
             app: s.app,
@@ -151,6 +197,8 @@ impl From<Scenario> for ScenarioFile {
             drain: None,
             queue: s.queue,
             expect: s.expect,
+            platform: s.platform,
+            sink: s.sink,
         };
         match s.strategy {
             Strategy::Swap(w) => f.swap = Some(w),
@@ -158,6 +206,7 @@ impl From<Scenario> for ScenarioFile {
             Strategy::Rolling(r) => f.rolling = Some(r),
             Strategy::Graceful(g) => f.graceful = Some(g),
             Strategy::Drain(d) => f.drain = Some(d),
+            Strategy::Command(_) => {}
         }
         f
     }
@@ -174,7 +223,8 @@ struct ScenarioFile {
     /// One line saying what the scenario shows.
     #[serde(default)]
     description: Option<String>,
-    strategy: StrategyKind,
+    /// A local strategy's name, or a command platform's free label.
+    strategy: String,
     /// Seeds every random choice of the run (e.g. grace jitter). Default 1.
     #[serde(default = "default_seed")]
     seed: u64,
@@ -205,6 +255,18 @@ struct ScenarioFile {
     /// Pass/fail thresholds over the verdict, for CI.
     #[serde(default)]
     expect: Option<Expect>,
+    #[serde(default, skip_serializing_if = "is_local")]
+    platform: PlatformSection,
+    #[serde(default, skip_serializing_if = "is_default_sink")]
+    sink: SinkSection,
+}
+
+fn is_local(p: &PlatformSection) -> bool {
+    *p == PlatformSection::default()
+}
+
+fn is_default_sink(s: &SinkSection) -> bool {
+    *s == SinkSection::default()
 }
 
 /// A scenario error, with where it is.
@@ -401,13 +463,149 @@ impl Scenario {
                 "must be between 1 and 10000 per second".into(),
             ));
         }
-        if !self.probes.path.starts_with("/api/") {
+        let p = &self.probes;
+        if !p.path.starts_with('/') {
+            return Err(("probes.path", "must start with /".into()));
+        }
+        if !self.is_command() && !p.path.starts_with("/api/") {
             return Err((
                 "probes.path",
-                "must start with /api/ (the front door's routes)".into(),
+                "must start with /api/ on the local platform (the front door's routes)".into(),
+            ));
+        }
+        if p.connections > 1000 {
+            return Err(("probes.connections", "must be at most 1000".into()));
+        }
+        if p.connections == 0 && !p.new_connections {
+            return Err((
+                "probes.connections",
+                "0 keep-alive connections and no new_connections series leaves no probes".into(),
+            ));
+        }
+        if let Some(re) = &p.expect_body {
+            if let Err(e) = regex::Regex::new(re) {
+                return Err(("probes.expect_body", format!("not a regex: {e}")));
+            }
+        }
+        self.validate_platform()
+    }
+
+    /// The platform's and the driver's checks.
+    fn validate_platform(&self) -> Result<(), (&'static str, String)> {
+        let w = &self.workload;
+        let driver = self.driver();
+        if let Some(listen) = &self.sink.listen {
+            let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
+                (
+                    "sink.listen",
+                    format!("{listen:?} is not an address IP:PORT"),
+                )
+            })?;
+            let token = self.sink.token.as_deref().is_some_and(|t| !t.is_empty());
+            if !addr.ip().is_loopback() && !token {
+                return Err((
+                    "sink.token",
+                    format!(
+                        "a sink listening on {listen} (beyond loopback) needs a token: anyone \
+                         on the network could write the run's arrivals"
+                    ),
+                ));
+            }
+        }
+        if w.lease.is_some() && driver != Driver::App {
+            return Err((
+                "workload.lease",
+                "a lease is for the app driver (the app's own timer)".into(),
+            ));
+        }
+        if w.lease_ttl.is_some_and(|t| t.0.is_zero()) {
+            return Err(("workload.lease_ttl", "must be positive".into()));
+        }
+        if !self.is_command() {
+            if driver != Driver::Platform {
+                return Err((
+                    "workload.driver",
+                    format!(
+                        "the local platform fires its own triggers (driver \"platform\"); \
+                         {:?} is for [platform] kind = \"command\"",
+                        driver.as_str()
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let p = &self.platform;
+        if driver == Driver::Platform {
+            return Err((
+                "workload.driver",
+                "a command platform has no trigger of the harness's: use harness, app or none"
+                    .into(),
+            ));
+        }
+        if w.trigger == Trigger::Queue {
+            return Err((
+                "workload.trigger",
+                "a command platform runs the timer workload (the queue is the local platform's)"
+                    .into(),
+            ));
+        }
+        match &p.url {
+            None => {
+                return Err((
+                    "platform.url",
+                    "a command platform needs its front door's URL".into(),
+                ))
+            }
+            Some(url) => {
+                front_door_addr(url).map_err(|why| ("platform.url", why))?;
+            }
+        }
+        for (key, argv) in [
+            ("platform.deploy", &p.deploy),
+            ("platform.update", &p.update),
+        ] {
+            if argv.is_empty() || argv[0].is_empty() {
+                return Err((
+                    key,
+                    "must be a command: an array of its program and arguments".into(),
+                ));
+            }
+        }
+        for (key, argv) in [
+            ("platform.status", &p.status),
+            ("platform.teardown", &p.teardown),
+        ] {
+            if argv
+                .as_ref()
+                .is_some_and(|a| a.is_empty() || a[0].is_empty())
+            {
+                return Err((
+                    key,
+                    "must be a command: an array of its program and arguments".into(),
+                ));
+            }
+        }
+        if p.timeout().0.is_zero() || p.status_interval().0.is_zero() {
+            return Err((
+                "platform.timeout",
+                "timeout and status_interval must be positive".into(),
             ));
         }
         Ok(())
+    }
+
+    /// Whether a command platform runs the app (no instance of the harness's own).
+    pub fn is_command(&self) -> bool {
+        self.platform.kind == PlatformKind::Command
+    }
+
+    /// Who fires the occurrences, defaults applied.
+    pub fn driver(&self) -> Driver {
+        match self.workload.driver {
+            Some(d) => d,
+            None if self.is_command() => Driver::Harness,
+            None => Driver::Platform,
+        }
     }
 
     /// How long one run takes, unscaled: the loop, or one message's processing.
@@ -559,6 +757,24 @@ impl Scenario {
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("scenario")
     }
+}
+
+/// The host and port of a front door URL (`http://HOST:PORT[/...]`), or why it is not one.
+pub fn front_door_addr(url: &str) -> Result<(String, u16), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?} must start with http://"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let (host, port) = authority
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{url:?} must name a port (http://HOST:PORT)"))?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("{url:?} has no valid port"))?;
+    if host.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok((host.to_owned(), port))
 }
 
 /// 1-based line of a byte offset.

@@ -51,8 +51,10 @@ pub enum Plan {
 }
 
 impl Plan {
-    pub fn from_scenario(s: &Scenario, time_scale: f64, seed: u64) -> Plan {
-        match s.strategy.kind() {
+    /// The local platform's plan of the scenario's strategy; `None` on a command platform,
+    /// whose update command is the plan.
+    pub fn from_scenario(s: &Scenario, time_scale: f64, seed: u64) -> Option<Plan> {
+        Some(match s.strategy.kind()? {
             StrategyKind::Swap => {
                 let w = s.swap();
                 Plan::Swap {
@@ -108,7 +110,7 @@ impl Plan {
                     timeout: d.timeout.scaled(time_scale),
                 }
             }
-        }
+        })
     }
 
     /// Moves the production instances from version `from` to `to` (`instances` of them).

@@ -5,7 +5,8 @@
 //!
 //! | endpoint | what |
 //! |---|---|
-//! | `POST /tick` `{"m": 7, "scheduled_ns": ..., "catch_up": false}` | run occurrence `m`: `items` iterations, `item_delay` apart, each item submitted to the sink as `VERSION(m,n)`; answers `200 {"sent": k}`, `500 {"error": ..., "sent": k}` when a submit failed for good, `503 {"cancelled": true, "sent": k, "stashed": s}` when cancelled |
+//! | `POST /tick` `{"m": 7, "scheduled_ns": ..., "catch_up": false}` | run occurrence `m`: `items` iterations, `item_delay` apart, each item submitted to the sink as `VERSION(m,n)`; answers `200 {"sent": k}`, `500 {"error": ..., "sent": k}` when a submit failed for good, `503 {"cancelled": true, "sent": k, "stashed": s}` when cancelled; every answer names the `instance` and `version` |
+//! | `POST /api/tick` | the same, as an HTTP-triggered function behind a real front door |
 //! | `POST /poll` `{"m": 7, "scheduled_ns": ...}` | the queue workload's timer: answers `{"messages": [{"m", "n"}...]}`, `events` of them, which the host enqueues (an output binding) |
 //! | `POST /proc` `{"m": 7, "n": 2, "dequeue": 1}` | the queue trigger: processes one message, submits item `proc(m,n)`; `200`, or `500` when the handler fails |
 //! | `GET /api/ping` | the HTTP trigger: `{"version", "instance", "slot"}` |
@@ -18,7 +19,10 @@
 //! instance in `Normal` mode replays whatever it finds there, at start and then every item
 //! delay (so stashed items arrive late rather than never).
 //!
-//! How an instance starts (its command line, stdout and token) is in `testfn/start.rs`.
+//! It reports its own life to the sink's `POST /events` (`testfn/lifecycle.rs`), and with
+//! `--timer-epoch-ns` it runs its own timer instead of waiting to be invoked
+//! (`testfn/own_timer.rs`). How an instance starts (its command line, stdout and token) is
+//! in `testfn/start.rs`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
@@ -39,8 +43,13 @@ use crate::protocol::{
     TickRequest, TickResponse,
 };
 use crate::scenario::OnCancel;
+use sink::events::names;
 
+mod lifecycle;
+mod own_timer;
 mod start;
+use lifecycle::{Lifecycle, RunOutcome};
+pub use own_timer::OwnTimer;
 pub use start::{main, parse_on_cancel, run_with, Args, LineOut};
 
 /// How the function works: the settings the host passes to every instance it starts.
@@ -99,6 +108,14 @@ pub struct Config {
     /// Where stdout lines go.
     pub out: LineOut,
     pub work: Work,
+    /// The sink's bearer token, sent with every request to it.
+    pub sink_token: Option<String>,
+    /// Post lifecycle events to the sink's `/events`.
+    pub lifecycle: bool,
+    /// How often a heartbeat event is posted (zero: never).
+    pub heartbeat: Duration,
+    /// Fire occurrences on this schedule itself (the app driver).
+    pub own_timer: Option<OwnTimer>,
 }
 
 /// A run's unsent items, as written to the stash directory.
@@ -115,7 +132,11 @@ pub const MODE_PREPARING: u8 = 1;
 
 pub struct AppState {
     config: Config,
+    /// Carries the sink's token.
     client: reqwest::Client,
+    lifecycle: Lifecycle,
+    /// Runs the function started itself (its own timer's), which it waits for before exit.
+    runs: tokio_util::task::TaskTracker,
     /// Fires on SIGTERM: the function's cancellation token.
     cancel: CancellationToken,
     mode: AtomicU8,
@@ -141,14 +162,31 @@ impl Drop for Active<'_> {
 
 impl AppState {
     pub fn new(config: Config, cancel: CancellationToken) -> Arc<AppState> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &config.sink_token {
+            if let Ok(mut value) = format!("Bearer {token}").parse::<reqwest::header::HeaderValue>()
+            {
+                value.set_sensitive(true);
+                headers.insert(reqwest::header::AUTHORIZATION, value);
+            }
+        }
         let client = reqwest::Client::builder()
             .timeout(config.work.submit_timeout)
             .pool_max_idle_per_host(4)
+            .default_headers(headers)
             .build()
             .expect("a client with a timeout builds");
+        let lifecycle = Lifecycle::new(
+            &config.instance,
+            &config.version,
+            client.clone(),
+            config.lifecycle.then(|| config.sink_url.clone()),
+        );
         Arc::new(AppState {
             config,
             client,
+            lifecycle,
+            runs: tokio_util::task::TaskTracker::new(),
             cancel,
             mode: AtomicU8::new(MODE_NORMAL),
             active: AtomicU32::new(0),
@@ -174,6 +212,7 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/tick", post(tick))
+        .route("/api/tick", post(tick))
         .route("/poll", post(poll))
         .route("/proc", post(proc))
         .route("/api/ping", get(ping))
@@ -183,13 +222,30 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Serves the function on `listener` until `cancel` fires and every running loop has ended,
-/// replaying the stash in the background while in `Normal` mode.
+/// replaying the stash in the background while in `Normal` mode. `started_ns` is when the
+/// process started (before its cold start).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: Config,
+    started_ns: u64,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let state = AppState::new(config, cancel.clone());
+    let addr = listener.local_addr()?;
+    state.lifecycle.post(
+        names::STARTED,
+        serde_json::json!({"pid": std::process::id(), "process_start_ns": started_ns}),
+    );
+    state
+        .lifecycle
+        .post(names::READY, serde_json::json!({"addr": addr.to_string()}));
+    let watcher = state.clone();
+    let witness = tokio::spawn(async move { watch(&watcher).await });
+    let own_timer = state
+        .config
+        .own_timer
+        .clone()
+        .map(|timer| tokio::spawn(own_timer::run(state.clone(), timer, cancel.clone())));
     let replayer = state.clone();
     let replay = tokio::spawn(async move {
         let every = replayer
@@ -207,11 +263,39 @@ pub async fn serve(
             tokio::time::sleep(every).await;
         }
     });
-    let result = axum::serve(listener, router(state))
+    let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(cancel.cancelled_owned())
         .await;
     replay.abort();
+    // The runs the function's own timer started end as the cancellation says, like any.
+    if let Some(t) = own_timer {
+        let _ = t.await;
+    }
+    state.runs.close();
+    state.runs.wait().await;
+    witness.abort();
+    state.lifecycle.exiting(Duration::from_secs(1)).await;
     result
+}
+
+/// Heartbeats until the cancellation token fires, then says that it fired: whether SIGTERM
+/// reached the code at all is what a real platform never tells.
+async fn watch(state: &AppState) {
+    let beat = state.config.heartbeat;
+    loop {
+        let active = state.active.load(Ordering::SeqCst);
+        tokio::select! {
+            () = tokio::time::sleep(if beat.is_zero() { Duration::from_secs(3600) } else { beat }) => {
+                if !beat.is_zero() {
+                    state.lifecycle.post(names::HEARTBEAT, serde_json::json!({"active": active}));
+                }
+            }
+            () = state.cancel.cancelled() => {
+                state.lifecycle.post(names::CANCELLED, serde_json::json!({"active": active}));
+                return;
+            }
+        }
+    }
 }
 
 async fn get_mode(State(state): State<Arc<AppState>>) -> Response {
@@ -233,6 +317,10 @@ async fn set_mode(State(state): State<Arc<AppState>>, Json(req): Json<ModeReques
     };
     state.mode.store(mode, Ordering::SeqCst);
     tracing::info!(mode = ?req.mode, "mode set");
+    state.lifecycle.post(
+        names::MODE,
+        serde_json::json!({"mode": format!("{:?}", req.mode)}),
+    );
     Json(ModeAnswer { mode: state.mode() }).into_response()
 }
 
@@ -244,6 +332,27 @@ async fn poll(State(state): State<Arc<AppState>>, Json(req): Json<PollRequest>) 
 }
 
 async fn proc(State(state): State<Arc<AppState>>, Json(req): Json<ProcRequest>) -> Response {
+    let run = state
+        .lifecycle
+        .run_begun("proc", req.m, Some(req.n), req.dequeue > 1);
+    let (status, body) = process(&state, req).await;
+    state.lifecycle.run_ended(run, outcome_of(&body), body.sent);
+    answer(&state, status, body)
+}
+
+/// How a run's answer reads as a lifecycle outcome.
+fn outcome_of(body: &TickResponse) -> RunOutcome {
+    if body.cancelled {
+        RunOutcome::Cancelled
+    } else if body.error.is_some() {
+        RunOutcome::Failed
+    } else {
+        RunOutcome::Ok
+    }
+}
+
+/// The queue trigger's handler: one message.
+async fn process(state: &AppState, req: ProcRequest) -> (StatusCode, TickResponse) {
     let _active = Active::new(&state.active);
     let c = &state.config;
     let interrupted = tokio::select! {
@@ -251,7 +360,7 @@ async fn proc(State(state): State<Arc<AppState>>, Json(req): Json<ProcRequest>) 
         () = state.cancel.cancelled(), if c.work.on_cancel == OnCancel::Abandon => true,
     };
     if interrupted {
-        return answer(
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             TickResponse {
                 cancelled: true,
@@ -260,7 +369,7 @@ async fn proc(State(state): State<Arc<AppState>>, Json(req): Json<ProcRequest>) 
         );
     }
     if c.work.fail_n == Some(req.n) {
-        return answer(
+        return (
             StatusCode::INTERNAL_SERVER_ERROR,
             TickResponse {
                 error: Some("handler_failed".into()),
@@ -268,15 +377,15 @@ async fn proc(State(state): State<Arc<AppState>>, Json(req): Json<ProcRequest>) 
             },
         );
     }
-    match submit(&state, "proc", req.m, req.n).await {
-        Ok(()) => answer(
+    match submit(state, "proc", req.m, req.n).await {
+        Ok(()) => (
             StatusCode::OK,
             TickResponse {
                 sent: 1,
                 ..TickResponse::default()
             },
         ),
-        Err(error) => answer(
+        Err(error) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             TickResponse {
                 error: Some(error),
@@ -292,11 +401,29 @@ async fn ping(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-fn answer(status: StatusCode, body: TickResponse) -> Response {
+/// A run's answer, naming who ran it (a request through a real front door may reach any
+/// instance).
+fn answer(state: &AppState, status: StatusCode, mut body: TickResponse) -> Response {
+    body.instance = Some(state.config.instance.clone());
+    body.version = Some(state.config.version.clone());
     (status, Json(body)).into_response()
 }
 
 async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) -> Response {
+    let (status, body) = run_tick(&state, req).await;
+    answer(&state, status, body)
+}
+
+/// Runs timer occurrence `req.m`, however it was triggered (the host, a request through a
+/// front door, or the function's own timer), with its lifecycle events.
+async fn run_tick(state: &AppState, req: TickRequest) -> (StatusCode, TickResponse) {
+    let run = state.lifecycle.run_begun("tick", req.m, None, req.catch_up);
+    let (status, body) = tick_loop(state, req).await;
+    state.lifecycle.run_ended(run, outcome_of(&body), body.sent);
+    (status, body)
+}
+
+async fn tick_loop(state: &AppState, req: TickRequest) -> (StatusCode, TickResponse) {
     let _active = Active::new(&state.active);
     let c = &state.config;
     let cancel = &state.cancel;
@@ -306,7 +433,7 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
     for n in 0..c.work.items {
         if state.draining() {
             // PreparingForStop: hand the rest of the run over through the stash.
-            return hand_over(&state, req.m, n, sent);
+            return hand_over(state, req.m, n, sent);
         }
         let due = start + c.work.item_delay * n;
         let cancelled_while_waiting = tokio::select! {
@@ -314,7 +441,7 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
             () = cancel.cancelled() => true,
         };
         if cancelled_while_waiting {
-            return stop(&state, req.m, n, sent).await;
+            return stop(state, req.m, n, sent).await;
         }
         if !c.work.processing.is_zero() {
             let interrupted = tokio::select! {
@@ -322,14 +449,14 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
                 () = cancel.cancelled() => true,
             };
             if interrupted && c.work.on_cancel != OnCancel::FinishItem {
-                return stop(&state, req.m, n, sent).await;
+                return stop(state, req.m, n, sent).await;
             }
             if interrupted {
                 // Finish the item in hand: the rest of its processing, then its submit.
                 tokio::time::sleep_until(due + c.work.processing).await;
             }
         }
-        let submit = submit(&state, "tick", req.m, u64::from(n));
+        let submit = submit(state, "tick", req.m, u64::from(n));
         let result = if c.work.on_cancel == OnCancel::Abandon {
             tokio::select! {
                 r = submit => Some(r),
@@ -339,10 +466,10 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
             Some(submit.await)
         };
         match result {
-            None => return stop(&state, req.m, n, sent).await,
+            None => return stop(state, req.m, n, sent).await,
             Some(Err(error)) => {
                 tracing::warn!(m = req.m, n, %error, "submit failed; the run fails");
-                return answer(
+                return (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     TickResponse {
                         sent,
@@ -354,11 +481,11 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
             Some(Ok(())) => sent += 1,
         }
         if cancel.is_cancelled() && n + 1 < c.work.items {
-            return stop(&state, req.m, n + 1, sent).await;
+            return stop(state, req.m, n + 1, sent).await;
         }
     }
     tracing::info!(m = req.m, sent, "run ends");
-    answer(
+    (
         StatusCode::OK,
         TickResponse {
             sent,
@@ -369,7 +496,7 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
 
 /// Stashes items `next..items` of occurrence `m` for the next version and ends the run OK:
 /// nothing is lost, the work is handed over.
-fn hand_over(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
+fn hand_over(state: &AppState, m: u64, next: u32, sent: u32) -> (StatusCode, TickResponse) {
     let c = &state.config;
     let ns: Vec<u64> = (u64::from(next)..u64::from(c.work.items)).collect();
     match write_stash(c, m, &ns) {
@@ -380,7 +507,8 @@ fn hand_over(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
                 stashed = ns.len(),
                 "run handed over (PreparingForStop)"
             );
-            answer(
+            stashed_event(state, m, ns.len());
+            (
                 StatusCode::OK,
                 TickResponse {
                     sent,
@@ -389,7 +517,7 @@ fn hand_over(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
                 },
             )
         }
-        Err(e) => answer(
+        Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             TickResponse {
                 sent,
@@ -401,13 +529,16 @@ fn hand_over(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
 }
 
 /// The cancellation token fired with items `next..items` of occurrence `m` unsent.
-async fn stop(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
+async fn stop(state: &AppState, m: u64, next: u32, sent: u32) -> (StatusCode, TickResponse) {
     let c = &state.config;
     let mut stashed = 0;
     if c.work.on_cancel == OnCancel::Stash {
         let ns: Vec<u64> = (u64::from(next)..u64::from(c.work.items)).collect();
         match write_stash(c, m, &ns) {
-            Ok(()) => stashed = ns.len() as u32,
+            Ok(()) => {
+                stashed = ns.len() as u32;
+                stashed_event(state, m, ns.len());
+            }
             Err(e) => tracing::error!(m, error = %e, "stashing failed"),
         }
     }
@@ -418,7 +549,7 @@ async fn stop(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
         mode = c.work.on_cancel.as_str(),
         "run cancelled"
     );
-    answer(
+    (
         StatusCode::SERVICE_UNAVAILABLE,
         TickResponse {
             sent,
@@ -427,6 +558,15 @@ async fn stop(state: &AppState, m: u64, next: u32, sent: u32) -> Response {
             ..TickResponse::default()
         },
     )
+}
+
+fn stashed_event(state: &AppState, m: u64, count: usize) {
+    if count > 0 {
+        state.lifecycle.post(
+            names::STASHED,
+            serde_json::json!({"source": "tick", "m": m, "count": count}),
+        );
+    }
 }
 
 fn write_stash(c: &Config, m: u64, ns: &[u64]) -> std::io::Result<()> {
@@ -507,12 +647,6 @@ async fn replay_stash(state: &AppState) {
 /// 5xx. A retried submit whose first try did reach the sink is a duplicate, as in real life.
 async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), String> {
     let c = &state.config;
-    let url = format!("{}/items", c.sink_url);
-    let mut last_error = String::new();
-    // A try that could not even connect never reached the sink: trying again cannot
-    // duplicate, so it does not use up a retry (up to a bound).
-    let mut connect_failures = 0;
-    let mut attempt = 0;
     let report = |acked| {
         if c.report_sends {
             let line = SendReport {
@@ -525,6 +659,31 @@ async fn submit(state: &AppState, source: &str, m: u64, n: u64) -> Result<(), St
         }
     };
     report(false);
+    state.lifecycle.sending(source, m, n);
+    let result = submit_tries(state, source, m, n, &report).await;
+    // Only an acknowledged item is settled: one that failed or was abandoned (the
+    // cancellation dropped this future) may or may not have reached the sink, as the
+    // host's send reports say too.
+    if result.is_ok() {
+        state.lifecycle.settled(source, m, n);
+    }
+    result
+}
+
+async fn submit_tries(
+    state: &AppState,
+    source: &str,
+    m: u64,
+    n: u64,
+    report: &impl Fn(bool),
+) -> Result<(), String> {
+    let c = &state.config;
+    let url = format!("{}/items", c.sink_url);
+    let mut last_error = String::new();
+    // A try that could not even connect never reached the sink: trying again cannot
+    // duplicate, so it does not use up a retry (up to a bound).
+    let mut connect_failures = 0;
+    let mut attempt = 0;
     while attempt < c.work.retries + 1 {
         attempt += 1;
         let item = sink::Item {

@@ -18,10 +18,17 @@ pub struct Probe {
     pub status: Option<u16>,
     pub instance: Option<String>,
     pub version: Option<String>,
-    /// Why no response came back, when none did: `timeout`, `connect` (refused or
-    /// unreachable), `io` (the connection broke), or `saturated` (the probe client had
-    /// too many probes in flight to send this one on time, so it counts it as failed).
+    /// Why the probe failed, when it did not fail by its status alone: `refused` (nothing
+    /// listened), `connect` (another connect failure), `reset` (the connection was reset),
+    /// `eof` (the connection closed before the answer: on a reused connection, the idle
+    /// keep-alive connection a reload closes), `timeout`, `io` (another transport error),
+    /// `body` or `version` (an answer, but not the expected one), or `saturated` (the probe
+    /// client had too many probes in flight to send this one on time, so it counts it as
+    /// failed).
     pub error: Option<String>,
+    /// The series: `reused` (keep-alive connections) or `new` (a new connection each).
+    /// Runs recorded before the series existed have none.
+    pub conn: Option<String>,
 }
 
 impl Probe {
@@ -35,6 +42,7 @@ impl Probe {
             instance: None,
             version: None,
             error: None,
+            conn: None,
         }
     }
 

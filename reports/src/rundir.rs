@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `expected.json` | yes | [`ExpectedSpec`] |
 //! | `arrivals.csv` | yes | `recv_ns,source,m,n,version` (+ `instance,attempt,sent_ns`) |
-//! | `probes.csv` | no (availability then unmeasured) | `intended_ns,done_ns,ok` (+ `sent_ns,status,instance,version,error`) |
+//! | `probes.csv` | no (availability then unmeasured) | `intended_ns,done_ns,ok` (+ `sent_ns,status,instance,version,error,conn`) |
 //! | `ledger.csv` | no (causes then unknown) | `t_ns,event` (+ `instance,version,slot,detail`) |
 //! | `summary.json` | no | [`Summary`] |
 //!
@@ -32,7 +32,7 @@ pub const PROBES_FILE: &str = "probes.csv";
 pub const LEDGER_FILE: &str = "ledger.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
 
-pub const PROBES_HEADER: &str = "intended_ns,sent_ns,done_ns,ok,status,instance,version,error";
+pub const PROBES_HEADER: &str = "intended_ns,sent_ns,done_ns,ok,status,instance,version,error,conn";
 pub const LEDGER_HEADER: &str = "t_ns,event,instance,version,slot,detail";
 
 #[derive(Debug, thiserror::Error)]
@@ -274,7 +274,7 @@ impl RunDir {
         let mut table = Table::open(
             &path,
             &["intended_ns", "done_ns", "ok"],
-            &["sent_ns", "status", "instance", "version", "error"],
+            &["sent_ns", "status", "instance", "version", "error", "conn"],
         )?;
         let mut out = Vec::new();
         while let Some(r) = table.next_row()? {
@@ -290,6 +290,7 @@ impl RunDir {
                 instance: r.opt_str(5)?.map(str::to_owned),
                 version: r.opt_str(6)?.map(str::to_owned),
                 error: r.opt_str(7)?.map(str::to_owned),
+                conn: r.opt_str(8)?.map(str::to_owned),
             });
         }
         Ok(out)

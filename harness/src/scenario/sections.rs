@@ -35,6 +35,18 @@ pub enum StrategyKind {
 }
 
 impl StrategyKind {
+    pub fn parse(name: &str) -> Option<StrategyKind> {
+        [
+            StrategyKind::Swap,
+            StrategyKind::Recreate,
+            StrategyKind::Rolling,
+            StrategyKind::Graceful,
+            StrategyKind::Drain,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StrategyKind::Swap => "swap",
@@ -126,6 +138,17 @@ pub struct Workload {
     /// What the function does when its cancellation token fires (SIGTERM). Default abandon.
     #[serde(default)]
     pub on_cancel: OnCancel,
+    /// Who fires the occurrences: `platform` (the local platform's trigger; its default),
+    /// `harness`, `app` or `none` (a command platform's; default `harness`).
+    #[serde(default)]
+    pub driver: Option<Driver>,
+    /// With the `app` driver: fire only while holding this lease at the sink, so one
+    /// instance fires at a time. Default: none (every instance fires).
+    #[serde(default)]
+    pub lease: Option<String>,
+    /// The lease's time to live (renewed every third of it). Scaled. Default 3 s.
+    #[serde(default)]
+    pub lease_ttl: Option<Span>,
 }
 
 fn default_submit_timeout() -> Span {
@@ -204,6 +227,17 @@ pub struct Probes {
     /// The probe client's send lag (p99) above which the run is invalid: it could not keep
     /// its own schedule. Real time, not scaled. Default 10 ms.
     pub max_send_lag: Span,
+    /// Keep-alive connections of the reused series: each probe goes out on an idle one
+    /// (a new one when all are busy). 0: no reused series. Default 1.
+    pub connections: u32,
+    /// A second series, at the same rate, each probe on a new connection (what a reload
+    /// that refuses new connections shows). Default off.
+    pub new_connections: bool,
+    /// A regex the answer's body must match, or the probe counts as failed (`body`).
+    pub expect_body: Option<String>,
+    /// The answer must be JSON naming a `version` of the app (`app.from` or `app.to`), or
+    /// the probe counts as failed (`version`): a page from the wrong place is not uptime.
+    pub expect_version: bool,
 }
 
 impl Default for Probes {
@@ -213,6 +247,10 @@ impl Default for Probes {
             timeout: Span::from_secs(1),
             path: "/api/ping".into(),
             max_send_lag: Span::from_millis(10),
+            connections: 1,
+            new_connections: false,
+            expect_body: None,
+            expect_version: false,
         }
     }
 }
@@ -369,4 +407,106 @@ impl Default for QueueSettings {
 pub enum StopSignal {
     Kill,
     Term,
+}
+
+/// Where the app runs: the local emulator, or a real platform driven through commands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformKind {
+    #[default]
+    Local,
+    Command,
+}
+
+/// The `[platform]` table. With `kind = "command"` the harness runs no instance itself: the
+/// commands bring version A up behind `url` and perform the update; the strategy is their
+/// label. Each command is an argv array (no shell), run from the scenario file's directory.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformSection {
+    pub kind: PlatformKind,
+    /// The real front door: probes and harness-driven work go here. Port 0: the harness
+    /// picks a free port and gives it to the commands as `HARNESS_PORT`.
+    pub url: Option<String>,
+    /// Brings version A up, ready to serve.
+    pub deploy: Vec<String>,
+    /// Performs the update to B; its return is "the update command returned".
+    pub update: Vec<String>,
+    /// Optional: polled after the update until it exits 0, "the platform says complete".
+    pub status: Option<Vec<String>>,
+    /// Always run at the end, even after a failure or Ctrl-C.
+    pub teardown: Option<Vec<String>>,
+    /// Longest any one command may run before it is killed. Real time, not scaled
+    /// (default 120 s: process start-ups and reloads do not scale).
+    pub timeout: Option<Span>,
+    /// How often `status` is polled. Real time (default 250 ms).
+    pub status_interval: Option<Span>,
+}
+
+impl PlatformSection {
+    pub fn timeout(&self) -> Span {
+        self.timeout.unwrap_or(Span::from_secs(120))
+    }
+
+    pub fn status_interval(&self) -> Span {
+        self.status_interval.unwrap_or(Span::from_millis(250))
+    }
+}
+
+/// Who fires the timer's occurrences.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Driver {
+    /// The platform's own trigger: the local platform's timer and queue (local only).
+    #[default]
+    Platform,
+    /// The harness POSTs `/api/tick` through `platform.url` at each occurrence, as an
+    /// external scheduler calling an HTTP-triggered function would.
+    Harness,
+    /// Each app instance runs its own timer from the wall clock (`--timer-epoch-ns`).
+    App,
+    /// No work: probes only.
+    None,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Platform => "platform",
+            Driver::Harness => "harness",
+            Driver::App => "app",
+            Driver::None => "none",
+        }
+    }
+}
+
+/// The `[sink]` table: where the harness's sink listens and how apps reach it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SinkSection {
+    /// Default `127.0.0.1:0`. Beyond loopback a token is required.
+    pub listen: Option<String>,
+    /// The URL the apps are given (default: `http://` and the address bound).
+    pub url: Option<String>,
+    /// A bearer token every request to the sink must carry, or `env:NAME` to read it from
+    /// the environment variable `NAME` (keep secrets out of files).
+    pub token: Option<String>,
+}
+
+impl SinkSection {
+    /// The token, read from the environment when written `env:NAME`.
+    pub fn token(&self) -> Result<Option<String>, String> {
+        match self.token.as_deref() {
+            None | Some("") => Ok(None),
+            Some(t) => match t.strip_prefix("env:") {
+                Some(name) => match std::env::var(name) {
+                    Ok(v) if !v.is_empty() => Ok(Some(v)),
+                    _ => Err(format!(
+                        "sink.token names the environment variable {name}, which is not set"
+                    )),
+                },
+                None => Ok(Some(t.to_owned())),
+            },
+        }
+    }
 }

@@ -57,6 +57,34 @@ pub struct Args {
     /// the sink took it, so the host knows which items were in flight when it died.
     #[arg(long)]
     pub report_sends: bool,
+    /// The sink's bearer token (`Authorization: Bearer`), when it requires one.
+    #[arg(long, env = "TESTFN_SINK_TOKEN", hide_env_values = true)]
+    pub sink_token: Option<String>,
+    /// Do not post lifecycle events to the sink's /events.
+    #[arg(long)]
+    pub no_lifecycle: bool,
+    /// How often a heartbeat event is posted; 0: never.
+    #[arg(long, env = "TESTFN_HEARTBEAT_MS", default_value_t = 250)]
+    pub heartbeat_ms: u64,
+    /// Run the function's own timer on this schedule (ns since the Unix epoch of occurrence
+    /// 0), as a timer-triggered function on a real platform: every instance fires.
+    #[arg(long, env = "TESTFN_TIMER_EPOCH_NS", requires = "timer_period_ns")]
+    pub timer_epoch_ns: Option<i64>,
+    /// The own timer's period.
+    #[arg(long, env = "TESTFN_TIMER_PERIOD_NS")]
+    pub timer_period_ns: Option<u64>,
+    /// The own timer's first occurrence (it never fires one before).
+    #[arg(long, env = "TESTFN_TIMER_FIRST", default_value_t = 0)]
+    pub timer_first: u64,
+    /// The own timer fires occurrences before this one only.
+    #[arg(long, env = "TESTFN_TIMER_UNTIL")]
+    pub timer_until: Option<u64>,
+    /// Fire the own timer only while holding this lease at the sink (one instance at a time).
+    #[arg(long, env = "TESTFN_LEASE")]
+    pub lease: Option<String>,
+    /// The lease's time to live; it is renewed every third of it.
+    #[arg(long, env = "TESTFN_LEASE_TTL_MS", default_value_t = 3_000)]
+    pub lease_ttl_ms: u64,
 }
 
 pub fn parse_on_cancel(s: &str) -> Result<OnCancel, String> {
@@ -156,6 +184,17 @@ pub async fn run_with(
         sink_url: args.sink.trim_end_matches('/').to_owned(),
         stash_dir: args.stash_dir,
         report_sends: args.report_sends,
+        sink_token: args.sink_token.filter(|t| !t.is_empty()),
+        lifecycle: !args.no_lifecycle,
+        heartbeat: Duration::from_millis(args.heartbeat_ms),
+        own_timer: args.timer_epoch_ns.map(|epoch_ns| super::OwnTimer {
+            epoch_ns,
+            period: Duration::from_nanos(args.timer_period_ns.unwrap_or(1).max(1)),
+            first: args.timer_first,
+            until: args.timer_until,
+            lease: args.lease.clone(),
+            lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(1)),
+        }),
         work: Work {
             items: args.items,
             item_delay: Duration::from_nanos(args.item_delay_ns),
@@ -167,11 +206,12 @@ pub async fn run_with(
             fail_n: args.fail_n,
         },
     };
+    let started_ns = sink::clock::now_ns();
     tokio::time::sleep(Duration::from_nanos(args.startup_delay_ns)).await;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     out.line(&listener.local_addr()?.to_string());
     tracing::info!(version = %config.version, instance = %config.instance, "serving");
-    serve(listener, config, cancel).await?;
+    serve(listener, config, started_ns, cancel).await?;
     tracing::info!("stopped");
     Ok(())
 }

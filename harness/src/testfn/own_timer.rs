@@ -1,0 +1,150 @@
+//! The function's own timer, as a timer-triggered function on a real platform has: every
+//! instance fires occurrence `m = floor((t - epoch) / period)` from the wall clock at
+//! `epoch + m * period`, with no host to pick one instance. Several instances each firing is
+//! the real double-timer hazard. With a lease (`--lease NAME`), an instance fires only while
+//! it holds `NAME` at the sink (`POST /lease/NAME`), renewed every third of its TTL, like the
+//! blob lease the platform's host takes; a holder that dies keeps it until the TTL runs out.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::AppState;
+use crate::protocol::TickRequest;
+
+/// The schedule and the lease, from the command line.
+#[derive(Clone, Debug)]
+pub struct OwnTimer {
+    pub epoch_ns: i64,
+    pub period: Duration,
+    /// The first occurrence fired (the trigger's enabling), and the end (exclusive).
+    pub first: u64,
+    pub until: Option<u64>,
+    pub lease: Option<String>,
+    pub lease_ttl: Duration,
+}
+
+impl OwnTimer {
+    /// The first occurrence scheduled at or after `now_ns` (and not before `first`).
+    pub fn next_at_or_after(&self, now_ns: i64) -> u64 {
+        let period = self.period.as_nanos().max(1) as i64;
+        let since = now_ns - self.epoch_ns;
+        let next = if since <= 0 {
+            0
+        } else {
+            (since + period - 1) / period
+        };
+        (next as u64).max(self.first)
+    }
+
+    fn scheduled_ns(&self, m: u64) -> i64 {
+        self.epoch_ns + self.period.as_nanos() as i64 * m as i64
+    }
+}
+
+/// Fires the occurrences on schedule until `cancel` (or `until`), each run in `state`'s run
+/// tracker so the process waits for it before exiting.
+pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToken) {
+    let held = Arc::new(AtomicBool::new(timer.lease.is_none()));
+    let lease_task = timer.lease.clone().map(|name| {
+        tokio::spawn(hold_lease(
+            state.clone(),
+            name,
+            timer.lease_ttl,
+            held.clone(),
+            cancel.clone(),
+        ))
+    });
+    let mut m = timer.next_at_or_after(sink::clock::now_ns() as i64);
+    while timer.until.is_none_or(|u| m < u) {
+        // Sleep to the wall-clock time, re-reading the clock: the schedule is the wall's.
+        loop {
+            let wait_ns = timer.scheduled_ns(m) - sink::clock::now_ns() as i64;
+            if wait_ns <= 0 {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_nanos(wait_ns as u64)) => {}
+                () = cancel.cancelled() => break,
+            }
+        }
+        if cancel.is_cancelled() {
+            break;
+        }
+        if state.draining() {
+            tracing::info!(m, "occurrence not run: PreparingForStop starts nothing new");
+        } else if !held.load(Ordering::SeqCst) {
+            tracing::info!(m, "occurrence not run: another instance holds the lease");
+        } else {
+            let request = TickRequest {
+                m,
+                scheduled_ns: timer.scheduled_ns(m),
+                catch_up: false,
+            };
+            let runner = state.clone();
+            state.runs.spawn(async move {
+                super::run_tick(&runner, request).await;
+            });
+        }
+        m += 1;
+    }
+    if let Some(task) = lease_task {
+        let _ = task.await;
+    }
+}
+
+/// Acquires and renews the lease every third of its TTL until `cancel`, then releases it.
+async fn hold_lease(
+    state: Arc<AppState>,
+    name: String,
+    ttl: Duration,
+    held: Arc<AtomicBool>,
+    cancel: CancellationToken,
+) {
+    let url = format!("{}/lease/{name}", state.config.sink_url);
+    let body = serde_json::json!({
+        "holder": state.config.instance,
+        "ttl_ms": ttl.as_millis().max(1) as u64,
+    });
+    loop {
+        let answer = state.client.post(&url).json(&body).send().await;
+        let now_held = matches!(&answer, Ok(r) if r.status().is_success());
+        if now_held != held.swap(now_held, Ordering::SeqCst) {
+            tracing::info!(lease = %name, held = now_held, "lease");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(ttl / 3) => {}
+            () = cancel.cancelled() => break,
+        }
+    }
+    held.store(false, Ordering::SeqCst);
+    let release = state.client.delete(&url).json(&body).send();
+    let _ = tokio::time::timeout(Duration::from_secs(1), release).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_occurrence_is_the_first_at_or_after_now() {
+        let timer = OwnTimer {
+            epoch_ns: 1_000,
+            period: Duration::from_nanos(100),
+            first: 2,
+            until: None,
+            lease: None,
+            lease_ttl: Duration::from_secs(1),
+        };
+        assert_eq!(timer.next_at_or_after(0), 2, "never before `first`");
+        assert_eq!(
+            timer.next_at_or_after(1_300),
+            3,
+            "on the boundary: that one"
+        );
+        assert_eq!(timer.next_at_or_after(1_301), 4);
+        assert_eq!(timer.scheduled_ns(4), 1_400);
+    }
+}
