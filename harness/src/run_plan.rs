@@ -101,6 +101,8 @@ pub struct Timing {
     pub ready_timeout: Duration,
     /// Not scaled: it bounds the probe client's own lag.
     pub max_send_lag: Duration,
+    /// The app driver's lease time to live.
+    pub lease_ttl: Duration,
 }
 
 impl Timing {
@@ -124,6 +126,11 @@ impl Timing {
                 .max(Duration::from_secs(1)),
             ready_timeout: s.run.ready_timeout.0,
             max_send_lag: s.probes.max_send_lag.0,
+            lease_ttl: s
+                .workload
+                .lease_ttl
+                .unwrap_or(crate::duration::Span::from_secs(3))
+                .scaled(scale),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! measured up to then; `junit.xml` has an errored test case naming the reason. Each is
 //! written exactly once, here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,9 @@ use tokio_util::sync::CancellationToken;
 use crate::platform::ledger::Ledger;
 use crate::platform::queue::QueueOptions;
 use crate::platform::timer::{Schedule, TimerFunction};
-use crate::platform::{HostConfig, LocalPlatform, LocalSettings, Platform};
+use crate::platform::{
+    CommandPlatform, CommandSettings, HostConfig, LocalPlatform, LocalSettings, Platform,
+};
 use crate::probes::{self, ProbeConfig};
 pub use crate::run_plan::{BaselinePlan, RunPlan};
 use crate::scenario::{Scenario, Trigger};
@@ -131,8 +133,15 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
         .map_err(|e| RunError::Setup(format!("creating the ledger: {e}")))?;
 
     let mut measured = measure(&plan, &ledger, clock.clone(), &cancel).await;
-    let events = ledger.events();
     let run_dir = RunDir::new(&out);
+    // The platform's ledger and the apps' own events (the sink has closed events.csv).
+    let mut events = ledger.events();
+    match run_dir.read_app_events() {
+        Ok(app) => events.extend(app),
+        Err(e) => measured
+            .invalid
+            .push(format!("reading the apps' lifecycle events: {e}")),
+    }
     let mut warnings = Vec::new();
 
     // Check whatever was measured, as far as the schedule got.
@@ -186,6 +195,9 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
             probe_send_lag_ms: probes::send_lag_ms(&measured.probes),
             wall_ms: Some(wall.elapsed().as_secs_f64() * 1e3),
             update_duration_ms: reports::ledger::update_duration_ms(&events),
+            update_command_ms: reports::ledger::phase_span_ms(&events, "update_command"),
+            platform: Some(if s.is_command() { "command" } else { "local" }.to_owned()),
+            driver: Some(s.driver().as_str().to_owned()),
             notes,
             app_command: Some(plan.program.to_string()),
             failed_phase: failure.as_ref().map(|f| f.phase.to_owned()),
@@ -276,16 +288,31 @@ async fn measure(
     };
 
     // The sink runs in process, on a listener we bind and hand over.
-    let sink_listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+    let s = &plan.scenario;
+    let listen = s.sink.listen.as_deref().unwrap_or("127.0.0.1:0");
+    let token = match s.sink.token() {
+        Ok(t) => t,
+        Err(e) => return setup_failed(e),
+    };
+    let sink_listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
-        Err(e) => return setup_failed(format!("binding the sink's listener: {e}")),
+        Err(e) => return setup_failed(format!("binding the sink's listener on {listen}: {e}")),
     };
     let sink_addr = match sink_listener.local_addr() {
         Ok(a) => a,
         Err(e) => return setup_failed(format!("the sink's address: {e}")),
     };
+    if !sink_addr.ip().is_loopback() && token.is_none() {
+        return setup_failed(sink::SinkError::Unprotected(sink_addr).to_string());
+    }
+    let sink_url = s
+        .sink
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{sink_addr}"));
     let mut sink_config = sink::Config::new(out);
     sink_config.clock = clock.clone();
+    sink_config.token = token.clone();
     let sink = match sink::Sink::open(sink_config) {
         Ok(s) => s,
         Err(e) => return setup_failed(format!("opening the sink: {e}")),
@@ -293,13 +320,16 @@ async fn measure(
     let sink_stop = CancellationToken::new();
     let sink_task = tokio::spawn(sink.serve(sink_listener, sink_stop.clone().cancelled_owned()));
 
-    let mut measured = match local_platform(plan, ledger, &format!("http://{sink_addr}")).await {
-        Ok(platform) => {
-            let measured = drive(plan, &platform, ledger, clock, cancel).await;
-            platform.teardown().await;
-            measured
+    let mut measured = if s.is_command() {
+        match command_platform(plan, ledger, &sink_url, token.as_deref(), clock.as_ref()) {
+            Ok(platform) => run_on(plan, &platform, ledger, clock, cancel).await,
+            Err(e) => setup_failed(format!("setting up the command platform: {e:#}")),
         }
-        Err(e) => setup_failed(format!("starting the local platform: {e:#}")),
+    } else {
+        match local_platform(plan, ledger, &sink_url, token).await {
+            Ok(platform) => run_on(plan, &platform, ledger, clock, cancel).await,
+            Err(e) => setup_failed(format!("starting the local platform: {e:#}")),
+        }
     };
 
     sink_stop.cancel();
@@ -333,6 +363,7 @@ async fn local_platform(
     plan: &RunPlan,
     ledger: &Ledger,
     sink_url: &str,
+    sink_token: Option<String>,
 ) -> anyhow::Result<LocalPlatform> {
     let (s, t, out) = (&plan.scenario, &plan.timing, &plan.out_dir);
     let config = HostConfig {
@@ -344,6 +375,7 @@ async fn local_platform(
         startup_delay: t.cold_start,
         ready_timeout: t.ready_timeout,
         invoke_timeout: t.invoke_timeout,
+        sink_token,
     };
     let queue = (s.workload.trigger == Trigger::Queue).then(|| {
         let q = s.queue_settings();
@@ -359,12 +391,7 @@ async fn local_platform(
             Trigger::Queue => TimerFunction::Poll,
         },
         first: s.first_expected(),
-        until: s
-            .run
-            .duration
-            .0
-            .as_nanos()
-            .div_ceil(s.workload.period.0.as_nanos()) as u64,
+        until: s.occurrences_fired(),
         use_monitor: s.use_monitor(),
         staging_triggers: s.swap().staging_triggers,
         queue,
@@ -376,6 +403,133 @@ async fn local_platform(
     };
     let door_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     LocalPlatform::start(config, ledger.clone(), door_listener, settings)
+}
+
+/// Drives the run on `platform`, then tears it down whatever happened.
+async fn run_on<P: Platform + Clone>(
+    plan: &RunPlan,
+    platform: &P,
+    ledger: &Ledger,
+    clock: Arc<dyn Clock>,
+    cancel: &CancellationToken,
+) -> Measured {
+    let measured = drive(plan, platform, ledger, clock, cancel).await;
+    platform.teardown().await;
+    measured
+}
+
+/// The command platform for the plan: the scenario's commands, their environment, the front
+/// door (a free port when the URL's is 0) and, for apps with their own timer, the schedule.
+fn command_platform(
+    plan: &RunPlan,
+    ledger: &Ledger,
+    sink_url: &str,
+    sink_token: Option<&str>,
+    clock: &dyn Clock,
+) -> anyhow::Result<CommandPlatform> {
+    let (s, t, out) = (&plan.scenario, &plan.timing, &plan.out_dir);
+    let p = &s.platform;
+    let url = p.url.clone().unwrap_or_default();
+    let (host, mut port) = crate::scenario::front_door_addr(&url).map_err(anyhow::Error::msg)?;
+    let mut url = url;
+    if port == 0 {
+        // The commands are told the port; bind-and-release is the best a script allows.
+        port = std::net::TcpListener::bind((host.as_str(), 0))?
+            .local_addr()?
+            .port();
+        url = url.replacen(&format!("{host}:0"), &format!("{host}:{port}"), 1);
+    }
+    let front_door = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{host} resolves to no address"))?;
+    let base_url = url.trim_end_matches('/').to_owned();
+    let schedule = Schedule {
+        epoch_ns: clock.now_ns() as i64,
+        epoch: Instant::now(),
+        period: t.period,
+    };
+    let driver = s.driver();
+    let mut work_args = plan.work.args();
+    if driver == crate::scenario::Driver::App {
+        work_args.extend([
+            "--timer-epoch-ns".into(),
+            schedule.epoch_ns.to_string(),
+            "--timer-period-ns".into(),
+            t.period.as_nanos().to_string(),
+            "--timer-first".into(),
+            s.first_expected().to_string(),
+            "--timer-until".into(),
+            s.occurrences_fired().to_string(),
+        ]);
+        if let Some(lease) = &s.workload.lease {
+            work_args.extend([
+                "--lease".into(),
+                lease.clone(),
+                "--lease-ttl-ms".into(),
+                t.lease_ttl.as_millis().max(1).to_string(),
+            ]);
+        }
+    }
+    if plan.program.kind == crate::app::AppKind::InProcess {
+        anyhow::bail!("a command platform starts the app as a process, not in the harness's own");
+    }
+    let app_command = std::iter::once(plan.program.program.display().to_string())
+        .chain(plan.program.args.iter().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let run_dir = std::path::absolute(out)?;
+    let state_dir = run_dir.join("platform");
+    std::fs::create_dir_all(&state_dir)?;
+    let w = &s.workload;
+    let mut env: Vec<(String, String)> = [
+        ("HARNESS_SINK_URL", sink_url.to_owned()),
+        ("HARNESS_SINK_TOKEN", sink_token.unwrap_or("").to_owned()),
+        ("TESTFN_SINK_TOKEN", sink_token.unwrap_or("").to_owned()),
+        ("HARNESS_FROM", s.app.from.clone()),
+        ("HARNESS_TO", s.app.to.clone()),
+        ("HARNESS_INSTANCES", s.app.instances.to_string()),
+        ("HARNESS_RUN_DIR", run_dir.display().to_string()),
+        ("HARNESS_STATE_DIR", state_dir.display().to_string()),
+        ("HARNESS_TIME_SCALE", plan.time_scale.to_string()),
+        ("HARNESS_URL", base_url.clone()),
+        ("HARNESS_PORT", port.to_string()),
+        ("HARNESS_APP_COMMAND", app_command),
+        ("HARNESS_WORK_ARGS", work_args.join(" ")),
+        ("HARNESS_DRIVER", driver.as_str().to_owned()),
+        ("HARNESS_PERIOD_NS", t.period.as_nanos().to_string()),
+        ("HARNESS_ITEMS", w.items.to_string()),
+        ("HARNESS_ITEM_DELAY_NS", t.item_delay.as_nanos().to_string()),
+        ("HARNESS_TIMER_EPOCH_NS", schedule.epoch_ns.to_string()),
+        ("HARNESS_TIMER_PERIOD_NS", t.period.as_nanos().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    env.sort();
+    let dir = Path::new(&plan.scenario_path)
+        .parent()
+        .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let settings = CommandSettings {
+        dir: std::path::absolute(dir)?,
+        log_dir: out.join("commands"),
+        deploy: p.deploy.clone(),
+        update: p.update.clone(),
+        status: p.status.clone(),
+        teardown: p.teardown.clone(),
+        timeout: p.timeout().0,
+        status_interval: p.status_interval().0,
+        front_door,
+        url: base_url,
+        driver,
+        first: s.first_expected(),
+        until: s.occurrences_fired(),
+        invoke_timeout: t.invoke_timeout,
+        schedule,
+        env,
+    };
+    CommandPlatform::new(settings, ledger.clone())
 }
 
 /// The scenario's probes of the front door at `door`.
@@ -428,11 +582,11 @@ async fn drive<P: Platform + Clone>(
         return measured;
     }
 
-    let schedule = Schedule {
+    let schedule = platform.fixed_schedule().unwrap_or_else(|| Schedule {
         epoch_ns: clock.now_ns() as i64,
         epoch: Instant::now(),
         period: plan.timing.period,
-    };
+    });
     measured.schedule = Some(schedule);
     platform.start_triggers(schedule);
     let probe_stop = CancellationToken::new();
@@ -540,6 +694,13 @@ pub fn expected(
     schedule: &Schedule,
     window_end: Duration,
 ) -> Option<ExpectedSpec> {
+    if s.driver() == crate::scenario::Driver::None {
+        // Probes only: nothing is expected, and availability is the whole verdict.
+        return Some(ExpectedSpec {
+            sources: Vec::new(),
+            late_after_ns: timing.late_after.as_nanos() as i64,
+        });
+    }
     let first = s.first_expected();
     let last = s.last_complete_by(window_end.min(s.run.duration.0))?;
     (last >= first).then(|| ExpectedSpec {

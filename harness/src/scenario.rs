@@ -661,6 +661,15 @@ impl Scenario {
         }
     }
 
+    /// The occurrences the timer fires: `0..` this (those scheduled before `run.duration`).
+    pub fn occurrences_fired(&self) -> u64 {
+        self.run
+            .duration
+            .0
+            .as_nanos()
+            .div_ceil(self.workload.period.0.as_nanos().max(1)) as u64
+    }
+
     /// The first occurrence wholly inside the measured span: scheduled at or after warm-up.
     pub fn first_expected(&self) -> u64 {
         let period = self.workload.period.0.as_nanos();

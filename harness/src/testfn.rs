@@ -273,7 +273,12 @@ pub async fn serve(
     }
     state.runs.close();
     state.runs.wait().await;
-    witness.abort();
+    // Once cancelled, the witness has said so (or is saying it): let it finish.
+    if state.cancel.is_cancelled() {
+        let _ = witness.await;
+    } else {
+        witness.abort();
+    }
     state.lifecycle.exiting(Duration::from_secs(1)).await;
     result
 }

@@ -16,7 +16,7 @@
 //! assert_eq!((verdict.delivered, verdict.late, verdict.ok), (2, 1, 1));
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hdrhistogram::Histogram;
 
@@ -187,6 +187,7 @@ impl Checker {
         let limit = self.listed_limit;
         let index = LedgerIndex::build(&self.spec, ledger);
         let mut v = Verdict {
+            instances: crate::lifecycle::lives(ledger),
             expected: self.spec.key_count(),
             arrivals: self.arrivals,
             late_after_ms: ns_to_ms(self.spec.late_after_ns),
@@ -299,6 +300,16 @@ impl Checker {
         v.gap_max_ms = gap_max_ns.map(ns_to_ms);
         v.gap_exact = gap_exact;
         v.downtime = downtime(probes);
+        let mut series: BTreeMap<&str, Vec<Probe>> = BTreeMap::new();
+        for p in probes {
+            if let Some(conn) = &p.conn {
+                series.entry(conn).or_default().push(p.clone());
+            }
+        }
+        v.downtime_by_conn = series
+            .into_iter()
+            .map(|(conn, probes)| (conn.to_owned(), downtime(&probes)))
+            .collect();
         v
     }
 }
@@ -465,7 +476,10 @@ struct LedgerIndex {
 impl LedgerIndex {
     fn build(spec: &ExpectedSpec, ledger: &[LedgerEvent]) -> LedgerIndex {
         let mut index = LedgerIndex::default();
-        let mut order: Vec<&LedgerEvent> = ledger.iter().collect();
+        // Instances only the apps' own events describe (a command platform) are read in the
+        // host's words.
+        let told = crate::lifecycle::platform_events(ledger);
+        let mut order: Vec<&LedgerEvent> = ledger.iter().chain(&told).collect();
         order.sort_by_key(|e| e.t_ns);
         // Invocation id -> where it is stored, and the open ones of each instance.
         let mut by_id: HashMap<String, (usize, u64, usize)> = HashMap::new();
@@ -501,7 +515,7 @@ impl LedgerIndex {
                         _ => Outcome::Killed,
                     };
                     if let Some(id) = e.get("inv") {
-                        index.end(&by_id, id, outcome);
+                        index.end(&by_id, id, outcome, &e.version);
                         if let Some(open) = open_on.get_mut(e.instance.as_str()) {
                             open.retain(|o| o != id);
                         }
@@ -509,7 +523,7 @@ impl LedgerIndex {
                 }
                 event::INSTANCE_KILLED | event::INSTANCE_STOPPED => {
                     for id in open_on.remove(e.instance.as_str()).unwrap_or_default() {
-                        index.end(&by_id, &id, Outcome::Killed);
+                        index.end(&by_id, &id, Outcome::Killed, &e.version);
                     }
                 }
                 event::MESSAGE_POISONED => {
@@ -528,7 +542,15 @@ impl LedgerIndex {
         index
     }
 
-    fn end(&mut self, by_id: &HashMap<String, (usize, u64, usize)>, id: &str, outcome: Outcome) {
+    /// Ends invocation `id`; `version` is the version the end names, which an invocation
+    /// through a real front door only learns from the answer.
+    fn end(
+        &mut self,
+        by_id: &HashMap<String, (usize, u64, usize)>,
+        id: &str,
+        outcome: Outcome,
+        version: &str,
+    ) {
         if let Some(&(si, m, i)) = by_id.get(id) {
             if let Some(inv) = self
                 .invocations
@@ -537,6 +559,9 @@ impl LedgerIndex {
             {
                 if inv.outcome == Outcome::Open {
                     inv.outcome = outcome;
+                }
+                if inv.version.is_empty() {
+                    inv.version = version.to_owned();
                 }
             }
         }

@@ -12,7 +12,11 @@
 //! | `invocation_ok` / `invocation_failed` / `invocation_killed` | how invocation `inv` ended | `inv`, `reason` |
 //! | `item_sent` | the function reported sending an item the sink never acknowledged (written when its instance exits, stamped when it was sent) | `source`, `m`, `n` |
 //! | `message_poisoned` | a queue message moved to the poison queue | `source`, `m`, `n`, `dequeue` |
-//! | `phase_begun` / `phase_ended` | a phase of the update (swap, drain, batch, ...) | `phase` |
+//! | `phase_begun` / `phase_ended` | a phase of the update (swap, drain, batch, ...; on a command platform `deploy`, `update` and `update_command`) | `phase` |
+//! | `command_started` / `command_ended` | a command platform's command ran | `command`, `pid` / `exit`, `ms`, `timed_out` |
+//! | `update_complete` | the command platform's `status` first exited 0 | `by` |
+//! | `occurrence_missed` | no instance could run an occurrence (no lease holder; the harness driver could not connect) | `source`, `m`, `reason` |
+//! | `app_*` | the apps' own lifecycle events from `events.csv` (see [`crate::lifecycle`]) | as the app sent them |
 //!
 //! An invocation whose instance is killed or stops before it ends counts as killed. A queue
 //! invocation names its message's `n`; a timer invocation covers every `n` of occurrence `m`.
@@ -90,10 +94,15 @@ impl LedgerEvent {
 /// Time from the first `update` phase's start to the last one's end, in ms: how long the
 /// update took, which the platform itself never says.
 pub fn update_duration_ms(ledger: &[LedgerEvent]) -> Option<f64> {
+    phase_span_ms(ledger, "update")
+}
+
+/// From the first `phase` phase's start to the last one's end, in ms.
+pub fn phase_span_ms(ledger: &[LedgerEvent], phase: &str) -> Option<f64> {
     let times = |kind: &str| -> Vec<i64> {
         ledger
             .iter()
-            .filter(|e| e.event == kind && e.get("phase") == Some("update"))
+            .filter(|e| e.event == kind && e.get("phase") == Some(phase))
             .map(|e| e.t_ns)
             .collect()
     };

@@ -26,6 +26,7 @@
 pub mod arrival;
 pub mod expected;
 pub mod ledger;
+pub mod lifecycle;
 pub mod metric;
 pub mod probe;
 pub mod summary;

@@ -6,6 +6,7 @@
 //! | `arrivals.csv` | yes | `recv_ns,source,m,n,version` (+ `instance,attempt,sent_ns`) |
 //! | `probes.csv` | no (availability then unmeasured) | `intended_ns,done_ns,ok` (+ `sent_ns,status,instance,version,error,conn`) |
 //! | `ledger.csv` | no (causes then unknown) | `t_ns,event` (+ `instance,version,slot,detail`) |
+//! | `events.csv` | no (the apps' lives then unknown) | `recv_ns,event,instance` (+ `version,detail`) |
 //! | `summary.json` | no | [`Summary`] |
 //!
 //! CSV files are read by header name: column order is free, extra columns are ignored, and a
@@ -30,6 +31,8 @@ pub const EXPECTED_FILE: &str = "expected.json";
 pub const ARRIVALS_FILE: &str = sink::ARRIVALS_FILE;
 pub const PROBES_FILE: &str = "probes.csv";
 pub const LEDGER_FILE: &str = "ledger.csv";
+/// The apps' lifecycle events, as the sink records them (`sink::events`).
+pub const EVENTS_FILE: &str = "events.csv";
 pub const SUMMARY_FILE: &str = "summary.json";
 
 pub const PROBES_HEADER: &str = "intended_ns,sent_ns,done_ns,ok,status,instance,version,error,conn";
@@ -303,8 +306,43 @@ impl RunDir {
         write_csv(&self.file(PROBES_FILE), PROBES_HEADER, probes)
     }
 
-    /// The ledger, or an empty list when `ledger.csv` does not exist.
+    /// The ledger and the apps' own events (`events.csv`, as `app_*` events; see
+    /// [`crate::lifecycle`]), or what of them exists.
     pub fn read_ledger(&self) -> Result<Vec<LedgerEvent>, RunDirError> {
+        let mut ledger = self.read_platform_ledger()?;
+        ledger.extend(self.read_app_events()?);
+        Ok(ledger)
+    }
+
+    /// `events.csv` as ledger events named `app_EVENT`, stamped with the sink's receive
+    /// time; empty when the file does not exist.
+    pub fn read_app_events(&self) -> Result<Vec<LedgerEvent>, RunDirError> {
+        let path = self.file(EVENTS_FILE);
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let mut table = Table::open(
+            &path,
+            &["recv_ns", "event", "instance"],
+            &["version", "detail"],
+        )?;
+        let mut out = Vec::new();
+        while let Some(r) = table.next_row()? {
+            let text = |i| r.opt_str(i).map(|s| s.unwrap_or("").to_owned());
+            out.push(LedgerEvent {
+                t_ns: r.i64(0)?,
+                event: format!("{}{}", crate::lifecycle::APP_PREFIX, r.name(1)?),
+                instance: text(2)?,
+                version: text(3)?,
+                slot: String::new(),
+                detail: text(4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `ledger.csv` alone, or an empty list when it does not exist.
+    pub fn read_platform_ledger(&self) -> Result<Vec<LedgerEvent>, RunDirError> {
         let path = self.file(LEDGER_FILE);
         if !path.exists() {
             return Ok(Vec::new());

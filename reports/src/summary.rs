@@ -67,6 +67,16 @@ pub struct RunInfo {
     /// kept here so thresholds, baselines and comparisons need not read the ledger again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_duration_ms: Option<f64>,
+    /// On a command platform: how long the `update` command itself ran, in ms (the update
+    /// lasts until `status` said complete, `update_duration_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_command_ms: Option<f64>,
+    /// Where the app ran: `local`, or `command` (a real platform driven by commands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Who fired the occurrences: `platform`, `harness`, `app` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
     /// Things a reader of the numbers must know (e.g. what did not scale with time).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

@@ -197,6 +197,65 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
             failed_probes(d, " failed")
         );
     }
+    if v.downtime_by_conn.len() > 1 {
+        for (conn, d) in &v.downtime_by_conn {
+            let _ = writeln!(
+                out,
+                "  {conn:<11} {} window{}  total {:.1} ms  max {:.1} ms  ({} probes, {})",
+                d.windows,
+                if d.windows == 1 { "" } else { "s" },
+                d.total_ms,
+                d.max_ms,
+                d.probes,
+                failed_probes(d, " failed")
+            );
+        }
+    }
+    if let Some(update) = run.and_then(|r| r.update_command_ms) {
+        let complete = run
+            .and_then(|r| r.update_duration_ms)
+            .map(|u| format!("; complete (status) after {u:.0} ms"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "update        command returned after {update:.0} ms{complete}"
+        );
+    }
+    let stopped: Vec<&crate::lifecycle::InstanceLife> = v
+        .instances
+        .iter()
+        .filter(|i| i.cancellation_reached().is_some())
+        .collect();
+    if !stopped.is_empty() {
+        let reached = stopped
+            .iter()
+            .filter(|i| i.cancellation_reached() == Some(true))
+            .count();
+        let missed: Vec<&str> = stopped
+            .iter()
+            .filter(|i| i.cancellation_reached() == Some(false))
+            .map(|i| i.instance.as_str())
+            .collect();
+        let graces: Vec<f64> = stopped.iter().filter_map(|i| i.grace_ms()).collect();
+        let grace = if graces.is_empty() {
+            String::new()
+        } else {
+            let max = graces.iter().cloned().fold(0.0, f64::max);
+            let min = graces.iter().cloned().fold(f64::INFINITY, f64::min);
+            format!("; effective grace {min:.0}..{max:.0} ms (SIGTERM to last sign of life)")
+        };
+        let _ = writeln!(
+            out,
+            "sigterm       reached the code of {reached} of {} stopped instance{}{}{grace}",
+            stopped.len(),
+            if stopped.len() == 1 { "" } else { "s" },
+            if missed.is_empty() {
+                String::new()
+            } else {
+                format!(" (not: {})", missed.join(", "))
+            }
+        );
+    }
     // Without probes there is no probe client whose lag could matter.
     if let Some(lag) = run
         .and_then(|r| r.probe_send_lag_ms)

@@ -29,6 +29,10 @@ pub struct Verdict {
     /// nothing was delivered.
     pub lateness_ms: Option<Quantiles>,
     pub downtime: Downtime,
+    /// The downtime of each probe series (`reused`, `new`) on its own, when the probes
+    /// name their series: a reload that closes idle keep-alive connections shows in one.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub downtime_by_conn: std::collections::BTreeMap<String, Downtime>,
     /// Longest interval between consecutive arrivals of keys in E; `None` with fewer than two.
     pub gap_max_ms: Option<f64>,
     /// False only when arrivals were recorded so far out of order that the bounded reorder
@@ -41,6 +45,10 @@ pub struct Verdict {
     pub unexpected_items: Vec<ItemNote>,
     /// The cap on each of the item lists above.
     pub listed_limit: usize,
+    /// Each instance's life as its own lifecycle events told it (`events.csv`): whether the
+    /// cancellation reached its code, and its effective grace. Empty when no app sent any.
+    #[serde(default)]
+    pub instances: Vec<crate::lifecycle::InstanceLife>,
 }
 
 /// Quantiles of a distribution in milliseconds.

@@ -55,6 +55,8 @@ pub struct HostConfig {
     pub ready_timeout: Duration,
     /// Longest a timer invocation may run before the host gives up on it.
     pub invoke_timeout: Duration,
+    /// The sink's bearer token, given to every instance (`--sink-token`), when it has one.
+    pub sink_token: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,6 +355,9 @@ impl Host {
         .collect();
         args.push(c.stash_dir.clone().into());
         args.extend(c.work.args().into_iter().map(Into::into));
+        if let Some(token) = &c.sink_token {
+            args.extend(["--sink-token".into(), token.into()]);
+        }
         args.extend(
             [
                 "--startup-delay-ns".to_owned(),

@@ -7,9 +7,10 @@
 //! the probes, the checker and the reports never see which platform ran.
 //!
 //! [`LocalPlatform`] is the local emulator: real processes on loopback, run by the
-//! [`Host`], with the five strategies of [`crate::strategy`]. Another backend (a
-//! command-driven platform in front of a real proxy, a cluster) implements the same trait.
+//! [`Host`], with the five strategies of [`crate::strategy`]. [`CommandPlatform`] drives a
+//! real one (a proxy, a cluster, a cloud) through the user's commands.
 
+pub mod command;
 pub mod front_door;
 pub mod host;
 pub mod launcher;
@@ -23,6 +24,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use host::{Host, HostConfig, InFlight, InstanceView, ModeError, Outcome, Phase};
+pub use command::{CommandPlatform, CommandSettings};
 pub use local::{LocalPlatform, LocalSettings};
 use timer::Schedule;
 
@@ -35,6 +37,12 @@ pub const STAGING: &str = "staging";
 pub trait Platform: Send + Sync + 'static {
     /// The front door: where probes (and HTTP-triggered work) are sent.
     fn front_door(&self) -> SocketAddr;
+
+    /// The schedule, when the platform fixes it before `deploy` (apps that run their own
+    /// timer are given it when they start); otherwise the runner starts it once deployed.
+    fn fixed_schedule(&self) -> Option<Schedule> {
+        None
+    }
 
     /// Brings `instances` of `version` up, ready to serve.
     fn deploy(

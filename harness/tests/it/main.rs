@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod deployables;
 mod host;
 mod outcomes;
 mod runs;
