@@ -1,0 +1,257 @@
+//! The command platform end to end on a platform of shell commands
+//! (`tests/platforms/recreate.sh`: real app processes on the front door's port, stopped with
+//! SIGTERM and replaced): each driver, the lease, failing and hanging commands, and the
+//! causes the apps' own events give, held against what the host's ledger says.
+
+use std::path::{Path, PathBuf};
+
+use harness::scenario::Scenario;
+use reports::{LedgerEvent, RunDir};
+use tokio_util::sync::CancellationToken;
+
+use crate::common;
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/platforms/recreate.sh")
+}
+
+/// A command-platform scenario on the recreate script; `extra` is appended to
+/// `[workload]`, `update_arg` to the update command (`fail`, `hang`).
+fn scenario(driver: &str, instances: u32, extra: &str, update_arg: &str) -> Scenario {
+    let s = script().display().to_string();
+    let text = format!(
+        r#"
+strategy = "recreate-by-script"
+[platform]
+kind = "command"
+url = "http://127.0.0.1:0"
+deploy = ["{s}", "deploy"]
+update = ["{s}", "update", "{update_arg}"]
+status = ["{s}", "status"]
+teardown = ["{s}", "teardown"]
+timeout = "10s"
+[app]
+instances = {instances}
+[workload]
+driver = "{driver}"
+period = "10s"
+items = 10
+item_delay = "1s"
+{extra}
+[run]
+warmup = "10s"
+update_at = "45s"
+duration = "70s"
+[probes]
+rate = 100
+new_connections = true
+"#
+    );
+    let mut scenario = Scenario::parse(Path::new("command.toml"), &text).unwrap();
+    common::for_busy_machine(&mut scenario);
+    scenario
+}
+
+async fn run(scenario: Scenario, out: &Path) -> reports::Summary {
+    let plan = common::plan(scenario, out, 0.1);
+    harness::runner::run(plan, CancellationToken::new())
+        .await
+        .expect("the run starts")
+        .summary
+}
+
+/// Every process the commands and the apps said they were (`command_started pid=`, the
+/// apps' `started pid=`) is gone.
+fn assert_nothing_left(out: &Path) {
+    let ledger = RunDir::new(out).read_ledger().unwrap();
+    let pids: Vec<u64> = ledger
+        .iter()
+        .filter(|e| e.event == "command_started" || e.event == "app_started")
+        .filter_map(|e| e.get_u64("pid"))
+        .collect();
+    assert!(!pids.is_empty());
+    for pid in pids {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        });
+        assert!(!alive, "process {pid} outlived the run");
+    }
+}
+
+fn commands_run(ledger: &[LedgerEvent]) -> Vec<String> {
+    ledger
+        .iter()
+        .filter(|e| e.event == "command_ended")
+        .filter_map(|e| Some(format!("{}={}", e.get("command")?, e.get("exit")?)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_harness_driver_invokes_through_the_front_door_and_the_ledger_explains_the_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let summary = run(scenario("harness", 1, "", ""), &out).await;
+    assert!(summary.invalid.is_empty(), "{:?}", summary.invalid);
+    assert_eq!(summary.run.platform.as_deref(), Some("command"));
+    assert_eq!(summary.run.strategy.as_deref(), Some("recreate-by-script"));
+    let v = &summary.verdict;
+    assert_eq!(v.expected, 60, "occurrences 1..=6, 10 items each");
+    // The recreate stops A in the middle of occurrence 4 (its run is cancelled); every loss
+    // is explained, none unexplained.
+    assert_eq!(v.causes.lost.unexplained, 0, "{:?}", v.lost_items);
+    assert!(v.lost > 0, "the recreate cuts occurrence 4 short");
+    for item in &v.lost_items {
+        assert!(
+            (4..=5).contains(&item.m),
+            "only around the update: {item:?}"
+        );
+    }
+    let ledger = RunDir::new(&out).read_ledger().unwrap();
+    let commands = commands_run(&ledger);
+    for c in ["deploy=0", "update=0", "status=0", "teardown=0"] {
+        assert!(commands.contains(&c.to_owned()), "{commands:?}");
+    }
+    assert!(ledger.iter().any(|e| e.event == "update_complete"));
+    assert!(out.join("commands/00-deploy.log").exists());
+    // Both probe series were measured and told apart.
+    assert_eq!(
+        v.downtime_by_conn.keys().collect::<Vec<_>>(),
+        ["new", "reused"]
+    );
+    // A's cancellation token fired: it said so before exiting.
+    let a = v.instances.iter().find(|i| i.instance == "a-0").unwrap();
+    assert_eq!(a.cancellation_reached(), Some(true), "{a:?}");
+    assert_nothing_left(&out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_driver_fires_on_every_instance_unless_a_lease_picks_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let both = run(scenario("app", 2, "", ""), &dir.path().join("both")).await;
+    assert!(both.invalid.is_empty(), "{:?}", both.invalid);
+    // Two instances, each with its own timer: every occurrence before the update runs twice.
+    let v = &both.verdict;
+    assert!(
+        v.duplicated >= 20,
+        "occurrences 1..=3 twice: {}",
+        v.duplicated
+    );
+    assert_eq!(
+        v.causes.duplicated.double_timer, v.duplicated,
+        "{:?}",
+        v.causes
+    );
+
+    let leased = run(
+        scenario("app", 2, "lease = \"tick\"\nlease_ttl = \"5s\"", ""),
+        &dir.path().join("leased"),
+    )
+    .await;
+    assert!(leased.invalid.is_empty(), "{:?}", leased.invalid);
+    assert_eq!(leased.verdict.duplicated, 0, "one holder at a time");
+    let events = RunDir::new(dir.path().join("leased"))
+        .read_app_events()
+        .unwrap();
+    assert!(events.iter().any(|e| e.event == "app_lease_acquired"));
+    assert_nothing_left(&dir.path().join("both"));
+    assert_nothing_left(&dir.path().join("leased"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_none_driver_measures_availability_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let summary = run(scenario("none", 1, "", ""), &out).await;
+    assert!(summary.invalid.is_empty(), "{:?}", summary.invalid);
+    let v = &summary.verdict;
+    assert_eq!((v.expected, v.lost, v.arrivals), (0, 0, 0));
+    assert!(v.downtime.probes > 1000, "{:?}", v.downtime.probes);
+    // Stopping A before B binds the port refuses connections for a moment.
+    assert!(
+        v.downtime
+            .failed_by
+            .keys()
+            .any(|k| k == "refused" || k == "reset" || k == "eof"),
+        "{:?}",
+        v.downtime.failed_by
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_or_hanging_update_makes_the_run_invalid_and_teardown_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (arg, why) in [
+        ("fail", "exited with code 7"),
+        ("hang", "did not end within"),
+    ] {
+        let out = dir.path().join(arg);
+        let mut s = scenario("harness", 1, "", arg);
+        s.platform.timeout = Some(harness::duration::Span::from_secs(2));
+        let summary = run(s, &out).await;
+        let reasons = summary.invalid.join("; ");
+        assert!(reasons.contains("phase update"), "{reasons}");
+        assert!(reasons.contains(why), "{reasons}");
+        assert_eq!(summary.run.failed_phase.as_deref(), Some("update"));
+        let ledger = RunDir::new(&out).read_ledger().unwrap();
+        let commands = commands_run(&ledger);
+        assert!(commands.contains(&"teardown=0".to_owned()), "{commands:?}");
+        assert_nothing_left(&out);
+        // The hanging command's own child (a sleep) went with its process group.
+        if let Ok(pid) = std::fs::read_to_string(out.join("platform/hang.pid")) {
+            let pid = pid.trim();
+            assert!(
+                !Path::new(&format!("/proc/{pid}")).exists()
+                    || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .is_ok_and(|s| s.contains(") Z ")),
+                "the hanging sleep {pid} survived"
+            );
+        }
+    }
+}
+
+/// The apps' own events give the same causes as the host's ledger: the same scenario on the
+/// local platform, checked once with the ledger and once with only the apps' events (as a
+/// command platform would have it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_events_give_the_causes_the_hosts_ledger_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut s = Scenario::load(&common::scenarios().join("seed-graceful.toml")).unwrap();
+    common::for_busy_machine(&mut s);
+    common::run_valid(common::plan(s, &out, 0.05)).await;
+    let run = RunDir::new(&out);
+    let spec = run.read_expected().unwrap();
+    let probes = run.read_probes().unwrap();
+    let by_host = reports::checker::check_run_with(
+        &run,
+        &spec,
+        &probes,
+        &run.read_platform_ledger().unwrap(),
+    )
+    .unwrap();
+    let mut told = run.read_app_events().unwrap();
+    // The run's end, which the command platform's ledger has too.
+    told.extend(
+        run.read_platform_ledger()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event == "run_ended"),
+    );
+    let by_apps = reports::checker::check_run_with(&run, &spec, &probes, &told).unwrap();
+    assert!(
+        by_host.lost > 0,
+        "the graceful stop loses the cancelled run's rest"
+    );
+    let causes = |v: &reports::Verdict| -> Vec<(u64, u64, String)> {
+        v.lost_items
+            .iter()
+            .map(|i| (i.m, i.n, format!("{:?}", i.cause)))
+            .collect()
+    };
+    assert_eq!(causes(&by_apps), causes(&by_host));
+    assert_eq!(by_apps.causes.lost, by_host.causes.lost);
+}
