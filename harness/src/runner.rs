@@ -474,7 +474,12 @@ fn command_platform(
         anyhow::bail!("a command platform starts the app as a process, not in the harness's own");
     }
     let app_command = std::iter::once(plan.program.program.display().to_string())
-        .chain(plan.program.args.iter().map(|a| a.to_string_lossy().into_owned()))
+        .chain(
+            plan.program
+                .args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned()),
+        )
         .collect::<Vec<_>>()
         .join(" ");
     let run_dir = std::path::absolute(out)?;
@@ -508,7 +513,13 @@ fn command_platform(
     env.sort();
     let dir = Path::new(&plan.scenario_path)
         .parent()
-        .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
         .unwrap_or(Path::new("."))
         .to_owned();
     let settings = CommandSettings {

@@ -127,11 +127,15 @@ pub fn platform_events(ledger: &[LedgerEvent]) -> Vec<LedgerEvent> {
             "unacked" => {
                 let mut sent = like(event::ITEM_SENT);
                 sent.detail = e.detail.clone();
-                sent.t_ns = e.get("sent_ns").and_then(|t| t.parse().ok()).unwrap_or(e.t_ns);
+                sent.t_ns = e
+                    .get("sent_ns")
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(e.t_ns);
                 out.push(sent);
             }
             "run_begun" => {
-                let (Some(source), Some(m), Some(run)) = (e.get("source"), e.get("m"), e.get("run"))
+                let (Some(source), Some(m), Some(run)) =
+                    (e.get("source"), e.get("m"), e.get("run"))
                 else {
                     continue;
                 };
@@ -227,10 +231,20 @@ mod tests {
     fn app_events_become_the_hosts_words_for_unhosted_instances() {
         let ledger = vec![
             ev(0, "app_started", "a-0", "pid=1"),
-            ev(10, "app_run_begun", "a-0", "run=0 source=tick m=3 catch_up=false"),
+            ev(
+                10,
+                "app_run_begun",
+                "a-0",
+                "run=0 source=tick m=3 catch_up=false",
+            ),
             ev(20, "app_cancelled", "a-0", "active=1"),
             ev(25, "app_run_ended", "a-0", "run=0 outcome=cancelled sent=4"),
-            ev(26, "app_unacked", "a-0", "source=tick m=3 n=4 sent_ns=24000000"),
+            ev(
+                26,
+                "app_unacked",
+                "a-0",
+                "source=tick m=3 n=4 sent_ns=24000000",
+            ),
             ev(27, "app_exiting", "a-0", "unacked=1"),
             // b-0 falls silent long before the end: killed.
             ev(30, "app_run_begun", "b-0", "run=0 source=tick m=4"),
@@ -257,14 +271,23 @@ mod tests {
                 ("instance_killed", "b-0"),
             ]
         );
-        assert_eq!(made[4].t_ns, 24_000_000, "an unacked item is stamped when sent");
+        assert_eq!(
+            made[4].t_ns, 24_000_000,
+            "an unacked item is stamped when sent"
+        );
         assert_eq!(made[1].get("inv"), made[3].get("inv"));
 
         let lives = lives(&ledger);
         let a = &lives[0];
-        assert_eq!((a.cancellation_reached(), a.grace_ms()), (Some(true), Some(7.0)));
+        assert_eq!(
+            (a.cancellation_reached(), a.grace_ms()),
+            (Some(true), Some(7.0))
+        );
         let b = &lives[1];
-        assert_eq!((b.instance.as_str(), b.cancellation_reached()), ("b-0", Some(false)));
+        assert_eq!(
+            (b.instance.as_str(), b.cancellation_reached()),
+            ("b-0", Some(false))
+        );
     }
 
     #[test]

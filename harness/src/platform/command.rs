@@ -113,7 +113,12 @@ impl CommandPlatform {
     }
 
     /// Runs one command to its end (or its timeout, when its group is killed), recording it.
-    async fn run(&self, name: &str, argv: &[String], log_name: Option<&str>) -> anyhow::Result<Ran> {
+    async fn run(
+        &self,
+        name: &str,
+        argv: &[String],
+        log_name: Option<&str>,
+    ) -> anyhow::Result<Ran> {
         let s = self.settings();
         let log = match log_name {
             Some(fixed) => s.log_dir.join(fixed),
@@ -146,9 +151,9 @@ impl CommandPlatform {
             });
         }
         let started = Instant::now();
-        let mut child = cmd.spawn().map_err(|e| {
-            anyhow::anyhow!("{name}: starting {} failed: {e}", program.display())
-        })?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("{name}: starting {} failed: {e}", program.display()))?;
         let pid = child.id().unwrap_or(0) as i32;
         self.inner.groups.lock().expect("groups").push(pid);
         let l = &self.inner.ledger;
@@ -302,7 +307,12 @@ impl CommandPlatform {
             }
             Err(e) => {
                 let reason = if e.is_timeout() { "timeout" } else { "io" };
-                (event::INVOCATION_FAILED, String::new(), String::new(), reason.into())
+                (
+                    event::INVOCATION_FAILED,
+                    String::new(),
+                    String::new(),
+                    reason.into(),
+                )
             }
         };
         // Stamped when it was sent, recorded once it is known to have reached something.
@@ -347,7 +357,10 @@ impl Platform for CommandPlatform {
 
     async fn update(&self, _from: &str, to: &str, _instances: u32) -> anyhow::Result<()> {
         let l = &self.inner.ledger;
-        l.record(l.event(event::PHASE_BEGUN, "", to, "").with("phase", "update"));
+        l.record(
+            l.event(event::PHASE_BEGUN, "", to, "")
+                .with("phase", "update"),
+        );
         l.record(
             l.event(event::PHASE_BEGUN, "", to, "")
                 .with("phase", "update_command"),
@@ -363,7 +376,10 @@ impl Platform for CommandPlatform {
                 result = self.wait_complete(status).await;
             }
         }
-        l.record(l.event(event::PHASE_ENDED, "", to, "").with("phase", "update"));
+        l.record(
+            l.event(event::PHASE_ENDED, "", to, "")
+                .with("phase", "update"),
+        );
         result
     }
 
@@ -419,10 +435,7 @@ impl Platform for CommandPlatform {
             if group_alive(g) {
                 kill_group(g, libc::SIGKILL);
             }
-            l.record(
-                l.event("command_group_killed", "", "", "")
-                    .with("pgid", g),
-            );
+            l.record(l.event("command_group_killed", "", "", "").with("pgid", g));
         }
     }
 }

@@ -23,8 +23,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use host::{Host, HostConfig, InFlight, InstanceView, ModeError, Outcome, Phase};
 pub use command::{CommandPlatform, CommandSettings};
+pub use host::{Host, HostConfig, InFlight, InstanceView, ModeError, Outcome, Phase};
 pub use local::{LocalPlatform, LocalSettings};
 use timer::Schedule;
 
