@@ -466,3 +466,133 @@ async fn arrival_times_come_from_the_clock_the_sink_is_given() {
     let recv: Vec<String> = rows(dir.path()).into_iter().map(|r| r[0].clone()).collect();
     assert_eq!(recv, ["1000", "1500"]);
 }
+
+#[tokio::test]
+async fn with_a_token_every_endpoint_but_health_needs_it_and_a_refusal_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sink::Config::new(dir.path());
+    config.token = Some("s3cret".into());
+    let sink = start_sink_with(config).await;
+    let post = |auth: Option<&str>| {
+        let mut req = sink
+            .client
+            .post(sink.url("/items"))
+            .header("content-type", "application/json")
+            .body(item(1, 0).to_string());
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+    };
+    let none = post(None).await.unwrap();
+    assert_eq!(none.status().as_u16(), 401);
+    let body: Value = none.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+    assert_eq!(
+        post(Some("Bearer wrong")).await.unwrap().status().as_u16(),
+        401
+    );
+    assert_eq!(post(Some("s3cret")).await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        post(Some("Bearer s3cret")).await.unwrap().status().as_u16(),
+        200
+    );
+    for path in ["/stats", "/metrics"] {
+        let r = sink.client.get(sink.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+    }
+    let events = sink
+        .client
+        .post(sink.url("/events"))
+        .body(r#"{"event":"started","instance":"a-0"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status().as_u16(), 401);
+    let health = sink.client.get(sink.url("/health")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let summary = sink.stop().await;
+    assert_eq!(summary.stats.items, 1, "only the authorized item");
+    assert_eq!(summary.stats.rejected["unauthorized"], 6);
+    assert_eq!(rows(dir.path()).len(), 1);
+}
+
+#[tokio::test]
+async fn beyond_loopback_without_a_token_the_sink_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let result = sink::run(listener, sink::Config::new(dir.path()), async {}).await;
+    let e = result.err().expect("refused");
+    assert!(matches!(e, sink::SinkError::Unprotected(_)), "{e}");
+    assert!(e.to_string().contains("token"), "{e}");
+    // With a token it starts (and stops at once).
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let mut config = sink::Config::new(dir.path().join("b"));
+    config.token = Some("t".into());
+    assert!(sink::run(listener, config, async {}).await.is_ok());
+}
+
+#[tokio::test]
+async fn events_go_to_events_csv_and_leases_have_one_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = start_sink(dir.path()).await;
+    let post = |path: &str, body: &str| {
+        sink.client
+            .post(sink.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    let ok = post(
+        "/events",
+        r#"[{"event":"started","instance":"a-0","version":"A","detail":{"pid":7}},
+            {"event":"exiting","instance":"a-0","version":"A","detail":{"unacked":0}}]"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let bad = post("/events", r#"{"event":"Bad","instance":"a-0"}"#)
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+    let first = post("/lease/tick", r#"{"holder":"a-0","ttl_ms":60000}"#)
+        .await
+        .unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let second = post("/lease/tick", r#"{"holder":"b-0","ttl_ms":60000}"#)
+        .await
+        .unwrap();
+    assert_eq!(second.status().as_u16(), 409);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["holder"], "a-0");
+    let release = sink
+        .client
+        .delete(sink.url("/lease/tick"))
+        .body(r#"{"holder":"a-0"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(release.status().as_u16(), 200);
+    let third = post("/lease/tick", r#"{"holder":"b-0","ttl_ms":60000}"#)
+        .await
+        .unwrap();
+    assert_eq!(third.status().as_u16(), 200);
+    let bad_ttl = post("/lease/tick", r#"{"holder":"b-0","ttl_ms":0}"#)
+        .await
+        .unwrap();
+    assert_eq!(bad_ttl.status().as_u16(), 422);
+    let summary = sink.stop().await;
+    assert_eq!(summary.stats.events, 2);
+    let text = std::fs::read_to_string(dir.path().join(sink::EVENTS_FILE)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], sink::EVENTS_HEADER);
+    assert!(lines[1].ends_with(",started,a-0,A,pid=7"), "{text}");
+    assert!(lines[2].ends_with(",exiting,a-0,A,unacked=0"), "{text}");
+    // The sink's own witness: who got the lease, from whom.
+    let leases: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("lease_acquired"))
+        .collect();
+    assert_eq!(leases.len(), 2, "{text}");
+    assert!(leases[0].ends_with("lease=tick previous=none"), "{text}");
+}
