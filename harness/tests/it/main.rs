@@ -7,6 +7,7 @@ mod common;
 mod deployables;
 mod host;
 mod outcomes;
+mod proxies;
 mod runs;
 mod strategies;
 mod timer;

@@ -1,0 +1,113 @@
+//! The command platform on real software nobody here wrote: nginx and HAProxy, started by
+//! the scripts in `platforms/` (`.ci/run` installs Debian's `nginx-light` and `haproxy`).
+
+use std::path::Path;
+
+use harness::runner::RunPlan;
+use harness::scenario::Scenario;
+use reports::RunDir;
+use tokio_util::sync::CancellationToken;
+
+use crate::common;
+
+async fn run_real(name: &str, out: &Path) -> reports::Summary {
+    let path = common::scenarios().join(format!("{name}.toml"));
+    let mut s = Scenario::load(&path).unwrap();
+    common::for_busy_machine(&mut s);
+    let seed = s.seed;
+    let plan = RunPlan::new(
+        s,
+        path.display().to_string(),
+        out,
+        0.1,
+        seed,
+        common::testfn().into(),
+    );
+    harness::runner::run(plan, CancellationToken::new())
+        .await
+        .expect("the run starts")
+        .summary
+}
+
+/// No process of the run is left: not the apps (their `started pid=`), not the scripts
+/// (`command_started pid=`), and not nginx or HAProxy (their command lines name the run's
+/// state directory).
+fn assert_nothing_left(out: &Path) {
+    let ledger = RunDir::new(out).read_ledger().unwrap();
+    let state = std::path::absolute(out.join("platform")).unwrap();
+    let state = state.display().to_string();
+    let pids: Vec<u64> = ledger
+        .iter()
+        .filter(|e| e.event == "command_started" || e.event == "app_started")
+        .filter_map(|e| e.get_u64("pid"))
+        .collect();
+    let live = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    for pid in pids {
+        assert!(!live(&pid.to_string()), "process {pid} outlived the run");
+    }
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(
+            !(cmdline.contains(&state) && live(&pid)),
+            "{pid} ({cmdline}) outlived the run"
+        );
+    }
+}
+
+fn assert_measured_the_proxy(name: &str, summary: &reports::Summary) {
+    assert!(summary.invalid.is_empty(), "{name}: {:?}", summary.invalid);
+    let v = &summary.verdict;
+    assert_eq!(v.expected, 70, "{name}");
+    // Whatever an update cut short is explained by what the apps and the harness saw.
+    assert_eq!(v.causes.lost.unexplained, 0, "{name}: {:?}", v.lost_items);
+    assert!(
+        v.lost <= 10,
+        "{name}: at most the one run in progress: {:?}",
+        v.lost_items
+    );
+    assert_eq!(v.duplicated, 0, "{name}");
+    // Both series ran through the proxy at 500/s for 8 s, and every answer named A or B.
+    for conn in ["new", "reused"] {
+        let d = &v.downtime_by_conn[conn];
+        assert!(d.probes > 3000, "{name} {conn}: {}", d.probes);
+        assert!(
+            !d.failed_by.contains_key("version"),
+            "{name} {conn}: {:?}",
+            d.failed_by
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_and_haproxy_blue_green_and_an_haproxy_rolling_update_measured_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["nginx-blue-green", "haproxy-blue-green", "haproxy-rolling"] {
+        let out = dir.path().join(name);
+        let summary = run_real(name, &out).await;
+        assert_measured_the_proxy(name, &summary);
+        let run = RunDir::new(&out);
+        // Probes saw A before the update and B at the end.
+        let probes = run.read_probes().unwrap();
+        let versions: Vec<&str> = probes.iter().filter_map(|p| p.version.as_deref()).collect();
+        assert_eq!(versions.first(), Some(&"A"), "{name}");
+        assert_eq!(versions.last(), Some(&"B"), "{name}");
+        let ledger = run.read_ledger().unwrap();
+        assert!(
+            ledger.iter().any(|e| e.event == "update_complete"),
+            "{name}"
+        );
+        assert_nothing_left(&out);
+    }
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Blue-green behind HAProxy: the backend holds the live version's instances; update starts the
+# other version's, rewrites the backend and does a seamless reload (master-worker mode: the new
+# worker takes the listening socket over from the old one through the stats socket, so no
+# connection is refused), then stops the old instances.
+#
+#   blue-green.sh deploy|update|status|teardown      (environment: see ../lib.sh and the README)
+#
+# Files in $HARNESS_STATE_DIR: haproxy.cfg, haproxy.pid (the master's, from -p), haproxy.proc
+# (ours), haproxy.log, master.sock, admin.sock, and per instance ID.out/.log/.addr/.proc.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=../lib.sh
+source "${HERE%/*}/lib.sh"
+platform_init haproxy-blue-green "${1:-}"
+hx_init
+
+# write_cfg FILE ID...: a backend of those instances, named by their ids (readable in show stat).
+# No health checks: there is only ever one set of servers, with nothing to fail over to.
+write_cfg() {
+    local file=$1 id body='    balance roundrobin'
+    shift
+    for id in "$@"; do
+        instance_addr "$id"
+        body+=$'\n'"    server $id $REPLY"
+    done
+    hx_write_cfg "$file" "$body"
+}
+
+case $CMD in
+deploy)
+    if proc_alive haproxy; then die "already deployed: haproxy runs (pid $PROC_PID)"; fi
+    require_port_free
+    start_instances "$HARNESS_FROM" "${FROM_IDS[@]}"
+    write_cfg "$STATE/haproxy.cfg" "${FROM_IDS[@]}"
+    hx_start
+    log "deployed $HARNESS_FROM: $URL/health answers through haproxy"
+    ;;
+
+update)
+    proc_alive haproxy || die "haproxy is not running (did deploy succeed?)"
+    start_instances "$HARNESS_TO" "${TO_IDS[@]}"
+    # Check the new config before it replaces the live one: the master re-reads haproxy.cfg.
+    write_cfg "$STATE/haproxy.cfg.new" "${TO_IDS[@]}"
+    hx_check_cfg "$STATE/haproxy.cfg.new"
+    mv -f "$STATE/haproxy.cfg.new" "$STATE/haproxy.cfg"
+    log "backend -> ${TO_IDS[*]}"
+    hx_reload
+    wait_version "$HARNESS_TO" 15 haproxy
+    log "haproxy serves $HARNESS_TO; hand-over delay ${HANDOVER}s before stopping $HARNESS_FROM"
+    sleep "$HANDOVER"
+    signal_procs TERM "${FROM_IDS[@]}"
+    reap_procs "$STOP_TIMEOUT"
+    log "updated to $HARNESS_TO"
+    ;;
+
+status)
+    status_from_gone || exit 1
+    proc_alive haproxy || { log "not done: haproxy is not running"; exit 1; }
+    serves_version "$HARNESS_TO" || { log "not done: $URL/api/ping: $REPLY"; exit 1; }
+    log "done: no $HARNESS_FROM instance runs and haproxy serves $HARNESS_TO"
+    ;;
+
+teardown)
+    # SIGUSR1 to the master is HAProxy's graceful stop (workers finish, then all exit);
+    # teardown_all SIGKILLs what is left after 5 s.
+    teardown_all haproxy USR1
+    ;;
+esac
