@@ -202,36 +202,41 @@ _descendants() {
 
 _TARGETS=() _TREE=()
 
-# signal_procs SIGNAL NAME...: signals each recorded process that still runs, remembering it
-# (and its descendants) for reap_procs. Quiet about names that are not running: teardown must
-# work whatever state a half-done deploy left.
+# signal_procs [-r] SIGNAL NAME...: signals each recorded process that still runs, remembering
+# it (and its descendants) for reap_procs. Quiet about names that are not running: teardown
+# must work whatever state a half-done deploy left. -r: reap_procs repeats the signal every
+# second, because a server that has not installed its handlers yet loses it (the shell starts
+# background jobs with SIGQUIT ignored, and nginx sets its handlers only after binding).
 signal_procs() {
-    local sig=$1 name
+    local again=- sig name
+    if [[ $1 == -r ]]; then again=r; shift; fi
+    sig=$1
     shift
     for name in "$@"; do
         proc_alive "$name" || continue
         _descendants "$PROC_PID"
         log "stopping $name (pid $PROC_PID) with SIG$sig"
         kill -s "$sig" "$PROC_PID" 2>/dev/null || true
-        _TARGETS+=("$PROC_PID:$PROC_START:$name")
+        _TARGETS+=("$PROC_PID:$PROC_START:$name:$sig:$again")
     done
 }
 
 # reap_procs TIMEOUT: waits up to TIMEOUT seconds for what signal_procs signalled to exit, then
 # SIGKILLs what is left of them and of their descendants.
 reap_procs() {
-    local t pid start name left dl
+    local t pid start name sig again left dl next
     deadline dl "$1"
+    deadline next 1
     while :; do
         left=()
         for t in "${_TARGETS[@]}"; do
-            IFS=: read -r pid start name <<<"$t"
+            IFS=: read -r pid start name sig again <<<"$t"
             if _matches "$pid" "$start"; then left+=("$t"); fi
         done
         ((${#left[@]})) || break
         if expired dl; then
             for t in "${left[@]}"; do
-                IFS=: read -r pid start name <<<"$t"
+                IFS=: read -r pid start name sig again <<<"$t"
                 warn "$name (pid $pid) still runs after ${1}s: SIGKILL"
                 # Frozen, it cannot fork while its children are listed (an nginx master that
                 # was stuck retrying its bind starts its workers late).
@@ -240,6 +245,13 @@ reap_procs() {
                 kill -s KILL "$pid" 2>/dev/null || true
             done
             break
+        fi
+        if expired next; then
+            for t in "${left[@]}"; do
+                IFS=: read -r pid start name sig again <<<"$t"
+                [[ $again == r ]] && kill -s "$sig" "$pid" 2>/dev/null || true
+            done
+            deadline next 1
         fi
         sleep 0.05
     done
@@ -394,7 +406,7 @@ status_from_gone() {
 # then every instance ever recorded. Idempotent: names that are not running are skipped.
 teardown_all() {
     local proxy=$1 sig=$2
-    signal_procs "$sig" "$proxy"
+    signal_procs -r "$sig" "$proxy"
     reap_procs 5
     instance_procs "$proxy"
     if ((${#REPLY_ARR[@]})); then

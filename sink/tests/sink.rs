@@ -522,7 +522,7 @@ async fn beyond_loopback_without_a_token_the_sink_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let result = sink::run(listener, sink::Config::new(dir.path()), async {}).await;
-    let e = result.err().expect("refused");
+    let e = result.expect_err("refused");
     assert!(matches!(e, sink::SinkError::Unprotected(_)), "{e}");
     assert!(e.to_string().contains("token"), "{e}");
     // With a token it starts (and stops at once).
