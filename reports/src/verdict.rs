@@ -47,7 +47,7 @@ pub struct Verdict {
     pub listed_limit: usize,
     /// Each instance's life as its own lifecycle events told it (`events.csv`): whether the
     /// cancellation reached its code, and its effective grace. Empty when no app sent any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<crate::lifecycle::InstanceLife>,
 }
 

@@ -22,11 +22,24 @@ async fn an_item_whose_submit_hangs_when_its_instance_dies_is_lost_in_flight() {
         async move { host.invoke_tick(&id, 0, epoch_ns, false).await }
     });
     // The instance reports an item sent before it connects, so once it has connected, the
-    // report is in its stdout pipe.
-    let (_held, _) = tokio::time::timeout(Duration::from_secs(20), hung.accept())
+    // report is in its stdout pipe. Its lifecycle events connect too: wait for the item's.
+    let mut held = Vec::new();
+    let submitting = async {
+        loop {
+            let (mut conn, _) = hung.accept().await.unwrap();
+            let mut head = [0u8; 16];
+            let n = tokio::io::AsyncReadExt::read(&mut conn, &mut head)
+                .await
+                .unwrap_or(0);
+            held.push(conn);
+            if head[..n].starts_with(b"POST /items") {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), submitting)
         .await
-        .expect("the instance submits")
-        .unwrap();
+        .expect("the instance submits");
     host.kill(&id).await;
     let _ = invoking.await.unwrap();
 
