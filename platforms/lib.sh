@@ -3,11 +3,16 @@
 # haproxy/rolling.sh). Sourced, never run.
 #
 # The harness's command-platform contract, in short: it runs `SCRIPT deploy`, `SCRIPT update`,
-# polls `SCRIPT status` until it exits 0, and always ends with `SCRIPT teardown`. Each command
-# runs in its own process group, which the harness SIGKILLs after teardown as a backstop, so
-# nothing here daemonizes or calls setsid: every server is a background job of the command
-# that started it. All state (configs, records of pids, logs, sockets) lives in
-# $HARNESS_STATE_DIR, so parallel deployments never share a file.
+# polls `SCRIPT status` until it exits 0, and always ends with `SCRIPT teardown` (also after a
+# failure, a timeout or Ctrl-C). Each command runs in its own process group, which the harness
+# SIGKILLs after teardown as a backstop, so nothing here daemonizes or calls setsid: every
+# server is a background job of the command that started it. All state (configs, records of
+# pids, logs, sockets) lives in $HARNESS_STATE_DIR, so parallel deployments never share a file.
+#
+# Environment: HARNESS_STATE_DIR, HARNESS_PORT (the front door, on 127.0.0.1), HARNESS_FROM and
+# HARNESS_TO (version labels; instance ids are "a-0", "b-1", ...), HARNESS_INSTANCES,
+# HARNESS_APP_COMMAND and HARNESS_WORK_ARGS (shell words), HARNESS_SINK_URL, HARNESS_TIME_SCALE
+# (scales our own delays: hand-over, drain, stop timeouts; each has a floor).
 #
 # Needs: bash >= 4.4, curl, coreutils, awk, perl (perl-base, Essential on Debian: it speaks
 # to HAProxy's unix sockets because bash cannot), and nginx or haproxy.
@@ -85,7 +90,7 @@ platform_init() {
     [[ -n ${HARNESS_STATE_DIR:-} ]] || die "HARNESS_STATE_DIR is not set"
     [[ -d $HARNESS_STATE_DIR ]] || die "HARNESS_STATE_DIR '$HARNESS_STATE_DIR' is not a directory"
     STATE=$(cd "$HARNESS_STATE_DIR" && pwd -P)
-    cd "$STATE"
+    cd "$STATE" || die "cannot enter $STATE"
 
     # Instances get SIGTERM and this long to finish their runs (up to ~10 s x scale) before SIGKILL.
     scaled 30 5; STOP_TIMEOUT=$REPLY
@@ -118,7 +123,9 @@ platform_init() {
         FROM_IDS+=("${HARNESS_FROM,,}-$i")
         TO_IDS+=("${HARNESS_TO,,}-$i")
     done
-    scaled 2 0.2; HANDOVER=$REPLY
+    scaled 2 0.2
+    # shellcheck disable=SC2034 # used by the blue-green scripts
+    HANDOVER=$REPLY
 }
 
 # find_prog NAME PACKAGE: REPLY = the program's path (root's PATH has /usr/sbin, CI's may not).
@@ -172,7 +179,7 @@ record_proc() {
 
 # proc_alive NAME: true if NAME's recorded process still runs; sets PROC_PID and PROC_START.
 proc_alive() {
-    PROC_PID= PROC_START=
+    PROC_PID='' PROC_START=''
     [[ -f $STATE/$1.proc ]] || return 1
     read -r PROC_PID PROC_START <"$STATE/$1.proc" || return 1
     [[ $PROC_PID =~ ^[0-9]+$ ]] || return 1
@@ -200,7 +207,7 @@ _descendants() {
     done
 }
 
-_TARGETS=() _TREE=()
+_TARGETS=() _TREE=() _LEFT=()
 
 # signal_procs [-r] SIGNAL NAME...: signals each recorded process that still runs, remembering
 # it (and its descendants) for reap_procs. Quiet about names that are not running: teardown
@@ -221,40 +228,61 @@ signal_procs() {
     done
 }
 
-# reap_procs TIMEOUT: waits up to TIMEOUT seconds for what signal_procs signalled to exit, then
-# SIGKILLs what is left of them and of their descendants.
-reap_procs() {
-    local t pid start name sig again left dl next
+# await_procs TIMEOUT: waits up to TIMEOUT seconds for what signal_procs signalled to exit;
+# false if some still run. Repeats -r signals every second meanwhile.
+await_procs() {
+    # shellcheck disable=SC2034 # dl and next are set through deadline's printf -v
+    local t pid start name sig again dl next
     deadline dl "$1"
     deadline next 1
     while :; do
-        left=()
+        _LEFT=()
         for t in "${_TARGETS[@]}"; do
             IFS=: read -r pid start name sig again <<<"$t"
-            if _matches "$pid" "$start"; then left+=("$t"); fi
+            if _matches "$pid" "$start"; then _LEFT+=("$t"); fi
         done
-        ((${#left[@]})) || break
-        if expired dl; then
-            for t in "${left[@]}"; do
-                IFS=: read -r pid start name sig again <<<"$t"
-                warn "$name (pid $pid) still runs after ${1}s: SIGKILL"
-                # Frozen, it cannot fork while its children are listed (an nginx master that
-                # was stuck retrying its bind starts its workers late).
-                kill -s STOP "$pid" 2>/dev/null || true
-                _descendants "$pid"
-                kill -s KILL "$pid" 2>/dev/null || true
-            done
-            break
-        fi
+        ((${#_LEFT[@]})) || return 0
+        expired dl && return 1
         if expired next; then
-            for t in "${left[@]}"; do
+            for t in "${_LEFT[@]}"; do
                 IFS=: read -r pid start name sig again <<<"$t"
-                [[ $again == r ]] && kill -s "$sig" "$pid" 2>/dev/null || true
+                if [[ $again == r ]]; then kill -s "$sig" "$pid" 2>/dev/null || true; fi
             done
             deadline next 1
         fi
         sleep 0.05
     done
+}
+
+# escalate_procs SIGNAL: sends SIGNAL to what still runs of the signalled processes, and makes
+# it the one that -r repeats.
+escalate_procs() {
+    local t pid start name sig again i
+    for i in "${!_TARGETS[@]}"; do
+        IFS=: read -r pid start name sig again <<<"${_TARGETS[i]}"
+        _matches "$pid" "$start" || continue
+        log "$name (pid $pid) still runs after SIG$sig: SIG$1"
+        kill -s "$1" "$pid" 2>/dev/null || true
+        _TARGETS[i]="$pid:$start:$name:$1:$again"
+    done
+}
+
+# reap_procs TIMEOUT: waits up to TIMEOUT seconds for what signal_procs signalled to exit, then
+# SIGKILLs what is left of them and of their descendants.
+reap_procs() {
+    # shellcheck disable=SC2034 # dl is set through deadline's printf -v
+    local t pid start name dl
+    if ! await_procs "$1"; then
+        for t in "${_LEFT[@]}"; do
+            IFS=: read -r pid start name _ <<<"$t"
+            warn "$name (pid $pid) still runs after ${1}s: SIGKILL"
+            # Frozen, it cannot fork while its children are listed (an nginx master that was
+            # stuck retrying its bind starts its workers late).
+            kill -s STOP "$pid" 2>/dev/null || true
+            _descendants "$pid"
+            kill -s KILL "$pid" 2>/dev/null || true
+        done
+    fi
     # Workers outlive a SIGKILLed master; anything of the tree still here now is left over.
     local killed=0
     for t in "${_TREE[@]}"; do
@@ -349,7 +377,7 @@ CURL=(curl --noproxy '*' --silent --show-error --connect-timeout 2 --max-time 5)
 
 # wait_http URL TIMEOUT NAME LOGFILE WHAT: waits for a 2xx from URL while NAME's process lives.
 wait_http() {
-    local url=$1 name=$3 logf=$4 what=$5 err= dl
+    local url=$1 name=$3 logf=$4 what=$5 err='' dl
     deadline dl "$2"
     while :; do
         if err=$("${CURL[@]}" --fail -o /dev/null "$url" 2>&1); then return 0; fi
@@ -364,7 +392,7 @@ wait_http() {
 
 # wait_version VERSION TIMEOUT NAME: waits until the front door's /api/ping reports VERSION.
 wait_version() {
-    local want=$1 body= dl
+    local want=$1 body='' dl
     deadline dl "$2"
     while :; do
         body=$("${CURL[@]}" --fail "$URL/api/ping" 2>&1) || true
@@ -402,11 +430,16 @@ status_from_gone() {
     done
 }
 
-# teardown_all PROXY SIGNAL: stops the front door first (so nothing new reaches the instances),
-# then every instance ever recorded. Idempotent: names that are not running are skipped.
+# teardown_all PROXY GRACEFUL FAST: stops the front door first (so nothing new reaches the
+# instances), then every instance ever recorded. The proxy gets its graceful stop signal, a
+# moment (2 s x scale, floor 0.5 s) to finish in-flight requests, then its fast one (the run is
+# over: an idle keep-alive client must not hold teardown up), then SIGKILL. Idempotent: names
+# that are not running are skipped.
 teardown_all() {
-    local proxy=$1 sig=$2
-    signal_procs -r "$sig" "$proxy"
+    local proxy=$1
+    signal_procs -r "$2" "$proxy"
+    scaled 2 0.5
+    if ! await_procs "$REPLY"; then escalate_procs "$3"; fi
     reap_procs 5
     instance_procs "$proxy"
     if ((${#REPLY_ARR[@]})); then
@@ -431,6 +464,7 @@ teardown_all() {
 
 # A tiny client for HAProxy's sockets. The half-close matters: the master CLI answers only once
 # it sees the end of the request (curl's telnet:// never sends one and hangs).
+# shellcheck disable=SC2016 # perl code, expanded by perl
 _HX_PERL='
 use IO::Socket::UNIX;
 alarm 10;
@@ -487,6 +521,11 @@ defaults
     option dontlog-normal
     option log-separate-errors
     option http-keep-alive
+    # On a reload the old worker would close its idle client connections at once, racing
+    # clients that send on them that instant (wrk counts read errors). With this it answers
+    # their next request with "Connection: close" instead, as nginx cannot. The price: an old
+    # worker lives until its clients' next request or timeout http-keep-alive.
+    option idle-close-on-response
     http-reuse safe
     option redispatch
     retries 3
@@ -534,7 +573,7 @@ hx_start() {
 _hx_proc() {
     hx_cli master.sock "show proc" || return 1
     local line section=
-    HX_RELOADS= HX_FAILED=0 HX_WORKER=
+    HX_RELOADS='' HX_FAILED=0 HX_WORKER=''
     while read -r line; do
         case $line in
             '# workers'*) section=workers; continue ;;
@@ -560,7 +599,7 @@ hx_reload() {
     local master=$PROC_PID before old dl
     _hx_proc || die "HAProxy's master CLI does not answer: $REPLY"
     before=$HX_RELOADS old=$HX_WORKER
-    log "reloading haproxy (SIGUSR2 to master $master; worker $old serves)"
+    log "reloading haproxy (SIGUSR2 to master $master; worker ${old:-?} serves)"
     kill -s USR2 "$master"
     deadline dl 20
     while :; do
@@ -599,7 +638,8 @@ hx_servers() {
 
 # wait_status SERVER WANT TIMEOUT: waits until the server's status (e.g. UP) is WANT.
 wait_status() {
-    local server=$1 want=$2 dl st=
+    # shellcheck disable=SC2034 # dl is set through deadline's printf -v
+    local server=$1 want=$2 dl st=''
     deadline dl "$3"
     while :; do
         hx_servers

@@ -4,13 +4,13 @@
 # worker takes the listening socket over from the old one through the stats socket, so no
 # connection is refused), then stops the old instances.
 #
-#   blue-green.sh deploy|update|status|teardown      (environment: see ../lib.sh and the README)
+#   blue-green.sh deploy|update|status|teardown      (the contract and environment: see ../lib.sh)
 #
 # Files in $HARNESS_STATE_DIR: haproxy.cfg, haproxy.pid (the master's, from -p), haproxy.proc
 # (ours), haproxy.log, master.sock, admin.sock, and per instance ID.out/.log/.addr/.proc.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 source "${HERE%/*}/lib.sh"
 platform_init haproxy-blue-green "${1:-}"
 hx_init
@@ -62,8 +62,8 @@ status)
     ;;
 
 teardown)
-    # SIGUSR1 to the master is HAProxy's graceful stop (workers finish, then all exit);
-    # teardown_all SIGKILLs what is left after 5 s.
-    teardown_all haproxy USR1
+    # USR1 to the master: HAProxy's graceful stop (with idle-close-on-response it waits for
+    # idle clients too, hence the escalation); TERM: hard stop, the master takes its workers.
+    teardown_all haproxy USR1 TERM
     ;;
 esac

@@ -5,7 +5,7 @@
 # its in-flight requests are done, put it in maintenance, stop the old instance, point the slot
 # at the new instance and wait until HAProxy's checks see it UP.
 #
-#   rolling.sh deploy|update|status|teardown      (environment: see ../lib.sh and the README)
+#   rolling.sh deploy|update|status|teardown      (the contract and environment: see ../lib.sh)
 #
 # Files in $HARNESS_STATE_DIR: haproxy.cfg, haproxy.pid, haproxy.proc, haproxy.log,
 # master.sock, admin.sock, slot-I (the instance id slot sI serves), and per instance
@@ -15,7 +15,7 @@
 # requests in that window get 503s. That is what a rolling update of one instance costs.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 source "${HERE%/*}/lib.sh"
 platform_init haproxy-rolling "${1:-}"
 hx_init
@@ -41,6 +41,7 @@ write_cfg() {
 # wait_drained SERVER TIMEOUT: waits until the server has no request in flight or queued.
 # Going on after the timeout is deliberate: a stuck request must not stall the update forever.
 wait_drained() {
+    # shellcheck disable=SC2034 # dl is set through deadline's printf -v
     local server=$1 st scur qcur dl
     deadline dl "$2"
     while :; do
@@ -120,6 +121,7 @@ status)
     ;;
 
 teardown)
-    teardown_all haproxy USR1
+    # As in blue-green.sh: graceful USR1, then TERM.
+    teardown_all haproxy USR1 TERM
     ;;
 esac

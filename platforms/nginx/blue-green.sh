@@ -3,13 +3,13 @@
 # other version's, points the upstream at them and reloads nginx (a graceful reload: new workers
 # take new connections, old ones finish theirs), then stops the old instances.
 #
-#   blue-green.sh deploy|update|status|teardown      (environment: see ../lib.sh and the README)
+#   blue-green.sh deploy|update|status|teardown      (the contract and environment: see ../lib.sh)
 #
 # Files in $HARNESS_STATE_DIR: nginx.conf, nginx.pid (nginx's own, for -s reload), nginx.proc
 # (ours), nginx-error.log, nginx-access.log, nginx-tmp/, and per instance ID.out/.log/.addr/.proc.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 source "${HERE%/*}/lib.sh"
 platform_init nginx-blue-green "${1:-}"
 
@@ -130,7 +130,7 @@ status)
     ;;
 
 teardown)
-    # QUIT is nginx's graceful stop; teardown_all SIGKILLs what is left after 5 s.
-    teardown_all nginx QUIT
+    # QUIT: nginx's graceful stop (idle connections closed, in-flight ones finished); TERM: fast.
+    teardown_all nginx QUIT TERM
     ;;
 esac

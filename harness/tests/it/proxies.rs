@@ -14,6 +14,9 @@ async fn run_real(name: &str, out: &Path) -> reports::Summary {
     let path = common::scenarios().join(format!("{name}.toml"));
     let mut s = Scenario::load(&path).unwrap();
     common::for_busy_machine(&mut s);
+    // Gentler than the scenario's 500/s a series: the tests beside this one run on the same
+    // two cores.
+    s.probes.rate = 200;
     let seed = s.seed;
     let plan = RunPlan::new(
         s,
@@ -72,16 +75,23 @@ fn assert_measured_the_proxy(name: &str, summary: &reports::Summary) {
     assert_eq!(v.expected, 70, "{name}");
     // Whatever an update cut short is explained by what the apps and the harness saw.
     assert_eq!(v.causes.lost.unexplained, 0, "{name}: {:?}", v.lost_items);
-    assert!(
-        v.lost <= 10,
-        "{name}: at most the one run in progress: {:?}",
-        v.lost_items
-    );
+    // Only A's runs can be cut short (B is never stopped), and only in the update's time:
+    // which ones depends on the proxy (an old worker may keep serving its keep-alive
+    // connections with the old backend while A is being stopped).
+    for item in &v.lost_items {
+        assert_eq!(item.version.as_deref(), Some("A"), "{name}: {item:?}");
+        assert!((4..=7).contains(&item.m), "{name}: {item:?}");
+        let cause = item.cause.as_deref().unwrap_or("");
+        assert!(
+            ["killed_before_send", "in_flight", "never_invoked", "failed"].contains(&cause),
+            "{name}: {item:?}"
+        );
+    }
     assert_eq!(v.duplicated, 0, "{name}");
-    // Both series ran through the proxy at 500/s for 8 s, and every answer named A or B.
+    // Both series ran through the proxy at 200/s for 8 s, and every answer named A or B.
     for conn in ["new", "reused"] {
         let d = &v.downtime_by_conn[conn];
-        assert!(d.probes > 3000, "{name} {conn}: {}", d.probes);
+        assert!(d.probes > 1200, "{name} {conn}: {}", d.probes);
         assert!(
             !d.failed_by.contains_key("version"),
             "{name} {conn}: {:?}",
