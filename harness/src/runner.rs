@@ -443,12 +443,21 @@ fn command_platform(
         .next()
         .ok_or_else(|| anyhow::anyhow!("{host} resolves to no address"))?;
     let base_url = url.trim_end_matches('/').to_owned();
+    let driver = s.driver();
+    // The apps' own timers fire on the wall clock's grid of the period, as a real timer's
+    // schedule (a CRON expression) does: the epoch is the next multiple of the period.
+    let now_ns = clock.now_ns() as i64;
+    let now = Instant::now();
+    let period_ns = t.period.as_nanos().max(1) as i64;
+    let epoch_ns = match driver {
+        crate::scenario::Driver::App => (now_ns + period_ns - 1) / period_ns * period_ns,
+        _ => now_ns,
+    };
     let schedule = Schedule {
-        epoch_ns: clock.now_ns() as i64,
-        epoch: Instant::now(),
+        epoch_ns,
+        epoch: now + Duration::from_nanos((epoch_ns - now_ns) as u64),
         period: t.period,
     };
-    let driver = s.driver();
     let mut work_args = plan.work.args();
     if driver == crate::scenario::Driver::App {
         work_args.extend([

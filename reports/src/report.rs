@@ -52,6 +52,24 @@ pub fn tables(h: &History) -> Vec<Table> {
         if let Some(phase) = &run.failed_phase {
             rows.push(row(["failed in phase".into(), phase.clone()]));
         }
+        if let Some(platform) = &run.platform {
+            rows.push(row(["platform".into(), platform.clone()]));
+        }
+        if let Some(driver) = &run.driver {
+            rows.push(row(["driver".into(), driver.clone()]));
+        }
+        if let Some(command) = run.update_command_ms {
+            rows.push(row([
+                "update command returned after (ms)".into(),
+                ms(command),
+            ]));
+            if let Some(done) = run.update_duration_ms {
+                rows.push(row([
+                    "update complete (status) after (ms)".into(),
+                    ms(done),
+                ]));
+            }
+        }
         if let Some(lag) = run.probe_send_lag_ms {
             rows.push(row([
                 "probe send lag p99 (ms)".into(),
@@ -171,9 +189,28 @@ pub fn tables(h: &History) -> Vec<Table> {
         }],
     });
     let d = &v.downtime;
+    let gap = v.gap_max_ms.map(ms).unwrap_or_else(|| "-".into());
+    let downtime_row = |series: &str, d: &crate::verdict::Downtime, gap: String| {
+        row([
+            series.into(),
+            d.windows.to_string(),
+            ms(d.total_ms),
+            ms(d.max_ms),
+            d.probes.to_string(),
+            crate::terminal::failed_probes(d, ""),
+            gap,
+        ])
+    };
+    let mut rows = vec![downtime_row("all", d, gap)];
+    if v.downtime_by_conn.len() > 1 {
+        for (conn, d) in &v.downtime_by_conn {
+            rows.push(downtime_row(conn, d, String::new()));
+        }
+    }
     out.push(Table {
         title: "Downtime".into(),
         header: vec![
+            "series".into(),
             "windows".into(),
             "total (ms)".into(),
             "max (ms)".into(),
@@ -181,15 +218,53 @@ pub fn tables(h: &History) -> Vec<Table> {
             "failed probes".into(),
             "largest arrival gap (ms)".into(),
         ],
-        rows: vec![row([
-            d.windows.to_string(),
-            ms(d.total_ms),
-            ms(d.max_ms),
-            d.probes.to_string(),
-            crate::terminal::failed_probes(d, ""),
-            v.gap_max_ms.map(ms).unwrap_or_else(|| "-".into()),
-        ])],
+        rows,
     });
+    let resolution = probe_resolution(h);
+    if !resolution.is_empty() {
+        out.push(Table {
+            title: "What the probes could resolve".into(),
+            header: vec!["series".into(), "resolution".into()],
+            rows: resolution,
+        });
+    }
+    if !v.instances.is_empty() {
+        out.push(Table {
+            title: "Instances, as they told it".into(),
+            header: vec![
+                "instance".into(),
+                "version".into(),
+                "SIGTERM reached the code".into(),
+                "effective grace (ms)".into(),
+                "ended".into(),
+                "unacknowledged at exit".into(),
+            ],
+            rows: v
+                .instances
+                .iter()
+                .map(|i| {
+                    row([
+                        i.instance.clone(),
+                        i.version.clone(),
+                        match i.cancellation_reached() {
+                            Some(true) => "yes".into(),
+                            Some(false) => "no".into(),
+                            None => "- (still running)".into(),
+                        },
+                        i.grace_ms().map(ms).unwrap_or_else(|| "-".into()),
+                        if i.exited {
+                            "exited".into()
+                        } else if i.alive_at_end {
+                            "running at the end".into()
+                        } else {
+                            "went silent (killed)".into()
+                        },
+                        i.unacked.to_string(),
+                    ])
+                })
+                .collect(),
+        });
+    }
     let origin = h.origin_ns();
     let s = |t: i64| format!("{:.3}", (t - origin) as f64 / 1e9).replace("-0.000", "0.000");
     out.push(Table {
@@ -271,6 +346,52 @@ pub fn tables(h: &History) -> Vec<Table> {
         });
     }
     out
+}
+
+/// Per probe series, its interval and what it can and cannot see: a window shorter than
+/// the interval can fall between two probes, and a keep-alive connection reused only every
+/// so often sees a close of idle connections only when a probe races it.
+fn probe_resolution(h: &History) -> Vec<Vec<String>> {
+    let mut by_conn: std::collections::BTreeMap<&str, (i64, i64, u64)> = Default::default();
+    for p in &h.probes {
+        let e = by_conn
+            .entry(p.conn.as_deref().unwrap_or("all"))
+            .or_insert((i64::MAX, i64::MIN, 0));
+        e.0 = e.0.min(p.intended_ns);
+        e.1 = e.1.max(p.intended_ns);
+        e.2 += 1;
+    }
+    let connections = h
+        .scenario_text
+        .as_deref()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("probes")?.get("connections")?.as_integer())
+        .unwrap_or(1)
+        .max(1);
+    by_conn
+        .into_iter()
+        .filter(|(_, (_, _, n))| *n > 1)
+        .map(|(conn, (first, last, n))| {
+            let interval_ms = (last - first) as f64 / 1e6 / (n - 1) as f64;
+            let mut text = format!(
+                "one probe every {} ms: a window shorter than that may fall between two probes",
+                ms(interval_ms)
+            );
+            if conn == "reused" {
+                text.push_str(&format!(
+                    "; each of its {connections} keep-alive connection(s) is reused about every {} \
+                     ms, and sees a proxy closing idle connections (a reload) only when a probe \
+                     is written on one as it closes: a closed-loop load such as wrk, whose \
+                     connections are never idle, sees more of those",
+                    ms(interval_ms * connections as f64)
+                ));
+            }
+            if conn == "new" {
+                text.push_str("; sees refused and reset connects, not the fate of idle ones");
+            }
+            row([conn.to_owned(), text])
+        })
+        .collect()
 }
 
 fn flatten(prefix: &str, value: &toml::Value, rows: &mut Vec<Vec<String>>) {
