@@ -299,17 +299,12 @@ impl Checker {
         let (gap_max_ns, gap_exact) = self.gaps.finish();
         v.gap_max_ms = gap_max_ns.map(ns_to_ms);
         v.gap_exact = gap_exact;
-        v.downtime = downtime(probes);
-        let mut series: BTreeMap<&str, Vec<Probe>> = BTreeMap::new();
-        for p in probes {
-            if let Some(conn) = &p.conn {
-                series.entry(conn).or_default().push(p.clone());
-            }
-        }
-        v.downtime_by_conn = series
-            .into_iter()
-            .map(|(conn, probes)| (conn.to_owned(), downtime(&probes)))
-            .collect();
+        v.downtime_by_conn = downtime_by_series(probes);
+        v.downtime = if v.downtime_by_conn.len() > 1 {
+            union(&v.downtime_by_conn)
+        } else {
+            downtime(probes)
+        };
         v
     }
 }
@@ -359,6 +354,49 @@ pub fn downtime(probes: &[Probe]) -> Downtime {
             start_ns: start,
             end_ns: last.intended_ns,
         });
+    }
+    d.windows = d.intervals.len() as u64;
+    let lengths = d.intervals.iter().map(|w| w.end_ns - w.start_ns);
+    d.total_ms = ns_to_ms(lengths.clone().sum());
+    d.max_ms = ns_to_ms(lengths.max().unwrap_or(0));
+    d
+}
+
+/// The downtime of each probe series (`conn`) on its own; empty when no probe names one.
+pub fn downtime_by_series(probes: &[Probe]) -> BTreeMap<String, Downtime> {
+    let mut series: BTreeMap<&str, Vec<Probe>> = BTreeMap::new();
+    for p in probes {
+        if let Some(conn) = &p.conn {
+            series.entry(conn).or_default().push(p.clone());
+        }
+    }
+    series
+        .into_iter()
+        .map(|(conn, probes)| (conn.to_owned(), downtime(&probes)))
+        .collect()
+}
+
+/// The downtime of several series together: the union of their windows (the front door was
+/// down for some client whenever one series was), their probes and failures summed. Each
+/// series' windows are its own: interleaving the series' probes would let one series'
+/// successes cut the other's windows short.
+pub fn union(series: &BTreeMap<String, Downtime>) -> Downtime {
+    let mut d = Downtime::default();
+    let mut windows: Vec<Window> = Vec::new();
+    for s in series.values() {
+        d.probes += s.probes;
+        d.failed_probes += s.failed_probes;
+        for (kind, n) in &s.failed_by {
+            *d.failed_by.entry(kind.clone()).or_default() += n;
+        }
+        windows.extend(s.intervals.iter().copied());
+    }
+    windows.sort_by_key(|w| (w.start_ns, w.end_ns));
+    for w in windows {
+        match d.intervals.last_mut() {
+            Some(last) if w.start_ns <= last.end_ns => last.end_ns = last.end_ns.max(w.end_ns),
+            _ => d.intervals.push(w),
+        }
     }
     d.windows = d.intervals.len() as u64;
     let lengths = d.intervals.iter().map(|w| w.end_ns - w.start_ns);

@@ -614,3 +614,56 @@ proptest! {
         prop_assert!(d.max_ms <= d.total_ms);
     }
 }
+
+#[test]
+fn each_series_keeps_its_own_windows_and_the_whole_is_their_union() {
+    let probe = |t: i64, ok: bool, conn: &str| Probe {
+        conn: Some(conn.into()),
+        ..Probe::new(t, t + 1, ok)
+    };
+    // The reused series fails at 10 (an idle connection closed); the new series never does.
+    // Interleaved by intended time, the new series' success at 10 would close the window at
+    // once; on its own, the reused series is down from 10 to its next success at 20.
+    let probes = vec![
+        probe(0, true, "reused"),
+        probe(0, true, "new"),
+        probe(10, false, "reused"),
+        probe(10, true, "new"),
+        probe(20, true, "reused"),
+        probe(20, true, "new"),
+        probe(30, false, "new"),
+        probe(40, true, "new"),
+        probe(40, true, "reused"),
+    ];
+    let series = downtime_by_series(&probes);
+    assert_eq!(
+        series["reused"].intervals,
+        [Window {
+            start_ns: 10,
+            end_ns: 20
+        }]
+    );
+    assert_eq!(
+        series["new"].intervals,
+        [Window {
+            start_ns: 30,
+            end_ns: 40
+        }]
+    );
+    let all = union(&series);
+    assert_eq!((all.windows, all.probes, all.failed_probes), (2, 9, 2));
+    assert_eq!(all.total_ms, 20.0 / 1e6);
+    // Overlapping windows of two series are one.
+    let mut overlapping = series.clone();
+    overlapping.get_mut("new").unwrap().intervals = vec![Window {
+        start_ns: 15,
+        end_ns: 25,
+    }];
+    assert_eq!(
+        union(&overlapping).intervals,
+        [Window {
+            start_ns: 10,
+            end_ns: 25
+        }]
+    );
+}
