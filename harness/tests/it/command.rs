@@ -255,3 +255,42 @@ async fn lifecycle_events_give_the_causes_the_hosts_ledger_gives() {
     assert_eq!(causes(&by_apps), causes(&by_host));
     assert_eq!(by_apps.causes.lost, by_host.causes.lost);
 }
+
+/// A sink with a token: the apps on a command platform get it in their environment, the
+/// local platform's instances on their command line, and either way every item and event
+/// is recorded, none refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sinks_token_reaches_every_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = scenario("harness", 1, "", "");
+    s.sink.token = Some("t0ken".into());
+    let out = dir.path().join("command");
+    let summary = run(s, &out).await;
+    assert!(summary.invalid.is_empty(), "{:?}", summary.invalid);
+    assert!(
+        summary.verdict.delivered > 40,
+        "{}",
+        summary.verdict.delivered
+    );
+    assert!(!RunDir::new(&out).read_app_events().unwrap().is_empty());
+
+    let mut local = Scenario::load(&common::scenarios().join("seed-swap.toml")).unwrap();
+    common::for_busy_machine(&mut local);
+    local.sink.token = Some("env:HARNESS_TEST_NO_SUCH_VARIABLE".into());
+    let missing = run(local.clone(), &dir.path().join("missing")).await;
+    assert!(
+        missing
+            .invalid
+            .join(" ")
+            .contains("HARNESS_TEST_NO_SUCH_VARIABLE"),
+        "{:?}",
+        missing.invalid
+    );
+    local.sink.token = Some("t0ken".into());
+    let plan = common::plan(local, &dir.path().join("local"), 0.05);
+    let summary = common::run_valid(plan).await;
+    assert_eq!(
+        summary.verdict.lost, 2,
+        "the seed swap's two, nothing refused"
+    );
+}
