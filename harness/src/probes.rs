@@ -65,11 +65,10 @@ impl ProbeConfig {
     }
 }
 
-/// Idle keep-alive connections of the reused series, and how many it has open.
+/// Idle keep-alive connections of the reused series.
 #[derive(Default)]
 struct Pool {
     idle: Vec<SendRequest<Empty<Bytes>>>,
-    open: u32,
 }
 
 /// How a probe went out: on which series, and on a connection it may keep.
@@ -92,6 +91,10 @@ struct Prober {
     config: ProbeConfig,
     clock: Arc<dyn Clock>,
     pool: Mutex<Pool>,
+    /// One permit per connection of the reused series: a probe that finds every one busy
+    /// waits for one (its latency still counts from its intended time, so the wait shows),
+    /// rather than opening ever more connections under load.
+    connections: Arc<Semaphore>,
 }
 
 /// Sends probes from `start` (whose wall-clock time is `start_ns`) until `stop`, and returns
@@ -119,6 +122,7 @@ pub async fn run(
             + 64;
     let permits = Arc::new(Semaphore::new(in_flight_limit));
     let prober = Arc::new(Prober {
+        connections: Arc::new(Semaphore::new(config.connections.max(1) as usize)),
         config,
         clock,
         pool: Mutex::new(Pool::default()),
@@ -133,7 +137,15 @@ pub async fn run(
     });
     // The schedule runs on its own OS thread: tokio's timer wheel has 1 ms granularity,
     // while the thread's nanosleep wakes within tens of microseconds of the intended time.
-    let runtime = tokio::runtime::Handle::current();
+    // The probes run on a runtime of their own, so that the harness's own servers (the local
+    // front door, the sink) do not delay their sends.
+    let own_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("probe")
+        .enable_all()
+        .build()
+        .expect("the probes' runtime builds");
+    let runtime = own_runtime.handle().clone();
     let start = start.into_std();
     let scheduler = std::thread::Builder::new()
         .name("probe-scheduler".into())
@@ -179,6 +191,8 @@ pub async fn run(
     // The scheduler thread owned the last sender but one; the spawned probes hold the rest.
     let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
     let mut probes = collector.await.unwrap_or_default();
+    // A runtime may not be dropped on an async thread.
+    let _ = tokio::task::spawn_blocking(move || drop(own_runtime)).await;
     probes.sort_by_key(|p| p.intended_ns);
     probes
 }
@@ -229,20 +243,21 @@ impl Prober {
 
     /// One request and its answer's status and body, on a pooled connection or a new one.
     async fn exchange(&self, series: Series) -> Result<(u16, Bytes), Failed> {
+        let _permit = match series {
+            Series::New => None,
+            Series::Reused => Some(
+                self.connections
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Failed("io"))?,
+            ),
+        };
         let (mut sender, pooled) = match series {
             Series::New => (self.connect().await?, false),
             Series::Reused => match self.take_idle() {
                 Some(s) => (s, true),
-                None => {
-                    let sender = self.connect().await?;
-                    // Kept only while the pool has room; an extra one serves this probe.
-                    let mut pool = self.pool.lock().expect("probe pool");
-                    let keep = pool.open < self.config.connections;
-                    if keep {
-                        pool.open += 1;
-                    }
-                    (sender, keep)
-                }
+                None => (self.connect().await?, true),
             },
         };
         let mut request = hyper::Request::get(self.config.path.as_str())
@@ -262,14 +277,9 @@ impl Prober {
             Ok((status, body))
         }
         .await;
-        if pooled {
-            let mut pool = self.pool.lock().expect("probe pool");
-            if answer.is_ok() && !sender.is_closed() {
-                pool.idle.push(sender);
-            } else {
-                // A broken connection leaves the pool; the next probe opens another.
-                pool.open = pool.open.saturating_sub(1);
-            }
+        // A broken connection leaves the pool; the next probe opens another.
+        if pooled && answer.is_ok() && !sender.is_closed() {
+            self.pool.lock().expect("probe pool").idle.push(sender);
         }
         answer
     }
@@ -280,7 +290,6 @@ impl Prober {
             if !sender.is_closed() {
                 return Some(sender);
             }
-            pool.open = pool.open.saturating_sub(1);
         }
         None
     }
