@@ -430,6 +430,25 @@ status_from_gone() {
     done
 }
 
+# hand_over SERVER: once SERVER serves TO, waits the hand-over delay and stops every FROM
+# instance (the second half of a blue-green update).
+hand_over() {
+    wait_version "$HARNESS_TO" 15 "$1"
+    log "$1 serves $HARNESS_TO; hand-over delay ${HANDOVER}s before stopping $HARNESS_FROM"
+    sleep "$HANDOVER"
+    signal_procs TERM "${FROM_IDS[@]}"
+    reap_procs "$STOP_TIMEOUT"
+    log "updated to $HARNESS_TO"
+}
+
+# blue_green_status SERVER: exits 0 when no FROM instance runs and SERVER serves TO.
+blue_green_status() {
+    status_from_gone || exit 1
+    proc_alive "$1" || { log "not done: $1 is not running"; exit 1; }
+    serves_version "$HARNESS_TO" || { log "not done: $URL/api/ping: $REPLY"; exit 1; }
+    log "done: no $HARNESS_FROM instance runs and $1 serves $HARNESS_TO"
+}
+
 # teardown_all PROXY GRACEFUL FAST: stops the front door first (so nothing new reaches the
 # instances), then every instance ever recorded. The proxy gets its graceful stop signal, a
 # moment (2 s x scale, floor 0.5 s) to finish in-flight requests, then its fast one (the run is

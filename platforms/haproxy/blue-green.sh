@@ -46,19 +46,11 @@ update)
     mv -f "$STATE/haproxy.cfg.new" "$STATE/haproxy.cfg"
     log "backend -> ${TO_IDS[*]}"
     hx_reload
-    wait_version "$HARNESS_TO" 15 haproxy
-    log "haproxy serves $HARNESS_TO; hand-over delay ${HANDOVER}s before stopping $HARNESS_FROM"
-    sleep "$HANDOVER"
-    signal_procs TERM "${FROM_IDS[@]}"
-    reap_procs "$STOP_TIMEOUT"
-    log "updated to $HARNESS_TO"
+    hand_over haproxy
     ;;
 
 status)
-    status_from_gone || exit 1
-    proc_alive haproxy || { log "not done: haproxy is not running"; exit 1; }
-    serves_version "$HARNESS_TO" || { log "not done: $URL/api/ping: $REPLY"; exit 1; }
-    log "done: no $HARNESS_FROM instance runs and haproxy serves $HARNESS_TO"
+    blue_green_status haproxy
     ;;
 
 teardown)

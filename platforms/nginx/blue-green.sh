@@ -114,19 +114,11 @@ update)
     log "upstream -> ${REPLY_ARR[*]}; nginx -s reload"
     out=$("$NGINX" "${NGINX_ARGS[@]}" -s reload 2>&1) || die "nginx -s reload failed: $out"
     # -s reload only sends SIGHUP; the reload has happened once new connections reach TO.
-    wait_version "$HARNESS_TO" 15 nginx
-    log "nginx serves $HARNESS_TO; hand-over delay ${HANDOVER}s before stopping $HARNESS_FROM"
-    sleep "$HANDOVER"
-    signal_procs TERM "${FROM_IDS[@]}"
-    reap_procs "$STOP_TIMEOUT"
-    log "updated to $HARNESS_TO"
+    hand_over nginx
     ;;
 
 status)
-    status_from_gone || exit 1
-    proc_alive nginx || { log "not done: nginx is not running"; exit 1; }
-    serves_version "$HARNESS_TO" || { log "not done: $URL/api/ping: $REPLY"; exit 1; }
-    log "done: no $HARNESS_FROM instance runs and nginx serves $HARNESS_TO"
+    blue_green_status nginx
     ;;
 
 teardown)
