@@ -49,10 +49,10 @@ wrk_reloads() { # proxy script reload-command...
 # The harness's probes over $runs one-reload runs; prints "reused-failures new-failures".
 harness_reloads() { # scenario
   local name=$1 reused=0 new=0
-  # The probe timeout scales with the time scale: 20 s is 1 s of real time at 0.05, so a
-  # busy moment is not a timeout; the lag budget is loosened to 50 ms and reported.
+  # The lag budget is loosened to 50 ms (and reported): at thousands of probes a second on
+  # two busy cores, 10 ms is the client's limit, not the proxy's.
   sed -e 's/^driver = "harness"/driver = "none"/' -e "s/^rate = .*/rate = $rate/" \
-    -e "s/^connections = .*/connections = $conns/" -e 's/^timeout = "1s"/timeout = "20s"/' \
+    -e "s/^connections = .*/connections = $conns/" \
     -e 's/^\[probes\]/[probes]\nmax_send_lag = "50ms"/' \
     "scenarios/$name.toml" >"scenarios/.bench-$name.toml"
   for ((i = 0; i < runs; i++)); do

@@ -139,13 +139,15 @@ pub async fn run(
     // while the thread's nanosleep wakes within tens of microseconds of the intended time.
     // The probes run on a runtime of their own, so that the harness's own servers (the local
     // front door, the sink) do not delay their sends.
-    let own_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("probe")
-        .enable_all()
-        .build()
-        .expect("the probes' runtime builds");
-    let runtime = own_runtime.handle().clone();
+    let own_runtime = RuntimeGuard(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("probe")
+            .enable_all()
+            .build()
+            .expect("the probes' runtime builds"),
+    ));
+    let runtime = own_runtime.handle();
     let start = start.into_std();
     let scheduler = std::thread::Builder::new()
         .name("probe-scheduler".into())
@@ -191,10 +193,31 @@ pub async fn run(
     // The scheduler thread owned the last sender but one; the spawned probes hold the rest.
     let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
     let mut probes = collector.await.unwrap_or_default();
-    // A runtime may not be dropped on an async thread.
-    let _ = tokio::task::spawn_blocking(move || drop(own_runtime)).await;
+    drop(own_runtime);
     probes.sort_by_key(|p| p.intended_ns);
     probes
+}
+
+/// The probes' own runtime, shut down in the background when dropped: a runtime may not be
+/// dropped on an async thread, and this one is (at the end, or when the run is aborted).
+struct RuntimeGuard(Option<tokio::runtime::Runtime>);
+
+impl RuntimeGuard {
+    fn handle(&self) -> tokio::runtime::Handle {
+        self.0
+            .as_ref()
+            .expect("a runtime until dropped")
+            .handle()
+            .clone()
+    }
+}
+
+impl Drop for RuntimeGuard {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Why a probe failed before any answer.
@@ -202,8 +225,28 @@ struct Failed(&'static str);
 
 impl Prober {
     async fn probe(&self, intended_ns: i64, series: Series) -> Probe {
+        let deadline = Instant::now() + self.config.timeout;
+        // A probe that waits out its timeout for a busy connection never left the client:
+        // that is the client's saturation, not the platform's downtime.
+        let _permit = match series {
+            Series::New => None,
+            Series::Reused => {
+                let wait = self.connections.clone().acquire_owned();
+                match tokio::time::timeout_at(deadline, wait).await {
+                    Ok(Ok(permit)) => Some(permit),
+                    _ => {
+                        return Probe {
+                            error: Some("saturated".into()),
+                            conn: Some(series.as_str().into()),
+                            ..Probe::new(intended_ns, self.clock.now_ns() as i64, false)
+                        }
+                    }
+                }
+            }
+        };
+        // Sent once it has a connection: the wait for one is the client's lag.
         let sent_ns = self.clock.now_ns() as i64;
-        let result = tokio::time::timeout(self.config.timeout, self.exchange(series)).await;
+        let result = tokio::time::timeout_at(deadline, self.exchange(series)).await;
         let done_ns = self.clock.now_ns() as i64;
         let mut probe = Probe {
             sent_ns: Some(sent_ns),
@@ -241,21 +284,12 @@ impl Prober {
         probe
     }
 
-    /// One request and its answer's status and body, on a pooled connection or a new one.
+    /// One request and its answer's status and body, on a pooled connection or a new one
+    /// (the caller holds the reused series' connection permit).
     async fn exchange(&self, series: Series) -> Result<(u16, Bytes), Failed> {
-        let _permit = match series {
-            Series::New => None,
-            Series::Reused => Some(
-                self.connections
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| Failed("io"))?,
-            ),
-        };
         let (mut sender, pooled) = match series {
             Series::New => (self.connect().await?, false),
-            Series::Reused => match self.take_idle() {
+            Series::Reused => match self.take_ready().await {
                 Some(s) => (s, true),
                 None => (self.connect().await?, true),
             },
@@ -266,9 +300,17 @@ impl Prober {
             request = request.header(hyper::header::CONNECTION, "close");
         }
         let request = request.body(Empty::new()).map_err(|_| Failed("io"))?;
+        let mut closing = false;
         let answer = async {
             let response = sender.send_request(request).await.map_err(classify)?;
             let status = response.status().as_u16();
+            // `Connection: close` (HAProxy's idle-close-on-response at a reload): the server
+            // will close this one; it is not kept for the next probe.
+            closing = response
+                .headers()
+                .get(hyper::header::CONNECTION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"));
             let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
                 .collect()
                 .await
@@ -277,21 +319,25 @@ impl Prober {
             Ok((status, body))
         }
         .await;
-        // A broken connection leaves the pool; the next probe opens another.
-        if pooled && answer.is_ok() && !sender.is_closed() {
+        // A broken or closing connection leaves the pool; the next probe opens another.
+        if pooled && answer.is_ok() && !closing && !sender.is_closed() {
             self.pool.lock().expect("probe pool").idle.push(sender);
         }
         answer
     }
 
-    fn take_idle(&self) -> Option<SendRequest<Empty<Bytes>>> {
-        let mut pool = self.pool.lock().expect("probe pool");
-        while let Some(sender) = pool.idle.pop() {
-            if !sender.is_closed() {
+    /// An idle connection that can take a request now. hyper refuses a second request until
+    /// the connection's task has read the end of the previous answer, and a connection the
+    /// server closed while idle is no use: either is dropped (nothing was written on it),
+    /// which is not a probe failure. What is left is the real race: a request written just
+    /// as the server closes the connection.
+    async fn take_ready(&self) -> Option<SendRequest<Empty<Bytes>>> {
+        loop {
+            let mut sender = self.pool.lock().expect("probe pool").idle.pop()?;
+            if !sender.is_closed() && sender.ready().await.is_ok() {
                 return Some(sender);
             }
         }
-        None
     }
 
     async fn connect(&self) -> Result<SendRequest<Empty<Bytes>>, Failed> {

@@ -82,6 +82,7 @@ impl RunPlan {
 pub struct Timing {
     pub period: Duration,
     pub update_at: Duration,
+    pub warmup: Duration,
     pub duration: Duration,
     pub settle: Duration,
     pub item_delay: Duration,
@@ -118,7 +119,13 @@ impl Timing {
             submit_timeout: s.workload.submit_timeout.scaled(scale),
             late_after: s.late_after().scaled(scale),
             cold_start: s.app.cold_start.scaled(scale),
-            probe_timeout: s.probes.timeout.scaled(scale),
+            // Against a real platform the network is real: a probe's timeout does not scale.
+            probe_timeout: if s.is_command() {
+                s.probes.timeout.0
+            } else {
+                s.probes.timeout.scaled(scale)
+            },
+            warmup: s.run.warmup.scaled(scale),
             queue_visibility: s.queue_settings().visibility.scaled(scale),
             invoke_timeout: period * 10 + Duration::from_secs(5),
             door_timeout: Duration::from_secs(230)

@@ -98,6 +98,8 @@ struct Measured {
     window_end: Duration,
     /// Problems of the measuring itself (the sink), each making the run invalid.
     invalid: Vec<String>,
+    /// Things the summary should say that do not make the run invalid.
+    notes: Vec<String>,
 }
 
 /// Whether `dir` already holds a run, which a new run must not mix with.
@@ -175,6 +177,7 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
             plan.time_scale
         ));
     }
+    notes.append(&mut measured.notes);
     let measured_any = verdict.is_some();
     if failure.is_some() && measured_any {
         notes.push(
@@ -196,6 +199,7 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
             wall_ms: Some(wall.elapsed().as_secs_f64() * 1e3),
             update_duration_ms: reports::ledger::update_duration_ms(&events),
             update_command_ms: reports::ledger::phase_span_ms(&events, "update_command"),
+            update_complete_ms: reports::ledger::update_complete_ms(&events),
             platform: Some(if s.is_command() { "command" } else { "local" }.to_owned()),
             driver: Some(s.driver().as_str().to_owned()),
             notes,
@@ -321,7 +325,7 @@ async fn measure(
     let sink_task = tokio::spawn(sink.serve(sink_listener, sink_stop.clone().cancelled_owned()));
 
     let mut measured = if s.is_command() {
-        match command_platform(plan, ledger, &sink_url, token.as_deref(), clock.as_ref()) {
+        match command_platform(plan, ledger, &sink_url, token.as_deref(), clock.as_ref()).await {
             Ok(platform) => run_on(plan, &platform, ledger, clock, cancel).await,
             Err(e) => setup_failed(format!("setting up the command platform: {e:#}")),
         }
@@ -335,17 +339,38 @@ async fn measure(
     sink_stop.cancel();
     match sink_task.await {
         Ok(Ok(summary)) => {
-            let rejected: u64 = summary.stats.rejected.values().sum();
-            if rejected > 0 {
-                let kinds: Vec<String> = summary
-                    .stats
-                    .rejected
+            // Refused items are items the run cannot judge: the run is invalid. Refused
+            // events, leases and unauthorized requests (anyone on the network may knock) are
+            // reported, not held against the measurement.
+            let (items, other): (Vec<_>, Vec<_>) = summary
+                .stats
+                .rejected
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .partition(|(kind, _)| {
+                    !matches!(
+                        kind.as_str(),
+                        "invalid_event" | "invalid_lease" | "unauthorized"
+                    )
+                });
+            let list = |kinds: &[(&String, &u64)]| {
+                kinds
                     .iter()
                     .map(|(kind, n)| format!("{kind} {n}"))
-                    .collect();
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !items.is_empty() {
+                let n: u64 = items.iter().map(|(_, n)| **n).sum();
                 measured.invalid.push(format!(
-                    "the sink refused {rejected} request(s) ({}): the function sent malformed items",
-                    kinds.join(", ")
+                    "the sink refused {n} request(s) ({}): the function sent malformed items",
+                    list(&items)
+                ));
+            }
+            if !other.is_empty() {
+                measured.notes.push(format!(
+                    "the sink refused other requests ({}): see its log; items were not affected",
+                    list(&other)
                 ));
             }
         }
@@ -420,7 +445,7 @@ async fn run_on<P: Platform + Clone>(
 
 /// The command platform for the plan: the scenario's commands, their environment, the front
 /// door (a free port when the URL's is 0) and, for apps with their own timer, the schedule.
-fn command_platform(
+async fn command_platform(
     plan: &RunPlan,
     ledger: &Ledger,
     sink_url: &str,
@@ -431,18 +456,26 @@ fn command_platform(
     let p = &s.platform;
     let url = p.url.clone().unwrap_or_default();
     let (host, mut port) = crate::scenario::front_door_addr(&url).map_err(anyhow::Error::msg)?;
-    let mut url = url;
+    // `[::1]` is written with brackets and resolved without.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let mut addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare, port))
+        .await
+        .map_err(|e| anyhow::anyhow!("platform.url: resolving {host}: {e}"))?
+        .collect();
+    // `localhost` may resolve to ::1 first, while a script listens on 127.0.0.1.
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    let mut front_door = *addrs
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("platform.url: {host} resolves to no address"))?;
     if port == 0 {
         // The commands are told the port; bind-and-release is the best a script allows.
-        port = std::net::TcpListener::bind((host.as_str(), 0))?
+        port = std::net::TcpListener::bind((front_door.ip(), 0))?
             .local_addr()?
             .port();
-        url = url.replacen(&format!("{host}:0"), &format!("{host}:{port}"), 1);
+        front_door.set_port(port);
     }
-    let front_door = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))?
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("{host} resolves to no address"))?;
-    let base_url = url.trim_end_matches('/').to_owned();
+    let authority = format!("{host}:{port}");
+    let base_url = format!("http://{authority}");
     let driver = s.driver();
     // The apps' own timers fire on the wall clock's grid of the period, as a real timer's
     // schedule (a CRON expression) does: the epoch is the next multiple of the period.
@@ -482,15 +515,22 @@ fn command_platform(
     if plan.program.kind == crate::app::AppKind::InProcess {
         anyhow::bail!("a command platform starts the app as a process, not in the harness's own");
     }
-    let app_command = std::iter::once(plan.program.program.display().to_string())
+    let words: Vec<String> = std::iter::once(plan.program.program.display().to_string())
         .chain(
             plan.program
                 .args
                 .iter()
                 .map(|a| a.to_string_lossy().into_owned()),
         )
-        .collect::<Vec<_>>()
-        .join(" ");
+        .collect();
+    // The scripts split HARNESS_APP_COMMAND on spaces: a word with one would break it.
+    if let Some(w) = words.iter().find(|w| w.contains(char::is_whitespace)) {
+        anyhow::bail!(
+            "the app command {w:?} holds a space, which HARNESS_APP_COMMAND (shell words) \
+             cannot carry; install or link it at a path without one"
+        );
+    }
+    let app_command = words.join(" ");
     let run_dir = std::path::absolute(out)?;
     let state_dir = run_dir.join("platform");
     std::fs::create_dir_all(&state_dir)?;
@@ -513,12 +553,21 @@ fn command_platform(
         ("HARNESS_PERIOD_NS", t.period.as_nanos().to_string()),
         ("HARNESS_ITEMS", w.items.to_string()),
         ("HARNESS_ITEM_DELAY_NS", t.item_delay.as_nanos().to_string()),
-        ("HARNESS_TIMER_EPOCH_NS", schedule.epoch_ns.to_string()),
-        ("HARNESS_TIMER_PERIOD_NS", t.period.as_nanos().to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    if driver == crate::scenario::Driver::App {
+        // Only the app driver's schedule is known before the deploy.
+        env.push((
+            "HARNESS_TIMER_EPOCH_NS".into(),
+            schedule.epoch_ns.to_string(),
+        ));
+        env.push((
+            "HARNESS_TIMER_PERIOD_NS".into(),
+            t.period.as_nanos().to_string(),
+        ));
+    }
     env.sort();
     let dir = Path::new(&plan.scenario_path)
         .parent()
@@ -542,6 +591,7 @@ fn command_platform(
         status_interval: p.status_interval().0,
         front_door,
         url: base_url,
+        host: authority,
         driver,
         first: s.first_expected(),
         until: s.occurrences_fired(),
@@ -562,7 +612,7 @@ fn probe_config(s: &Scenario, door: std::net::SocketAddr, timeout: Duration) -> 
     config.expect_body = p
         .expect_body
         .as_deref()
-        .and_then(|re| regex::Regex::new(re).ok());
+        .map(|re| regex::Regex::new(re).expect("probes.expect_body was checked on load"));
     config.expect_versions = p
         .expect_version
         .then(|| vec![s.app.from.clone(), s.app.to.clone()]);
@@ -608,13 +658,36 @@ async fn drive<P: Platform + Clone>(
         period: plan.timing.period,
     });
     measured.schedule = Some(schedule);
+    // An epoch fixed before the deploy (the app driver) must still be ahead of the warm-up's
+    // end, or occurrences the run expects were due before anything could run them.
+    let late = Instant::now().saturating_duration_since(schedule.epoch);
+    if platform.fixed_schedule().is_some() && late > plan.timing.warmup {
+        measured.failure = Some(Failure::new(
+            "start",
+            format!(
+                "the deploy ended {:.1} s after the schedule's epoch, past run.warmup ({:.1} s \
+                 scaled): the apps' timers were due before they ran; raise run.warmup",
+                late.as_secs_f64(),
+                plan.timing.warmup.as_secs_f64()
+            ),
+        ));
+        measured.schedule = None;
+        return measured;
+    }
     platform.start_triggers(schedule);
     let probe_stop = CancellationToken::new();
+    // Probes start at the epoch, or now when the epoch is already past (the app driver's):
+    // a backlog of probes fired at once would only measure the client.
+    let probe_start = schedule.epoch.max(Instant::now());
+    let probe_start_ns =
+        schedule.epoch_ns + probe_start.duration_since(schedule.epoch).as_nanos() as i64;
+    let mut probe = probe_config(s, platform.front_door(), plan.timing.probe_timeout);
+    probe.host = platform.front_door_host();
     let probe_task = tokio::spawn(probes::run(
-        probe_config(s, platform.front_door(), plan.timing.probe_timeout),
+        probe,
         clock,
-        schedule.epoch,
-        schedule.epoch_ns,
+        probe_start,
+        probe_start_ns,
         probe_stop.clone(),
     ));
 

@@ -713,6 +713,15 @@ impl Scenario {
             s.queue = Some(self.queue_settings());
         }
         s.expect = Some(self.expect.clone().unwrap_or_default());
+        // A secret is not written down where a report would show it: the scenario as run
+        // names the variable a re-run reads it from instead.
+        if s.sink
+            .token
+            .as_deref()
+            .is_some_and(|t| !t.starts_with("env:"))
+        {
+            s.sink.token = Some("env:HARNESS_SINK_TOKEN".into());
+        }
         s
     }
 
@@ -768,19 +777,28 @@ impl Scenario {
     }
 }
 
-/// The host and port of a front door URL (`http://HOST:PORT[/...]`), or why it is not one.
+/// The host (as written, brackets and all for IPv6) and port of a front door URL,
+/// `http://HOST:PORT` with nothing after but an optional `/`, or why it is not one. The
+/// probed path is `probes.path`; a path here would be silently ignored, so it is refused.
 pub fn front_door_addr(url: &str) -> Result<(String, u16), String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("{url:?} must start with http://"))?;
-    let authority = rest.split('/').next().unwrap_or("");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if !path.is_empty() {
+        return Err(format!(
+            "{url:?} has a path; give the front door as http://HOST:PORT (probes.path is the \
+             probed path)"
+        ));
+    }
     let (host, port) = authority
         .rsplit_once(':')
+        .filter(|(h, _)| !h.ends_with(':') && (h.starts_with('[') || !h.contains(':')))
         .ok_or_else(|| format!("{url:?} must name a port (http://HOST:PORT)"))?;
     let port = port
         .parse::<u16>()
         .map_err(|_| format!("{url:?} has no valid port"))?;
-    if host.is_empty() {
+    if host.is_empty() || host == "[]" {
         return Err(format!("{url:?} has no host"));
     }
     Ok((host.to_owned(), port))

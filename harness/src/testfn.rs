@@ -137,11 +137,24 @@ pub struct AppState {
     lifecycle: Lifecycle,
     /// Runs the function started itself (its own timer's), which it waits for before exit.
     runs: tokio_util::task::TaskTracker,
+    /// The `cancelled` event was posted.
+    said_cancelled: std::sync::atomic::AtomicBool,
     /// Fires on SIGTERM: the function's cancellation token.
     cancel: CancellationToken,
     mode: AtomicU8,
     /// Runs (timer loops, queue messages) in progress.
     active: AtomicU32,
+}
+
+fn sink_headers(config: &Config) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = &config.sink_token {
+        if let Ok(mut value) = format!("Bearer {token}").parse::<reqwest::header::HeaderValue>() {
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+    }
+    headers
 }
 
 /// Counts a run as active while it lives.
@@ -162,18 +175,10 @@ impl Drop for Active<'_> {
 
 impl AppState {
     pub fn new(config: Config, cancel: CancellationToken) -> Arc<AppState> {
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(token) = &config.sink_token {
-            if let Ok(mut value) = format!("Bearer {token}").parse::<reqwest::header::HeaderValue>()
-            {
-                value.set_sensitive(true);
-                headers.insert(reqwest::header::AUTHORIZATION, value);
-            }
-        }
         let client = reqwest::Client::builder()
             .timeout(config.work.submit_timeout)
             .pool_max_idle_per_host(4)
-            .default_headers(headers)
+            .default_headers(sink_headers(&config))
             .build()
             .expect("a client with a timeout builds");
         let lifecycle = Lifecycle::new(
@@ -187,10 +192,16 @@ impl AppState {
             client,
             lifecycle,
             runs: tokio_util::task::TaskTracker::new(),
+            said_cancelled: std::sync::atomic::AtomicBool::new(false),
             cancel,
             mode: AtomicU8::new(MODE_NORMAL),
             active: AtomicU32::new(0),
         })
+    }
+
+    /// The headers every request to the sink carries (its token).
+    fn sink_headers(&self) -> reqwest::header::HeaderMap {
+        sink_headers(&self.config)
     }
 
     fn draining(&self) -> bool {
@@ -273,33 +284,40 @@ pub async fn serve(
     }
     state.runs.close();
     state.runs.wait().await;
-    // Once cancelled, the witness has said so (or is saying it): let it finish.
-    if state.cancel.is_cancelled() {
-        let _ = witness.await;
-    } else {
-        witness.abort();
-    }
+    // Heartbeats go on to the end: the last sign of life is the effective grace's end.
+    witness.abort();
+    say_cancelled(&state);
     state.lifecycle.exiting(Duration::from_secs(1)).await;
     result
 }
 
-/// Heartbeats until the cancellation token fires, then says that it fired: whether SIGTERM
-/// reached the code at all is what a real platform never tells.
+/// Heartbeats until the process exits, and says when the cancellation token fired: whether
+/// SIGTERM reached the code at all is what a real platform never tells, and the heartbeats
+/// after it show how long the code really ran on.
 async fn watch(state: &AppState) {
     let beat = state.config.heartbeat;
     loop {
-        let active = state.active.load(Ordering::SeqCst);
         tokio::select! {
             () = tokio::time::sleep(if beat.is_zero() { Duration::from_secs(3600) } else { beat }) => {
                 if !beat.is_zero() {
+                    let active = state.active.load(Ordering::SeqCst);
                     state.lifecycle.post(names::HEARTBEAT, serde_json::json!({"active": active}));
                 }
             }
-            () = state.cancel.cancelled() => {
-                state.lifecycle.post(names::CANCELLED, serde_json::json!({"active": active}));
-                return;
+            () = state.cancel.cancelled(), if !state.said_cancelled.load(Ordering::SeqCst) => {
+                say_cancelled(state);
             }
         }
+    }
+}
+
+/// Posts `cancelled` once, when the token has fired.
+fn say_cancelled(state: &AppState) {
+    if state.cancel.is_cancelled() && !state.said_cancelled.swap(true, Ordering::SeqCst) {
+        let active = state.active.load(Ordering::SeqCst);
+        state
+            .lifecycle
+            .post(names::CANCELLED, serde_json::json!({"active": active}));
     }
 }
 

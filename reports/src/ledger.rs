@@ -15,7 +15,7 @@
 //! | `phase_begun` / `phase_ended` | a phase of the update (swap, drain, batch, ...; on a command platform `deploy`, `update` and `update_command`) | `phase` |
 //! | `command_started` / `command_ended` | a command platform's command ran | `command`, `pid` / `exit`, `ms`, `timed_out` |
 //! | `update_complete` | the command platform's `status` first exited 0 | `by` |
-//! | `occurrence_missed` | no instance could run an occurrence (no lease holder; the harness driver could not connect) | `source`, `m`, `reason` |
+//! | `occurrence_missed` | no instance could run an occurrence (the local timer had no lease holder; the harness driver could not connect, or the proxy answered without an app) | `source`, `m`, (`reason`: `connect`, `http_NNN`) |
 //! | `app_*` | the apps' own lifecycle events from `events.csv` (see [`crate::lifecycle`]) | as the app sent them |
 //!
 //! An invocation whose instance is killed or stops before it ends counts as killed. A queue
@@ -95,6 +95,22 @@ impl LedgerEvent {
 /// update took, which the platform itself never says.
 pub fn update_duration_ms(ledger: &[LedgerEvent]) -> Option<f64> {
     phase_span_ms(ledger, "update")
+}
+
+/// From the update's start to the command platform's `update_complete` (its `status`
+/// command first exiting 0), in ms; `None` without such an event.
+pub fn update_complete_ms(ledger: &[LedgerEvent]) -> Option<f64> {
+    let start = ledger
+        .iter()
+        .filter(|e| e.event == event::PHASE_BEGUN && e.get("phase") == Some("update"))
+        .map(|e| e.t_ns)
+        .min()?;
+    let done = ledger
+        .iter()
+        .filter(|e| e.event == "update_complete")
+        .map(|e| e.t_ns)
+        .min()?;
+    Some((done - start) as f64 / 1e6)
 }
 
 /// From the first `phase` phase's start to the last one's end, in ms.

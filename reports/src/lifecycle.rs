@@ -20,6 +20,9 @@ use crate::ledger::{event, LedgerEvent};
 /// The prefix of every app event in the merged ledger.
 pub const APP_PREFIX: &str = "app_";
 
+/// The detail key holding the app's own clock of an event (`events.csv`'s `t_ns`).
+pub const APP_NS: &str = "app_ns";
+
 /// An instance that goes silent this long before the run's end, without saying it exits,
 /// was killed (heartbeats come every 250 ms by default).
 pub const SILENCE_NS: i64 = 1_000_000_000;
@@ -41,6 +44,13 @@ pub struct InstanceLife {
     pub alive_at_end: bool,
     /// Items it sent and never saw acknowledged, by its own count at exit.
     pub unacked: u64,
+    /// It was stopped before the run ended (by the update, not the harness's teardown).
+    #[serde(default)]
+    pub during_run: bool,
+    /// The effective grace on the app's own clock (cancellation to last sign, both its own
+    /// stamps, free of the sink's receive delays and of clock skew), when it stamped both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_app_ms: Option<f64>,
 }
 
 impl InstanceLife {
@@ -59,8 +69,14 @@ impl InstanceLife {
     /// The effective grace: from the cancellation (or the SIGTERM sent) to the last sign of
     /// life, in ms.
     pub fn grace_ms(&self) -> Option<f64> {
+        if self.alive_at_end {
+            return None;
+        }
+        if let Some(g) = self.grace_app_ms {
+            return Some(g);
+        }
         let from = self.cancelled_ns.or(self.sigterm_sent_ns)?;
-        (!self.alive_at_end).then(|| (self.last_sign_ns - from).max(0) as f64 / 1e6)
+        Some((self.last_sign_ns - from).max(0) as f64 / 1e6)
     }
 }
 
@@ -184,6 +200,8 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
     let end = run_end_ns(ledger);
     let mut lives: BTreeMap<String, InstanceLife> = BTreeMap::new();
     let mut sigterm: BTreeMap<&str, i64> = BTreeMap::new();
+    // On the app's own clock: when it was cancelled and its last sign.
+    let mut app_clock: BTreeMap<String, (Option<i64>, i64)> = BTreeMap::new();
     for e in ledger {
         if e.event == event::INSTANCE_STOPPING {
             sigterm.entry(&e.instance).or_insert(e.t_ns);
@@ -198,6 +216,19 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
                 ..InstanceLife::default()
             });
         life.last_sign_ns = life.last_sign_ns.max(e.t_ns);
+        // A row the sink wrote (a lease) names no version; the app's own rows do.
+        if life.version.is_empty() {
+            life.version = e.version.clone();
+        }
+        if let Some(app_ns) = e.get(APP_NS).and_then(|t| t.parse::<i64>().ok()) {
+            let clock = app_clock
+                .entry(e.instance.clone())
+                .or_insert((None, app_ns));
+            clock.1 = clock.1.max(app_ns);
+            if name == "cancelled" {
+                clock.0 = Some(clock.0.map_or(app_ns, |c| c.min(app_ns)));
+            }
+        }
         match name {
             "cancelled" => {
                 life.cancelled_ns = Some(life.cancelled_ns.map_or(e.t_ns, |c| c.min(e.t_ns)))
@@ -212,6 +243,14 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
     for life in lives.values_mut() {
         life.sigterm_sent_ns = sigterm.get(life.instance.as_str()).copied();
         life.alive_at_end = !life.exited && life.last_sign_ns >= end - SILENCE_NS;
+        let stopped_at = life
+            .sigterm_sent_ns
+            .or(life.cancelled_ns)
+            .unwrap_or(life.last_sign_ns);
+        life.during_run = !life.alive_at_end && stopped_at < end;
+        if let Some((Some(cancelled), last)) = app_clock.get(&life.instance) {
+            life.grace_app_ms = Some((last - cancelled).max(0) as f64 / 1e6);
+        }
     }
     lives.into_values().collect()
 }

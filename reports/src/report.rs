@@ -63,7 +63,7 @@ pub fn tables(h: &History) -> Vec<Table> {
                 "update command returned after (ms)".into(),
                 ms(command),
             ]));
-            if let Some(done) = run.update_duration_ms {
+            if let Some(done) = run.update_complete_ms {
                 rows.push(row([
                     "update complete (status) after (ms)".into(),
                     ms(done),
@@ -252,7 +252,9 @@ pub fn tables(h: &History) -> Vec<Table> {
                             None => "- (still running)".into(),
                         },
                         i.grace_ms().map(ms).unwrap_or_else(|| "-".into()),
-                        if i.exited {
+                        if !i.during_run && !i.alive_at_end {
+                            "stopped after the run (teardown)".into()
+                        } else if i.exited {
                             "exited".into()
                         } else if i.alive_at_end {
                             "running at the end".into()

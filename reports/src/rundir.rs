@@ -324,19 +324,24 @@ impl RunDir {
         let mut table = Table::open(
             &path,
             &["recv_ns", "event", "instance"],
-            &["version", "detail"],
+            &["version", "detail", "t_ns"],
         )?;
         let mut out = Vec::new();
         while let Some(r) = table.next_row()? {
             let text = |i| r.opt_str(i).map(|s| s.unwrap_or("").to_owned());
-            out.push(LedgerEvent {
+            let mut event = LedgerEvent {
                 t_ns: r.i64(0)?,
                 event: format!("{}{}", crate::lifecycle::APP_PREFIX, r.name(1)?),
                 instance: text(2)?,
                 version: text(3)?,
                 slot: String::new(),
                 detail: text(4)?,
-            });
+            };
+            // The app's own clock, for spans between two of its own events.
+            if let Some(app_ns) = r.opt_i64(5)? {
+                event = event.with(crate::lifecycle::APP_NS, app_ns);
+            }
+            out.push(event);
         }
         Ok(out)
     }

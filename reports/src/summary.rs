@@ -71,6 +71,10 @@ pub struct RunInfo {
     /// lasts until `status` said complete, `update_duration_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_command_ms: Option<f64>,
+    /// On a command platform with a `status` command: from the update's start to `status`
+    /// first exiting 0, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_complete_ms: Option<f64>,
     /// Where the app ran: `local`, or `command` (a real platform driven by commands).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,

@@ -213,7 +213,7 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
     }
     if let Some(update) = run.and_then(|r| r.update_command_ms) {
         let complete = run
-            .and_then(|r| r.update_duration_ms)
+            .and_then(|r| r.update_complete_ms)
             .map(|u| format!("; complete (status) after {u:.0} ms"))
             .unwrap_or_default();
         let _ = writeln!(
@@ -224,7 +224,7 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
     let stopped: Vec<&crate::lifecycle::InstanceLife> = v
         .instances
         .iter()
-        .filter(|i| i.cancellation_reached().is_some())
+        .filter(|i| i.during_run && i.cancellation_reached().is_some())
         .collect();
     if !stopped.is_empty() {
         let reached = stopped

@@ -2,8 +2,9 @@
 //! a timer-triggered function's host takes so that one instance fires at a time.
 //!
 //! `POST /lease/NAME {"holder": "a-0", "ttl_ms": 3000}` acquires the lease when it is free,
-//! expired or already the holder's (a renewal), and answers `200 {"held": true, "holder",
-//! "ttl_ms"}`; otherwise `409 {"held": false, "holder": OTHER, "expires_in_ms"}`.
+//! expired or already the holder's (a renewal), and answers `200 {"held": true, "holder"}`;
+//! otherwise `409 {"held": false, "holder": OTHER, "expires_in_ms"}`. Without `ttl_ms` the
+//! lease lasts 15 s (the platform's blob lease for a timer's singleton).
 //! `DELETE /lease/NAME {"holder": "a-0"}` releases it (200; 409 when another holds it). A
 //! holder that dies without releasing keeps the lease until its TTL runs out: the gap a
 //! real platform's singleton has too.

@@ -511,9 +511,24 @@ async fn with_a_token_every_endpoint_but_health_needs_it_and_a_refusal_records_n
     assert_eq!(events.status().as_u16(), 401);
     let health = sink.client.get(sink.url("/health")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
+    let lease = sink
+        .client
+        .post(sink.url("/lease/tick"))
+        .body(r#"{"holder":"a-0"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lease.status().as_u16(), 401);
     let summary = sink.stop().await;
     assert_eq!(summary.stats.items, 1, "only the authorized item");
-    assert_eq!(summary.stats.rejected["unauthorized"], 6);
+    assert_eq!(summary.stats.events, 0);
+    let events = std::fs::read_to_string(dir.path().join(sink::EVENTS_FILE)).unwrap();
+    assert_eq!(
+        events.trim_end(),
+        sink::EVENTS_HEADER,
+        "no event, no lease change"
+    );
+    assert_eq!(summary.stats.rejected["unauthorized"], 7);
     assert_eq!(rows(dir.path()).len(), 1);
 }
 

@@ -10,18 +10,32 @@ pub fn run(paths: &[PathBuf]) -> u8 {
     let mut code = EXIT_OK;
     for path in paths {
         match Scenario::load(path) {
-            Ok(s) => outln!(
-                "{}: ok ({} strategy, {} -> {}, {} instance{}, occurrences {}..={} expected, {} items each)",
-                path.display(),
-                s.strategy,
-                s.app.from,
-                s.app.to,
-                s.app.instances,
-                if s.app.instances == 1 { "" } else { "s" },
-                s.first_expected(),
-                s.last_expected(),
-                s.items_per_occurrence()
-            ),
+            Ok(s) => {
+                let work = if s.driver() == crate::scenario::Driver::None {
+                    "probes only".to_owned()
+                } else {
+                    format!(
+                        "occurrences {}..={} expected, {} items each",
+                        s.first_expected(),
+                        s.last_expected(),
+                        s.items_per_occurrence()
+                    )
+                };
+                outln!(
+                    "{}: ok ({}{} strategy, {} -> {}, {} instance{}, {work})",
+                    path.display(),
+                    if s.is_command() {
+                        "command platform, "
+                    } else {
+                        ""
+                    },
+                    s.strategy,
+                    s.app.from,
+                    s.app.to,
+                    s.app.instances,
+                    if s.app.instances == 1 { "" } else { "s" },
+                )
+            }
             Err(e) => {
                 errln!("harness validate: {e}");
                 code = EXIT_USAGE;

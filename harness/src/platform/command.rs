@@ -48,8 +48,9 @@ pub struct CommandSettings {
     pub status_interval: Duration,
     /// The front door (probes and the harness driver's requests).
     pub front_door: SocketAddr,
-    /// `Host` header and base URL of the front door.
+    /// The base URL of the front door, and its authority (the `Host` header).
     pub url: String,
+    pub host: String,
     pub driver: Driver,
     /// The harness driver fires occurrences `first..until`.
     pub first: u64,
@@ -79,6 +80,8 @@ struct Inner {
     /// The harness driver's requests in flight.
     ticks: TaskTracker,
     stop_ticks: CancellationToken,
+    /// Gives up on the requests still in flight (teardown).
+    abort_ticks: CancellationToken,
     client: reqwest::Client,
 }
 
@@ -103,6 +106,7 @@ impl CommandPlatform {
                 next_log: AtomicU32::new(0),
                 ticks: TaskTracker::new(),
                 stop_ticks: CancellationToken::new(),
+                abort_ticks: CancellationToken::new(),
                 client,
             }),
         })
@@ -156,6 +160,12 @@ impl CommandPlatform {
             .map_err(|e| anyhow::anyhow!("{name}: starting {} failed: {e}", program.display()))?;
         let pid = child.id().unwrap_or(0) as i32;
         self.inner.groups.lock().expect("groups").push(pid);
+        // Dropped before the command ends (Ctrl-C drops the run's future): its group is
+        // killed, so a script cannot go on beside the teardown.
+        let mut running = Running {
+            pgid: pid,
+            done: false,
+        };
         let l = &self.inner.ledger;
         l.record(
             l.event("command_started", "", "", "")
@@ -173,6 +183,16 @@ impl CommandPlatform {
                 (None, true)
             }
         };
+        running.done = true;
+        // A group nobody is left in is forgotten now: its number may be reused by another
+        // process's group long before teardown.
+        if !group_alive(pid) {
+            self.inner
+                .groups
+                .lock()
+                .expect("groups")
+                .retain(|&g| g != pid);
+        }
         let mut ended = l
             .event("command_ended", "", "", "")
             .with("command", name)
@@ -273,7 +293,16 @@ impl CommandPlatform {
             scheduled_ns,
             catch_up: false,
         };
-        let answer = self.inner.client.post(&url).json(&request).send().await;
+        let send = self.inner.client.post(&url).json(&request).send();
+        let answer = tokio::select! {
+            answer = send => answer,
+            () = self.inner.abort_ticks.cancelled() => {
+                // Still unanswered when the run ended: begun, and never known to end
+                // (its items, if lost, are `unfinished`).
+                l.record(begun);
+                return;
+            }
+        };
         let (kind, instance, version, reason) = match answer {
             Ok(resp) => {
                 let status = resp.status();
@@ -284,6 +313,15 @@ impl CommandPlatform {
                 );
                 if status.is_success() {
                     (event::INVOCATION_OK, who.0, who.1, String::new())
+                } else if body.instance.is_none() {
+                    // An answer no app gave (the proxy's 502 or 503): no app ran it.
+                    l.record(
+                        l.event("occurrence_missed", "", "", "")
+                            .with("source", "tick")
+                            .with("m", m)
+                            .with("reason", format!("http_{}", status.as_u16())),
+                    );
+                    return;
                 } else if body.cancelled {
                     // The run was stopped by its cancellation token: what it had not sent
                     // was killed before it was sent.
@@ -305,15 +343,20 @@ impl CommandPlatform {
                 );
                 return;
             }
-            Err(e) => {
-                let reason = if e.is_timeout() { "timeout" } else { "io" };
-                (
-                    event::INVOCATION_FAILED,
-                    String::new(),
-                    String::new(),
-                    reason.into(),
-                )
-            }
+            Err(e) if e.is_timeout() => (
+                event::INVOCATION_FAILED,
+                String::new(),
+                String::new(),
+                "timeout".into(),
+            ),
+            // Connected, sent, and the connection broke before an answer: whatever ran it
+            // went away mid-run.
+            Err(_) => (
+                event::INVOCATION_KILLED,
+                String::new(),
+                String::new(),
+                "connection_lost".into(),
+            ),
         };
         // Stamped when it was sent, recorded once it is known to have reached something.
         l.record(begun);
@@ -328,6 +371,10 @@ impl CommandPlatform {
 impl Platform for CommandPlatform {
     fn front_door(&self) -> SocketAddr {
         self.settings().front_door
+    }
+
+    fn front_door_host(&self) -> String {
+        self.settings().host.clone()
     }
 
     fn fixed_schedule(&self) -> Option<Schedule> {
@@ -406,6 +453,9 @@ impl Platform for CommandPlatform {
 
     async fn teardown(&self) {
         self.inner.stop_ticks.cancel();
+        self.inner.abort_ticks.cancel();
+        self.inner.ticks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.ticks.wait()).await;
         if let Some(argv) = self.settings().teardown.clone() {
             match self.run("teardown", &argv, None).await {
                 Ok(ran) if ran.code == Some(0) => {}
@@ -436,6 +486,20 @@ impl Platform for CommandPlatform {
                 kill_group(g, libc::SIGKILL);
             }
             l.record(l.event("command_group_killed", "", "", "").with("pgid", g));
+        }
+    }
+}
+
+/// A command's process group while the command runs.
+struct Running {
+    pgid: i32,
+    done: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.done {
+            kill_group(self.pgid, libc::SIGKILL);
         }
     }
 }

@@ -55,7 +55,7 @@ pub struct HostConfig {
     pub ready_timeout: Duration,
     /// Longest a timer invocation may run before the host gives up on it.
     pub invoke_timeout: Duration,
-    /// The sink's bearer token, given to every instance (`--sink-token`), when it has one.
+    /// The sink's bearer token, given to every instance (`TESTFN_SINK_TOKEN`), when it has one.
     pub sink_token: Option<String>,
 }
 
@@ -215,7 +215,14 @@ impl Host {
             .map_err(std::io::Error::other)?;
         Ok(Host {
             inner: Arc::new(Inner {
-                launcher: super::launcher::for_program(&config.program),
+                launcher: super::launcher::for_program(
+                    &config.program,
+                    config
+                        .sink_token
+                        .iter()
+                        .map(|t| ("TESTFN_SINK_TOKEN".to_owned(), t.clone()))
+                        .collect(),
+                ),
                 config,
                 ledger,
                 state: Mutex::new(State::default()),
@@ -355,7 +362,9 @@ impl Host {
         .collect();
         args.push(c.stash_dir.clone().into());
         args.extend(c.work.args().into_iter().map(Into::into));
-        if let Some(token) = &c.sink_token {
+        // A process gets the token in its environment; one in this process (a test) has no
+        // command line anyone else can read.
+        if let (Some(token), crate::app::AppKind::InProcess) = (&c.sink_token, c.program.kind) {
             args.extend(["--sink-token".into(), token.into()]);
         }
         args.extend(

@@ -54,13 +54,14 @@ pub trait Launcher: Send + Sync {
 
 /// The launcher for a program: in process for [`crate::app::AppKind::InProcess`], else a
 /// process.
-pub fn for_program(program: &AppProgram) -> Arc<dyn Launcher> {
+pub fn for_program(program: &AppProgram, env: Vec<(String, String)>) -> Arc<dyn Launcher> {
     if program.kind == crate::app::AppKind::InProcess {
         Arc::new(InProcessLauncher)
     } else {
         Arc::new(ProcessLauncher {
             program: program.program.clone(),
             args: program.args.clone(),
+            env,
         })
     }
 }
@@ -70,6 +71,9 @@ pub struct ProcessLauncher {
     pub program: PathBuf,
     /// Arguments before the host's own (`testfn` for the built-in function).
     pub args: Vec<OsString>,
+    /// Environment variables every instance gets (secrets: never on a command line, which
+    /// every user of the machine can read in /proc).
+    pub env: Vec<(String, String)>,
 }
 
 struct ProcessGroup(u32);
@@ -101,6 +105,7 @@ impl Launcher for ProcessLauncher {
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(&self.args)
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

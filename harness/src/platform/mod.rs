@@ -38,6 +38,12 @@ pub trait Platform: Send + Sync + 'static {
     /// The front door: where probes (and HTTP-triggered work) are sent.
     fn front_door(&self) -> SocketAddr;
 
+    /// The `Host` header requests to the front door carry: a front door that routes by name
+    /// (an ingress, a cloud's host name) needs the name the user gave.
+    fn front_door_host(&self) -> String {
+        self.front_door().to_string()
+    }
+
     /// The schedule, when the platform fixes it before `deploy` (apps that run their own
     /// timer are given it when they start); otherwise the runner starts it once deployed.
     fn fixed_schedule(&self) -> Option<Schedule> {

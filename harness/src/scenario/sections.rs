@@ -227,8 +227,8 @@ pub struct Probes {
     /// The probe client's send lag (p99) above which the run is invalid: it could not keep
     /// its own schedule. Real time, not scaled. Default 10 ms.
     pub max_send_lag: Span,
-    /// Keep-alive connections of the reused series: each probe goes out on an idle one
-    /// (a new one when all are busy). 0: no reused series. Default 1.
+    /// Keep-alive connections of the reused series: each probe goes out on an idle one, or
+    /// waits for one when all are busy. 0: no reused series. Default 1.
     pub connections: u32,
     /// A second series, at the same rate, each probe on a new connection (what a reload
     /// that refuses new connections shows). Default off.

@@ -102,3 +102,29 @@ fn the_expected_window_holds_only_whole_loops() {
     let s = parse(&SEED.replace("\"20s\"", "\"21s\"")).unwrap();
     assert_eq!(s.first_expected(), 3);
 }
+
+#[test]
+fn a_front_door_is_host_and_port_without_a_path() {
+    assert_eq!(
+        front_door_addr("http://127.0.0.1:0"),
+        Ok(("127.0.0.1".into(), 0))
+    );
+    assert_eq!(
+        front_door_addr("http://[::1]:8080/"),
+        Ok(("[::1]".into(), 8080))
+    );
+    assert_eq!(
+        front_door_addr("http://app.example:80"),
+        Ok(("app.example".into(), 80))
+    );
+    for bad in [
+        "https://x:1",
+        "http://x",
+        "http://x:y",
+        "http://:80",
+        "http://x:80/api",
+        "http://::1:80",
+    ] {
+        assert!(front_door_addr(bad).is_err(), "{bad}");
+    }
+}

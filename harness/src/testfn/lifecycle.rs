@@ -111,8 +111,8 @@ impl Lifecycle {
             .or_insert_with(sink::clock::now_ns);
     }
 
-    /// The sink took the item (or the function gave up on it: it failed, and is no longer
-    /// in flight).
+    /// The sink took the item. One that failed or was abandoned stays unacknowledged: it
+    /// may have reached the sink or not.
     pub fn settled(&self, source: &str, m: u64, n: u64) {
         let mut unacked = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
         unacked.remove(&(source.to_owned(), m, n));

@@ -5,9 +5,10 @@
 //! it holds `NAME` at the sink (`POST /lease/NAME`), renewed every third of its TTL, like the
 //! blob lease the platform's host takes; a holder that dies keeps it until the TTL runs out.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
@@ -47,7 +48,10 @@ impl OwnTimer {
 /// Fires the occurrences on schedule until `cancel` (or `until`), each run in `state`'s run
 /// tracker so the process waits for it before exiting.
 pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToken) {
-    let held = Arc::new(AtomicBool::new(timer.lease.is_none()));
+    // Until when the lease is surely held: from the request that got it, one TTL. Trusting a
+    // flag until the next answer would let a holder whose renewal hangs fire after its
+    // lease ran out and another took it.
+    let held: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let lease_task = timer.lease.clone().map(|name| {
         tokio::spawn(hold_lease(
             state.clone(),
@@ -75,7 +79,12 @@ pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToke
         }
         if state.draining() {
             tracing::info!(m, "occurrence not run: PreparingForStop starts nothing new");
-        } else if !held.load(Ordering::SeqCst) {
+        } else if timer.lease.is_some()
+            && !held
+                .lock()
+                .expect("lease")
+                .is_some_and(|until| Instant::now() < until)
+        {
             tracing::info!(m, "occurrence not run: another instance holds the lease");
         } else {
             let request = TickRequest {
@@ -100,7 +109,7 @@ async fn hold_lease(
     state: Arc<AppState>,
     name: String,
     ttl: Duration,
-    held: Arc<AtomicBool>,
+    held: Arc<Mutex<Option<Instant>>>,
     cancel: CancellationToken,
 ) {
     let url = format!("{}/lease/{name}", state.config.sink_url);
@@ -108,10 +117,23 @@ async fn hold_lease(
         "holder": state.config.instance,
         "ttl_ms": ttl.as_millis().max(1) as u64,
     });
+    // A lease request has a third of the TTL, in real time, whatever the submit timeout.
+    let client = reqwest::Client::builder()
+        .timeout((ttl / 3).max(Duration::from_millis(10)))
+        .default_headers(state.sink_headers())
+        .build()
+        .expect("a client with a timeout builds");
     loop {
-        let answer = state.client.post(&url).json(&body).send().await;
+        let asked = Instant::now();
+        let answer = client.post(&url).json(&body).send().await;
         let now_held = matches!(&answer, Ok(r) if r.status().is_success());
-        if now_held != held.swap(now_held, Ordering::SeqCst) {
+        let was_held = {
+            let mut h = held.lock().expect("lease");
+            let was = h.is_some_and(|until| Instant::now() < until);
+            *h = now_held.then_some(asked + ttl);
+            was
+        };
+        if now_held != was_held {
             tracing::info!(lease = %name, held = now_held, "lease");
         }
         tokio::select! {
@@ -119,8 +141,8 @@ async fn hold_lease(
             () = cancel.cancelled() => break,
         }
     }
-    held.store(false, Ordering::SeqCst);
-    let release = state.client.delete(&url).json(&body).send();
+    *held.lock().expect("lease") = None;
+    let release = client.delete(&url).json(&body).send();
     let _ = tokio::time::timeout(Duration::from_secs(1), release).await;
 }
 

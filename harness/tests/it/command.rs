@@ -60,28 +60,6 @@ async fn run(scenario: Scenario, out: &Path) -> reports::Summary {
         .summary
 }
 
-/// Every process the commands and the apps said they were (`command_started pid=`, the
-/// apps' `started pid=`) is gone.
-fn assert_nothing_left(out: &Path) {
-    let ledger = RunDir::new(out).read_ledger().unwrap();
-    let pids: Vec<u64> = ledger
-        .iter()
-        .filter(|e| e.event == "command_started" || e.event == "app_started")
-        .filter_map(|e| e.get_u64("pid"))
-        .collect();
-    assert!(!pids.is_empty());
-    for pid in pids {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            !s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        });
-        assert!(!alive, "process {pid} outlived the run");
-    }
-}
-
 fn commands_run(ledger: &[LedgerEvent]) -> Vec<String> {
     ledger
         .iter()
@@ -125,7 +103,7 @@ async fn the_harness_driver_invokes_through_the_front_door_and_the_ledger_explai
     // A's cancellation token fired: it said so before exiting.
     let a = v.instances.iter().find(|i| i.instance == "a-0").unwrap();
     assert_eq!(a.cancellation_reached(), Some(true), "{a:?}");
-    assert_nothing_left(&out);
+    common::assert_nothing_left(&out);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,12 +131,18 @@ async fn the_app_driver_fires_on_every_instance_unless_a_lease_picks_one() {
     .await;
     assert!(leased.invalid.is_empty(), "{:?}", leased.invalid);
     assert_eq!(leased.verdict.duplicated, 0, "one holder at a time");
+    // And the holder did fire: the occurrences before the update all arrived.
+    assert!(
+        leased.verdict.delivered >= 30,
+        "occurrences 1..=3 at least: {}",
+        leased.verdict.delivered
+    );
     let events = RunDir::new(dir.path().join("leased"))
         .read_app_events()
         .unwrap();
     assert!(events.iter().any(|e| e.event == "app_lease_acquired"));
-    assert_nothing_left(&dir.path().join("both"));
-    assert_nothing_left(&dir.path().join("leased"));
+    common::assert_nothing_left(&dir.path().join("both"));
+    common::assert_nothing_left(&dir.path().join("leased"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,6 +163,7 @@ async fn the_none_driver_measures_availability_only() {
         "{:?}",
         v.downtime.failed_by
     );
+    common::assert_nothing_left(&out);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,16 +184,13 @@ async fn a_failing_or_hanging_update_makes_the_run_invalid_and_teardown_still_ru
         let ledger = RunDir::new(&out).read_ledger().unwrap();
         let commands = commands_run(&ledger);
         assert!(commands.contains(&"teardown=0".to_owned()), "{commands:?}");
-        assert_nothing_left(&out);
+        common::assert_nothing_left(&out);
         // The hanging command's own child (a sleep) went with its process group.
-        if let Ok(pid) = std::fs::read_to_string(out.join("platform/hang.pid")) {
+        if arg == "hang" {
+            let pid = std::fs::read_to_string(out.join("platform/hang.pid"))
+                .expect("the hanging update wrote its sleep's pid");
             let pid = pid.trim();
-            assert!(
-                !Path::new(&format!("/proc/{pid}")).exists()
-                    || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                        .is_ok_and(|s| s.contains(") Z ")),
-                "the hanging sleep {pid} survived"
-            );
+            assert!(!common::is_live(pid), "the hanging sleep {pid} survived");
         }
     }
 }
@@ -245,6 +227,16 @@ async fn lifecycle_events_give_the_causes_the_hosts_ledger_gives() {
     assert!(
         by_host.lost > 0,
         "the graceful stop loses the cancelled run's rest"
+    );
+    assert_eq!(
+        by_host.causes.lost.unexplained, 0,
+        "{:?}",
+        by_host.lost_items
+    );
+    assert!(
+        by_apps.causes.lost.killed_before_send > 0,
+        "{:?}",
+        by_apps.causes
     );
     let causes = |v: &reports::Verdict| -> Vec<(u64, u64, String)> {
         v.lost_items

@@ -174,3 +174,43 @@ pub fn relaxed(name: &str, dir: &Path) -> PathBuf {
     std::fs::write(&path, toml::to_string(&scenario).unwrap()).unwrap();
     path
 }
+
+/// Whether `pid` is a live process (not gone, not a zombie waiting to be reaped).
+pub fn is_live(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// No process of a command-platform run is left: not the commands (`command_started pid=`),
+/// not the apps (their `started pid=`), and nothing whose command line names the run's
+/// state directory (the proxies the scripts started).
+pub fn assert_nothing_left(out: &Path) {
+    let ledger = reports::RunDir::new(out).read_ledger().unwrap();
+    let pids: Vec<u64> = ledger
+        .iter()
+        .filter(|e| e.event == "command_started" || e.event == "app_started")
+        .filter_map(|e| e.get_u64("pid"))
+        .collect();
+    assert!(!pids.is_empty(), "the run recorded its processes");
+    for pid in pids {
+        assert!(!is_live(&pid.to_string()), "process {pid} outlived the run");
+    }
+    let state = std::path::absolute(out.join("platform")).unwrap();
+    let state = state.display().to_string();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(
+            !(cmdline.contains(&state) && is_live(&pid)),
+            "{pid} ({cmdline}) outlived the run"
+        );
+    }
+}

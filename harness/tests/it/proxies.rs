@@ -32,43 +32,6 @@ async fn run_real(name: &str, out: &Path) -> reports::Summary {
         .summary
 }
 
-/// No process of the run is left: not the apps (their `started pid=`), not the scripts
-/// (`command_started pid=`), and not nginx or HAProxy (their command lines name the run's
-/// state directory).
-fn assert_nothing_left(out: &Path) {
-    let ledger = RunDir::new(out).read_ledger().unwrap();
-    let state = std::path::absolute(out.join("platform")).unwrap();
-    let state = state.display().to_string();
-    let pids: Vec<u64> = ledger
-        .iter()
-        .filter(|e| e.event == "command_started" || e.event == "app_started")
-        .filter_map(|e| e.get_u64("pid"))
-        .collect();
-    let live = |pid: &str| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            !s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-    };
-    for pid in pids {
-        assert!(!live(&pid.to_string()), "process {pid} outlived the run");
-    }
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        assert!(
-            !(cmdline.contains(&state) && live(&pid)),
-            "{pid} ({cmdline}) outlived the run"
-        );
-    }
-}
-
 fn assert_measured_the_proxy(name: &str, summary: &reports::Summary) {
     assert!(summary.invalid.is_empty(), "{name}: {:?}", summary.invalid);
     let v = &summary.verdict;
@@ -118,6 +81,6 @@ async fn nginx_and_haproxy_blue_green_and_an_haproxy_rolling_update_measured_end
             ledger.iter().any(|e| e.event == "update_complete"),
             "{name}"
         );
-        assert_nothing_left(&out);
+        common::assert_nothing_left(&out);
     }
 }
