@@ -281,8 +281,17 @@ async fn the_sinks_token_reaches_every_app() {
     local.sink.token = Some("t0ken".into());
     let plan = common::plan(local, &dir.path().join("local"), 0.05);
     let summary = common::run_valid(plan).await;
-    assert_eq!(
-        summary.verdict.lost, 2,
-        "the seed swap's two, nothing refused"
+    // Every item the instances sent was taken: none refused, and only the swap's recycled
+    // run lost its last ones.
+    assert!(
+        summary.run.notes.iter().all(|n| !n.contains("refused")),
+        "{:?}",
+        summary.run.notes
     );
+    assert!(
+        summary.verdict.delivered >= 75,
+        "{}",
+        summary.verdict.delivered
+    );
+    assert_eq!(summary.verdict.causes.lost.unexplained, 0);
 }
