@@ -53,7 +53,7 @@ harness_reloads() { # scenario
   # two busy cores, 10 ms is the client's limit, not the proxy's.
   sed -e 's/^driver = "harness"/driver = "none"/' -e "s/^rate = .*/rate = $rate/" \
     -e "s/^connections = .*/connections = $conns/" \
-    -e 's/^\[probes\]/[probes]\nmax_send_lag = "50ms"/' \
+    -e 's/^max_send_lag = .*/max_send_lag = "50ms"/' \
     "scenarios/$name.toml" >"scenarios/.bench-$name.toml"
   for ((i = 0; i < runs; i++)); do
     local out="$work/$name-$i"
