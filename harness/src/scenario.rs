@@ -560,25 +560,14 @@ impl Scenario {
                 front_door_addr(url).map_err(|why| ("platform.url", why))?;
             }
         }
-        for (key, argv) in [
-            ("platform.deploy", &p.deploy),
-            ("platform.update", &p.update),
-        ] {
-            if argv.is_empty() || argv[0].is_empty() {
-                return Err((
-                    key,
-                    "must be a command: an array of its program and arguments".into(),
-                ));
-            }
-        }
-        for (key, argv) in [
-            ("platform.status", &p.status),
-            ("platform.teardown", &p.teardown),
-        ] {
-            if argv
-                .as_ref()
-                .is_some_and(|a| a.is_empty() || a[0].is_empty())
-            {
+        let commands = [
+            ("platform.deploy", Some(&p.deploy)),
+            ("platform.update", Some(&p.update)),
+            ("platform.status", p.status.as_ref()),
+            ("platform.teardown", p.teardown.as_ref()),
+        ];
+        for (key, argv) in commands {
+            if argv.is_some_and(|a| a.first().is_none_or(|program| program.is_empty())) {
                 return Err((
                     key,
                     "must be a command: an array of its program and arguments".into(),

@@ -128,3 +128,77 @@ fn a_front_door_is_host_and_port_without_a_path() {
         assert!(front_door_addr(bad).is_err(), "{bad}");
     }
 }
+
+const COMMAND: &str = r#"
+strategy = "blue-green"
+[platform]
+kind = "command"
+url = "http://127.0.0.1:0"
+deploy = ["./p.sh", "deploy"]
+update = ["./p.sh", "update"]
+
+[workload]
+period = "10s"
+items = 10
+item_delay = "1s"
+
+[run]
+warmup = "20s"
+update_at = "62s"
+duration = "100s"
+"#;
+
+#[test]
+fn a_command_platform_takes_a_label_and_its_errors_name_the_key() {
+    let s = parse(COMMAND).unwrap();
+    assert!(s.is_command());
+    assert_eq!(s.strategy.to_string(), "blue-green");
+    assert_eq!(
+        s.driver(),
+        Driver::Harness,
+        "the command platform's default"
+    );
+    let key = |text: &str| parse(text).unwrap_err().key.unwrap_or_default();
+    assert_eq!(
+        key(&COMMAND.replace("url = \"http://127.0.0.1:0\"\n", "")),
+        "platform.url"
+    );
+    assert_eq!(
+        key(&COMMAND.replace("deploy = [\"./p.sh\", \"deploy\"]", "deploy = []")),
+        "platform.deploy"
+    );
+    assert_eq!(
+        key(&format!("{COMMAND}\n[swap]\nrecycle_after = \"1s\"\n")),
+        "swap"
+    );
+    assert_eq!(
+        key(&COMMAND.replace(
+            "period = \"10s\"",
+            "period = \"10s\"\ndriver = \"platform\""
+        )),
+        "workload.driver"
+    );
+    assert_eq!(
+        key(&COMMAND.replace("period = \"10s\"", "period = \"10s\"\nlease = \"tick\"")),
+        "workload.lease"
+    );
+    assert_eq!(
+        key(&format!("{COMMAND}\n[sink]\nlisten = \"0.0.0.0:4000\"\n")),
+        "sink.token"
+    );
+    // The local platform keeps its five strategies and its own driver.
+    assert_eq!(key(&SEED.replace("\"swap\"", "\"blue-green\"")), "strategy");
+    assert_eq!(
+        key(&SEED.replace("period = \"10s\"", "period = \"10s\"\ndriver = \"app\"")),
+        "workload.driver"
+    );
+    let recorded: Scenario = {
+        let text =
+            toml::to_string(&s.as_run(1.0, 1, &crate::app::AppProgram::in_process())).unwrap();
+        parse(&text).unwrap()
+    };
+    assert_eq!(
+        recorded.platform, s.platform,
+        "the platform section round-trips"
+    );
+}
