@@ -183,32 +183,26 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
         }
     }
     let d = &v.downtime;
-    if d.probes == 0 {
-        let _ = writeln!(out, "downtime      not measured (no probes)");
-    } else {
-        let _ = writeln!(
-            out,
-            "downtime      {} window{}  total {:.1} ms  max {:.1} ms  ({} probes, {})",
+    // One line for the whole, and one for each probe series when there are two.
+    let windows = |label: &str, d: &crate::verdict::Downtime| {
+        format!(
+            "{label:<14}{} window{}  total {:.1} ms  max {:.1} ms  ({} probes, {})",
             d.windows,
             if d.windows == 1 { "" } else { "s" },
             d.total_ms,
             d.max_ms,
             d.probes,
             failed_probes(d, " failed")
-        );
+        )
+    };
+    if d.probes == 0 {
+        let _ = writeln!(out, "downtime      not measured (no probes)");
+    } else {
+        let _ = writeln!(out, "{}", windows("downtime", d));
     }
     if v.downtime_by_conn.len() > 1 {
         for (conn, d) in &v.downtime_by_conn {
-            let _ = writeln!(
-                out,
-                "  {conn:<11} {} window{}  total {:.1} ms  max {:.1} ms  ({} probes, {})",
-                d.windows,
-                if d.windows == 1 { "" } else { "s" },
-                d.total_ms,
-                d.max_ms,
-                d.probes,
-                failed_probes(d, " failed")
-            );
+            let _ = writeln!(out, "{}", windows(&format!("  {conn}"), d));
         }
     }
     if let Some(update) = run.and_then(|r| r.update_command_ms) {

@@ -441,15 +441,11 @@ async fn acquire_lease(
     axum::extract::Path(name): axum::extract::Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let req = match lease_request(&name, &body) {
-        Ok(r) => r,
-        Err(reject) => return refuse(&state.stats, reject),
-    };
-    let ttl_ms = req.ttl_ms.unwrap_or(15_000);
-    let answer = state
-        .leases
-        .acquire(&name, &req.holder, ttl_ms, state.clock.now_ns());
-    lease_response(&state, &name, &req.holder, answer)
+    lease(&state, &name, &body, |req, now_ns| {
+        // The platform's blob lease for a timer's singleton lasts 15 s.
+        let ttl_ms = req.ttl_ms.unwrap_or(15_000);
+        state.leases.acquire(&name, &req.holder, ttl_ms, now_ns)
+    })
 }
 
 async fn release_lease(
@@ -457,12 +453,22 @@ async fn release_lease(
     axum::extract::Path(name): axum::extract::Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let req = match lease_request(&name, &body) {
+    lease(&state, &name, &body, |req, now_ns| {
+        state.leases.release(&name, &req.holder, now_ns)
+    })
+}
+
+/// A lease request: parsed and checked, then `op` on the leases, answered.
+fn lease(
+    state: &AppState,
+    name: &str,
+    body: &[u8],
+    op: impl FnOnce(&LeaseRequest, u64) -> LeaseAnswer,
+) -> Response {
+    let req = match lease_request(name, body) {
         Ok(r) => r,
         Err(reject) => return refuse(&state.stats, reject),
     };
-    let answer = state
-        .leases
-        .release(&name, &req.holder, state.clock.now_ns());
-    lease_response(&state, &name, &req.holder, answer)
+    let answer = op(&req, state.clock.now_ns());
+    lease_response(state, name, &req.holder, answer)
 }
