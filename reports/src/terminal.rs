@@ -236,7 +236,12 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
         } else {
             let max = graces.iter().cloned().fold(0.0, f64::max);
             let min = graces.iter().cloned().fold(f64::INFINITY, f64::min);
-            format!("; effective grace {min:.0}..{max:.0} ms (SIGTERM to last sign of life)")
+            let range = if (max - min).abs() < 0.5 {
+                format!("{max:.0}")
+            } else {
+                format!("{min:.0}..{max:.0}")
+            };
+            format!("; effective grace {range} ms (SIGTERM to last sign of life)")
         };
         let _ = writeln!(
             out,
