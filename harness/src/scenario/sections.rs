@@ -228,7 +228,8 @@ pub struct Probes {
     /// its own schedule. Real time, not scaled. Default 10 ms.
     pub max_send_lag: Span,
     /// Keep-alive connections of the reused series: each probe goes out on an idle one, or
-    /// waits for one when all are busy. 0: no reused series. Default 1.
+    /// waits for one when all are busy (the wait counts in its latency, as in wrk2). 0: no
+    /// reused series. Default 4.
     pub connections: u32,
     /// A second series, at the same rate, each probe on a new connection (what a reload
     /// that refuses new connections shows). Default off.
@@ -247,7 +248,7 @@ impl Default for Probes {
             timeout: Span::from_secs(1),
             path: "/api/ping".into(),
             max_send_lag: Span::from_millis(10),
-            connections: 1,
+            connections: 4,
             new_connections: false,
             expect_body: None,
             expect_version: false,
