@@ -363,13 +363,13 @@ fn probe_resolution(h: &History) -> Vec<Vec<String>> {
         e.1 = e.1.max(p.intended_ns);
         e.2 += 1;
     }
+    // The scenario as run names the series' connections; an older run directory does not.
     let connections = h
         .scenario_text
         .as_deref()
         .and_then(|t| t.parse::<toml::Table>().ok())
         .and_then(|t| t.get("probes")?.get("connections")?.as_integer())
-        .unwrap_or(1)
-        .max(1);
+        .filter(|&c| c > 0);
     by_conn
         .into_iter()
         .filter(|(_, (_, _, n))| *n > 1)
@@ -380,12 +380,18 @@ fn probe_resolution(h: &History) -> Vec<Vec<String>> {
                 ms(interval_ms)
             );
             if conn == "reused" {
+                let reuse = match connections {
+                    Some(c) => format!(
+                        "each of its {c} keep-alive connection(s) is reused about every {} ms, \
+                         and",
+                        ms(interval_ms * c as f64)
+                    ),
+                    None => "a keep-alive connection".to_owned(),
+                };
                 text.push_str(&format!(
-                    "; each of its {connections} keep-alive connection(s) is reused about every {} \
-                     ms, and sees a proxy closing idle connections (a reload) only when a probe \
-                     is written on one as it closes: a closed-loop load such as wrk, whose \
-                     connections are never idle, sees more of those",
-                    ms(interval_ms * connections as f64)
+                    "; {reuse} sees a proxy closing idle connections (a reload) only when a \
+                     probe is written on one as it closes: a closed-loop load such as wrk, \
+                     whose connections are never idle, sees more of those"
                 ));
             }
             if conn == "new" {

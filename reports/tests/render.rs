@@ -297,3 +297,65 @@ fn the_html_report_renders_in_a_real_browser() {
         "the page looks blank: {inked} of {total} pixels inked"
     );
 }
+
+/// The report of a run with two probe series and the apps' lifecycle events: the downtime
+/// of each series, what each could resolve, and each instance as it told it.
+#[test]
+fn the_report_shows_each_probe_series_and_each_instance_as_it_told_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = example("seed-swap");
+    for file in ["arrivals.csv", "expected.json", "ledger.csv"] {
+        std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
+    }
+    let run = RunDir::new(dir.path());
+    // Every probe twice, once per series; one reused probe fails with an eof.
+    let mut probes = Vec::new();
+    for (i, p) in RunDir::new(&src)
+        .read_probes()
+        .unwrap()
+        .into_iter()
+        .enumerate()
+    {
+        let mut reused = p.clone();
+        reused.conn = Some("reused".into());
+        if i == 100 {
+            reused.ok = false;
+            reused.status = None;
+            reused.error = Some("eof".into());
+        }
+        probes.push(reused);
+        probes.push(reports::Probe {
+            conn: Some("new".into()),
+            ..p
+        });
+    }
+    run.write_probes(&probes).unwrap();
+    let ledger = run.read_ledger().unwrap();
+    let t = |e: &str| ledger.iter().find(|l| l.event == e).unwrap().t_ns;
+    let (start, end) = (t("instance_started"), t("run_ended"));
+    std::fs::write(
+        dir.path().join("events.csv"),
+        format!(
+            "recv_ns,t_ns,event,instance,version,detail\n\
+             {start},,started,a-0,A,pid=1\n\
+             {},,cancelled,a-0,A,active=1\n\
+             {},,exiting,a-0,A,unacked=0\n",
+            start + 1_000_000_000,
+            start + 1_250_000_000,
+        ),
+    )
+    .unwrap();
+    assert!(start + 1_250_000_000 < end, "a-0 stops during the run");
+    let h = History::load(&run).unwrap();
+    let md = reports::report::markdown(&h);
+    for want in [
+        "| reused | 1 |",
+        "| new | 0 |",
+        "## What the probes could resolve",
+        "a keep-alive connection sees a proxy closing idle connections",
+        "## Instances, as they told it",
+        "| a-0 | A | yes | 250.0 | exited | 0 |",
+    ] {
+        assert!(md.contains(want), "{want:?} missing in\n{md}");
+    }
+}
