@@ -144,16 +144,8 @@ impl CommandPlatform {
             // Files, not pipes: a server a script leaves running keeps its output open, and
             // the harness must not wait for it.
             .stdout(Stdio::from(file.try_clone()?))
-            .stderr(Stdio::from(file))
-            .process_group(0);
-        // SAFETY: prctl is async-signal-safe; it asks the kernel to SIGKILL the command when
-        // the harness's spawning thread dies, so a killed harness leaves no script running.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+            .stderr(Stdio::from(file));
+        super::launcher::own_group_dying_with_us(&mut cmd);
         let started = Instant::now();
         let mut child = cmd
             .spawn()
@@ -517,10 +509,7 @@ fn resolve_program(dir: &Path, program: &str) -> PathBuf {
 
 fn kill_group(pgid: i32, signal: i32) {
     if pgid > 0 {
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe {
-            libc::kill(-pgid, signal);
-        }
+        super::launcher::kill_group(pgid as u32, signal);
     }
 }
 

@@ -88,8 +88,22 @@ impl Control for ProcessGroup {
     }
 }
 
+/// Puts the child in a process group of its own that dies with the harness: `PR_SET_PDEATHSIG`
+/// asks the kernel to SIGKILL it when the thread that spawned it exits, so neither an instance
+/// nor a platform command outlives a killed harness.
+pub(crate) fn own_group_dying_with_us(cmd: &mut tokio::process::Command) {
+    cmd.process_group(0);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
 /// Sends `signal` to the process group led by `pid`.
-fn kill_group(pid: u32, signal: i32) {
+pub(crate) fn kill_group(pid: u32, signal: i32) {
     if pid == 0 {
         return;
     }
@@ -109,16 +123,8 @@ impl Launcher for ProcessLauncher {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .process_group(0);
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the child
-        // when the thread that spawned it exits, so no instance outlives the harness.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+            .kill_on_drop(true);
+        own_group_dying_with_us(&mut cmd);
         let mut child = cmd.spawn()?;
         let pid = child.id().unwrap_or(0);
         let stdout = child.stdout.take().expect("stdout is piped");

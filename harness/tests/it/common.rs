@@ -103,13 +103,7 @@ pub fn surviving_pids(ledger: &[LedgerEvent]) -> Vec<u32> {
         .filter_map(|e| e.get_u64("pid"))
         .map(|pid| pid as u32)
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|stat| {
-                    // The state is the field after the parenthesised command name.
-                    let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-                    !state.starts_with('Z')
-                })
-                .unwrap_or(false)
+            is_live(&pid.to_string())
                 // An instance is `testfn` or `harness testfn`: its command line says so.
                 && std::fs::read(format!("/proc/{pid}/cmdline"))
                     .is_ok_and(|c| String::from_utf8_lossy(&c).contains("testfn"))
