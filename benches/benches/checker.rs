@@ -19,8 +19,10 @@ fn spec() -> ExpectedSpec {
             item_delay_ns: 99_000_000,
             first: 0,
             last: OCCURRENCES - 1,
+            counts: None,
         }],
         late_after_ns: 2_000_000_000,
+        completion: None,
     }
 }
 

@@ -8,8 +8,9 @@
 //! use reports::{check, Arrival, ExpectedSpec, SourceSpec};
 //! let spec = ExpectedSpec {
 //!     sources: vec![SourceSpec { source: "tick".into(), epoch_ns: 0, period_ns: 100,
-//!         items: 2, item_delay_ns: 10, first: 0, last: 0 }],
+//!         items: 2, item_delay_ns: 10, first: 0, last: 0, counts: None }],
 //!     late_after_ns: 50,
+//!     completion: None,
 //! };
 //! let arrivals = [Arrival::new(5, "tick", 0, 0, "A"), Arrival::new(90, "tick", 0, 1, "A")];
 //! let verdict = check(&spec, &arrivals, &[], &[]).unwrap();
@@ -77,7 +78,7 @@ impl Checker {
             grids: spec
                 .sources
                 .iter()
-                .map(|s| vec![empty; s.key_count() as usize])
+                .map(|s| vec![empty; s.grid_len() as usize])
                 .collect(),
             spec: spec.clone(),
             last_source: 0,
@@ -212,7 +213,9 @@ impl Checker {
             for (row, cells) in grid.chunks(items).enumerate() {
                 let m = spec.first + row as u64;
                 let invocations = index.invocations.get(&(si, m)).unwrap_or(&no_invocations);
-                for (n, cell) in cells.iter().enumerate() {
+                // Under a demand schedule the cells past the occurrence's count expect nothing.
+                let count = spec.count(m) as usize;
+                for (n, cell) in cells.iter().enumerate().take(count) {
                     let n = n as u64;
                     let covering = || invocations.iter().filter(move |i| i.covers(n));
                     if cell.copies == 0 {
@@ -690,7 +693,13 @@ pub fn check_run_with(
         source,
     })?;
     run.for_each_arrival_for_check(|a| checker.push(a))?;
-    Ok(checker.finish(probes, ledger))
+    let mut verdict = checker.finish(probes, ledger);
+    verdict.scaling = crate::scaling::of_ledger(ledger);
+    if let Some(c) = &spec.completion {
+        let traces = run.read_traces()?;
+        verdict.completion = crate::estimator::of_run(c, ledger, traces.as_deref());
+    }
+    Ok(verdict)
 }
 
 #[cfg(test)]

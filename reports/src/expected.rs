@@ -1,8 +1,11 @@
 //! `expected.json`: what should arrive, and when.
 //!
-//! Each source's expected keys form a dense grid: every occurrence `m` in `first..=last` times
-//! every iteration `n` in `0..items`. The checker keeps one cell per grid point, so its memory
-//! grows with the expected keys, never with the number of arrival rows.
+//! Each source's expected keys form a grid: every occurrence `m` in `first..=last` times every
+//! iteration `n` in `0..items`. Under a demand schedule (a queue workload whose polls find more
+//! changes at some times than at others) occurrence `m` expects only `n < counts[m - first]`;
+//! the grid stays `items` (the largest count) wide and the cells past an occurrence's count
+//! are not expected. The checker keeps one cell per grid point, so its memory grows with the
+//! grid, never with the number of arrival rows.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +16,22 @@ pub struct ExpectedSpec {
     pub sources: Vec<SourceSpec>,
     /// An item whose first arrival is more than this after its scheduled time is late.
     pub late_after_ns: i64,
+    /// The log-based completion estimate to hold against the truth, when the run evaluates
+    /// it (a rolling update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion: Option<CompletionSpec>,
+}
+
+/// The completion estimate's parameters, as the Flex plan's query has them, scaled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletionSpec {
+    /// How often the query runs and how far back it looks for current instances.
+    pub check_interval_ns: i64,
+    /// How far before the update's acceptance it looks for the original instances.
+    pub buffer_ns: i64,
+    /// The version the update moves from: its instances are the ones that must be gone.
+    pub from_version: String,
 }
 
 /// One source's schedule and window.
@@ -23,8 +42,12 @@ pub struct SourceSpec {
     /// The schedule's origin: occurrence `m` fires at `epoch_ns + m * period_ns`.
     pub epoch_ns: i64,
     pub period_ns: i64,
-    /// Iterations per occurrence: `n` runs over `0..items`.
+    /// Iterations per occurrence: `n` runs over `0..items` (the largest count, under `counts`).
     pub items: u64,
+    /// Items of each occurrence `first..=last`, when they differ (a demand schedule): `m`
+    /// expects `n < counts[m - first]`. Absent: every occurrence expects `items`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Vec<u64>>,
     /// Time between the scheduled sends of consecutive iterations.
     pub item_delay_ns: i64,
     /// First and last expected occurrence, inclusive.
@@ -53,13 +76,40 @@ pub const MAX_EXPECTED_KEYS: u128 = 100_000_000;
 impl SourceSpec {
     /// Number of expected keys of this source.
     pub fn key_count(&self) -> u64 {
+        match &self.counts {
+            Some(counts) => counts.iter().sum(),
+            None => (self.last - self.first + 1) * self.items,
+        }
+    }
+
+    /// Cells of the grid, expected or not: `(last - first + 1) * items`.
+    pub fn grid_len(&self) -> u64 {
         (self.last - self.first + 1) * self.items
+    }
+
+    /// Items occurrence `m` expects (0 outside the window).
+    #[inline]
+    pub fn count(&self, m: u64) -> u64 {
+        if m < self.first || m > self.last {
+            return 0;
+        }
+        match &self.counts {
+            Some(counts) => counts.get((m - self.first) as usize).copied().unwrap_or(0),
+            None => self.items,
+        }
+    }
+
+    /// Whether the grid cell at `index` is an expected key.
+    #[inline]
+    pub fn expects_cell(&self, index: usize) -> bool {
+        let (m, n) = self.key_at(index);
+        n < self.count(m)
     }
 
     /// Where `(m, n)` sits in this source's grid, if it is expected.
     #[inline]
     pub fn index(&self, m: u64, n: u64) -> Option<usize> {
-        if m < self.first || m > self.last || n >= self.items {
+        if m < self.first || m > self.last || n >= self.items || n >= self.count(m) {
             return None;
         }
         Some(((m - self.first) * self.items + n) as usize)
@@ -106,6 +156,23 @@ impl SourceSpec {
                 self.first, self.last
             )));
         }
+        if let Some(counts) = &self.counts {
+            let rows = self.last - self.first + 1;
+            if counts.len() as u64 != rows {
+                return Err(err(format!(
+                    "counts has {} entries for the {rows} occurrences {}..={}",
+                    counts.len(),
+                    self.first,
+                    self.last
+                )));
+            }
+            if let Some(c) = counts.iter().find(|&&c| c > self.items) {
+                return Err(err(format!(
+                    "a count ({c}) is above items ({}), the grid's width",
+                    self.items
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -122,7 +189,7 @@ impl ExpectedSpec {
             if self.sources[..i].iter().any(|o| o.source == s.source) {
                 return Err(SpecError::DuplicateSource(s.source.clone()));
             }
-            total += u128::from(s.last - s.first + 1) * u128::from(s.items);
+            total += u128::from(s.grid_len());
         }
         if total > MAX_EXPECTED_KEYS {
             return Err(SpecError::TooManyKeys(total));
@@ -153,7 +220,49 @@ mod tests {
             item_delay_ns: 1_000_000_000,
             first: 3,
             last: 9,
+            counts: None,
         }
+    }
+
+    #[test]
+    fn a_demand_schedule_expects_each_occurrence_its_own_count() {
+        let s = SourceSpec {
+            counts: Some(vec![2, 10, 0, 1, 1, 1, 1]),
+            ..tick()
+        };
+        assert_eq!(s.key_count(), 16);
+        assert_eq!(s.grid_len(), 70);
+        assert_eq!(s.index(3, 1), Some(1));
+        assert_eq!(s.index(3, 2), None, "occurrence 3 expects two items");
+        assert_eq!(s.index(4, 9), Some(19));
+        assert_eq!(s.index(5, 0), None, "occurrence 5 expects none");
+        let expected: usize = (0..70).filter(|&i| s.expects_cell(i)).count();
+        assert_eq!(expected, 16);
+        ExpectedSpec {
+            sources: vec![s.clone()],
+            late_after_ns: 0,
+            completion: None,
+        }
+        .validate()
+        .unwrap();
+        let short = SourceSpec {
+            counts: Some(vec![1; 3]),
+            ..tick()
+        };
+        assert!(short
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("3 entries"));
+        let wide = SourceSpec {
+            counts: Some(vec![11; 7]),
+            ..tick()
+        };
+        assert!(wide
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("above items"));
     }
 
     #[test]
@@ -179,6 +288,7 @@ mod tests {
         let spec = ExpectedSpec {
             sources: vec![s],
             late_after_ns: 0,
+            completion: None,
         };
         assert!(spec
             .validate()
@@ -188,6 +298,7 @@ mod tests {
         let spec = ExpectedSpec {
             sources: vec![tick(), tick()],
             late_after_ns: 0,
+            completion: None,
         };
         assert_eq!(
             spec.validate().unwrap_err(),

@@ -91,9 +91,10 @@ impl History {
         self.expected.sources.first().map_or(0, |s| s.epoch_ns)
     }
 
-    /// Total expected ordinals (the timeline's y range).
+    /// Total ordinals (the timeline's y range): the grids' cells, one per expected key
+    /// (under a demand schedule, some cells expect none).
     pub fn ordinal_count(&self) -> u64 {
-        self.expected.key_count()
+        self.expected.sources.iter().map(|s| s.grid_len()).sum()
     }
 
     /// The ordinal of a key, if it is expected.
@@ -103,7 +104,7 @@ impl History {
             if s.source == source {
                 return s.index(m, n).map(|i| base + i as u64);
             }
-            base += s.key_count();
+            base += s.grid_len();
         }
         None
     }
@@ -218,8 +219,8 @@ impl History {
         let mut out = Vec::new();
         let mut base = 0u64;
         for s in &self.expected.sources {
-            for i in 0..s.key_count() as usize {
-                if first[base as usize + i].is_none() {
+            for i in 0..s.grid_len() as usize {
+                if first[base as usize + i].is_none() && s.expects_cell(i) {
                     let (m, n) = s.key_at(i);
                     out.push(TimelinePoint {
                         t_ns: s.scheduled_ns(m, n),
@@ -229,7 +230,7 @@ impl History {
                     });
                 }
             }
-            base += s.key_count();
+            base += s.grid_len();
         }
         out
     }
@@ -248,14 +249,14 @@ impl History {
         let mut out = Vec::new();
         let mut base = 0usize;
         for s in &self.expected.sources {
-            for i in 0..s.key_count() as usize {
+            for i in 0..s.grid_len() as usize {
                 if let Some((t, _)) = first[base + i] {
                     let (m, n) = s.key_at(i);
                     let ns = crate::checker::lateness_ns_of(t, s.scheduled_ns(m, n));
                     out.push(ns as f64 / 1e6);
                 }
             }
-            base += s.key_count() as usize;
+            base += s.grid_len() as usize;
         }
         out
     }

@@ -51,8 +51,10 @@ fn main() -> anyhow::Result<()> {
             item_delay_ns,
             first: 0,
             last: args.occurrences - 1,
+            counts: None,
         }],
         late_after_ns: 2_000_000_000,
+        completion: None,
     };
     let run = RunDir::new(&args.dir);
     run.write_expected(&spec)?;

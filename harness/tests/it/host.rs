@@ -72,8 +72,10 @@ async fn an_item_whose_submit_hangs_when_its_instance_dies_is_lost_in_flight() {
             item_delay_ns: 10_000_000,
             first: 0,
             last: 0,
+            counts: None,
         }],
         late_after_ns: 1_000_000_000,
+        completion: None,
     })
     .unwrap();
     std::fs::write(

@@ -36,8 +36,10 @@ fn spec(
             item_delay_ns: delay.as_nanos() as i64,
             first,
             last,
+            counts: None,
         }],
         late_after_ns: late_after.as_nanos() as i64,
+        completion: None,
     }
 }
 

@@ -24,8 +24,10 @@ fn spec() -> ExpectedSpec {
             item_delay_ns: DELAY,
             first: 1,
             last: 3,
+            counts: None,
         }],
         late_after_ns: LATE_AFTER,
+        completion: None,
     }
 }
 
@@ -147,8 +149,10 @@ fn lateness_quantiles_follow_the_distribution() {
             item_delay_ns: 0,
             first: 0,
             last: 0,
+            counts: None,
         }],
         late_after_ns: 2_000_000_000,
+        completion: None,
     };
     // Item n arrives n+1 ms late: p50 = 50 ms, p90 = 90 ms, p99 = 99 ms, max = 100 ms.
     let arrivals: Vec<Arrival> = (0..100)
@@ -469,8 +473,10 @@ fn queue_redelivery_and_poison() {
             item_delay_ns: 0,
             first: 0,
             last: 0,
+            counts: None,
         }],
         late_after_ns: LATE_AFTER,
+        completion: None,
     };
     let msg = |t, inv, n, dequeue| {
         LedgerEvent::new(t, event::INVOCATION_BEGUN, "a-0", "A", "production")
