@@ -15,6 +15,9 @@
 //! | `phase_begun` / `phase_ended` | a phase of the update (swap, drain, batch, ...; on a command platform `deploy`, `update` and `update_command`) | `phase` |
 //! | `command_started` / `command_ended` | a command platform's command ran | `command`, `pid` / `exit`, `ms`, `timed_out` |
 //! | `update_complete` | the command platform's `status` first exited 0 | `by` |
+//! | `update_accepted` | the update was accepted (the Flex plan's `deploymentStart`: the site update returned success); a rolling update's `start_gap` runs from here | |
+//! | `scale_out` / `scale_in` | the local scale controller starts / drains instances | `messages`, `requests`, `instances`, `desired`, `adding` / `removing`, `ids` |
+//! | `scale_limited` | the demand wanted more than `scale.max` | the same, `wanted` |
 //! | `occurrence_missed` | no instance could run an occurrence (the local timer had no lease holder; the harness driver could not connect, or the proxy answered without an app) | `source`, `m`, (`reason`: `connect`, `http_NNN`) |
 //! | `app_*` | the apps' own lifecycle events from `events.csv` (see [`crate::lifecycle`]) | as the app sent them |
 //!
@@ -49,6 +52,10 @@ pub mod event {
     pub const MESSAGE_POISONED: &str = "message_poisoned";
     pub const PHASE_BEGUN: &str = "phase_begun";
     pub const PHASE_ENDED: &str = "phase_ended";
+    pub const UPDATE_ACCEPTED: &str = "update_accepted";
+    pub const SCALE_OUT: &str = "scale_out";
+    pub const SCALE_IN: &str = "scale_in";
+    pub const SCALE_LIMITED: &str = "scale_limited";
 }
 
 impl LedgerEvent {

@@ -24,12 +24,14 @@
 //
 // model: what a run is, as plain data.
 pub mod arrival;
+pub mod completion;
 pub mod expected;
 pub mod ledger;
 pub mod lifecycle;
 pub mod metric;
 pub mod probe;
 pub mod summary;
+pub mod trace;
 pub mod verdict;
 // io: the run directory's files, read by header name with positioned errors.
 pub mod rundir;
@@ -38,7 +40,9 @@ mod table;
 pub mod baseline;
 pub mod checker;
 pub mod compare;
+pub mod estimator;
 pub mod history;
+pub mod scaling;
 pub mod threshold;
 // render: text, pages, plots and files for people and CI.
 pub mod compare_report;

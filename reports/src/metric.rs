@@ -37,10 +37,13 @@ pub enum Metric {
     LatenessMaxMs,
     GapMaxMs,
     UpdateDurationMs,
+    CompletionFalseYes,
+    CompletionFalseMs,
+    CompletionDelayMs,
 }
 
 /// What a metric is, in one row: (metric, name, unit, meaning).
-const TABLE: [(Metric, &str, &str, &str); 21] = [
+const TABLE: [(Metric, &str, &str, &str); 24] = [
     (Metric::Expected, "expected", "items", "expected items"),
     (
         Metric::Delivered,
@@ -147,12 +150,30 @@ const TABLE: [(Metric, &str, &str, &str); 21] = [
         "ms",
         "time from the update's start to its completion (ledger)",
     ),
+    (
+        Metric::CompletionFalseYes,
+        "completion.false_yes",
+        "evaluations",
+        "log-based completion estimates that said complete while an old instance ran",
+    ),
+    (
+        Metric::CompletionFalseMs,
+        "completion.false_ms",
+        "ms",
+        "total time the completion estimate falsely said complete",
+    ),
+    (
+        Metric::CompletionDelayMs,
+        "completion.delay_ms",
+        "ms",
+        "time from the true completion to the estimate's first true complete",
+    ),
 ];
 
 impl Metric {
     /// Every metric, in the order the README lists them.
-    pub const ALL: [Metric; 21] = {
-        let mut all = [Metric::Expected; 21];
+    pub const ALL: [Metric; 24] = {
+        let mut all = [Metric::Expected; 24];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].0;
@@ -185,11 +206,14 @@ impl Metric {
             Metric::LatenessP99Ms => "lateness_p99_ms",
             Metric::LatenessMaxMs => "lateness_max_ms",
             Metric::UpdateDurationMs => "update_duration_ms",
+            Metric::CompletionFalseYes => "completion_false_yes",
+            Metric::CompletionFalseMs => "completion_false_ms",
+            Metric::CompletionDelayMs => "completion_delay_ms",
             other => other.name(),
         }
     }
 
-    /// `items`, `rows`, `ratio`, `windows` or `ms`.
+    /// `items`, `rows`, `ratio`, `windows`, `evaluations` or `ms`.
     pub fn unit(self) -> &'static str {
         self.row().2
     }
@@ -231,6 +255,15 @@ impl Metric {
             Metric::LatenessMaxMs => v.lateness_ms?.max,
             Metric::GapMaxMs => v.gap_max_ms?,
             Metric::UpdateDurationMs => update_duration_ms?,
+            Metric::CompletionFalseYes => v.completion.as_ref()?.false_yes as f64,
+            Metric::CompletionFalseMs => v
+                .completion
+                .as_ref()?
+                .false_completions
+                .iter()
+                .map(|f| f.duration_ms())
+                .sum(),
+            Metric::CompletionDelayMs => v.completion.as_ref()?.delay_ms?,
         })
     }
 }

@@ -37,6 +37,8 @@ pub const SUMMARY_FILE: &str = "summary.json";
 
 pub const PROBES_HEADER: &str = "intended_ns,sent_ns,done_ns,ok,status,instance,version,error,conn";
 pub const LEDGER_HEADER: &str = "t_ns,event,instance,version,slot,detail";
+pub const TRACES_FILE: &str = "traces.csv";
+pub const TRACES_HEADER: &str = "t_ns,instance,version";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunDirError {
@@ -344,6 +346,24 @@ impl RunDir {
             out.push(event);
         }
         Ok(out)
+    }
+
+    /// `traces.csv`, the instances' log lines; `None` when the run kept none.
+    pub fn read_traces(&self) -> Result<Option<Vec<crate::trace::LogLine>>, RunDirError> {
+        let path = self.file(TRACES_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let mut table = Table::open(&path, &["t_ns", "instance"], &["version"])?;
+        let mut out = Vec::new();
+        while let Some(r) = table.next_row()? {
+            out.push(crate::trace::LogLine {
+                t_ns: r.i64(0)?,
+                instance: r.opt_str(1)?.unwrap_or("").to_owned(),
+                version: r.opt_str(2)?.unwrap_or("").to_owned(),
+            });
+        }
+        Ok(Some(out))
     }
 
     /// `ledger.csv` alone, or an empty list when it does not exist.

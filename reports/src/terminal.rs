@@ -75,6 +75,124 @@ pub fn render_failures(summary: &Summary) -> String {
     out
 }
 
+/// The scale controller's line: its decisions, the peak, and what the update started
+/// against what it drained.
+pub fn scaling_line(sc: &crate::verdict::Scaling) -> String {
+    let started: u64 = sc.started_during_update.values().sum();
+    let by_version: Vec<String> = sc
+        .started_during_update
+        .iter()
+        .map(|(v, n)| format!("{v} {n}"))
+        .collect();
+    format!(
+        "scaling       {} out (+{}), {} in (-{}), peak {} instances{}; during the update {started} \
+         started{} and {} drained",
+        sc.scale_outs,
+        sc.added,
+        sc.scale_ins,
+        sc.removed,
+        sc.peak_instances,
+        if sc.limited > 0 {
+            format!(", held at the maximum {} time{}", sc.limited, plural(sc.limited))
+        } else {
+            String::new()
+        },
+        if by_version.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by_version.join(", "))
+        },
+        sc.drained_during_update
+    )
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Seconds after the update's acceptance, for the completion estimate's times.
+fn after_start(c: &crate::completion::CompletionEstimate, t_ns: i64) -> String {
+    format!("+{:.1} s", (t_ns - c.deployment_start_ns) as f64 / 1e9)
+}
+
+/// The completion estimate against the truth: one letter per evaluation for each (Y, N),
+/// when each first said complete, and every false completion with its instances and why.
+pub fn completion_lines(c: &crate::completion::CompletionEstimate) -> String {
+    let mut out = String::new();
+    let strip = |f: &dyn Fn(&crate::completion::Evaluation) -> bool| -> String {
+        c.evaluations
+            .iter()
+            .map(|e| if f(e) { 'Y' } else { 'N' })
+            .collect()
+    };
+    let truth = match c.truth {
+        crate::completion::TruthKind::Ledger => "every old-version instance gone, per the ledger",
+        crate::completion::TruthKind::Status => "complete, per the platform's status command",
+    };
+    let _ = writeln!(
+        out,
+        "completion    the log query every {} ms from the update's acceptance (+0 s):",
+        number(c.params.check_interval_ns as f64 / 1e6)
+    );
+    let _ = writeln!(out, "  query says  {}", strip(&|e| e.complete));
+    let _ = writeln!(
+        out,
+        "  truth       {}  {truth}",
+        strip(&|e| e.truly_complete)
+    );
+    let when = |t: Option<i64>| t.map_or("never".to_owned(), |t| after_start(c, t));
+    let delay = c
+        .delay_ms
+        .map(|d| format!(", its true YES {} ms later", number(d)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  first YES {}; truly complete {}{delay}",
+        when(c.first_yes_ns),
+        when(c.true_complete_ns)
+    );
+    for f in &c.false_completions {
+        let who: Vec<String> = f
+            .instances
+            .iter()
+            .map(|i| format!("{} ({})", i.instance, i.cause.as_str().replace('_', " ")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  FALSE YES {} for {} ms ({} check{}): {}",
+            after_start(c, f.start_ns),
+            number(f.duration_ms()),
+            f.evaluations,
+            plural(f.evaluations),
+            if who.is_empty() {
+                "the status command had not said complete".to_owned()
+            } else {
+                format!("still running the old version: {}", who.join(", "))
+            }
+        );
+    }
+    let mut causes: Vec<crate::completion::FalseYesCause> = c
+        .false_completions
+        .iter()
+        .flat_map(|f| f.causes())
+        .collect();
+    causes.sort();
+    causes.dedup();
+    for cause in causes {
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            cause.as_str().replace('_', " "),
+            cause.explain()
+        );
+    }
+    out
+}
+
 /// The failed probes' count, `label` after it, then how they failed, wrk-style:
 /// `3 failed: connect 2, timeout 1` with the label ` failed`.
 pub fn failed_probes(d: &crate::verdict::Downtime, label: &str) -> String {
@@ -214,6 +332,12 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
             out,
             "update        command returned after {update:.0} ms{complete}"
         );
+    }
+    if let Some(sc) = &v.scaling {
+        let _ = writeln!(out, "{}", scaling_line(sc));
+    }
+    if let Some(c) = &v.completion {
+        out.push_str(&completion_lines(c));
     }
     let stopped: Vec<&crate::lifecycle::InstanceLife> = v
         .instances

@@ -49,6 +49,32 @@ pub struct Verdict {
     /// cancellation reached its code, and its effective grace. Empty when no app sent any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<crate::lifecycle::InstanceLife>,
+    /// The log-based completion estimate held against the truth, for a rolling update (see
+    /// [`crate::completion`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion: Option<crate::completion::CompletionEstimate>,
+    /// What the scale controller did, when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<Scaling>,
+}
+
+/// The scale controller's decisions and their effect, from the ledger.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scaling {
+    /// Decisions to start instances, and how many they started.
+    pub scale_outs: u64,
+    pub added: u64,
+    /// Decisions to drain instances, and how many they drained.
+    pub scale_ins: u64,
+    pub removed: u64,
+    /// Times the demand wanted more than the maximum.
+    pub limited: u64,
+    /// Most production instances alive at once (started, not yet exited).
+    pub peak_instances: u64,
+    /// Instances started while the update ran, by version, and instances it drained (the
+    /// update's own batches and the controller's scale-ins).
+    pub started_during_update: std::collections::BTreeMap<String, u64>,
+    pub drained_during_update: u64,
 }
 
 /// Quantiles of a distribution in milliseconds.
