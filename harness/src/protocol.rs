@@ -100,6 +100,10 @@ pub struct ModeAnswer {
 pub struct PollRequest {
     pub m: u64,
     pub scheduled_ns: i64,
+    /// How many changes the poll finds in the repository, when the platform's demand
+    /// schedule says (the harness owns the repository); absent: the app's `--events`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<u32>,
 }
 
 /// One queue message: the item `(proc, m, n)` to process.

@@ -57,7 +57,7 @@ impl RunPlan {
             submit_timeout: timing.submit_timeout,
             retries: w.retries,
             on_cancel: w.on_cancel,
-            events: w.events,
+            events: w.events.max(),
             fail_n: w.fail_n,
         };
         RunPlan {
@@ -104,11 +104,15 @@ pub struct Timing {
     pub max_send_lag: Duration,
     /// The app driver's lease time to live.
     pub lease_ttl: Duration,
+    /// The completion estimate's `checkInterval` and `buffer`.
+    pub check_interval: Duration,
+    pub buffer: Duration,
 }
 
 impl Timing {
     pub fn of(s: &Scenario, scale: f64) -> Timing {
         let period = s.workload.period.scaled(scale);
+        let completion = s.completion_estimate().unwrap_or_default();
         Timing {
             period,
             update_at: s.run.update_at.scaled(scale),
@@ -138,6 +142,8 @@ impl Timing {
                 .lease_ttl
                 .unwrap_or(crate::duration::Span::from_secs(3))
                 .scaled(scale),
+            check_interval: completion.check_interval.scaled(scale),
+            buffer: completion.buffer.scaled(scale),
         }
     }
 }

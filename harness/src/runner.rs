@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::platform::ledger::Ledger;
 use crate::platform::queue::QueueOptions;
+use crate::platform::scale::ScaleOptions;
 use crate::platform::timer::{Schedule, TimerFunction};
 use crate::platform::{
     CommandPlatform, CommandSettings, HostConfig, LocalPlatform, LocalSettings, Platform,
@@ -401,6 +402,10 @@ async fn local_platform(
         ready_timeout: t.ready_timeout,
         invoke_timeout: t.invoke_timeout,
         sink_token,
+        traces: Some(
+            crate::platform::traces::Traces::create(&out.join(reports::rundir::TRACES_FILE))
+                .map_err(|e| anyhow::anyhow!("creating traces.csv: {e}"))?,
+        ),
     };
     let queue = (s.workload.trigger == Trigger::Queue).then(|| {
         let q = s.queue_settings();
@@ -425,6 +430,26 @@ async fn local_platform(
             .strategy
             .clone()
             .ok_or_else(|| anyhow::anyhow!("the local platform needs a local strategy"))?,
+        scale: s.scale.as_ref().map(|sc| {
+            let r = s.rolling();
+            ScaleOptions {
+                min: sc.min,
+                max: sc.max,
+                target_messages: sc.target_messages.unwrap_or(s.queue_settings().batch_size),
+                target_requests: sc.target_requests,
+                interval: sc.interval.scaled(plan.time_scale),
+                cooldown: sc.cooldown.scaled(plan.time_scale),
+                scale_in_grace: r.scale_in_grace.scaled(plan.time_scale),
+                http_grace: r.http_grace.scaled(plan.time_scale),
+            }
+        }),
+        poll_events: s.workload.events.is_schedule().then(|| {
+            Arc::new(
+                (0..s.occurrences_fired())
+                    .map(|m| s.poll_events(m))
+                    .collect(),
+            )
+        }),
     };
     let door_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     LocalPlatform::start(config, ledger.clone(), door_listener, settings)
@@ -792,10 +817,17 @@ pub fn expected(
         return Some(ExpectedSpec {
             sources: Vec::new(),
             late_after_ns: timing.late_after.as_nanos() as i64,
+            completion: completion_spec(s, timing),
         });
     }
     let first = s.first_expected();
     let last = s.last_complete_by(window_end.min(s.run.duration.0))?;
+    let counts =
+        (s.workload.trigger == Trigger::Queue && s.workload.events.is_schedule()).then(|| {
+            (first..=last)
+                .map(|m| u64::from(s.poll_events(m)))
+                .collect()
+        });
     (last >= first).then(|| ExpectedSpec {
         sources: vec![SourceSpec {
             source: s.source().into(),
@@ -809,7 +841,22 @@ pub fn expected(
             },
             first,
             last,
+            counts,
         }],
         late_after_ns: timing.late_after.as_nanos() as i64,
+        completion: completion_spec(s, timing),
+    })
+}
+
+/// The completion estimate's parameters, scaled, when the run evaluates it.
+fn completion_spec(
+    s: &Scenario,
+    timing: &crate::run_plan::Timing,
+) -> Option<reports::expected::CompletionSpec> {
+    s.completion_estimate()?;
+    Some(reports::expected::CompletionSpec {
+        check_interval_ns: timing.check_interval.as_nanos() as i64,
+        buffer_ns: timing.buffer.as_nanos() as i64,
+        from_version: s.app.from.clone(),
     })
 }

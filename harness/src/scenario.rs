@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Span;
 
+mod scaling;
 mod sections;
+pub use scaling::*;
 pub use sections::*;
 use sections::{default_seed, default_time_scale};
 
@@ -59,6 +61,10 @@ pub struct Scenario {
     pub platform: PlatformSection,
     /// Where the sink listens and how apps reach it.
     pub sink: SinkSection,
+    /// The local platform's scale controller (rolling updates only).
+    pub scale: Option<Scale>,
+    /// The log-based completion estimate's parameters, when given.
+    pub completion: Option<Completion>,
 }
 
 /// A strategy with its settings: the scenario's `strategy` and its `[swap]`, `[recreate]`,
@@ -173,6 +179,8 @@ impl TryFrom<ScenarioFile> for Scenario {
             expect: f.expect,
             platform: f.platform,
             sink: f.sink,
+            scale: f.scale,
+            completion: f.completion,
         })
     }
 }
@@ -199,6 +207,8 @@ impl From<Scenario> for ScenarioFile {
             expect: s.expect,
             platform: s.platform,
             sink: s.sink,
+            scale: s.scale,
+            completion: s.completion,
         };
         match s.strategy {
             Strategy::Swap(w) => f.swap = Some(w),
@@ -259,6 +269,10 @@ struct ScenarioFile {
     platform: PlatformSection,
     #[serde(default, skip_serializing_if = "is_default_sink")]
     sink: SinkSection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scale: Option<Scale>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    completion: Option<Completion>,
 }
 
 fn is_local(p: &PlatformSection) -> bool {
@@ -368,10 +382,17 @@ impl Scenario {
             Trigger::Timer if w.items == 0 => {
                 return Err(("workload.items", "must be at least 1".into()))
             }
-            Trigger::Queue if w.events == 0 => {
+            Trigger::Queue if w.events.max() == 0 => {
                 return Err((
                     "workload.events",
                     "must be at least 1 for a queue workload".into(),
+                ))
+            }
+            Trigger::Timer if w.events.is_schedule() => {
+                return Err((
+                    "workload.events",
+                    "a demand schedule is for the queue workload (workload.trigger = \"queue\")"
+                        .into(),
                 ))
             }
             Trigger::Timer if self.queue.is_some() => {
@@ -382,6 +403,10 @@ impl Scenario {
             }
             _ => {}
         }
+        w.events
+            .validate()
+            .map_err(|why| ("workload.events", why))?;
+        self.validate_scaling()?;
         if let Some(q) = &self.queue {
             if q.max_dequeue == 0 || q.batch_size == 0 {
                 return Err((
@@ -455,6 +480,17 @@ impl Scenario {
             return Err((
                 "run.duration",
                 "leaves no whole occurrence between run.warmup and run.duration".into(),
+            ));
+        }
+        let expected_messages: u64 = (self.first_expected()..=self.last_expected())
+            .map(|m| u64::from(self.poll_events(m)))
+            .sum();
+        if w.trigger == Trigger::Queue && w.events.is_schedule() && expected_messages == 0 {
+            return Err((
+                "workload.events",
+                "the schedule finds no message in any occurrence between run.warmup and \
+                 run.duration"
+                    .into(),
             ));
         }
         if self.probes.rate == 0 || self.probes.rate > 10_000 {
@@ -614,11 +650,22 @@ impl Scenario {
         }
     }
 
-    /// Items expected per occurrence.
+    /// Messages the poll of occurrence `m` finds (queue workload): the demand schedule at
+    /// `m * period` on the scenario's clock.
+    pub fn poll_events(&self, m: u64) -> u32 {
+        let t = self
+            .workload
+            .period
+            .0
+            .saturating_mul(m.min(u64::from(u32::MAX)) as u32);
+        self.workload.events.at(t)
+    }
+
+    /// Items expected per occurrence (the largest, under a demand schedule).
     pub fn items_per_occurrence(&self) -> u32 {
         match self.workload.trigger {
             Trigger::Timer => self.workload.items,
-            Trigger::Queue => self.workload.events,
+            Trigger::Queue => self.workload.events.max(),
         }
     }
 
@@ -721,9 +768,112 @@ impl Scenario {
     }
 
     pub fn late_after(&self) -> Span {
-        self.workload.late_after.unwrap_or(Span(
-            self.workload.item_delay.0.max(Duration::from_millis(1)) * 2,
-        ))
+        let w = &self.workload;
+        self.workload.late_after.unwrap_or(Span(match w.trigger {
+            Trigger::Timer => w.processing.0 + w.item_delay.0.max(Duration::from_millis(1)) * 2,
+            Trigger::Queue => w.processing.0.max(Duration::from_millis(1)) * 2,
+        }))
+    }
+
+    /// What is allowed but probably not meant, as `(key, why)`: `harness validate` and
+    /// `harness run` print them.
+    pub fn warnings(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let w = &self.workload;
+        // The time an item normally takes from its schedule to the sink: the work before
+        // its submit (the queue's messages are all due when the poll runs).
+        let normal = w.processing.0
+            + match w.trigger {
+                Trigger::Timer => Duration::ZERO,
+                Trigger::Queue => w.item_delay.0,
+            };
+        let late_after = self.late_after().0;
+        if !normal.is_zero() && late_after.as_secs_f64() < normal.as_secs_f64() * 1.5 {
+            out.push((
+                "workload.late_after",
+                format!(
+                    "{} is not clearly above the {} an item normally takes (processing plus item delay): every item may count as late even when nothing goes wrong, and the late count then says nothing; give at least 1.5 times that",
+                    Span(late_after),
+                    Span(normal)
+                ),
+            ));
+        }
+        out
+    }
+
+    /// The scale controller's and the completion estimate's checks.
+    fn validate_scaling(&self) -> Result<(), (&'static str, String)> {
+        let rolling = matches!(self.strategy, Strategy::Rolling(_));
+        if let Some(c) = &self.completion {
+            if c.check_interval.0.is_zero() {
+                return Err(("completion.check_interval", "must be positive".into()));
+            }
+            if !self.is_command() && !rolling {
+                return Err((
+                    "completion",
+                    "the completion estimate is the rolling update's: on the local platform \
+                     it needs strategy = \"rolling\""
+                        .into(),
+                ));
+            }
+        }
+        let Some(sc) = &self.scale else {
+            return Ok(());
+        };
+        if self.is_command() {
+            return Err((
+                "scale",
+                "[scale] configures the local platform's scale controller; a command \
+                 platform scales as it does"
+                    .into(),
+            ));
+        }
+        if !rolling {
+            return Err((
+                "scale",
+                "[scale] models the Flex Consumption plan's scale controller, which runs with \
+                 its rolling update: it needs strategy = \"rolling\""
+                    .into(),
+            ));
+        }
+        if sc.min == 0 {
+            return Err((
+                "scale.min",
+                "must be at least 1 (the timer needs an instance to hold its lease)".into(),
+            ));
+        }
+        if sc.max < sc.min || sc.max > 1000 {
+            return Err(("scale.max", "must be between scale.min and 1000".into()));
+        }
+        if !(sc.min..=sc.max).contains(&self.app.instances) {
+            return Err((
+                "app.instances",
+                format!(
+                    "{} instances to start with is outside [scale] min {} .. max {}",
+                    self.app.instances, sc.min, sc.max
+                ),
+            ));
+        }
+        if sc.target_messages == Some(0) || sc.target_requests == 0 {
+            return Err((
+                "scale.target_messages",
+                "target_messages and target_requests must be at least 1".into(),
+            ));
+        }
+        if sc.interval.0.is_zero() {
+            return Err(("scale.interval", "must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// The completion estimate's parameters when the run evaluates it: every rolling update
+    /// on the local platform, and a command platform's run with `[completion]`.
+    pub fn completion_estimate(&self) -> Option<Completion> {
+        match (&self.completion, &self.strategy) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Strategy::Rolling(_)) => Some(Completion::default()),
+            (None, _) => None,
+        }
     }
 
     pub fn settle(&self) -> Span {

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use reports::ledger::event;
+
 use crate::platform::{Host, Phase, PRODUCTION, STAGING};
 use crate::protocol::Mode;
 use crate::rng::Rng;
@@ -34,6 +36,11 @@ pub enum Plan {
         /// How long a drained instance's HTTP requests may run.
         http_grace: Duration,
         start_delay: Duration,
+        /// The timing gap between the update's acceptance and the first drain.
+        start_gap: Duration,
+        /// A scale controller runs: every drained instance gets a replacement and the
+        /// controller sizes the rest, rather than the update restoring `instances`.
+        scaled: bool,
         /// A second update to this version, this long after the first began.
         then: Option<(String, Duration)>,
     },
@@ -87,6 +94,8 @@ impl Plan {
                     scale_in_grace: r.scale_in_grace.scaled(time_scale),
                     http_grace: r.http_grace.scaled(time_scale),
                     start_delay: r.start_delay.scaled(time_scale),
+                    start_gap: r.start_gap.scaled(time_scale),
+                    scaled: s.scale.is_some(),
                     then: r.then_update_to.zip(r.then_update_at).map(|(v, at)| {
                         (
                             v,
@@ -121,8 +130,20 @@ impl Plan {
         to: &str,
         instances: u32,
     ) -> anyhow::Result<()> {
-        host.set_target_version(to);
+        // The update is accepted (the site update "returns success": the Flex plan's
+        // `deploymentStart`); a rolling update may begin only after its timing gap, and until
+        // then the platform goes on deploying `from`.
+        host.ledger()
+            .record(host.ledger().event(event::UPDATE_ACCEPTED, "", to, ""));
         host.phase_begun("update", to);
+        if let Plan::Rolling { start_gap, .. } = self {
+            if !start_gap.is_zero() {
+                host.phase_begun("start_gap", to);
+                tokio::time::sleep(*start_gap).await;
+                host.phase_ended("start_gap", to);
+            }
+        }
+        host.set_target_version(to);
         let result = match self {
             Plan::Swap {
                 warmup_path,
@@ -156,7 +177,9 @@ impl Plan {
                 scale_in_grace,
                 http_grace,
                 start_delay,
+                scaled,
                 then,
+                ..
             } => {
                 let rolling = RollingPlan {
                     batch_size: *batch_size,
@@ -164,6 +187,7 @@ impl Plan {
                     scale_in_grace: *scale_in_grace,
                     http_grace: *http_grace,
                     start_delay: *start_delay,
+                    scaled: *scaled,
                 };
                 let first = rolling.roll(host, to, instances);
                 match then {
@@ -373,6 +397,7 @@ struct RollingPlan {
     scale_in_grace: Duration,
     http_grace: Duration,
     start_delay: Duration,
+    scaled: bool,
 }
 
 impl RollingPlan {
@@ -387,7 +412,13 @@ impl RollingPlan {
             .filter(|v| v.version != to && v.phase != Phase::Draining)
             .map(|v| v.id)
             .collect();
-        let mut to_start = instances;
+        // Under a scale controller the count is the controller's: one replacement per
+        // drained instance, and it starts or drains the difference.
+        let mut to_start = if self.scaled {
+            old.len() as u32
+        } else {
+            instances
+        };
         let mut work = tokio::task::JoinSet::new();
         let batches: Vec<Vec<String>> = old
             .chunks(self.batch_size.min(old.len().max(1) as u32) as usize)
@@ -416,12 +447,14 @@ impl RollingPlan {
             to_start -= starts;
             for _ in 0..starts {
                 let (host, to, delay) = (host.clone(), to.to_owned(), self.start_delay);
+                // Promised now, so a scale controller counts the replacement while it waits.
+                let promise = host.promise_start();
                 work.spawn(async move {
                     tokio::time::sleep(delay).await;
                     if host.target_version().as_deref() != Some(to.as_str()) {
                         return Ok(());
                     }
-                    let id = host.start_instance(&to, PRODUCTION).await?;
+                    let id = host.start_promised(&to, PRODUCTION, Some(promise)).await?;
                     if host.target_version().as_deref() != Some(to.as_str()) {
                         // Superseded while starting: it stands down at once.
                         host.drain(&id);

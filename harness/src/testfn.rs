@@ -348,7 +348,11 @@ async fn set_mode(State(state): State<Arc<AppState>>, Json(req): Json<ModeReques
 }
 
 async fn poll(State(state): State<Arc<AppState>>, Json(req): Json<PollRequest>) -> Response {
-    let messages = (0..u64::from(state.config.work.events))
+    let found = req.events.unwrap_or(state.config.work.events);
+    // One log line per run of each function, as a Functions host writes while it works:
+    // the log-based completion estimate sees an instance through these lines only.
+    tracing::info!(m = req.m, found, "poll");
+    let messages = (0..u64::from(found))
         .map(|n| Message { m: req.m, n })
         .collect();
     Json(PollResponse { messages }).into_response()
@@ -358,7 +362,14 @@ async fn proc(State(state): State<Arc<AppState>>, Json(req): Json<ProcRequest>) 
     let run = state
         .lifecycle
         .run_begun("proc", req.m, Some(req.n), req.dequeue > 1);
+    tracing::info!(
+        m = req.m,
+        n = req.n,
+        dequeue = req.dequeue,
+        "message begins"
+    );
     let (status, body) = process(&state, req).await;
+    tracing::info!(m = req.m, n = req.n, sent = body.sent, "message ends");
     state.lifecycle.run_ended(run, outcome_of(&body), body.sent);
     answer(&state, status, body)
 }

@@ -34,7 +34,13 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                     s.app.to,
                     s.app.instances,
                     if s.app.instances == 1 { "" } else { "s" },
-                )
+                );
+                for (key, why) in s.warnings() {
+                    errln!(
+                        "harness validate: {}: warning: key `{key}`: {why}",
+                        path.display()
+                    );
+                }
             }
             Err(e) => {
                 errln!("harness validate: {e}");

@@ -57,6 +57,9 @@ pub struct HostConfig {
     pub invoke_timeout: Duration,
     /// The sink's bearer token, given to every instance (`TESTFN_SINK_TOKEN`), when it has one.
     pub sink_token: Option<String>,
+    /// Where every line an instance writes on stderr is stamped as it arrives
+    /// (`traces.csv`), when the run keeps traces.
+    pub traces: Option<super::traces::Traces>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +148,18 @@ pub(super) struct Inner {
     tasks: TaskTracker,
     /// The storage queue: the host owns it, so it outlives every instance.
     queue: queue::Queue,
+    /// Instances a strategy has promised to start and not yet started (a rolling update's
+    /// replacements waiting out their start delay): the scale controller counts them.
+    pending_starts: Arc<AtomicU32>,
+}
+
+/// A promised start, counted by [`Host::capacity`] until the instance exists.
+pub struct StartPromise(Arc<AtomicU32>);
+
+impl Drop for StartPromise {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Inner {
@@ -205,6 +220,27 @@ async fn read_stdout(
     unacked
 }
 
+/// Copies an instance's stderr to its log file line by line, to its end, calling `stamp`
+/// with each line's arrival time. Reading on whatever happens keeps the app from blocking
+/// on a full pipe.
+async fn copy_log(
+    stderr: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+    mut log: std::fs::File,
+    stamp: impl Fn(i64),
+    ledger: Ledger,
+) {
+    use std::io::Write;
+    let mut lines = BufReader::new(stderr).split(b'\n');
+    let mut writable = true;
+    while let Ok(Some(mut line)) = lines.next_segment().await {
+        stamp(ledger.now_ns());
+        line.push(b'\n');
+        if writable && log.write_all(&line).is_err() {
+            writable = false;
+        }
+    }
+}
+
 impl Host {
     pub fn new(config: HostConfig, ledger: Ledger) -> std::io::Result<Host> {
         std::fs::create_dir_all(&config.stash_dir)?;
@@ -230,6 +266,7 @@ impl Host {
                 next_invocation: AtomicU64::new(1),
                 tasks: TaskTracker::new(),
                 queue: queue::Queue::default(),
+                pending_starts: Arc::new(AtomicU32::new(0)),
             }),
         })
     }
@@ -333,8 +370,50 @@ impl Host {
             .event(kind, &view.id, &view.version, &view.slot)
     }
 
+    /// Promises one start: [`Host::capacity`] counts it until the instance exists (pass it to
+    /// [`Host::start_promised`]) or the promise drops.
+    pub fn promise_start(&self) -> StartPromise {
+        self.inner.pending_starts.fetch_add(1, Ordering::SeqCst);
+        StartPromise(self.inner.pending_starts.clone())
+    }
+
+    /// Production instances serving or about to (starting, ready, or promised): what the scale
+    /// controller holds against the demand. Draining and stopping ones do not count.
+    pub fn capacity(&self) -> u32 {
+        let live = self
+            .state()
+            .instances
+            .values()
+            .filter(|e| {
+                e.view.slot == PRODUCTION && matches!(e.view.phase, Phase::Starting | Phase::Ready)
+            })
+            .count() as u32;
+        live + self.inner.pending_starts.load(Ordering::SeqCst)
+    }
+
+    /// HTTP requests in flight on the production instances.
+    pub fn http_in_flight(&self) -> u32 {
+        self.state()
+            .instances
+            .values()
+            .filter(|e| e.view.slot == PRODUCTION)
+            .map(|e| e.http_in_flight.load(Ordering::SeqCst))
+            .sum()
+    }
+
     /// Starts one instance of `version` in `slot` and waits until it is ready.
     pub async fn start_instance(&self, version: &str, slot: &str) -> anyhow::Result<String> {
+        self.start_promised(version, slot, None).await
+    }
+
+    /// [`Host::start_instance`], keeping `promise` until the instance exists, so the count
+    /// of instances never misses it in between.
+    pub async fn start_promised(
+        &self,
+        version: &str,
+        slot: &str,
+        promise: Option<StartPromise>,
+    ) -> anyhow::Result<String> {
         let c = &self.inner.config;
         let id = {
             let mut state = self.state();
@@ -378,7 +457,7 @@ impl Host {
         let launched = self
             .inner
             .launcher
-            .launch(args, log)
+            .launch(args)
             .map_err(|e| anyhow::anyhow!("starting {} failed: {e}", c.program))?;
         let (pid, stdout, exited, control) = (
             launched.pid,
@@ -386,6 +465,20 @@ impl Host {
             launched.exited,
             launched.control,
         );
+        if let Some(stderr) = launched.stderr {
+            let traces = c.traces.clone();
+            let (id, version, ledger) = (id.clone(), version.to_owned(), self.inner.ledger.clone());
+            tokio::spawn(copy_log(
+                stderr,
+                log,
+                move |t_ns| {
+                    if let Some(t) = &traces {
+                        t.record(t_ns, &id, &version);
+                    }
+                },
+                ledger,
+            ));
+        }
         let (address_tx, address_rx) = tokio::sync::oneshot::channel();
         let reader = tokio::spawn(read_stdout(stdout, address_tx, self.inner.ledger.clone()));
         let (exit_tx, exit_rx) = watch::channel(None);
@@ -415,6 +508,8 @@ impl Host {
                     http_in_flight: Arc::new(AtomicU32::new(0)),
                 },
             );
+            // The instance exists and counts now: the promise is kept.
+            drop(promise);
             view
         };
         self.inner
@@ -606,8 +701,16 @@ impl Host {
         }
     }
 
-    /// Takes an instance out of routing and timer duty; its in-flight work goes on.
+    /// Takes an instance out of routing and timer duty; its in-flight work goes on. An
+    /// instance already draining or stopping is left as it is (a scale-in and a rolling
+    /// batch may both pick it).
     pub fn drain(&self, id: &str) {
+        let serving = self
+            .instance(id)
+            .is_some_and(|v| matches!(v.phase, Phase::Starting | Phase::Ready));
+        if !serving {
+            return;
+        }
         if let Some(Signalled { view, .. }) = self.set_phase(id, Phase::Draining) {
             self.inner
                 .ledger

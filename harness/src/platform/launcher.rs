@@ -40,6 +40,9 @@ pub struct Launched {
     pub pid: u32,
     /// Its stdout: the address on the first line, then send reports.
     pub stdout: Pin<Box<dyn AsyncRead + Send>>,
+    /// Its stderr, for the host to log and stamp line by line; `None` when the instance
+    /// writes its log itself (in process, through the harness's own subscriber).
+    pub stderr: Option<Pin<Box<dyn AsyncRead + Send>>>,
     /// Resolves when it has ended, to how: `code=N`, `signal=N` or `error=TEXT`.
     pub exited: Pin<Box<dyn Future<Output = String> + Send>>,
     pub control: Arc<dyn Control>,
@@ -48,8 +51,8 @@ pub struct Launched {
 /// Starts instances.
 pub trait Launcher: Send + Sync {
     /// Starts one instance with the host's flags (`--listen ... --version ...`); its stderr
-    /// goes to `log`.
-    fn launch(&self, args: Vec<OsString>, log: std::fs::File) -> std::io::Result<Launched>;
+    /// is [`Launched::stderr`], for the host to copy to its log.
+    fn launch(&self, args: Vec<OsString>) -> std::io::Result<Launched>;
 }
 
 /// The launcher for a program: in process for [`crate::app::AppKind::InProcess`], else a
@@ -115,19 +118,20 @@ pub(crate) fn kill_group(pid: u32, signal: i32) {
 }
 
 impl Launcher for ProcessLauncher {
-    fn launch(&self, args: Vec<OsString>, log: std::fs::File) -> std::io::Result<Launched> {
+    fn launch(&self, args: Vec<OsString>) -> std::io::Result<Launched> {
         let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(&self.args)
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
         own_group_dying_with_us(&mut cmd);
         let mut child = cmd.spawn()?;
         let pid = child.id().unwrap_or(0);
         let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
         let exited = async move {
             use std::os::unix::process::ExitStatusExt;
             match child.wait().await {
@@ -142,6 +146,7 @@ impl Launcher for ProcessLauncher {
         Ok(Launched {
             pid,
             stdout: Box::pin(stdout),
+            stderr: Some(Box::pin(stderr)),
             exited: Box::pin(exited),
             control: Arc::new(ProcessGroup(pid)),
         })
@@ -181,7 +186,7 @@ struct InProcessCli {
 }
 
 impl Launcher for InProcessLauncher {
-    fn launch(&self, args: Vec<OsString>, _log: std::fs::File) -> std::io::Result<Launched> {
+    fn launch(&self, args: Vec<OsString>) -> std::io::Result<Launched> {
         use clap::Parser;
         let cli =
             InProcessCli::try_parse_from(std::iter::once(OsString::from("testfn")).chain(args))
@@ -238,6 +243,7 @@ impl Launcher for InProcessLauncher {
         Ok(Launched {
             pid: 0,
             stdout: Box::pin(reader),
+            stderr: None,
             exited: Box::pin(async move { exit_rx.await.unwrap_or_else(|_| "unknown".into()) }),
             control: Arc::new(InProcess {
                 term,

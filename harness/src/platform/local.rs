@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ledger::Ledger;
 use super::queue::{self, QueueOptions};
+use super::scale::{self, ScaleOptions};
 use super::timer::{Schedule, TimerFunction, TimerOptions};
 use super::{front_door, Host, HostConfig, Phase, Platform, PRODUCTION};
 use crate::strategy::{self, Plan};
@@ -31,6 +32,10 @@ pub struct LocalSettings {
     pub door_timeout: Duration,
     /// The update.
     pub plan: Plan,
+    /// The scale controller, when the scenario has `[scale]`.
+    pub scale: Option<ScaleOptions>,
+    /// The demand schedule: the changes each occurrence's poll finds, when it varies.
+    pub poll_events: Option<Arc<Vec<u32>>>,
 }
 
 /// A running local platform; cheap to clone.
@@ -49,6 +54,8 @@ struct Inner {
     timer_stop: CancellationToken,
     /// Stops the queue dispatcher, once the run has settled.
     queue_stop: CancellationToken,
+    /// Stops the scale controller, with the queue.
+    scale_stop: CancellationToken,
     tasks: Mutex<Tasks>,
 }
 
@@ -57,6 +64,7 @@ struct Tasks {
     door: Option<JoinHandle<std::io::Result<()>>>,
     timer: Option<JoinHandle<()>>,
     queue: Option<JoinHandle<()>>,
+    scale: Option<JoinHandle<()>>,
 }
 
 impl LocalPlatform {
@@ -84,6 +92,7 @@ impl LocalPlatform {
                 door_stop,
                 timer_stop: CancellationToken::new(),
                 queue_stop: CancellationToken::new(),
+                scale_stop: CancellationToken::new(),
                 tasks: Mutex::new(Tasks {
                     door: Some(door_task),
                     ..Tasks::default()
@@ -104,6 +113,8 @@ impl Platform for LocalPlatform {
 
     async fn deploy(&self, version: &str, instances: u32) -> anyhow::Result<()> {
         let host = &self.inner.host;
+        // The version the platform deploys, which the scale controller starts more of.
+        host.set_target_version(version);
         host.phase_begun("start", version);
         strategy::start_many(host, version, PRODUCTION, instances).await?;
         host.phase_ended("start", version);
@@ -113,6 +124,9 @@ impl Platform for LocalPlatform {
     fn start_triggers(&self, schedule: Schedule) {
         let s = &self.inner.settings;
         let host = &self.inner.host;
+        if let Some(events) = &s.poll_events {
+            host.set_poll_events(events.clone());
+        }
         let timer = tokio::spawn(super::timer::run(
             host.clone(),
             TimerOptions {
@@ -132,9 +146,17 @@ impl Platform for LocalPlatform {
                 self.inner.queue_stop.clone(),
             ))
         });
+        let scale = s.scale.map(|options| {
+            tokio::spawn(scale::run(
+                host.clone(),
+                options,
+                self.inner.scale_stop.clone(),
+            ))
+        });
         let mut tasks = self.tasks();
         tasks.timer = Some(timer);
         tasks.queue = queue;
+        tasks.scale = scale;
     }
 
     async fn update(&self, from: &str, to: &str, instances: u32) -> anyhow::Result<()> {
@@ -160,11 +182,15 @@ impl Platform for LocalPlatform {
             }
         };
         let _ = tokio::time::timeout(within, settled).await;
-        // Settled (or out of time): the queue delivers nothing more.
+        // Settled (or out of time): the queue delivers nothing more, and nothing scales.
         self.inner.queue_stop.cancel();
-        let queue = self.tasks().queue.take();
-        if let Some(q) = queue {
-            let _ = q.await;
+        self.inner.scale_stop.cancel();
+        let (queue, scale) = {
+            let mut tasks = self.tasks();
+            (tasks.queue.take(), tasks.scale.take())
+        };
+        for t in [queue, scale].into_iter().flatten() {
+            let _ = t.await;
         }
     }
 
@@ -181,11 +207,17 @@ impl Platform for LocalPlatform {
     async fn teardown(&self) {
         self.inner.timer_stop.cancel();
         self.inner.queue_stop.cancel();
-        let (timer, queue, door) = {
+        self.inner.scale_stop.cancel();
+        let (timer, queue, scale, door) = {
             let mut tasks = self.tasks();
-            (tasks.timer.take(), tasks.queue.take(), tasks.door.take())
+            (
+                tasks.timer.take(),
+                tasks.queue.take(),
+                tasks.scale.take(),
+                tasks.door.take(),
+            )
         };
-        for t in [timer, queue].into_iter().flatten() {
+        for t in [timer, queue, scale].into_iter().flatten() {
             let _ = t.await;
         }
         // Every instance first, then the front door.

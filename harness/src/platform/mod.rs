@@ -17,7 +17,9 @@ pub mod launcher;
 pub mod ledger;
 pub mod local;
 pub mod queue;
+pub mod scale;
 pub mod timer;
+pub mod traces;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -64,12 +64,20 @@ pub struct TimerState {
     /// The schedule monitor: the last occurrence whose run completed (OK or failed).
     pub last_completed: Option<u64>,
     pub options: Option<TimerOptions>,
+    /// The demand schedule: changes the poll of occurrence `m` finds (`[m]`), when the
+    /// scenario gives one; otherwise the app's own count.
+    pub poll_events: Option<std::sync::Arc<Vec<u32>>>,
 }
 
 impl Host {
     /// Sets the timer's behaviour; the lease is acquired at the next firing or refresh.
     pub fn configure_timer(&self, options: TimerOptions) {
         self.state().timer.options = Some(options);
+    }
+
+    /// Sets the demand schedule: the changes each occurrence's poll finds.
+    pub fn set_poll_events(&self, events: std::sync::Arc<Vec<u32>>) {
+        self.state().timer.poll_events = Some(events);
     }
 
     /// The lease holder, acquiring the lease for a ready production instance when the
@@ -133,8 +141,18 @@ impl Host {
             let outcome = match options.function {
                 TimerFunction::Tick => host.invoke_tick(&id, m, scheduled_ns, catch_up).await,
                 TimerFunction::Poll => {
+                    let events = host
+                        .state()
+                        .timer
+                        .poll_events
+                        .as_ref()
+                        .map(|e| e.get(m as usize).copied().unwrap_or(0));
                     let call = Invocation::Poll {
-                        request: PollRequest { m, scheduled_ns },
+                        request: PollRequest {
+                            m,
+                            scheduled_ns,
+                            events,
+                        },
                         catch_up,
                     };
                     let (outcome, messages) = host.invoke(&id, call).await;

@@ -116,17 +116,18 @@ pub struct Workload {
     /// Wait between the starts of consecutive iterations (timer workload).
     #[serde(default)]
     pub item_delay: Span,
-    /// Messages each poll enqueues (queue workload).
+    /// Messages each poll enqueues (queue workload): a number, or a demand schedule over
+    /// time (see [`super::Events`]).
     #[serde(default)]
-    pub events: u32,
+    pub events: super::Events,
     /// Chaos: the queue handler always fails messages with this `n` (they end poisoned).
     #[serde(default)]
     pub fail_n: Option<u64>,
     /// Work done for each item before it is submitted. Default 0.
     #[serde(default)]
     pub processing: Span,
-    /// An item first arriving later than this after its schedule is late. Default: two
-    /// item delays.
+    /// An item first arriving later than this after its schedule is late. Default: the
+    /// processing plus two item delays (timer workload), twice the processing (queue).
     #[serde(default)]
     pub late_after: Option<Span>,
     /// Timeout of one submit to the sink. Default 2 s.
@@ -319,6 +320,11 @@ pub struct Rolling {
     pub http_grace: Span,
     /// Delay before each replacement instance is started (invented default: 0 s).
     pub start_delay: Span,
+    /// The timing gap: the update is accepted (`update_accepted`, the site update returning
+    /// success) and the rolling begins only this long after; meanwhile the platform keeps
+    /// deploying, and a scale controller keeps scaling, the original version (platform: an
+    /// unstated delay; default 0 s).
+    pub start_gap: Span,
     /// A second update, started while the first still rolls: every instance not of this
     /// version is drained.
     pub then_update_to: Option<String>,
@@ -334,6 +340,7 @@ impl Default for Rolling {
             scale_in_grace: Span::from_secs(3600),
             http_grace: Span::from_secs(230),
             start_delay: Span::default(),
+            start_gap: Span::default(),
             then_update_to: None,
             then_update_at: None,
         }

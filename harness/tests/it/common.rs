@@ -88,6 +88,7 @@ pub fn host(dir: &Path, sink_url: &str, items: u32, delay: Duration) -> Host {
             startup_delay: Duration::ZERO,
             ready_timeout: Duration::from_secs(20),
             invoke_timeout: Duration::from_secs(20),
+            traces: None,
             sink_token: None,
         },
         ledger,
