@@ -12,6 +12,8 @@ use crate::history::History;
 use crate::plot::{self, Chart};
 use crate::rundir::RunDir;
 
+mod flex;
+
 /// A table of a report: plain strings, rendered by the Markdown and HTML writers alike.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
@@ -267,6 +269,7 @@ pub fn tables(h: &History) -> Vec<Table> {
                 .collect(),
         });
     }
+    flex::tables(h, &mut out);
     let origin = h.origin_ns();
     let s = |t: i64| format!("{:.3}", (t - origin) as f64 / 1e9).replace("-0.000", "0.000");
     out.push(Table {
@@ -545,6 +548,12 @@ pub fn write(run: &RunDir) -> Result<Vec<PathBuf>, String> {
     chart!(plot::availability::Availability { history: &h });
     chart!(plot::lateness::Lateness { history: &h });
     chart!(plot::downtime::DowntimeWindows { history: &h });
+    if let Some(estimate) = &h.verdict.completion {
+        chart!(plot::completion::CompletionChart {
+            history: &h,
+            estimate,
+        });
+    }
     let files: [(&str, Vec<u8>); 4] = [
         ("report.md", markdown(&h).into_bytes()),
         ("report.html", html(&h, &svgs).into_bytes()),

@@ -7,6 +7,7 @@
 
 pub mod availability;
 pub mod compare;
+pub mod completion;
 pub mod downtime;
 pub mod lateness;
 pub mod timeline;

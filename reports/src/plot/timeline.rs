@@ -70,6 +70,29 @@ impl Chart for Timeline<'_> {
                 )))
                 .map_err(err)?;
         }
+        // The completion query's false YES, shaded apart from the phases: the time a user of
+        // the plan would have believed the update done while an old instance still ran.
+        let false_yes = h
+            .verdict
+            .completion
+            .iter()
+            .flat_map(|c| &c.false_completions);
+        for f in false_yes {
+            let (a, b) = (secs(f.start_ns, origin), secs(f.end_ns, origin));
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(a, -0.5), (b.max(a + pad / 4.0), y1)],
+                    LOST.mix(0.12).filled(),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "false YES",
+                    (a, y1 * 0.8),
+                    ("sans-serif", 11).into_font().color(&LOST),
+                )))
+                .map_err(err)?;
+        }
         for (t, _) in h.instance_ends() {
             let x = secs(t, origin);
             chart
