@@ -202,3 +202,95 @@ fn a_command_platform_takes_a_label_and_its_errors_name_the_key() {
         "the platform section round-trips"
     );
 }
+
+const QUEUE: &str = r#"
+strategy = "rolling"
+
+[app]
+instances = 2
+
+[workload]
+trigger = "queue"
+period = "10s"
+events = 2
+processing = "3s"
+
+[run]
+warmup = "20s"
+update_at = "55s"
+duration = "100s"
+"#;
+
+#[test]
+fn a_demand_schedule_and_a_scale_controller_parse_and_are_checked() {
+    let text = QUEUE.replace(
+        "events = 2",
+        "events = [{ at = \"0s\", events = 2 }, { at = \"50s\", events = 12 }]",
+    ) + "\n[scale]\nmin = 2\nmax = 6\n";
+    let s = parse(&text).unwrap();
+    assert_eq!((s.poll_events(4), s.poll_events(5)), (2, 12));
+    assert_eq!(
+        s.items_per_occurrence(),
+        12,
+        "the grid is as wide as the largest poll"
+    );
+    assert_eq!(s.scale.as_ref().map(|c| (c.min, c.max)), Some((2, 6)));
+    assert!(
+        s.completion_estimate().is_some(),
+        "a rolling update is estimated"
+    );
+    assert_eq!(
+        s.late_after(),
+        Span::from_secs(6),
+        "a queue item's default lateness budget is twice its processing"
+    );
+
+    let unordered = QUEUE.replace(
+        "events = 2",
+        "events = [{ at = \"50s\", events = 2 }, { at = \"10s\", events = 12 }]",
+    );
+    let e = parse(&unordered).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(10), Some("workload.events")),
+        "{e}"
+    );
+    assert!(e.message.contains("time order"), "{e}");
+
+    let e = parse(&QUEUE.replace("events = 2", "events = [{ at = \"0s\", n = 2 }]")).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("workload.events[0].n"), "{e}");
+
+    let swap = format!(
+        "{}\n[scale]\nmin = 1\n",
+        QUEUE.replace("\"rolling\"", "\"swap\"")
+    );
+    let e = parse(&swap).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("scale"), "{e}");
+    assert!(e.message.contains("rolling"), "{e}");
+
+    let outside = QUEUE.to_owned() + "\n[scale]\nmin = 3\nmax = 6\n";
+    let e = parse(&outside).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("app.instances"), "{e}");
+
+    let estimate_a_swap =
+        QUEUE.replace("\"rolling\"", "\"swap\"") + "\n[completion]\ncheck_interval = \"10s\"\n";
+    let e = parse(&estimate_a_swap).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("completion"), "{e}");
+}
+
+#[test]
+fn a_late_after_at_the_processing_time_is_warned_about() {
+    let s = parse(&QUEUE.replace(
+        "processing = \"3s\"",
+        "processing = \"3s\"\nlate_after = \"3s\"",
+    ))
+    .unwrap();
+    let warnings = s.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].0, "workload.late_after");
+    let fine = parse(QUEUE).unwrap();
+    assert!(
+        fine.warnings().is_empty(),
+        "the default is twice the processing"
+    );
+}

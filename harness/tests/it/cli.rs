@@ -143,6 +143,32 @@ fn validate_accepts_every_committed_scenario() {
     let out = harness(&refs);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).matches(": ok (").count(), args.len() - 1);
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "the committed scenarios mean what they say: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn validate_warns_when_late_after_is_not_above_the_processing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.toml");
+    let good = std::fs::read_to_string(scenarios().join("queue-recreate.toml")).unwrap();
+    assert!(good.contains("late_after = \"4s\""));
+    std::fs::write(
+        &path,
+        good.replace("late_after = \"4s\"", "late_after = \"2s\""),
+    )
+    .unwrap();
+    let out = harness(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "a warning is not an error");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: key `workload.late_after`")
+            && err.contains("2s an item normally takes"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -295,3 +295,46 @@ async fn the_sinks_token_reaches_every_app() {
     );
     assert_eq!(summary.verdict.causes.lost.unexplained, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_completion_query_runs_over_the_apps_own_events_against_the_status_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let completion = "\n[completion]\ncheck_interval = \"10s\"\nbuffer = \"30s\"\n";
+    let summary = run(scenario("harness", 1, completion, ""), &out).await;
+    assert!(summary.invalid.is_empty(), "{:?}", summary.invalid);
+    let c = summary
+        .verdict
+        .completion
+        .as_ref()
+        .expect("[completion] asks for the estimate");
+    let ledger = RunDir::new(&out).read_ledger().unwrap();
+    let at = |pred: &dyn Fn(&LedgerEvent) -> bool| ledger.iter().find(|e| pred(e)).unwrap().t_ns;
+    let update_begun = at(&|e| e.event == "phase_begun" && e.get("phase") == Some("update"));
+    let status_said = at(&|e| e.event == "update_complete");
+    assert_eq!(c.deployment_start_ns, update_begun);
+    assert_eq!(c.truth, reports::completion::TruthKind::Status);
+    assert_eq!(c.true_complete_ns, Some(status_said));
+    assert!(!c.evaluations.is_empty());
+    // The lines are the apps' own events: A heartbeats until it stops, so the query says
+    // NO while A's last event is inside the check interval, and YES once it is not.
+    let a_last = ledger
+        .iter()
+        .filter(|e| e.event.starts_with("app_") && e.instance == "a-0")
+        .map(|e| e.t_ns)
+        .max()
+        .unwrap();
+    for e in &c.evaluations {
+        // Heartbeats come every 250 ms, well inside the 1 s interval: A is seen exactly
+        // while its last event is no older than the interval.
+        let a_seen = a_last >= e.t_ns - c.params.check_interval_ns;
+        assert_eq!(e.complete, !a_seen, "at {}: {e:?}", e.t_ns - update_begun);
+        assert_eq!(e.truly_complete, e.t_ns >= status_said);
+        assert_eq!(e.false_yes, e.complete && e.t_ns < status_said);
+    }
+    assert_eq!(
+        c.false_yes,
+        c.evaluations.iter().filter(|e| e.false_yes).count() as u64
+    );
+    common::assert_nothing_left(&out);
+}

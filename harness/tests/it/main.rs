@@ -5,6 +5,7 @@ mod cli;
 mod command;
 mod common;
 mod deployables;
+mod flex;
 mod host;
 mod outcomes;
 mod proxies;
