@@ -402,10 +402,15 @@ async fn local_platform(
         ready_timeout: t.ready_timeout,
         invoke_timeout: t.invoke_timeout,
         sink_token,
-        traces: Some(
-            crate::platform::traces::Traces::create(&out.join(reports::rundir::TRACES_FILE))
-                .map_err(|e| anyhow::anyhow!("creating traces.csv: {e}"))?,
-        ),
+        // An instance in this process logs through the harness's own subscriber: it has no
+        // lines of its own to stamp, and an empty traces.csv would read as silence.
+        traces: match plan.program.kind {
+            crate::app::AppKind::InProcess => None,
+            _ => Some(
+                crate::platform::traces::Traces::create(&out.join(reports::rundir::TRACES_FILE))
+                    .map_err(|e| anyhow::anyhow!("creating traces.csv: {e}"))?,
+            ),
+        },
     };
     let queue = (s.workload.trigger == Trigger::Queue).then(|| {
         let q = s.queue_settings();

@@ -205,6 +205,20 @@ pub struct CompletionEstimate {
     pub false_completions: Vec<FalseCompletion>,
 }
 
+impl CompletionEstimate {
+    /// The distinct causes of its false completions, sorted.
+    pub fn causes(&self) -> Vec<FalseYesCause> {
+        let mut causes: Vec<FalseYesCause> = self
+            .false_completions
+            .iter()
+            .flat_map(FalseCompletion::causes)
+            .collect();
+        causes.sort();
+        causes.dedup();
+        causes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

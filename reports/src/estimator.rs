@@ -550,6 +550,16 @@ mod tests {
         lines
     }
 
+    /// The clean history and one more original-version instance started 5 s after
+    /// deploymentStart that logs and lives past the tracked ones.
+    fn gap_history() -> (Vec<(i64, String)>, Vec<TrueInstance>) {
+        let mut lines = clean_lines();
+        lines.extend(logs("gap", 105, 160));
+        let mut lives = clean_lives();
+        lives.push(life("gap", 105, Some(161)));
+        (lines, lives)
+    }
+
     fn clean_lives() -> Vec<TrueInstance> {
         vec![
             life("old1", 50, Some(110)),
@@ -585,11 +595,8 @@ mod tests {
 
     #[test]
     fn an_original_started_in_the_gap_counts_as_new_and_gives_a_false_yes() {
-        let mut owned = clean_lines();
-        owned.extend(logs("gap", 105, 160));
+        let (owned, lives) = gap_history();
         let lines = traces(&owned);
-        let mut lives = clean_lives();
-        lives.push(life("gap", 105, Some(161)));
         let est = estimate(&lines, DS, 200 * S, params(), &Truth::Instances(lives));
         assert_matches_query(&lines, 200 * S, params(), &est);
         assert_eq!(yes(&est), "NNNNYYYYYYY");
@@ -799,11 +806,8 @@ mod tests {
 
     #[test]
     fn an_estimate_round_trips_through_json() {
-        let mut owned = clean_lines();
-        owned.extend(logs("gap", 105, 160));
+        let (owned, lives) = gap_history();
         let lines = traces(&owned);
-        let mut lives = clean_lives();
-        lives.push(life("gap", 105, Some(161)));
         let est = estimate(&lines, DS, 200 * S, params(), &Truth::Instances(lives));
         let json = serde_json::to_string(&est).unwrap();
         assert!(json.contains("\"started_in_gap\""), "{json}");

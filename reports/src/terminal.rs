@@ -175,13 +175,7 @@ pub fn completion_lines(c: &crate::completion::CompletionEstimate) -> String {
             }
         );
     }
-    let mut causes: Vec<crate::completion::FalseYesCause> = c
-        .false_completions
-        .iter()
-        .flat_map(|f| f.causes())
-        .collect();
-    causes.sort();
-    causes.dedup();
+    let causes = c.causes();
     for cause in causes {
         let _ = writeln!(
             out,

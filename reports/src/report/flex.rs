@@ -94,13 +94,7 @@ pub(super) fn tables(h: &History, out: &mut Vec<Table>) {
             ),
         ]));
     }
-    let mut causes: Vec<_> = c
-        .false_completions
-        .iter()
-        .flat_map(|f| f.causes())
-        .collect();
-    causes.sort();
-    causes.dedup();
+    let causes = c.causes();
     for cause in causes {
         rows.push(row([
             format!("cause {}", cause.as_str()),
