@@ -179,7 +179,7 @@ impl Plan {
                 start_delay,
                 scaled,
                 then,
-                ..
+                start_gap,
             } => {
                 let rolling = RollingPlan {
                     batch_size: *batch_size,
@@ -194,7 +194,8 @@ impl Plan {
                     None => first.await,
                     Some((next, after)) => {
                         let second = async {
-                            tokio::time::sleep(*after).await;
+                            // `after` counts from the update's acceptance; the gap has passed.
+                            tokio::time::sleep(after.saturating_sub(*start_gap)).await;
                             host.set_target_version(next);
                             host.phase_begun("update", next);
                             // An update started while another rolls drains every

@@ -85,12 +85,20 @@ pub fn scaling_line(sc: &crate::verdict::Scaling) -> String {
         .map(|(v, n)| format!("{v} {n}"))
         .collect();
     format!(
-        "scaling       {} out (+{}), {} in (-{}), peak {} instances{}; during the update {started} \
+        "scaling       {} out{}, {} in{}, peak {} instances{}; during the update {started} \
          started{} and {} drained",
         sc.scale_outs,
-        sc.added,
+        if sc.added > 0 {
+            format!(" (+{})", sc.added)
+        } else {
+            String::new()
+        },
         sc.scale_ins,
-        sc.removed,
+        if sc.removed > 0 {
+            format!(" (-{})", sc.removed)
+        } else {
+            String::new()
+        },
         sc.peak_instances,
         if sc.limited > 0 {
             format!(", held at the maximum {} time{}", sc.limited, plural(sc.limited))

@@ -32,7 +32,7 @@ fn expect_file(got: &str, path: &Path) {
 
 #[test]
 fn the_markdown_report_is_the_expected_text() {
-    for name in ["seed-swap", "seed-recreate"] {
+    for name in ["seed-swap", "seed-recreate", "flex-false-completion-gap"] {
         let h = History::load(&RunDir::new(example(name))).unwrap();
         let md = reports::report::markdown(&h);
         let expected =
@@ -262,6 +262,26 @@ fn the_html_report_renders_in_a_real_browser() {
     }
     assert_eq!(dom.matches("<svg").count(), 4);
     assert!(dom.contains("<td>lost</td>"));
+    // A rolling update's report adds the completion chart and its tables.
+    let flex = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(example("flex-false-completion-gap")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, flex.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    reports::report::write(&RunDir::new(flex.path())).unwrap();
+    let out = run_chromium(
+        &browser,
+        &flex.path().join("profile-dom"),
+        &["--dump-dom"],
+        &flex.path().join("report.html"),
+    );
+    let flex_dom = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(flex_dom.contains("id=\"plot-completion\""), "the completion chart");
+    assert_eq!(flex_dom.matches("<svg").count(), 5);
+    assert!(flex_dom.contains("Completion query, every evaluation"));
     for bad in ["CONSOLE", "Failed to load resource", "net::ERR"] {
         assert!(!log.contains(bad), "browser console reported {bad}: {log}");
     }
@@ -358,4 +378,57 @@ fn the_report_shows_each_probe_series_and_each_instance_as_it_told_it() {
     ] {
         assert!(md.contains(want), "{want:?} missing in\n{md}");
     }
+}
+
+/// The Flex example: the completion chart shades each false completion and draws one cell
+/// per evaluation for the query and one for the truth; the timeline shades them too; the
+/// report's tables list every evaluation as the summary's verdict has it.
+#[test]
+fn the_completion_estimate_is_drawn_and_tabled_as_the_verdict_has_it() {
+    let run = RunDir::new(example("flex-false-completion-gap"));
+    let h = History::load(&run).unwrap();
+    let c = h.verdict.completion.as_ref().expect("a rolling update's estimate");
+    assert!(!c.false_completions.is_empty(), "the example shows a false completion");
+    // The verdict in summary.json is what the checker computes again from the files.
+    let again = reports::checker::check_run(&run).unwrap();
+    assert_eq!(again.completion.as_ref(), Some(c));
+
+    let svg = plot::to_svg(&plot::completion::CompletionChart {
+        history: &h,
+        estimate: c,
+    })
+    .unwrap();
+    let doc = svg_doc(&svg);
+    let rects = |fill: &str, opacity: Option<&str>| {
+        doc.descendants()
+            .filter(|n| n.has_tag_name("rect"))
+            .filter(|n| n.attribute("fill") == Some(fill) && n.attribute("opacity") == opacity)
+            .count()
+    };
+    // Shaded bands: one per false completion, and one in the legend.
+    assert_eq!(rects("#D62728", Some("0.15")), c.false_completions.len() + 1);
+    let yes = c.evaluations.iter().filter(|e| e.complete).count()
+        + c.evaluations.iter().filter(|e| e.truly_complete).count();
+    let no = 2 * c.evaluations.len() - yes;
+    assert_eq!(rects("#2CA02C", Some("1")), yes + 1, "green cells, and the legend's");
+    assert_eq!(rects("#BEBEBE", Some("1")), no + 1, "grey cells, and the legend's");
+    let labels = texts(&doc);
+    for want in ["query", "truth", "old-version instances alive (truth)"] {
+        assert!(labels.iter().any(|t| t == want), "{want:?} in {labels:?}");
+    }
+
+    let timeline = plot::to_svg(&plot::timeline::Timeline { history: &h }).unwrap();
+    let labels = texts(&svg_doc(&timeline));
+    assert_eq!(
+        labels.iter().filter(|t| *t == "false YES").count(),
+        c.false_completions.len()
+    );
+
+    let md = reports::report::markdown(&h);
+    assert_eq!(
+        md.matches("| YES (false) |").count() as u64,
+        c.false_yes,
+        "each false YES evaluation is a row"
+    );
+    assert!(md.contains("a-2 (started_in_gap)"), "{md}");
 }

@@ -133,7 +133,7 @@ impl Chart for CompletionChart<'_> {
             (
                 "instances it counts as new",
                 |e| e.new_count,
-                version_color(1),
+                version_color(2),
             ),
         ];
         for (label, count, color) in series {
