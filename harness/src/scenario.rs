@@ -42,6 +42,9 @@ pub struct Scenario {
     pub name: Option<String>,
     /// One line saying what the scenario shows.
     pub description: Option<String>,
+    /// What the scenario measures for `harness advise` to weigh: `healthy` (the default) or
+    /// a label of the bad release it ships (`never-ready`, `fails-30pct`, ...).
+    pub case: String,
     /// The strategy, with its section's settings (defaults when the file has none).
     pub strategy: Strategy,
     /// Seeds every random choice of the run (e.g. grace jitter). Default 1.
@@ -164,9 +167,13 @@ impl TryFrom<ScenarioFile> for Scenario {
             StrategyKind::Graceful => Strategy::Graceful(f.graceful.unwrap_or_default()),
             StrategyKind::Drain => Strategy::Drain(f.drain.unwrap_or_default()),
         };
+        if let Some(why) = sink::item::version_error(&f.case) {
+            return Err(("case", format!("a case label {why} (got {:?})", f.case)));
+        }
         Ok(Scenario {
             name: f.name,
             description: f.description,
+            case: f.case,
             strategy,
             seed: f.seed,
             time_scale: f.time_scale,
@@ -190,6 +197,7 @@ impl From<Scenario> for ScenarioFile {
         let mut f = ScenarioFile {
             name: s.name,
             description: s.description,
+            case: s.case,
             strategy: s.strategy.to_string(),
             seed: s.seed,
             time_scale: s.time_scale,
@@ -233,6 +241,9 @@ struct ScenarioFile {
     /// One line saying what the scenario shows.
     #[serde(default)]
     description: Option<String>,
+    /// What the scenario measures: `healthy` or a bad release's label.
+    #[serde(default = "default_case")]
+    case: String,
     /// A local strategy's name, or a command platform's free label.
     strategy: String,
     /// Seeds every random choice of the run (e.g. grace jitter). Default 1.
@@ -273,6 +284,10 @@ struct ScenarioFile {
     scale: Option<Scale>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     completion: Option<Completion>,
+}
+
+fn default_case() -> String {
+    "healthy".into()
 }
 
 fn is_local(p: &PlatformSection) -> bool {

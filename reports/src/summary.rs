@@ -75,6 +75,10 @@ pub struct RunInfo {
     /// first exiting 0, in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_complete_ms: Option<f64>,
+    /// The case the scenario measures (its `case` key: `healthy`, or the bad release it
+    /// ships), so `harness advise` can weigh a strategy's healthy and bad-release runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
     /// Where the app ran: `local`, or `command` (a real platform driven by commands).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,

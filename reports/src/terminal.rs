@@ -101,7 +101,11 @@ pub fn scaling_line(sc: &crate::verdict::Scaling) -> String {
         },
         sc.peak_instances,
         if sc.limited > 0 {
-            format!(", held at the maximum {} time{}", sc.limited, plural(sc.limited))
+            format!(
+                ", held at the maximum {} time{}",
+                sc.limited,
+                plural(sc.limited)
+            )
         } else {
             String::new()
         },

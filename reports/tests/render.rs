@@ -279,7 +279,10 @@ fn the_html_report_renders_in_a_real_browser() {
     );
     let flex_dom = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(flex_dom.contains("id=\"plot-completion\""), "the completion chart");
+    assert!(
+        flex_dom.contains("id=\"plot-completion\""),
+        "the completion chart"
+    );
     assert_eq!(flex_dom.matches("<svg").count(), 5);
     assert!(flex_dom.contains("Completion query, every evaluation"));
     for bad in ["CONSOLE", "Failed to load resource", "net::ERR"] {
@@ -387,8 +390,15 @@ fn the_report_shows_each_probe_series_and_each_instance_as_it_told_it() {
 fn the_completion_estimate_is_drawn_and_tabled_as_the_verdict_has_it() {
     let run = RunDir::new(example("flex-false-completion-gap"));
     let h = History::load(&run).unwrap();
-    let c = h.verdict.completion.as_ref().expect("a rolling update's estimate");
-    assert!(!c.false_completions.is_empty(), "the example shows a false completion");
+    let c = h
+        .verdict
+        .completion
+        .as_ref()
+        .expect("a rolling update's estimate");
+    assert!(
+        !c.false_completions.is_empty(),
+        "the example shows a false completion"
+    );
     // The verdict in summary.json is what the checker computes again from the files.
     let again = reports::checker::check_run(&run).unwrap();
     assert_eq!(again.completion.as_ref(), Some(c));
@@ -406,12 +416,23 @@ fn the_completion_estimate_is_drawn_and_tabled_as_the_verdict_has_it() {
             .count()
     };
     // Shaded bands: one per false completion, and one in the legend.
-    assert_eq!(rects("#D62728", Some("0.15")), c.false_completions.len() + 1);
+    assert_eq!(
+        rects("#D62728", Some("0.15")),
+        c.false_completions.len() + 1
+    );
     let yes = c.evaluations.iter().filter(|e| e.complete).count()
         + c.evaluations.iter().filter(|e| e.truly_complete).count();
     let no = 2 * c.evaluations.len() - yes;
-    assert_eq!(rects("#2CA02C", Some("1")), yes + 1, "green cells, and the legend's");
-    assert_eq!(rects("#BEBEBE", Some("1")), no + 1, "grey cells, and the legend's");
+    assert_eq!(
+        rects("#2CA02C", Some("1")),
+        yes + 1,
+        "green cells, and the legend's"
+    );
+    assert_eq!(
+        rects("#BEBEBE", Some("1")),
+        no + 1,
+        "grey cells, and the legend's"
+    );
     let labels = texts(&doc);
     for want in ["query", "truth", "old-version instances alive (truth)"] {
         assert!(labels.iter().any(|t| t == want), "{want:?} in {labels:?}");
