@@ -88,53 +88,83 @@ impl FromStr for Threshold {
     type Err = ThresholdError;
 
     fn from_str(text: &str) -> Result<Threshold, ThresholdError> {
-        let err = |at: usize, what: String| ThresholdError {
+        let e = parse_expression(text)?;
+        let metric: Metric = e.name.parse().map_err(|m| ThresholdError {
             text: text.to_owned(),
-            at,
-            what,
-        };
-        let bytes = text.as_bytes();
-        let skip = |mut i: usize| {
-            while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
-                i += 1;
-            }
-            i
-        };
-        let start = skip(0);
-        let mut i = start;
-        while bytes
-            .get(i)
-            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
-        {
+            at: e.name_at,
+            what: format!("{m}"),
+        })?;
+        Ok(Threshold {
+            metric,
+            op: e.op,
+            limit: e.limit,
+        })
+    }
+}
+
+/// `NAME OP NUMBER` taken apart, the name not yet looked up: the grammar every threshold
+/// shares (the run's, and the analysis windows' of a rolling-back update).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expression<'a> {
+    pub name: &'a str,
+    /// Where the name starts, for errors about it.
+    pub name_at: usize,
+    pub op: Op,
+    pub limit: f64,
+}
+
+/// Parses `NAME OP NUMBER`; an error says at which byte it went wrong.
+pub fn parse_expression(text: &str) -> Result<Expression<'_>, ThresholdError> {
+    let err = |at: usize, what: String| ThresholdError {
+        text: text.to_owned(),
+        at,
+        what,
+    };
+    let bytes = text.as_bytes();
+    let skip = |mut i: usize| {
+        while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
             i += 1;
         }
-        let name = &text[start..i];
-        if name.is_empty() {
-            return Err(err(start, "expected a metric name".into()));
-        }
-        let metric: Metric = name.parse().map_err(|e| err(start, format!("{e}")))?;
-        let i = skip(i);
-        let (op, len) = match (bytes.get(i), bytes.get(i + 1)) {
-            (Some(b'='), Some(b'=')) => (Op::Eq, 2),
-            (Some(b'!'), Some(b'=')) => (Op::Ne, 2),
-            (Some(b'<'), Some(b'=')) => (Op::Le, 2),
-            (Some(b'>'), Some(b'=')) => (Op::Ge, 2),
-            (Some(b'<'), _) => (Op::Lt, 1),
-            (Some(b'>'), _) => (Op::Gt, 1),
-            _ => return Err(err(i, "expected an operator (==, !=, <, <=, >, >=)".into())),
-        };
-        let n_start = skip(i + len);
-        let rest = text[n_start..].trim_end();
-        if rest.is_empty() {
-            return Err(err(n_start, "expected a number".into()));
-        }
-        let limit: f64 = rest
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite())
-            .ok_or_else(|| err(n_start, format!("{rest:?} is not a number")))?;
-        Ok(Threshold { metric, op, limit })
+        i
+    };
+    let start = skip(0);
+    let mut i = start;
+    while bytes
+        .get(i)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
+    {
+        i += 1;
     }
+    let name = &text[start..i];
+    if name.is_empty() {
+        return Err(err(start, "expected a metric name".into()));
+    }
+    let i = skip(i);
+    let (op, len) = match (bytes.get(i), bytes.get(i + 1)) {
+        (Some(b'='), Some(b'=')) => (Op::Eq, 2),
+        (Some(b'!'), Some(b'=')) => (Op::Ne, 2),
+        (Some(b'<'), Some(b'=')) => (Op::Le, 2),
+        (Some(b'>'), Some(b'=')) => (Op::Ge, 2),
+        (Some(b'<'), _) => (Op::Lt, 1),
+        (Some(b'>'), _) => (Op::Gt, 1),
+        _ => return Err(err(i, "expected an operator (==, !=, <, <=, >, >=)".into())),
+    };
+    let n_start = skip(i + len);
+    let rest = text[n_start..].trim_end();
+    if rest.is_empty() {
+        return Err(err(n_start, "expected a number".into()));
+    }
+    let limit: f64 = rest
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| err(n_start, format!("{rest:?} is not a number")))?;
+    Ok(Expression {
+        name,
+        name_at: start,
+        op,
+        limit,
+    })
 }
 
 /// Evaluates every threshold; an unmeasured value fails its threshold.
