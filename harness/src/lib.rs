@@ -8,6 +8,7 @@
 #[macro_use]
 mod output;
 
+pub mod analysis;
 pub mod app;
 pub mod cli;
 pub mod commands;

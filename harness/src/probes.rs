@@ -46,6 +46,8 @@ pub struct ProbeConfig {
     pub expect_body: Option<regex::Regex>,
     /// The answer must name one of these versions (JSON `version`).
     pub expect_versions: Option<Vec<String>>,
+    /// Where each probe is also told as it ends, for an analysis running during the run.
+    pub live: Option<crate::analysis::LiveProbes>,
 }
 
 impl ProbeConfig {
@@ -61,6 +63,7 @@ impl ProbeConfig {
             new_connections: false,
             expect_body: None,
             expect_versions: None,
+            live: None,
         }
     }
 }
@@ -121,6 +124,7 @@ pub async fn run(
             as usize
             + 64;
     let permits = Arc::new(Semaphore::new(in_flight_limit));
+    let live = config.live.clone();
     let prober = Arc::new(Prober {
         connections: Arc::new(Semaphore::new(config.connections.max(1) as usize)),
         config,
@@ -131,6 +135,13 @@ pub async fn run(
     let collector = tokio::spawn(async move {
         let mut probes = Vec::new();
         while let Some(p) = rx.recv().await {
+            if let Some(live) = &live {
+                live.push(crate::analysis::ProbeSample {
+                    intended_ns: p.intended_ns,
+                    ok: p.ok,
+                    latency_ms: (p.done_ns - p.intended_ns) as f64 / 1e6,
+                });
+            }
             probes.push(p);
         }
         probes

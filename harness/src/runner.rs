@@ -403,6 +403,12 @@ async fn local_platform(
         ready_timeout: t.ready_timeout,
         invoke_timeout: t.invoke_timeout,
         sink_token,
+        release: s.app.to_behaviour.as_ref().map(|b| {
+            (
+                s.app.to.clone(),
+                release_flags(b, plan.time_scale, plan.seed),
+            )
+        }),
         // An instance in this process logs through the harness's own subscriber: it has no
         // lines of its own to stamp, and an empty traces.csv would read as silence.
         traces: match plan.program.kind {
@@ -456,9 +462,31 @@ async fn local_platform(
                     .collect(),
             )
         }),
+        run_end: t.duration,
     };
     let door_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     LocalPlatform::start(config, ledger.clone(), door_listener, settings)
+}
+
+/// The test function's flags for a bad release.
+fn release_flags(b: &crate::scenario::Behaviour, scale: f64, seed: u64) -> Vec<String> {
+    let mut flags = vec![
+        "--start".to_owned(),
+        b.start.as_str().to_owned(),
+        "--fail-rate".to_owned(),
+        b.fail_rate.to_string(),
+        "--http-fail-rate".to_owned(),
+        b.http_fail_rate.to_string(),
+        "--slowdown".to_owned(),
+        b.slowdown.to_string(),
+        "--fault-seed".to_owned(),
+        seed.to_string(),
+    ];
+    if let Some(c) = b.crash_after {
+        flags.push("--crash-after-ns".to_owned());
+        flags.push(c.scaled(scale).as_nanos().to_string());
+    }
+    flags
 }
 
 /// Drives the run on `platform`, then tears it down whatever happened.
@@ -714,6 +742,10 @@ async fn drive<P: Platform + Clone>(
         schedule.epoch_ns + probe_start.duration_since(schedule.epoch).as_nanos() as i64;
     let mut probe = probe_config(s, platform.front_door(), plan.timing.probe_timeout);
     probe.host = platform.front_door_host();
+    let live = crate::analysis::LiveProbes::default();
+    if s.analysis.is_some() {
+        probe.live = Some(live.clone());
+    }
     let probe_task = tokio::spawn(probes::run(
         probe,
         clock,
@@ -722,7 +754,7 @@ async fn drive<P: Platform + Clone>(
         probe_stop.clone(),
     ));
 
-    let failure = perform_update(plan, platform, schedule, cancel).await;
+    let failure = perform_update(plan, platform, ledger, &live, schedule, cancel).await;
     platform.stop_triggers().await;
     // Let in-flight runs finish (and leased messages come back), within the settle time,
     // unless the user asked to stop.
@@ -756,6 +788,8 @@ async fn drive<P: Platform + Clone>(
 async fn perform_update<P: Platform + Clone>(
     plan: &RunPlan,
     platform: &P,
+    ledger: &Ledger,
+    live: &crate::analysis::LiveProbes,
     schedule: Schedule,
     cancel: &CancellationToken,
 ) -> Option<Failure> {
@@ -768,6 +802,142 @@ async fn perform_update<P: Platform + Clone>(
         let (from, to, n) = (s.app.from.clone(), s.app.to.clone(), s.app.instances);
         tokio::spawn(async move { platform.update(&from, &to, n).await })
     };
+    // The rollback, manual or analysis-gated, runs beside the update; it stops waiting at
+    // the run's end, but a rollback under way is waited for.
+    let rollback_stop = CancellationToken::new();
+    let rollback = {
+        let (plan, platform, ledger, live) =
+            (plan.clone(), platform.clone(), ledger.clone(), live.clone());
+        let stop = rollback_stop.clone();
+        tokio::spawn(async move {
+            roll_back_when_asked(&plan, &platform, &ledger, &live, schedule, stop).await
+        })
+    };
+    let failure = await_update(plan, &mut update, schedule, cancel).await;
+    rollback_stop.cancel();
+    if failure.as_ref().is_some_and(|f| f.interrupted) {
+        rollback.abort();
+        return failure;
+    }
+    let rolled = match rollback.await {
+        Ok(f) => f,
+        Err(e) => Some(Failure::new(
+            "update",
+            format!("the rollback task failed: {e}"),
+        )),
+    };
+    failure.or(rolled)
+}
+
+/// Rolls the update back when the scenario asks, at most once: at `run.rollback_at`, or at
+/// the first evaluation of `[analysis]` whose window fails a threshold (every evaluation is
+/// recorded in the ledger). Returns a failure only when the rollback itself failed.
+async fn roll_back_when_asked<P: Platform + Clone>(
+    plan: &RunPlan,
+    platform: &P,
+    ledger: &Ledger,
+    live: &crate::analysis::LiveProbes,
+    schedule: Schedule,
+    stop: CancellationToken,
+) -> Option<Failure> {
+    use crate::analysis::{evaluate, WindowThreshold};
+    let s = &plan.scenario;
+    let manual = s
+        .run
+        .rollback_at
+        .map(|at| schedule.epoch + at.scaled(plan.time_scale));
+    let analysis = s.analysis.as_ref().map(|a| {
+        let thresholds: Vec<WindowThreshold> = a
+            .thresholds
+            .iter()
+            .filter_map(|t| WindowThreshold::parse(t).ok())
+            .collect();
+        (
+            thresholds,
+            a.window.scaled(plan.time_scale),
+            a.interval.scaled(plan.time_scale),
+            u64::from(a.min_samples),
+        )
+    });
+    if manual.is_none() && analysis.is_none() {
+        return None;
+    }
+    let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+    let mut tick =
+        tokio::time::interval(analysis.as_ref().map_or(Duration::from_secs(3600), |a| a.2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let by = loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(manual.unwrap_or(far)), if manual.is_some() => {
+                break "manual";
+            }
+            _ = tick.tick(), if analysis.is_some() => {
+                let (thresholds, window, _, min_samples) =
+                    analysis.as_ref().expect("checked by the guard");
+                let t_ns = ledger.now_ns();
+                let window_ns = window.as_nanos() as i64;
+                let judged = evaluate(
+                    thresholds,
+                    t_ns,
+                    window_ns,
+                    *min_samples,
+                    &live.since(t_ns - window_ns),
+                    &ledger.events(),
+                );
+                let failed = judged.iter().any(|j| j.ok == Some(false));
+                let mut e = ledger
+                    .event(reports::ledger::event::ANALYSIS_EVALUATED, "", "", "")
+                    .with("window_ms", window.as_millis())
+                    .with("ok", !failed);
+                for j in &judged {
+                    let name = j.threshold.metric.name();
+                    e = e
+                        .with(name, j.value.map_or("none".into(), |v| format!("{v:.4}")))
+                        .with(&format!("{name}.samples"), j.samples);
+                }
+                ledger.record(e);
+                if failed {
+                    let why: Vec<String> = judged
+                        .iter()
+                        .filter(|j| j.ok == Some(false))
+                        .map(|j| j.threshold.to_string().replace(' ', ""))
+                        .collect();
+                    ledger.record(
+                        ledger
+                            .event(reports::ledger::event::ANALYSIS_FAILED, "", "", "")
+                            .with("window_ms", window.as_millis())
+                            .with("failed", why.join("+")),
+                    );
+                    break "analysis";
+                }
+            }
+            () = stop.cancelled() => return None,
+        }
+    };
+    ledger.record(
+        ledger
+            .event(
+                reports::ledger::event::ROLLBACK_TRIGGERED,
+                "",
+                &s.app.from,
+                "",
+            )
+            .with("by", by),
+    );
+    platform
+        .rollback(&s.app.to, &s.app.from, s.app.instances)
+        .await
+        .err()
+        .map(|e| Failure::new("update", format!("the rollback failed: {e:#}")))
+}
+
+/// Waits for the update and runs on to `duration`; a failed update ends the run at once.
+async fn await_update(
+    plan: &RunPlan,
+    update: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
+    schedule: Schedule,
+    cancel: &CancellationToken,
+) -> Option<Failure> {
     let failed = |joined: Result<anyhow::Result<()>, tokio::task::JoinError>| match joined {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(Failure::new("update", format!("{e:#}"))),
@@ -780,7 +950,7 @@ async fn perform_update<P: Platform + Clone>(
     let mut done = false;
     tokio::select! {
         () = tokio::time::sleep_until(end) => {}
-        joined = &mut update => {
+        joined = &mut *update => {
             if let Some(f) = failed(joined) {
                 return Some(f);
             }
@@ -793,7 +963,7 @@ async fn perform_update<P: Platform + Clone>(
     }
     if !done {
         tokio::select! {
-            joined = &mut update => {
+            joined = &mut *update => {
                 if let Some(f) = failed(joined) {
                     return Some(f);
                 }

@@ -26,8 +26,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Span;
 
+mod release;
 mod scaling;
 mod sections;
+pub use release::*;
 pub use scaling::*;
 pub use sections::*;
 use sections::{default_seed, default_time_scale};
@@ -68,6 +70,8 @@ pub struct Scenario {
     pub scale: Option<Scale>,
     /// The log-based completion estimate's parameters, when given.
     pub completion: Option<Completion>,
+    /// The analysis that rolls a failing update back.
+    pub analysis: Option<Analysis>,
 }
 
 /// A strategy with its settings: the scenario's `strategy` and its `[swap]`, `[recreate]`,
@@ -188,6 +192,7 @@ impl TryFrom<ScenarioFile> for Scenario {
             sink: f.sink,
             scale: f.scale,
             completion: f.completion,
+            analysis: f.analysis,
         })
     }
 }
@@ -217,6 +222,7 @@ impl From<Scenario> for ScenarioFile {
             sink: s.sink,
             scale: s.scale,
             completion: s.completion,
+            analysis: s.analysis,
         };
         match s.strategy {
             Strategy::Swap(w) => f.swap = Some(w),
@@ -284,6 +290,8 @@ struct ScenarioFile {
     scale: Option<Scale>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     completion: Option<Completion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    analysis: Option<Analysis>,
 }
 
 fn default_case() -> String {
@@ -422,6 +430,7 @@ impl Scenario {
             .validate()
             .map_err(|why| ("workload.events", why))?;
         self.validate_scaling()?;
+        self.validate_release()?;
         if let Some(q) = &self.queue {
             if q.max_dequeue == 0 || q.batch_size == 0 {
                 return Err((
@@ -814,6 +823,61 @@ impl Scenario {
             ));
         }
         out
+    }
+
+    /// The bad release's, the rollback's and the analysis's checks.
+    fn validate_release(&self) -> Result<(), (&'static str, String)> {
+        if let Some(b) = &self.app.to_behaviour {
+            b.validate()?;
+            if self.is_command() {
+                return Err((
+                    "app.to_behaviour",
+                    "a bad release is the local platform's test function; on a command \
+                     platform deploy a bad build yourself"
+                        .into(),
+                ));
+            }
+        }
+        let r = &self.run;
+        if let Some(at) = r.rollback_at {
+            if at <= r.update_at || at >= r.duration {
+                return Err((
+                    "run.rollback_at",
+                    "must be after run.update_at and before run.duration".into(),
+                ));
+            }
+            if self.is_command() {
+                return Err((
+                    "run.rollback_at",
+                    "a rollback is the local platform's: a command platform's update command \
+                     does the update"
+                        .into(),
+                ));
+            }
+        }
+        let Some(a) = &self.analysis else {
+            return Ok(());
+        };
+        if self.is_command() {
+            return Err((
+                "analysis",
+                "the analysis rolls back with the local platform's strategies".into(),
+            ));
+        }
+        if a.thresholds.is_empty() {
+            return Err(("analysis.thresholds", "give at least one threshold".into()));
+        }
+        for t in &a.thresholds {
+            crate::analysis::WindowThreshold::parse(t)
+                .map_err(|why| ("analysis.thresholds", why))?;
+        }
+        if a.window.0.is_zero() || a.interval.0.is_zero() {
+            return Err((
+                "analysis.window",
+                "window and interval must be positive".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The scale controller's and the completion estimate's checks.

@@ -4,6 +4,8 @@
 //! is recorded in the ledger (`phase_begun` / `phase_ended`), the whole update as `update`,
 //! so the ledger says exactly when the update completed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reports::ledger::event;
@@ -11,7 +13,11 @@ use reports::ledger::event;
 use crate::platform::{Host, Phase, PRODUCTION, STAGING};
 use crate::protocol::Mode;
 use crate::rng::Rng;
-use crate::scenario::{Scenario, StopSignal, StrategyKind};
+use crate::scenario::{OnUnready, Scenario, StopSignal, StrategyKind};
+
+/// How long the local platform waits before starting again a version that failed to start
+/// (invented: 1 s, scaled; Kubernetes backs off from 10 s).
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A strategy with its parameters, scaled to the run's time.
 #[derive(Clone, Debug)]
@@ -27,6 +33,8 @@ pub enum Plan {
     Recreate {
         /// `None`: SIGKILL at once; `Some(grace)`: SIGTERM, then SIGKILL after `grace`.
         grace: Option<Duration>,
+        /// The wait before the platform tries again to start a version that failed to.
+        restart_backoff: Duration,
     },
     /// Drain the old instances batch by batch while replacements start asynchronously.
     Rolling {
@@ -41,6 +49,8 @@ pub enum Plan {
         /// A scale controller runs: every drained instance gets a replacement and the
         /// controller sizes the rest, rather than the update restoring `instances`.
         scaled: bool,
+        /// Whether a replacement that never becomes ready halts the update.
+        on_unready: OnUnready,
         /// A second update to this version, this long after the first began.
         then: Option<(String, Duration)>,
     },
@@ -49,6 +59,7 @@ pub enum Plan {
         grace: Duration,
         jitter: f64,
         seed: u64,
+        restart_backoff: Duration,
     },
     /// Ask each instance to prepare for stop, wait until all are safe to stop, replace them.
     Drain {
@@ -78,6 +89,7 @@ impl Plan {
                         StopSignal::Kill => None,
                         StopSignal::Term => Some(r.stop_grace.scaled(time_scale)),
                     },
+                    restart_backoff: RESTART_BACKOFF.mul_f64(time_scale),
                 }
             }
             StrategyKind::Rolling => {
@@ -96,6 +108,7 @@ impl Plan {
                     start_delay: r.start_delay.scaled(time_scale),
                     start_gap: r.start_gap.scaled(time_scale),
                     scaled: s.scale.is_some(),
+                    on_unready: r.on_unready,
                     then: r.then_update_to.zip(r.then_update_at).map(|(v, at)| {
                         (
                             v,
@@ -110,6 +123,7 @@ impl Plan {
                     grace: g.stopping_wait_time.scaled(time_scale),
                     jitter: g.grace_jitter,
                     seed,
+                    restart_backoff: RESTART_BACKOFF.mul_f64(time_scale),
                 }
             }
             StrategyKind::Drain => {
@@ -158,14 +172,18 @@ impl Plan {
                 };
                 swap(host, from, to, instances, &warmup, *recycle_after).await
             }
-            Plan::Recreate { grace } => replace(host, to, instances, |_| *grace).await,
+            Plan::Recreate {
+                grace,
+                restart_backoff,
+            } => replace(host, to, instances, *restart_backoff, |_| *grace).await,
             Plan::Graceful {
                 grace,
                 jitter,
                 seed,
+                restart_backoff,
             } => {
                 let mut next = jittered_graces(*grace, *jitter, *seed);
-                replace(host, to, instances, move |_| Some(next())).await
+                replace(host, to, instances, *restart_backoff, move |_| Some(next())).await
             }
             Plan::Drain {
                 poll_interval,
@@ -178,6 +196,7 @@ impl Plan {
                 http_grace,
                 start_delay,
                 scaled,
+                on_unready,
                 then,
                 start_gap,
             } => {
@@ -188,6 +207,7 @@ impl Plan {
                     http_grace: *http_grace,
                     start_delay: *start_delay,
                     scaled: *scaled,
+                    on_unready: *on_unready,
                 };
                 let first = rolling.roll(host, to, instances);
                 match then {
@@ -219,24 +239,132 @@ impl Plan {
     }
 }
 
-/// Starts `count` instances of `version` in `slot`, all at once.
+impl Plan {
+    /// Moves the production instances back from `from` (a bad release) to `to`, the
+    /// strategy's own way back, as the `rollback` phase: a swap swaps back while the old
+    /// version still sits in staging (before its recycling), and starts it there again
+    /// otherwise; a rolling update rolls to `to` in its own batches, superseding the update
+    /// still rolling; recreate, graceful and drain replace every instance. Nothing to do when
+    /// only `to` serves already (an update that was cancelled or never started `from`).
+    pub async fn rollback(
+        &self,
+        host: &Host,
+        from: &str,
+        to: &str,
+        instances: u32,
+    ) -> anyhow::Result<()> {
+        host.phase_begun("rollback", to);
+        // The update in progress stands down: its loops and batches check the target.
+        host.set_target_version(to);
+        if matches!(self, Plan::Swap { .. }) {
+            // A swap is not interrupted halfway: the rollback waits for it to end.
+            host.wait_for_ledger(|e| {
+                (e.event == event::PHASE_ENDED
+                    && matches!(e.get("phase"), Some("swap") | Some("update")))
+                    || e.event == event::UPDATE_ABORTED
+            })
+            .await;
+        }
+        let serving: Vec<_> = host.alive_in(PRODUCTION);
+        let untouched = !serving.is_empty()
+            && serving
+                .iter()
+                .all(|v| v.version == to && v.phase != Phase::Draining);
+        let result = if untouched {
+            Ok(())
+        } else {
+            match self {
+                Plan::Swap {
+                    warmup_path,
+                    warmup_timeout,
+                    warmup_retries,
+                    recycle_after,
+                } => {
+                    let previous_ready = host.ready_in(STAGING).iter().any(|v| v.version == to);
+                    if previous_ready {
+                        host.phase_begun("swap", to);
+                        host.swap_slots();
+                        host.phase_ended("swap", to);
+                        // The bad version, now in staging, is recycled as a swap recycles:
+                        // later, so the requests it was answering finish.
+                        let (host, from, recycle_after) =
+                            (host.clone(), from.to_owned(), *recycle_after);
+                        host.tasks().clone().spawn(async move {
+                            tokio::time::sleep(recycle_after).await;
+                            host.phase_begun("recycle", &from);
+                            let bad: Vec<String> = host
+                                .alive_in(STAGING)
+                                .into_iter()
+                                .filter(|v| v.version == from)
+                                .map(|v| v.id)
+                                .collect();
+                            for id in &bad {
+                                host.kill(id).await;
+                            }
+                            host.phase_ended("recycle", &from);
+                        });
+                        Ok(())
+                    } else {
+                        let warmup = Warmup {
+                            path: warmup_path,
+                            timeout: *warmup_timeout,
+                            retries: *warmup_retries,
+                        };
+                        swap(host, from, to, instances, &warmup, *recycle_after).await
+                    }
+                }
+                Plan::Rolling {
+                    batch_size,
+                    drain_interval,
+                    scale_in_grace,
+                    http_grace,
+                    start_delay,
+                    scaled,
+                    on_unready,
+                    ..
+                } => {
+                    let rolling = RollingPlan {
+                        batch_size: *batch_size,
+                        drain_interval: *drain_interval,
+                        scale_in_grace: *scale_in_grace,
+                        http_grace: *http_grace,
+                        start_delay: *start_delay,
+                        scaled: *scaled,
+                        on_unready: *on_unready,
+                    };
+                    rolling.roll(host, to, instances).await
+                }
+                Plan::Recreate {
+                    grace,
+                    restart_backoff,
+                } => replace(host, to, instances, *restart_backoff, |_| *grace).await,
+                Plan::Graceful {
+                    grace,
+                    restart_backoff,
+                    ..
+                } => replace(host, to, instances, *restart_backoff, |_| Some(*grace)).await,
+                // A bad release may not speak the drain protocol well: it is replaced.
+                Plan::Drain { .. } => replace(host, to, instances, RESTART_BACKOFF, |_| None).await,
+            }
+        };
+        host.phase_ended("rollback", to);
+        result
+    }
+}
+
+/// Starts `count` instances of `version` in `slot`, all at once; the first failure is the
+/// error (the others' instances, started or not, are the platform's to tear down).
 pub async fn start_many(
     host: &Host,
     version: &str,
     slot: &str,
     count: u32,
 ) -> anyhow::Result<Vec<String>> {
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..count {
-        let (host, version, slot) = (host.clone(), version.to_owned(), slot.to_owned());
-        set.spawn(async move { host.start_instance(&version, &slot).await });
+    let (ids, failed) = start_all(host, version, slot, count).await;
+    match failed.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(ids),
     }
-    let mut ids = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        ids.push(joined??);
-    }
-    ids.sort();
-    Ok(ids)
 }
 
 struct Warmup<'a> {
@@ -254,8 +382,17 @@ async fn swap(
     recycle_after: Duration,
 ) -> anyhow::Result<()> {
     host.phase_begun("start_staging", to);
-    let staged = start_many(host, to, STAGING, instances).await?;
+    let (staged, failed) = start_all(host, to, STAGING, instances).await;
     host.phase_ended("start_staging", to);
+    // A staging slot that never warms up is never swapped in: the platform cancels the
+    // swap and production is untouched.
+    if !failed.is_empty() {
+        for id in &staged {
+            host.kill(id).await;
+        }
+        aborted(host, to, "start_failed");
+        return Ok(());
+    }
 
     host.phase_begun("warmup", to);
     for id in &staged {
@@ -263,7 +400,12 @@ async fn swap(
             .warm_up(id, warmup.path, warmup.timeout, warmup.retries)
             .await?;
         if !answered {
-            anyhow::bail!("swap aborted: staging instance {id} never answered its warm-up request");
+            for id in &staged {
+                host.kill(id).await;
+            }
+            host.phase_ended("warmup", to);
+            aborted(host, to, "warmup_failed");
+            return Ok(());
         }
     }
     host.phase_ended("warmup", to);
@@ -301,6 +443,7 @@ async fn replace(
     host: &Host,
     to: &str,
     instances: u32,
+    restart_backoff: Duration,
     mut grace_of: impl FnMut(&str) -> Option<Duration>,
 ) -> anyhow::Result<()> {
     host.phase_begun("stop", to);
@@ -324,9 +467,78 @@ async fn replace(
     host.phase_ended("stop", to);
 
     host.phase_begun("start", to);
-    start_many(host, to, PRODUCTION, instances).await?;
+    // A version that fails to start is started again, as a platform restarts a crashing
+    // app, until it starts, a rollback replaces it, or the run's schedule ends: the app is
+    // down all that time.
+    let mut started = 0;
+    loop {
+        let (ids, failed) = start_all(host, to, PRODUCTION, instances - started).await;
+        if host.target_version().as_deref() != Some(to) {
+            // A rollback took over while these started: they stand down.
+            for id in &ids {
+                host.kill(id).await;
+            }
+            break;
+        }
+        started += ids.len() as u32;
+        if failed.is_empty() {
+            break;
+        }
+        start_failed(host, to, failed.len());
+        if host.target_version().as_deref() != Some(to) || host.past_deadline() {
+            aborted(host, to, "start_failed");
+            break;
+        }
+        tokio::time::sleep(restart_backoff).await;
+    }
     host.phase_ended("start", to);
     Ok(())
+}
+
+/// Starts `count` instances of `version` in `slot` at once and waits for every one: those
+/// that became ready, and why the others did not.
+pub async fn start_all(
+    host: &Host,
+    version: &str,
+    slot: &str,
+    count: u32,
+) -> (Vec<String>, Vec<anyhow::Error>) {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let (host, version, slot) = (host.clone(), version.to_owned(), slot.to_owned());
+        set.spawn(async move { host.start_instance(&version, &slot).await });
+    }
+    let (mut ids, mut failed) = (Vec::new(), Vec::new());
+    while let Some(joined) = set.join_next().await {
+        match joined.map_err(anyhow::Error::from).and_then(|r| r) {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "an instance did not start");
+                failed.push(e);
+            }
+        }
+    }
+    ids.sort();
+    (ids, failed)
+}
+
+/// Records that `count` instances of `version` failed to start (they exited, or never
+/// became ready within `run.ready_timeout`).
+fn start_failed(host: &Host, version: &str, count: usize) {
+    host.ledger().record(
+        host.ledger()
+            .event(event::START_FAILED, "", version, PRODUCTION)
+            .with("count", count),
+    );
+}
+
+/// Records that the update to `version` gave up, and why.
+fn aborted(host: &Host, version: &str, reason: &str) {
+    host.ledger().record(
+        host.ledger()
+            .event(event::UPDATE_ABORTED, "", version, "")
+            .with("reason", reason),
+    );
 }
 
 async fn drain(
@@ -368,7 +580,20 @@ async fn drain(
     // The new version starts before the old stops, so the timer never lacks an instance;
     // it replays what the old instances stashed.
     host.phase_begun("start", to);
-    start_many(host, to, PRODUCTION, instances).await?;
+    let (started, failed) = start_all(host, to, PRODUCTION, instances).await;
+    if !failed.is_empty() {
+        // The new version never started: the old instances go back to Normal and keep
+        // serving, as the drain protocol lets an app that was asked to prepare resume.
+        for id in &started {
+            host.kill(id).await;
+        }
+        for v in &old {
+            host.set_mode(&v.id, Mode::Normal).await?;
+        }
+        host.phase_ended("start", to);
+        aborted(host, to, "start_failed");
+        return Ok(());
+    }
     for v in &old {
         host.drain(&v.id);
     }
@@ -399,6 +624,7 @@ struct RollingPlan {
     http_grace: Duration,
     start_delay: Duration,
     scaled: bool,
+    on_unready: OnUnready,
 }
 
 impl RollingPlan {
@@ -426,12 +652,19 @@ impl RollingPlan {
             .map(<[String]>::to_vec)
             .collect();
         let batch_count = batches.len();
+        // Set when a replacement never became ready and the update halts on that.
+        let halted = Arc::new(AtomicBool::new(false));
         for (i, batch) in batches.into_iter().enumerate() {
             if i > 0 {
                 tokio::time::sleep(self.drain_interval).await;
             }
             if host.target_version().as_deref() != Some(to) {
                 break; // a newer update took over: it drains what is left
+            }
+            if halted.load(Ordering::SeqCst) {
+                // The instances not yet drained keep serving the old version.
+                aborted(host, to, "halted_unready");
+                break;
             }
             let phase = format!("drain_batch_{}", i + 1);
             host.phase_begun(&phase, to);
@@ -450,12 +683,23 @@ impl RollingPlan {
                 let (host, to, delay) = (host.clone(), to.to_owned(), self.start_delay);
                 // Promised now, so a scale controller counts the replacement while it waits.
                 let promise = host.promise_start();
+                let (halted, halt) = (halted.clone(), self.on_unready == OnUnready::Halt);
                 work.spawn(async move {
                     tokio::time::sleep(delay).await;
                     if host.target_version().as_deref() != Some(to.as_str()) {
                         return Ok(());
                     }
-                    let id = host.start_promised(&to, PRODUCTION, Some(promise)).await?;
+                    let id = match host.start_promised(&to, PRODUCTION, Some(promise)).await {
+                        Ok(id) => id,
+                        Err(e) => {
+                            tracing::warn!(error = %format!("{e:#}"), "a replacement did not start");
+                            start_failed(&host, &to, 1);
+                            if halt {
+                                halted.store(true, Ordering::SeqCst);
+                            }
+                            return Ok(());
+                        }
+                    };
                     if host.target_version().as_deref() != Some(to.as_str()) {
                         // Superseded while starting: it stands down at once.
                         host.drain(&id);
@@ -474,12 +718,14 @@ impl RollingPlan {
             }
         }
         // Starts no batch asked for (fewer old instances than new): bring the new version
-        // up, unless a newer update superseded this one.
-        if host.target_version().as_deref() == Some(to) {
+        // up, unless a newer update superseded this one or the update halted.
+        if host.target_version().as_deref() == Some(to) && !halted.load(Ordering::SeqCst) {
             for _ in 0..to_start {
                 let (host, to) = (host.clone(), to.to_owned());
                 work.spawn(async move {
-                    host.start_instance(&to, PRODUCTION).await?;
+                    if host.start_instance(&to, PRODUCTION).await.is_err() {
+                        start_failed(&host, &to, 1);
+                    }
                     Ok(())
                 });
             }

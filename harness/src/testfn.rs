@@ -47,6 +47,7 @@ use sink::events::names;
 
 mod lifecycle;
 mod own_timer;
+pub mod release;
 mod start;
 use lifecycle::{Lifecycle, RunOutcome};
 pub use own_timer::OwnTimer;
@@ -116,6 +117,8 @@ pub struct Config {
     pub heartbeat: Duration,
     /// Fire occurrences on this schedule itself (the app driver).
     pub own_timer: Option<OwnTimer>,
+    /// How this version misbehaves, when it is a bad release.
+    pub release: release::ReleaseArgs,
 }
 
 /// A run's unsent items, as written to the stash directory.
@@ -144,6 +147,8 @@ pub struct AppState {
     mode: AtomicU8,
     /// Runs (timer loops, queue messages) in progress.
     active: AtomicU32,
+    /// A bad release's behaviour (a healthy one's does nothing).
+    release: release::Release,
 }
 
 fn sink_headers(config: &Config) -> reqwest::header::HeaderMap {
@@ -188,7 +193,6 @@ impl AppState {
             config.lifecycle.then(|| config.sink_url.clone()),
         );
         Arc::new(AppState {
-            config,
             client,
             lifecycle,
             runs: tokio_util::task::TaskTracker::new(),
@@ -196,6 +200,8 @@ impl AppState {
             cancel,
             mode: AtomicU8::new(MODE_NORMAL),
             active: AtomicU32::new(0),
+            release: release::Release::new(config.release.clone()),
+            config,
         })
     }
 
@@ -228,7 +234,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/proc", post(proc))
         .route("/api/ping", get(ping))
         .route("/admin/mode", get(get_mode).post(set_mode))
-        .route("/health", get(|| async { "ok\n" }))
+        .route("/health", get(health))
         .with_state(state)
 }
 
@@ -368,10 +374,26 @@ async fn proc(State(state): State<Arc<AppState>>, Json(req): Json<ProcRequest>) 
         dequeue = req.dequeue,
         "message begins"
     );
-    let (status, body) = process(&state, req).await;
+    let (status, body) = if state.release.invocation_fails("proc", req.m, req.n) {
+        bad_release_failure(req.m)
+    } else {
+        process(&state, req).await
+    };
     tracing::info!(m = req.m, n = req.n, sent = body.sent, "message ends");
     state.lifecycle.run_ended(run, outcome_of(&body), body.sent);
     answer(&state, status, body)
+}
+
+/// A bad release's failed run: it fails at once, sending nothing.
+fn bad_release_failure(m: u64) -> (StatusCode, TickResponse) {
+    tracing::warn!(m, "the run fails (a bad release)");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        TickResponse {
+            error: Some("bad_release".into()),
+            ..TickResponse::default()
+        },
+    )
 }
 
 /// How a run's answer reads as a lifecycle outcome.
@@ -429,8 +451,23 @@ async fn process(state: &AppState, req: ProcRequest) -> (StatusCode, TickRespons
     }
 }
 
+/// `ok` once it serves; a release that never becomes ready answers 503 for ever.
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    if state.release.never_ready() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "never ready (a bad release)\n",
+        )
+            .into_response();
+    }
+    "ok\n".into_response()
+}
+
 async fn ping(State(state): State<Arc<AppState>>) -> Response {
     let c = &state.config;
+    if state.release.request_fails() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "bad release\n").into_response();
+    }
     Json(serde_json::json!({"version": c.version, "instance": c.instance, "slot": c.slot}))
         .into_response()
 }
@@ -452,7 +489,11 @@ async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) 
 /// front door, or the function's own timer), with its lifecycle events.
 async fn run_tick(state: &AppState, req: TickRequest) -> (StatusCode, TickResponse) {
     let run = state.lifecycle.run_begun("tick", req.m, None, req.catch_up);
-    let (status, body) = tick_loop(state, req).await;
+    let (status, body) = if state.release.invocation_fails("tick", req.m, 0) {
+        bad_release_failure(req.m)
+    } else {
+        tick_loop(state, req).await
+    };
     state.lifecycle.run_ended(run, outcome_of(&body), body.sent);
     (status, body)
 }

@@ -695,6 +695,7 @@ pub fn check_run_with(
     run.for_each_arrival_for_check(|a| checker.push(a))?;
     let mut verdict = checker.finish(probes, ledger);
     verdict.scaling = crate::scaling::of_ledger(ledger);
+    verdict.rollback = crate::rollback::of_run(spec, ledger, probes, &verdict);
     if let Some(c) = &spec.completion {
         let traces = run.read_traces()?;
         verdict.completion = crate::estimator::of_run(c, ledger, traces.as_deref());

@@ -18,6 +18,10 @@
 //! | `update_accepted` | the update was accepted (the Flex plan's `deploymentStart`: the site update returned success); a rolling update's `start_gap` runs from here | |
 //! | `scale_out` / `scale_in` | the local scale controller starts / drains instances | `messages`, `requests`, `instances`, `desired`, `adding` / `removing`, `ids` |
 //! | `scale_limited` | the demand wanted more than `scale.max` | the same, `wanted` |
+//! | `start_failed` | instances of a version did not start (exited, or never ready) | `count` |
+//! | `update_aborted` | the update gave up: a swap cancelled, a drain resumed, a recreate out of retries, a rolling update halted | `reason` (`start_failed`, `warmup_failed`, `halted_unready`) |
+//! | `analysis_evaluated` / `analysis_failed` | one evaluation of `[analysis]` over its window / the one that failed | `window_ms`, and per threshold `METRIC=VALUE` and `METRIC.samples` |
+//! | `rollback_triggered` | the runner rolls the update back | `by` (`manual`, `analysis`) |
 //! | `occurrence_missed` | no instance could run an occurrence (the local timer had no lease holder; the harness driver could not connect, or the proxy answered without an app) | `source`, `m`, (`reason`: `connect`, `http_NNN`) |
 //! | `app_*` | the apps' own lifecycle events from `events.csv` (see [`crate::lifecycle`]) | as the app sent them |
 //!
@@ -56,6 +60,11 @@ pub mod event {
     pub const SCALE_OUT: &str = "scale_out";
     pub const SCALE_IN: &str = "scale_in";
     pub const SCALE_LIMITED: &str = "scale_limited";
+    pub const START_FAILED: &str = "start_failed";
+    pub const UPDATE_ABORTED: &str = "update_aborted";
+    pub const ANALYSIS_EVALUATED: &str = "analysis_evaluated";
+    pub const ANALYSIS_FAILED: &str = "analysis_failed";
+    pub const ROLLBACK_TRIGGERED: &str = "rollback_triggered";
 }
 
 impl LedgerEvent {

@@ -42,6 +42,7 @@ pub mod checker;
 pub mod compare;
 pub mod estimator;
 pub mod history;
+pub mod rollback;
 pub mod scaling;
 pub mod threshold;
 // render: text, pages, plots and files for people and CI.

@@ -40,10 +40,12 @@ pub enum Metric {
     CompletionFalseYes,
     CompletionFalseMs,
     CompletionDelayMs,
+    RollbackDetectMs,
+    RollbackRecoveryMs,
 }
 
 /// What a metric is, in one row: (metric, name, unit, meaning).
-const TABLE: [(Metric, &str, &str, &str); 24] = [
+const TABLE: [(Metric, &str, &str, &str); 26] = [
     (Metric::Expected, "expected", "items", "expected items"),
     (
         Metric::Delivered,
@@ -168,12 +170,24 @@ const TABLE: [(Metric, &str, &str, &str); 24] = [
         "ms",
         "time from the true completion to the estimate's first true complete",
     ),
+    (
+        Metric::RollbackDetectMs,
+        "rollback.detect_ms",
+        "ms",
+        "time from the first failure to the rollback's trigger",
+    ),
+    (
+        Metric::RollbackRecoveryMs,
+        "rollback.recovery_ms",
+        "ms",
+        "time from the first failure to the rollback's end",
+    ),
 ];
 
 impl Metric {
     /// Every metric, in the order the README lists them.
-    pub const ALL: [Metric; 24] = {
-        let mut all = [Metric::Expected; 24];
+    pub const ALL: [Metric; 26] = {
+        let mut all = [Metric::Expected; 26];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].0;
@@ -209,6 +223,8 @@ impl Metric {
             Metric::CompletionFalseYes => "completion_false_yes",
             Metric::CompletionFalseMs => "completion_false_ms",
             Metric::CompletionDelayMs => "completion_delay_ms",
+            Metric::RollbackDetectMs => "rollback_detect_ms",
+            Metric::RollbackRecoveryMs => "rollback_recovery_ms",
             other => other.name(),
         }
     }
@@ -264,6 +280,8 @@ impl Metric {
                 .map(|f| f.duration_ms())
                 .sum(),
             Metric::CompletionDelayMs => v.completion.as_ref()?.delay_ms?,
+            Metric::RollbackDetectMs => v.rollback.as_ref()?.time_to_detect_ms,
+            Metric::RollbackRecoveryMs => v.rollback.as_ref()?.recovery_ms?,
         })
     }
 }

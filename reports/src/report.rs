@@ -12,7 +12,7 @@ use crate::history::History;
 use crate::plot::{self, Chart};
 use crate::rundir::RunDir;
 
-mod flex;
+mod update;
 
 /// A table of a report: plain strings, rendered by the Markdown and HTML writers alike.
 #[derive(Clone, Debug, PartialEq)]
@@ -269,7 +269,7 @@ pub fn tables(h: &History) -> Vec<Table> {
                 .collect(),
         });
     }
-    flex::tables(h, &mut out);
+    update::tables(h, &mut out);
     let origin = h.origin_ns();
     let s = |t: i64| format!("{:.3}", (t - origin) as f64 / 1e9).replace("-0.000", "0.000");
     out.push(Table {

@@ -126,6 +126,34 @@ fn plural(n: u64) -> &'static str {
     }
 }
 
+/// The rollback's line: what triggered it, how fast it was, what it cost.
+pub fn rollback_line(r: &crate::verdict::Rollback) -> String {
+    let after = |t: i64| format!("+{:.1} s", (t - r.update_begun_ns) as f64 / 1e9);
+    let trigger = match &r.failed {
+        Some(failed) => format!("by analysis ({} failed)", failed.replace('+', ", ")),
+        None => format!("by {}", r.by),
+    };
+    let first = r
+        .first_failure_ns
+        .map_or("the update's start".to_owned(), |t| {
+            format!("the first failure ({})", after(t))
+        });
+    let took = r
+        .time_to_roll_back_ms
+        .map_or("did not end".to_owned(), |ms| {
+            format!("took {} ms", number(ms))
+        });
+    format!(
+        "rollback      {trigger} at {} after the update began, {} ms after {first}; it {took}; \
+         from then to the recovery: {} lost, {} duplicated, {} ms down",
+        after(r.detected_ns),
+        number(r.time_to_detect_ms),
+        r.lost,
+        r.duplicated,
+        number(r.downtime_ms)
+    )
+}
+
 /// Seconds after the update's acceptance, for the completion estimate's times.
 fn after_start(c: &crate::completion::CompletionEstimate, t_ns: i64) -> String {
     format!("+{:.1} s", (t_ns - c.deployment_start_ns) as f64 / 1e9)
@@ -344,6 +372,9 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
     }
     if let Some(c) = &v.completion {
         out.push_str(&completion_lines(c));
+    }
+    if let Some(r) = &v.rollback {
+        let _ = writeln!(out, "{}", rollback_line(r));
     }
     let stopped: Vec<&crate::lifecycle::InstanceLife> = v
         .instances

@@ -56,6 +56,48 @@ pub struct Verdict {
     /// What the scale controller did, when one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scaling: Option<Scaling>,
+    /// What a rollback took, when one was triggered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Rollback>,
+}
+
+/// A rollback: what triggered it, how fast it was, and what it cost (see
+/// [`crate::rollback`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rollback {
+    /// `manual` (`run.rollback_at`) or `analysis`.
+    pub by: String,
+    /// The analysis thresholds that failed, `+`-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+    pub update_begun_ns: i64,
+    /// The release's first failure after the update began: a run that answered an error, a
+    /// start that failed, or a probe an instance answered 500.
+    #[serde(default)]
+    pub first_failure_ns: Option<i64>,
+    /// When the rollback was triggered.
+    pub detected_ns: i64,
+    /// When the rollback phase ended: the recovery.
+    #[serde(default)]
+    pub rolled_back_ns: Option<i64>,
+    /// The window whose evaluation failed, `(start, end)`.
+    #[serde(default)]
+    pub failing_window: Option<(i64, i64)>,
+    /// Analysis evaluations recorded.
+    pub evaluations: u64,
+    /// From the first failure (or the update's start) to the trigger.
+    pub time_to_detect_ms: f64,
+    /// From the trigger to the recovery.
+    #[serde(default)]
+    pub time_to_roll_back_ms: Option<f64>,
+    /// From the first failure (or the update's start) to the recovery.
+    #[serde(default)]
+    pub recovery_ms: Option<f64>,
+    /// Listed lost and duplicated items scheduled from the first failure to the recovery.
+    pub lost: u64,
+    pub duplicated: u64,
+    /// Downtime from the first failure to the recovery.
+    pub downtime_ms: f64,
 }
 
 /// The scale controller's decisions and their effect, from the ledger.

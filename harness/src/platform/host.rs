@@ -60,6 +60,8 @@ pub struct HostConfig {
     /// Where every line an instance writes on stderr is stamped as it arrives
     /// (`traces.csv`), when the run keeps traces.
     pub traces: Option<super::traces::Traces>,
+    /// A bad release: the version, and the flags its instances get (`--start unready`, ...).
+    pub release: Option<(String, Vec<String>)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +153,9 @@ pub(super) struct Inner {
     /// Instances a strategy has promised to start and not yet started (a rolling update's
     /// replacements waiting out their start delay): the scale controller counts them.
     pending_starts: Arc<AtomicU32>,
+    /// When the run's schedule ends: a strategy retrying a start that keeps failing gives
+    /// up then.
+    deadline: Mutex<Option<tokio::time::Instant>>,
 }
 
 /// A promised start, counted by [`Host::capacity`] until the instance exists.
@@ -267,6 +272,7 @@ impl Host {
                 tasks: TaskTracker::new(),
                 queue: queue::Queue::default(),
                 pending_starts: Arc::new(AtomicU32::new(0)),
+                deadline: Mutex::new(None),
             }),
         })
     }
@@ -286,6 +292,31 @@ impl Host {
 
     pub fn queue(&self) -> &queue::Queue {
         &self.inner.queue
+    }
+
+    /// Waits until the ledger holds an event `done` accepts (polled every 10 ms).
+    pub async fn wait_for_ledger(&self, done: impl Fn(&LedgerEvent) -> bool) {
+        while !self.inner.ledger.events().iter().any(&done) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Sets when the run's schedule ends.
+    pub fn set_deadline(&self, at: tokio::time::Instant) {
+        *self
+            .inner
+            .deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(at);
+    }
+
+    /// Whether the run's schedule has ended.
+    pub fn past_deadline(&self) -> bool {
+        self.inner
+            .deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|d| tokio::time::Instant::now() >= d)
     }
 
     /// Marks `version` as the one the newest update moves to.
@@ -441,6 +472,11 @@ impl Host {
         .collect();
         args.push(c.stash_dir.clone().into());
         args.extend(c.work.args().into_iter().map(Into::into));
+        if let Some((bad, flags)) = &c.release {
+            if bad == version {
+                args.extend(flags.iter().map(Into::into));
+            }
+        }
         // A process gets the token in its environment; one in this process (a test) has no
         // command line anyone else can read.
         if let (Some(token), crate::app::AppKind::InProcess) = (&c.sink_token, c.program.kind) {

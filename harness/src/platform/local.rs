@@ -36,6 +36,8 @@ pub struct LocalSettings {
     pub scale: Option<ScaleOptions>,
     /// The demand schedule: the changes each occurrence's poll finds, when it varies.
     pub poll_events: Option<Arc<Vec<u32>>>,
+    /// How long the run's schedule lasts from its epoch (scaled `run.duration`).
+    pub run_end: Duration,
 }
 
 /// A running local platform; cheap to clone.
@@ -127,6 +129,7 @@ impl Platform for LocalPlatform {
         if let Some(events) = &s.poll_events {
             host.set_poll_events(events.clone());
         }
+        host.set_deadline(schedule.epoch + s.run_end);
         let timer = tokio::spawn(super::timer::run(
             host.clone(),
             TimerOptions {
@@ -162,6 +165,11 @@ impl Platform for LocalPlatform {
     async fn update(&self, from: &str, to: &str, instances: u32) -> anyhow::Result<()> {
         let (host, plan) = (&self.inner.host, &self.inner.settings.plan);
         plan.perform(host, from, to, instances).await
+    }
+
+    async fn rollback(&self, from: &str, to: &str, instances: u32) -> anyhow::Result<()> {
+        let (host, plan) = (&self.inner.host, &self.inner.settings.plan);
+        plan.rollback(host, from, to, instances).await
     }
 
     async fn stop_triggers(&self) {

@@ -70,6 +70,18 @@ pub trait Platform: Send + Sync + 'static {
         instances: u32,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
 
+    /// Moves the app back from `from` (a bad release) to `to`, the strategy's own way (a
+    /// swap back, or an update to the previous version); a platform without one says so.
+    fn rollback(
+        &self,
+        from: &str,
+        to: &str,
+        instances: u32,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = (from, to, instances);
+        async { anyhow::bail!("this platform has no rollback") }
+    }
+
     /// Stops firing new work; work in flight goes on.
     fn stop_triggers(&self) -> impl Future<Output = ()> + Send;
 

@@ -85,6 +85,10 @@ pub struct App {
     /// The function binary to run instead of `testfn`: any app speaking its protocol.
     /// `--app-command` overrides it.
     pub command: Option<String>,
+    /// How the version being deployed misbehaves: a bad release (see
+    /// [`super::Behaviour`]). Absent: a healthy one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_behaviour: Option<super::Behaviour>,
 }
 
 impl Default for App {
@@ -95,6 +99,7 @@ impl Default for App {
             to: "B".into(),
             cold_start: Span::default(),
             command: None,
+            to_behaviour: None,
         }
     }
 }
@@ -209,6 +214,10 @@ pub struct Run {
     /// How long an instance may take to become ready. Not scaled. Default 30 s.
     #[serde(default = "default_ready_timeout")]
     pub ready_timeout: Span,
+    /// A manual rollback: an update back to `app.from` at this time (the Flex plan's only
+    /// way back). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_at: Option<Span>,
 }
 
 fn default_ready_timeout() -> Span {
@@ -320,6 +329,9 @@ pub struct Rolling {
     pub http_grace: Span,
     /// Delay before each replacement instance is started (invented default: 0 s).
     pub start_delay: Span,
+    /// What the update does when a replacement never becomes ready: `halt` (the default)
+    /// or `continue` (see [`super::OnUnready`]).
+    pub on_unready: super::OnUnready,
     /// The timing gap: the update is accepted (`update_accepted`, the site update returning
     /// success) and the rolling begins only this long after; meanwhile the platform keeps
     /// deploying, and a scale controller keeps scaling, the original version (platform: an
@@ -341,6 +353,7 @@ impl Default for Rolling {
             http_grace: Span::from_secs(230),
             start_delay: Span::default(),
             start_gap: Span::default(),
+            on_unready: super::OnUnready::Halt,
             then_update_to: None,
             then_update_at: None,
         }

@@ -85,6 +85,9 @@ pub struct Args {
     /// The lease's time to live; it is renewed every third of it.
     #[arg(long, env = "TESTFN_LEASE_TTL_MS", default_value_t = 3_000)]
     pub lease_ttl_ms: u64,
+    /// A bad release's behaviour (the defaults: a healthy one).
+    #[command(flatten)]
+    pub release: super::release::ReleaseArgs,
 }
 
 pub fn parse_on_cancel(s: &str) -> Result<OnCancel, String> {
@@ -176,6 +179,7 @@ pub async fn run_with(
     out: LineOut,
     cancel: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
+    let slowdown = args.release.slowdown.max(1.0);
     let config = Config {
         out: out.clone(),
         version: args.version,
@@ -195,10 +199,12 @@ pub async fn run_with(
             lease: args.lease.clone(),
             lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(1)),
         }),
+        release: args.release.clone(),
         work: Work {
             items: args.items,
-            item_delay: Duration::from_nanos(args.item_delay_ns),
-            processing: Duration::from_nanos(args.processing_ns),
+            // A slower release takes longer over everything it does.
+            item_delay: Duration::from_nanos(args.item_delay_ns).mul_f64(slowdown),
+            processing: Duration::from_nanos(args.processing_ns).mul_f64(slowdown),
             submit_timeout: Duration::from_millis(args.submit_timeout_ms),
             retries: args.retries,
             on_cancel: args.on_cancel,
@@ -208,10 +214,24 @@ pub async fn run_with(
     };
     let started_ns = sink::clock::now_ns();
     tokio::time::sleep(Duration::from_nanos(args.startup_delay_ns)).await;
+    if config.release.start == "exit" {
+        anyhow::bail!("a bad release: it exits at start, before serving");
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     out.line(&listener.local_addr()?.to_string());
     tracing::info!(version = %config.version, instance = %config.instance, "serving");
-    serve(listener, config, started_ns, cancel).await?;
+    let crash_after = config.release.crash_after_ns.map(Duration::from_nanos);
+    let serving = serve(listener, config, started_ns, cancel);
+    match crash_after {
+        None => serving.await?,
+        Some(after) => tokio::select! {
+            served = serving => served?,
+            () = tokio::time::sleep(after) => {
+                tracing::error!("a bad release: it crashes");
+                anyhow::bail!("a bad release: it crashed {after:?} after it began serving");
+            }
+        },
+    }
     tracing::info!("stopped");
     Ok(())
 }

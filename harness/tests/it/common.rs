@@ -89,6 +89,7 @@ pub fn host(dir: &Path, sink_url: &str, items: u32, delay: Duration) -> Host {
             ready_timeout: Duration::from_secs(20),
             invoke_timeout: Duration::from_secs(20),
             traces: None,
+            release: None,
             sink_token: None,
         },
         ledger,

@@ -9,6 +9,7 @@ mod flex;
 mod host;
 mod outcomes;
 mod proxies;
+mod releases;
 mod runs;
 mod strategies;
 mod timer;

@@ -93,6 +93,23 @@ impl Chart for Timeline<'_> {
                 )))
                 .map_err(err)?;
         }
+        // The analysis window that failed and triggered the rollback.
+        if let Some((a, b)) = h.verdict.rollback.as_ref().and_then(|r| r.failing_window) {
+            let (a, b) = (secs(a, origin), secs(b, origin));
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(a, -0.5), (b.max(a + pad / 4.0), y1)],
+                    LATE.mix(0.15).filled(),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "failing window",
+                    (a, y1 * 0.75),
+                    ("sans-serif", 11).into_font().color(&LATE),
+                )))
+                .map_err(err)?;
+        }
         for (t, _) in h.instance_ends() {
             let x = secs(t, origin);
             chart

@@ -1,12 +1,12 @@
-//! The report's tables of the Flex plan's model: the scale controller's account, the
-//! completion estimate's summary and its false completions, and every evaluation of the
-//! log query beside the truth.
+//! The report's tables of how the update went beyond the verdict: the scale controller's
+//! account, a rollback's cost, and the completion estimate (its summary, its false
+//! completions, and every evaluation of the log query beside the truth).
 
 use super::{ms, row, Table};
 use crate::history::History;
 use crate::metric::number;
 
-/// The scaling and completion tables, when the run has them.
+/// The scaling, rollback and completion tables, when the run has them.
 pub(super) fn tables(h: &History, out: &mut Vec<Table>) {
     let v = &h.verdict;
     let origin = h.origin_ns();
@@ -39,6 +39,39 @@ pub(super) fn tables(h: &History, out: &mut Vec<Table>) {
                     "drained during the update".into(),
                     sc.drained_during_update.to_string(),
                 ]),
+            ],
+        });
+    }
+    if let Some(r) = &v.rollback {
+        let opt = |x: Option<f64>| x.map(ms).unwrap_or_else(|| "-".into());
+        out.push(Table {
+            title: "Rollback".into(),
+            header: vec!["field".into(), "value".into()],
+            rows: vec![
+                row(["triggered by".into(), r.by.clone()]),
+                row([
+                    "failed thresholds".into(),
+                    r.failed.clone().unwrap_or_else(|| "-".into()),
+                ]),
+                row(["update began (s)".into(), s(r.update_begun_ns)]),
+                row([
+                    "first failure (s)".into(),
+                    r.first_failure_ns.map_or("-".into(), s),
+                ]),
+                row(["triggered (s)".into(), s(r.detected_ns)]),
+                row([
+                    "rolled back (s)".into(),
+                    r.rolled_back_ns.map_or("-".into(), s),
+                ]),
+                row(["time to detect (ms)".into(), ms(r.time_to_detect_ms)]),
+                row(["time to roll back (ms)".into(), opt(r.time_to_roll_back_ms)]),
+                row(["first failure to recovery (ms)".into(), opt(r.recovery_ms)]),
+                row([
+                    "lost / duplicated in between".into(),
+                    format!("{} / {}", r.lost, r.duplicated),
+                ]),
+                row(["down in between (ms)".into(), ms(r.downtime_ms)]),
+                row(["analysis evaluations".into(), r.evaluations.to_string()]),
             ],
         });
     }

@@ -1,0 +1,310 @@
+//! Bad releases and rollbacks as whole runs at a small time scale: each strategy's reaction to
+//! a version that never becomes ready, a release that fails a share of its runs, and the
+//! manual and analysis-gated rollbacks, each asserted from what the ledger recorded.
+
+use std::path::Path;
+
+use harness::scenario::Scenario;
+use reports::{LedgerEvent, RunDir, Summary};
+
+use crate::common::{for_busy_machine, plan, run_valid, surviving_pids};
+
+const SCALE: f64 = 0.1;
+
+struct Run {
+    summary: Summary,
+    ledger: Vec<LedgerEvent>,
+    _dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn at(&self, kind: &str) -> Vec<&LedgerEvent> {
+        self.ledger.iter().filter(|e| e.event == kind).collect()
+    }
+
+    fn started(&self, version: &str) -> Vec<&LedgerEvent> {
+        self.at("instance_started")
+            .into_iter()
+            .filter(|e| e.version == version)
+            .collect()
+    }
+
+    fn ready(&self, version: &str) -> usize {
+        self.at("instance_ready")
+            .into_iter()
+            .filter(|e| e.version == version)
+            .count()
+    }
+
+    fn aborted(&self) -> Option<&str> {
+        self.at("update_aborted")
+            .first()
+            .and_then(|e| e.get("reason"))
+    }
+}
+
+async fn run(name: &str, edit: impl Fn(String) -> String) -> Run {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(format!("{name}.toml"));
+    let text = edit(std::fs::read_to_string(&path).unwrap());
+    let mut scenario = Scenario::parse(&path, &text).unwrap();
+    for_busy_machine(&mut scenario);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run_valid(plan(scenario, &dir.path().join("run"), SCALE)).await;
+    let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
+    assert!(
+        surviving_pids(&ledger).is_empty(),
+        "no instance outlives the run"
+    );
+    Run {
+        summary,
+        ledger,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_to_a_version_that_never_becomes_ready_is_cancelled_and_production_untouched() {
+    let r = run("seed-swap-never-ready", |t| t).await;
+    assert_eq!(r.aborted(), Some("start_failed"));
+    assert_eq!(r.ready("B"), 0, "B never became ready");
+    assert!(!r.started("B").is_empty(), "B was tried in staging");
+    assert!(
+        r.started("B").iter().all(|e| e.slot == "staging"),
+        "only in staging"
+    );
+    assert!(
+        r.at("phase_begun")
+            .iter()
+            .all(|e| e.get("phase") != Some("swap")),
+        "never swapped"
+    );
+    let v = &r.summary.verdict;
+    assert_eq!(
+        v.lost, 0,
+        "A went on running every occurrence: {:?}",
+        v.lost_items
+    );
+    assert_eq!(v.downtime.windows, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreate_to_a_version_that_never_becomes_ready_is_down_and_keeps_retrying() {
+    let r = run("seed-recreate-never-ready", |t| t).await;
+    assert_eq!(r.ready("B"), 0);
+    assert!(
+        r.started("B").len() >= 2,
+        "the platform tried B again: {}",
+        r.started("B").len()
+    );
+    assert!(!r.at("start_failed").is_empty());
+    assert_eq!(
+        r.aborted(),
+        Some("start_failed"),
+        "it gave up at the run's end"
+    );
+    let v = &r.summary.verdict;
+    assert!(
+        v.downtime.windows >= 1 && v.downtime.max_ms > 0.0,
+        "down after A was killed"
+    );
+    assert!(
+        v.causes.lost.never_invoked > 0,
+        "occurrences with no instance are lost, never invoked: {:?}",
+        v.causes.lost
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_update_halts_on_a_replacement_that_never_becomes_ready_unless_told_to_continue()
+{
+    // A drain interval longer than the ready timeout, so each replacement's fate is known
+    // before the next batch.
+    let longer = |t: String| t.replace("drain_interval = \"10s\"", "drain_interval = \"50s\"");
+    let halt = run("seed-rolling-never-ready", longer).await;
+    assert_eq!(halt.aborted(), Some("halted_unready"));
+    assert_eq!(
+        halt.at("instance_draining").len(),
+        1,
+        "one batch drained, then halted"
+    );
+    assert_eq!(
+        halt.summary.verdict.downtime.windows, 0,
+        "two A instances kept serving"
+    );
+    let carry_on = run("seed-rolling-never-ready", |t| {
+        longer(t).replace("on_unready = \"halt\"", "on_unready = \"continue\"")
+    })
+    .await;
+    assert_eq!(carry_on.aborted(), None);
+    assert_eq!(
+        carry_on.at("instance_draining").len(),
+        3,
+        "every A instance drained anyway"
+    );
+    assert_eq!(carry_on.ready("B"), 0);
+    assert!(
+        carry_on.summary.verdict.downtime.total_ms > 0.0,
+        "nothing serves once the last A is gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_to_a_version_that_never_starts_keeps_the_old_version_serving() {
+    let r = run("seed-drain-never-ready", |t| {
+        t.replace("start = \"unready\"", "start = \"exit\"")
+    })
+    .await;
+    assert_eq!(r.aborted(), Some("start_failed"));
+    assert_eq!(r.ready("B"), 0, "B exited at start");
+    let a_ended = r.ledger.iter().any(|e| {
+        e.version == "A"
+            && matches!(e.event.as_str(), "instance_killed" | "instance_stopped")
+            && e.t_ns < r.at("run_ended")[0].t_ns
+    });
+    assert!(!a_ended, "A was never stopped during the run");
+    let modes = r.at("app_mode");
+    assert!(
+        modes.iter().any(|e| e.detail.contains("Normal")),
+        "A was set back to Normal: {modes:?}"
+    );
+    let v = &r.summary.verdict;
+    assert_eq!(v.downtime.windows, 0);
+    // After the abort A runs every later occurrence itself.
+    let abort_ns = r.at("update_aborted")[0].t_ns;
+    let later = r
+        .at("invocation_ok")
+        .into_iter()
+        .filter(|e| e.t_ns > abort_ns && e.version == "A")
+        .count();
+    assert!(later >= 2, "A ran on after the abort: {later}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_that_fails_a_share_of_its_runs_loses_exactly_those_runs() {
+    let r = run("seed-recreate-fails-30pct", |t| {
+        t.replace("fail_rate = 0.3", "fail_rate = 0.5")
+    })
+    .await;
+    let failed: Vec<&LedgerEvent> = r
+        .at("invocation_failed")
+        .into_iter()
+        .filter(|e| e.get("reason") == Some("bad_release"))
+        .collect();
+    assert!(!failed.is_empty(), "half of B's runs fail");
+    assert!(failed.iter().all(|e| e.version == "B"), "only B fails");
+    // The occurrences those runs were of, from their invocation_begun.
+    let failed_m: Vec<u64> = failed
+        .iter()
+        .filter_map(|f| {
+            r.at("invocation_begun")
+                .into_iter()
+                .find(|b| b.get("inv") == f.get("inv"))
+                .and_then(|b| b.get_u64("m"))
+        })
+        .collect();
+    assert_eq!(failed_m.len(), failed.len());
+    let v = &r.summary.verdict;
+    assert!(v.causes.lost.failed > 0, "{:?}", v.causes.lost);
+    for item in v
+        .lost_items
+        .iter()
+        .filter(|i| i.cause.as_deref() == Some("failed"))
+    {
+        assert!(
+            failed_m.contains(&item.m),
+            "{item:?} belongs to a failed run"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_analysis_window_rolls_back_exactly_once() {
+    // Every run of B fails, so the first window with three ended runs fails.
+    let r = run("seed-recreate-rollback", |t| {
+        t.replace("fail_rate = 0.3", "fail_rate = 1.0")
+    })
+    .await;
+    assert_eq!(
+        r.at("analysis_failed").len(),
+        1,
+        "one failing window decides"
+    );
+    assert_eq!(r.at("rollback_triggered").len(), 1, "one rollback");
+    assert_eq!(r.at("rollback_triggered")[0].get("by"), Some("analysis"));
+    let failed_at = r.at("analysis_failed")[0].t_ns;
+    let evaluations = r.at("analysis_evaluated");
+    assert!(
+        evaluations.iter().all(|e| e.t_ns <= failed_at),
+        "no evaluation after the decision"
+    );
+    assert!(evaluations.len() >= 2);
+    // Before the deciding one, each window either passed or had too few samples.
+    let (last, before) = evaluations.split_last().unwrap();
+    assert_eq!(last.get("ok"), Some("false"), "the last evaluation decided");
+    assert!(before.iter().all(|e| e.get("ok") == Some("true")));
+    // A came back: started after the rollback began, and ran occurrences again.
+    let rollback_begun = r
+        .ledger
+        .iter()
+        .find(|e| e.event == "phase_begun" && e.get("phase") == Some("rollback"))
+        .expect("the rollback phase")
+        .t_ns;
+    assert!(
+        r.started("A").iter().any(|e| e.t_ns > rollback_begun),
+        "A started again"
+    );
+    assert!(
+        r.at("invocation_ok")
+            .into_iter()
+            .any(|e| e.version == "A" && e.t_ns > rollback_begun),
+        "A ran again"
+    );
+    let rb = r
+        .summary
+        .verdict
+        .rollback
+        .as_ref()
+        .expect("the verdict has the rollback");
+    assert_eq!(rb.by, "analysis");
+    assert!(rb.first_failure_ns.unwrap() <= rb.detected_ns);
+    assert!(rb.time_to_roll_back_ms.unwrap() > 0.0);
+    assert!(rb
+        .failed
+        .as_deref()
+        .unwrap()
+        .contains("invocations.failed_rate"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_rollback_swaps_back_while_the_old_version_is_still_in_staging() {
+    // Roll back 2 s after the update began: A waits 5 s in staging before it is recycled.
+    let r = run("seed-swap-fails-30pct", |t| {
+        t.replace(
+            "update_at = \"60.5s\"",
+            "update_at = \"60.5s\"\nrollback_at = \"63.5s\"",
+        )
+    })
+    .await;
+    assert_eq!(r.at("rollback_triggered")[0].get("by"), Some("manual"));
+    let swaps = r
+        .at("phase_begun")
+        .into_iter()
+        .filter(|e| e.get("phase") == Some("swap"))
+        .count();
+    assert_eq!(swaps, 2, "swapped in, then back");
+    assert_eq!(
+        r.started("A").len(),
+        1,
+        "the same A instance came back: none started"
+    );
+    assert!(
+        r.at("instance_killed").iter().any(|e| e.version == "B"),
+        "B was recycled after the swap back"
+    );
+    assert_eq!(
+        r.summary.verdict.downtime.windows, 0,
+        "a swap back is seamless"
+    );
+}
