@@ -88,6 +88,29 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         app_command: Option<PathBuf>,
     },
+    /// Turn a comparison into a decision: which strategy to use, on what evidence.
+    ///
+    /// Reads a comparison directory (OUT/NAME/run-K/summary.json, as compare writes it),
+    /// or runs a comparison of the scenario files first. Each strategy is judged on each
+    /// case (healthy, or a bad release) separately. --priority is a preset (zero-loss,
+    /// zero-downtime, fast-update) or an ordered list of terms: METRIC (smaller is better;
+    /// larger for expected, delivered, ok) or METRIC OP NUMBER, a limit every run must
+    /// meet. Strategies that meet the limits are ranked term by term: X beats Y on a term
+    /// when a two-sided Mann-Whitney U test at --alpha finds it better in some case and
+    /// worse in none. Prints the recommendation with its evidence, the runners-up and the
+    /// caveats; writes advice.md and advice.json into the comparison directory (or --out).
+    ///
+    /// Exit codes: 0 a recommendation; 1 no strategy meets the limits (or none was
+    /// measured in every case); 2 usage error (a bad priority names the term and its
+    /// position; an unknown case; an unreadable summary.json); 3 no valid run in the cases
+    /// weighed, or the advice could not be written; 130 interrupted.
+    ///
+    /// Examples:
+    ///   harness advise runs/compare-1796156619 --priority zero-loss
+    ///   harness advise runs/compare-1796156619 --priority 'lost==0,downtime.max_ms' --case healthy
+    ///   harness advise scenarios/seed-*.toml --repeat 5 --time-scale 0.05 --priority fast-update
+    #[command(verbatim_doc_comment)]
+    Advise(AdviseArgs),
     /// (internal) The test function the host runs as each instance.
     ///
     /// The harness starts every instance as `harness testfn --listen ... --version A ...`
@@ -181,4 +204,41 @@ pub struct RunArgs {
     /// METRIC:AMOUNT or METRIC:PERCENT%, comma-separated (e.g. lost:0,downtime.max_ms:20%).
     #[arg(long, value_name = "SPEC", requires = "baseline")]
     pub max_regression: Option<String>,
+}
+
+/// The flags of `harness advise`.
+#[derive(clap::Args, Debug)]
+pub struct AdviseArgs {
+    /// A comparison directory written by `harness compare`, or scenario files (TOML) to
+    /// compare first.
+    #[arg(required = true, value_name = "DIR|SCENARIO")]
+    pub inputs: Vec<PathBuf>,
+    /// What matters, in order: a preset (zero-loss, zero-downtime, fast-update) or a
+    /// comma-separated list of METRIC and METRIC OP NUMBER terms.
+    #[arg(long, value_name = "P")]
+    pub priority: String,
+    /// Weigh only this case (repeatable; default: every case present).
+    #[arg(long = "case", value_name = "C")]
+    pub cases: Vec<String>,
+    /// The significance level of every test.
+    #[arg(long, default_value_t = reports::advice::DEFAULT_ALPHA)]
+    pub alpha: f64,
+    /// Where to write advice.md and advice.json (default: the comparison directory).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print advice.json instead of the text, and nothing else on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// With scenario files: runs per scenario (default 5).
+    #[arg(long)]
+    pub repeat: Option<u32>,
+    /// With scenario files: multiply every scenario duration by this.
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// With scenario files: runs executed at once (default 1).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// With scenario files: run this program as the function in every scenario.
+    #[arg(long, value_name = "PATH")]
+    pub app_command: Option<PathBuf>,
 }

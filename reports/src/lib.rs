@@ -37,6 +37,7 @@ pub mod verdict;
 pub mod rundir;
 mod table;
 // analysis: numbers from the model.
+pub mod advice;
 pub mod baseline;
 pub mod checker;
 pub mod compare;
@@ -44,8 +45,10 @@ pub mod estimator;
 pub mod history;
 pub mod rollback;
 pub mod scaling;
+pub mod stats;
 pub mod threshold;
 // render: text, pages, plots and files for people and CI.
+pub mod advice_report;
 pub mod compare_report;
 pub mod hdr;
 pub mod junit;

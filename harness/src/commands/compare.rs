@@ -21,6 +21,26 @@ pub fn run(
     jobs: usize,
     app_command: Option<PathBuf>,
 ) -> u8 {
+    let out = out.unwrap_or_else(default_out);
+    run_into(paths, repeat, out, time_scale, jobs, app_command, true)
+}
+
+/// Where a comparison goes without `--out`: `runs/compare-UNIXTIME`.
+pub fn default_out() -> PathBuf {
+    PathBuf::from("runs").join(format!("compare-{}", sink::clock::now_ns() / 1_000_000_000))
+}
+
+/// [`run`] into the comparison directory `out`, printing the table on stdout only when
+/// `print` (`harness advise` runs a comparison, then advises on `out`).
+pub fn run_into(
+    paths: &[PathBuf],
+    repeat: u32,
+    out: PathBuf,
+    time_scale: Option<f64>,
+    jobs: usize,
+    app_command: Option<PathBuf>,
+    print: bool,
+) -> u8 {
     let mut scenarios = Vec::new();
     for path in paths {
         match Scenario::load(path) {
@@ -35,9 +55,6 @@ pub fn run(
         errln!("harness compare: --repeat and --jobs must be at least 1");
         return EXIT_USAGE;
     }
-    let out = out.unwrap_or_else(|| {
-        PathBuf::from("runs").join(format!("compare-{}", sink::clock::now_ns() / 1_000_000_000))
-    });
     if out.join("compare.csv").exists() {
         errln!(
             "harness compare: {} already holds a comparison; choose another --out",
@@ -107,8 +124,10 @@ pub fn run(
         );
         return EXIT_INVALID_RUN;
     }
-    out!("{}", compare_report::markdown(&results));
-    outln!("\ncomparison: {}", out.join("compare.html").display());
+    if print {
+        out!("{}", compare_report::markdown(&results));
+        outln!("\ncomparison: {}", out.join("compare.html").display());
+    }
     if results.iter().any(|r| r.failed.len() == r.runs) {
         errln!("harness compare: every run of some scenario failed");
         return EXIT_INVALID_RUN;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod advise;
 pub mod check;
 pub mod compare;
 pub mod report;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> ExitCode {
             jobs,
             app_command,
         } => compare::run(&scenarios, repeat, out, time_scale, jobs, app_command),
+        Command::Advise(args) => advise::run(args),
         Command::Validate { scenarios } => validate::run(&scenarios),
         Command::Run(args) => run::run(args),
         Command::Testfn(args) => match crate::testfn::main(args) {

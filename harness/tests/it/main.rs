@@ -1,6 +1,7 @@
 //! The harness's integration tests, in one binary: the command line, the platform's timer
 //! service on real processes, and whole runs at small time scales.
 
+mod advise;
 mod cli;
 mod command;
 mod common;
