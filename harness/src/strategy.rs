@@ -4,7 +4,7 @@
 //! is recorded in the ledger (`phase_begun` / `phase_ended`), the whole update as `update`,
 //! so the ledger says exactly when the update completed.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -654,9 +654,17 @@ impl RollingPlan {
         let batch_count = batches.len();
         // Set when a replacement never became ready and the update halts on that.
         let halted = Arc::new(AtomicBool::new(false));
+        // Replacements not yet ready or failed: halting waits for them before each batch.
+        let starting = Arc::new(AtomicU32::new(0));
+        let halt = self.on_unready == OnUnready::Halt;
         for (i, batch) in batches.into_iter().enumerate() {
             if i > 0 {
                 tokio::time::sleep(self.drain_interval).await;
+                // As a Kubernetes rollout waits for its new pods: the next batch is drained
+                // only once the last batch's replacements are ready, or known never to be.
+                while halt && starting.load(Ordering::SeqCst) > 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
             }
             if host.target_version().as_deref() != Some(to) {
                 break; // a newer update took over: it drains what is left
@@ -683,8 +691,17 @@ impl RollingPlan {
                 let (host, to, delay) = (host.clone(), to.to_owned(), self.start_delay);
                 // Promised now, so a scale controller counts the replacement while it waits.
                 let promise = host.promise_start();
-                let (halted, halt) = (halted.clone(), self.on_unready == OnUnready::Halt);
+                let (halted, starting) = (halted.clone(), starting.clone());
+                starting.fetch_add(1, Ordering::SeqCst);
                 work.spawn(async move {
+                    // However this task ends, the replacement is no longer starting.
+                    struct Started(Arc<AtomicU32>);
+                    impl Drop for Started {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    let _started = Started(starting);
                     tokio::time::sleep(delay).await;
                     if host.target_version().as_deref() != Some(to.as_str()) {
                         return Ok(());

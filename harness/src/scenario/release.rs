@@ -92,11 +92,13 @@ impl Behaviour {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnUnready {
-    /// Stop draining: the instances not yet drained keep serving the old version (as a
-    /// Kubernetes Deployment's rollout stalls within maxUnavailable; the default).
+    /// Drain the next batch only once the last batch's replacements are ready, and stop at
+    /// the first that never is: the instances not yet drained keep serving the old version
+    /// (as a Kubernetes Deployment's rollout waits for its new pods and stalls; the default).
     #[default]
     Halt,
-    /// Drain every batch anyway: the update ends with no ready instance.
+    /// Drain every batch on its schedule whatever the replacements do (as the Flex plan's
+    /// batches are described): the update can end with no ready instance.
     Continue,
 }
 
