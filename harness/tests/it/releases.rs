@@ -308,3 +308,62 @@ async fn a_manual_rollback_swaps_back_while_the_old_version_is_still_in_staging(
         "a swap back is seamless"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_that_fails_http_requests_or_crashes_shows_in_the_probes_and_the_ledger() {
+    // Half of B's answers to /api/ping are 500s, only once B serves.
+    let http = run("seed-rolling-fails-30pct", |t| {
+        t.replace("fail_rate = 0.3", "http_fail_rate = 0.5")
+    })
+    .await;
+    let d = &http.summary.verdict.downtime;
+    assert!(
+        d.failed_by.get("http_500").copied().unwrap_or(0) > 0,
+        "B's 500s are failed probes: {:?}",
+        d.failed_by
+    );
+    let first_b_ready = http
+        .at("instance_ready")
+        .into_iter()
+        .filter(|e| e.version == "B")
+        .map(|e| e.t_ns)
+        .min()
+        .expect("B became ready");
+    let first_failed = d.intervals.first().expect("a window").start_ns;
+    assert!(first_failed >= first_b_ready, "A never answered 500");
+
+    // B exits by itself 5 s (scaled) after it begins to serve; nothing restarts it.
+    let crash = run("seed-recreate-fails-30pct", |t| {
+        t.replace("fail_rate = 0.3", "crash_after = \"5s\"")
+    })
+    .await;
+    let b_ended = crash
+        .at("instance_stopped")
+        .into_iter()
+        .find(|e| e.version == "B")
+        .expect("B exited by itself, not killed by the host");
+    assert!(b_ended.detail.contains("code=1"), "{b_ended:?}");
+    let run_ended = crash.at("run_ended")[0].t_ns;
+    assert!(b_ended.t_ns < run_ended, "during the run");
+    let v = &crash.summary.verdict;
+    let b_ready = crash
+        .at("instance_ready")
+        .into_iter()
+        .find(|e| e.version == "B")
+        .expect("B served before it crashed")
+        .t_ns;
+    // A window after B served that lasts past its exit (the front door notices the dead
+    // process before the host has reaped it).
+    assert!(
+        v.downtime
+            .intervals
+            .iter()
+            .any(|w| w.start_ns > b_ready && w.end_ns >= b_ended.t_ns),
+        "down once B crashed: {:?}",
+        v.downtime.intervals
+    );
+    assert!(
+        v.causes.lost.never_invoked > 0,
+        "nothing ran the later occurrences"
+    );
+}
