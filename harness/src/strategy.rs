@@ -136,6 +136,31 @@ impl Plan {
         })
     }
 
+    /// A rolling plan's batches, for its update and for its rollback.
+    fn rolling_plan(&self) -> Option<RollingPlan> {
+        match self {
+            Plan::Rolling {
+                batch_size,
+                drain_interval,
+                scale_in_grace,
+                http_grace,
+                start_delay,
+                scaled,
+                on_unready,
+                ..
+            } => Some(RollingPlan {
+                batch_size: *batch_size,
+                drain_interval: *drain_interval,
+                scale_in_grace: *scale_in_grace,
+                http_grace: *http_grace,
+                start_delay: *start_delay,
+                scaled: *scaled,
+                on_unready: *on_unready,
+            }),
+            _ => None,
+        }
+    }
+
     /// Moves the production instances from version `from` to `to` (`instances` of them).
     pub async fn perform(
         &self,
@@ -190,25 +215,9 @@ impl Plan {
                 timeout,
             } => drain(host, to, instances, *poll_interval, *timeout).await,
             Plan::Rolling {
-                batch_size,
-                drain_interval,
-                scale_in_grace,
-                http_grace,
-                start_delay,
-                scaled,
-                on_unready,
-                then,
-                start_gap,
+                then, start_gap, ..
             } => {
-                let rolling = RollingPlan {
-                    batch_size: *batch_size,
-                    drain_interval: *drain_interval,
-                    scale_in_grace: *scale_in_grace,
-                    http_grace: *http_grace,
-                    start_delay: *start_delay,
-                    scaled: *scaled,
-                    on_unready: *on_unready,
-                };
+                let rolling = self.rolling_plan().expect("a rolling plan");
                 let first = rolling.roll(host, to, instances);
                 match then {
                     None => first.await,
@@ -313,25 +322,8 @@ impl Plan {
                         swap(host, from, to, instances, &warmup, *recycle_after).await
                     }
                 }
-                Plan::Rolling {
-                    batch_size,
-                    drain_interval,
-                    scale_in_grace,
-                    http_grace,
-                    start_delay,
-                    scaled,
-                    on_unready,
-                    ..
-                } => {
-                    let rolling = RollingPlan {
-                        batch_size: *batch_size,
-                        drain_interval: *drain_interval,
-                        scale_in_grace: *scale_in_grace,
-                        http_grace: *http_grace,
-                        start_delay: *start_delay,
-                        scaled: *scaled,
-                        on_unready: *on_unready,
-                    };
+                Plan::Rolling { .. } => {
+                    let rolling = self.rolling_plan().expect("a rolling plan");
                     rolling.roll(host, to, instances).await
                 }
                 Plan::Recreate {
