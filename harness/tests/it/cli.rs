@@ -132,13 +132,15 @@ fn check_errors_name_the_file_and_line_and_exit_2() {
 #[test]
 fn validate_accepts_every_committed_scenario() {
     let mut args = vec!["validate".to_string()];
-    for entry in std::fs::read_dir(scenarios()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            args.push(path.display().to_string());
+    for dir in [scenarios(), scenarios().join("releases")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                args.push(path.display().to_string());
+            }
         }
     }
-    assert!(args.len() >= 3, "seed-swap and seed-recreate at least");
+    assert!(args.len() >= 18, "the seeds and the bad releases at least");
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = harness(&refs);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

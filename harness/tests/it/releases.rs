@@ -45,7 +45,7 @@ impl Run {
 
 async fn run(name: &str, edit: impl Fn(String) -> String) -> Run {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios")
+        .join("../scenarios/releases")
         .join(format!("{name}.toml"));
     let text = edit(std::fs::read_to_string(&path).unwrap());
     let mut scenario = Scenario::parse(&path, &text).unwrap();
