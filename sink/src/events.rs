@@ -200,6 +200,12 @@ impl EventLog {
     /// Creates `events.csv` in `dir`, or appends to it when `append` is set and it exists.
     pub fn open(dir: &Path, append: bool) -> std::io::Result<EventLog> {
         let path = dir.join(EVENTS_FILE);
+        if append {
+            let torn = crate::torn::cut_torn_tail(&path)?;
+            if torn > 0 {
+                tracing::warn!(path = %path.display(), bytes = torn, "the last event was torn and was cut off");
+            }
+        }
         let existed = append && path.exists();
         let file = OpenOptions::new()
             .create(true)

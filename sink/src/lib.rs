@@ -24,6 +24,7 @@ pub mod lease;
 pub mod recorder;
 pub mod server;
 pub mod stats;
+pub mod torn;
 pub mod wire;
 
 pub use events::{EVENTS_FILE, EVENTS_HEADER};

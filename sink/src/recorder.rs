@@ -204,6 +204,19 @@ impl Recorder {
             source,
         };
         std::fs::create_dir_all(dir).map_err(open_err)?;
+        // A crash mid-write leaves a torn last row: cut it before anything is appended.
+        let torn = if append {
+            crate::torn::cut_torn_tail(&path).map_err(open_err)?
+        } else {
+            0
+        };
+        if torn > 0 {
+            tracing::warn!(
+                path = %path.display(),
+                bytes = torn,
+                "the last row was torn (a crash mid-write) and was cut off; no acknowledged row is lost"
+            );
+        }
         let existing_header = match File::open(&path) {
             Ok(f) => {
                 let mut first = String::new();
@@ -242,6 +255,9 @@ impl Recorder {
         };
         file.sync_all().map_err(open_err)?;
         let stats = Arc::new(Stats::default());
+        stats
+            .torn_bytes_cut
+            .store(torn, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(queue_capacity.max(1));
         let writer = Writer {
             file,

@@ -36,6 +36,8 @@ pub struct Stats {
     pub unavailable: AtomicU64,
     /// Lifecycle events recorded in `events.csv`.
     pub events: AtomicU64,
+    /// Bytes of a torn last row cut off `arrivals.csv` when the sink started with `--append`.
+    pub torn_bytes_cut: AtomicU64,
 }
 
 /// A point-in-time copy of [`Stats`], as served by `GET /stats`.
@@ -54,6 +56,9 @@ pub struct StatsSnapshot {
     /// Lifecycle events recorded.
     #[serde(default)]
     pub events: u64,
+    /// Bytes of a torn last row cut off `arrivals.csv` at start (`--append`).
+    #[serde(default)]
+    pub torn_bytes_cut: u64,
 }
 
 impl Stats {
@@ -83,6 +88,7 @@ impl Stats {
             failed: self.failed.load(Ordering::Relaxed),
             keys_tracked_completely: !self.keys_untracked.load(Ordering::Relaxed),
             events: self.events.load(Ordering::Relaxed),
+            torn_bytes_cut: self.torn_bytes_cut.load(Ordering::Relaxed),
         }
     }
 
@@ -137,6 +143,12 @@ impl Stats {
             "counter",
             "Valid requests that could not be recorded.",
             s.unavailable,
+        );
+        metric(
+            "sink_torn_bytes_cut",
+            "gauge",
+            "Bytes of a torn last row cut off arrivals.csv at start.",
+            s.torn_bytes_cut,
         );
         metric(
             "sink_writer_failed",
