@@ -48,8 +48,12 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "sink=info".into()),
         )
         .with_writer(std::io::stderr)
-        // Colour only for a person at a terminal: logs in files and CI stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org):
+        // logs in files and CI stay plain text.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let args = Args::parse();
     match serve(args) {
