@@ -453,3 +453,41 @@ fn the_completion_estimate_is_drawn_and_tabled_as_the_verdict_has_it() {
     );
     assert!(md.contains("a-2 (started_in_gap)"), "{md}");
 }
+
+/// Short phases that begin together get their labels in separate rows, never on top of
+/// each other; a run without downtime says so instead of drawing an empty frame.
+#[test]
+fn phase_labels_do_not_overlap_and_no_downtime_is_said_in_words() {
+    let h = History::load(&RunDir::new(example("seed-swap"))).unwrap();
+    let svg = plot::to_svg(&plot::timeline::Timeline { history: &h }).unwrap();
+    let doc = svg_doc(&svg);
+    let names: Vec<String> = h.phases().iter().map(|p| p.name.clone()).collect();
+    let labels: Vec<(f64, f64, String)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| {
+            let text = n.text()?.trim().to_owned();
+            names.contains(&text).then(|| {
+                let at = |a: &str| n.attribute(a).and_then(|v| v.parse::<f64>().ok()).unwrap();
+                (at("x"), at("y"), text)
+            })
+        })
+        .collect();
+    assert_eq!(labels.len(), names.len(), "one label per phase: {labels:?}");
+    for (i, a) in labels.iter().enumerate() {
+        for b in &labels[i + 1..] {
+            let (left, right) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+            let same_row = (a.1 - b.1).abs() < 1.0;
+            // 6 px a character is a lower bound of DejaVu Sans at 11 px.
+            let overlap = right.0 < left.0 + 6.0 * left.2.len() as f64;
+            assert!(!(same_row && overlap), "{left:?} and {right:?} overlap");
+        }
+    }
+    assert_eq!(h.verdict.downtime.windows, 0);
+    let svg = plot::to_svg(&plot::downtime::DowntimeWindows { history: &h }).unwrap();
+    let said = texts(&svg_doc(&svg));
+    assert!(
+        said.iter().any(|t| t.starts_with("no downtime: all ")),
+        "{said:?}"
+    );
+}

@@ -43,6 +43,22 @@ impl Chart for DowntimeWindows<'_> {
             .y_desc("window length (ms)")
             .draw()
             .map_err(err)?;
+        if d.intervals.is_empty() {
+            // An empty frame reads as a broken chart: say what it means.
+            let text = if d.probes == 0 {
+                "no probes were sent: downtime was not measured".to_owned()
+            } else {
+                format!("no downtime: all {} probes answered", d.probes)
+            };
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    text,
+                    (x0 + (x1 - x0) * 0.3, top * 0.55),
+                    ("sans-serif", 18).into_font(),
+                )))
+                .map_err(err)?;
+            return Ok(());
+        }
         let bar = ((x1 - x0) / 200.0).max(0.001);
         chart
             .draw_series(d.intervals.iter().map(|w| {

@@ -50,11 +50,25 @@ impl Chart for Timeline<'_> {
             .disable_mesh()
             .draw()
             .map_err(err)?;
-        for (i, p) in phases.iter().enumerate() {
+        // Labels go in the first row where they do not overlap the one before: short phases
+        // that begin together (a swap's update, start_staging, warmup, swap) would otherwise
+        // print on top of each other. A character is about 7 px of the 1000 px plot.
+        let secs_per_char = (x1 - x0) * 7.0 / f64::from(super::WIDTH);
+        let mut row_ends: Vec<f64> = Vec::new();
+        for p in phases.iter() {
             let (a, b) = (
                 secs(p.start_ns, origin),
                 secs(p.end_ns, origin).max(secs(p.start_ns, origin) + pad / 4.0),
             );
+            let width = p.name.len() as f64 * secs_per_char;
+            let row = match row_ends.iter().position(|&end| end <= a) {
+                Some(r) => r,
+                None => {
+                    row_ends.push(f64::MIN);
+                    row_ends.len() - 1
+                }
+            };
+            row_ends[row] = a + width;
             chart
                 .draw_series(std::iter::once(Rectangle::new(
                     [(a, -0.5), (b, y1)],
@@ -64,8 +78,7 @@ impl Chart for Timeline<'_> {
             chart
                 .draw_series(std::iter::once(Text::new(
                     p.name.clone(),
-                    // Stagger the labels: phases often begin together.
-                    (a, y1 * (1.0 - 0.045 * (i % 4) as f64)),
+                    (a, y1 * (1.0 - 0.045 * row as f64)),
                     ("sans-serif", 11).into_font(),
                 )))
                 .map_err(err)?;
