@@ -410,25 +410,8 @@ impl Drop for Child {
 
 #[test]
 fn the_binary_prints_its_address_and_stops_cleanly_on_sigterm() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Child(
-        std::process::Command::new(env!("CARGO_BIN_EXE_sink"))
-            .args(["--listen", "127.0.0.1:0", "--dir"])
-            .arg(dir.path())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut first = String::new();
-    std::io::BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr: SocketAddr = first
-        .trim()
-        .parse()
-        .expect("first line is the bound address");
+    let (mut child, addr) = spawn_sink_binary(dir.path(), &[]);
     assert_ne!(addr.port(), 0);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
