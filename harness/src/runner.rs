@@ -882,7 +882,7 @@ async fn roll_back_when_asked<P: Platform + Clone>(
                     window_ns,
                     *min_samples,
                     &live.since(t_ns - window_ns),
-                    &ledger.events(),
+                    &ledger.events_where(|e| e.t_ns > t_ns - window_ns),
                 );
                 let failed = judged.iter().any(|j| j.ok == Some(false));
                 let mut e = ledger

@@ -136,6 +136,31 @@ impl Plan {
         })
     }
 
+    /// A swap plan's swap from `from` to `to`, for its update and for its rollback.
+    async fn swap_to(
+        &self,
+        host: &Host,
+        from: &str,
+        to: &str,
+        instances: u32,
+    ) -> anyhow::Result<()> {
+        let Plan::Swap {
+            warmup_path,
+            warmup_timeout,
+            warmup_retries,
+            recycle_after,
+        } = self
+        else {
+            anyhow::bail!("not a swap plan");
+        };
+        let warmup = Warmup {
+            path: warmup_path,
+            timeout: *warmup_timeout,
+            retries: *warmup_retries,
+        };
+        swap(host, from, to, instances, &warmup, *recycle_after).await
+    }
+
     /// A rolling plan's batches, for its update and for its rollback.
     fn rolling_plan(&self) -> Option<RollingPlan> {
         match self {
@@ -184,19 +209,7 @@ impl Plan {
         }
         host.set_target_version(to);
         let result = match self {
-            Plan::Swap {
-                warmup_path,
-                warmup_timeout,
-                warmup_retries,
-                recycle_after,
-            } => {
-                let warmup = Warmup {
-                    path: warmup_path,
-                    timeout: *warmup_timeout,
-                    retries: *warmup_retries,
-                };
-                swap(host, from, to, instances, &warmup, *recycle_after).await
-            }
+            Plan::Swap { .. } => self.swap_to(host, from, to, instances).await,
             Plan::Recreate {
                 grace,
                 restart_backoff,
@@ -283,12 +296,7 @@ impl Plan {
             Ok(())
         } else {
             match self {
-                Plan::Swap {
-                    warmup_path,
-                    warmup_timeout,
-                    warmup_retries,
-                    recycle_after,
-                } => {
+                Plan::Swap { recycle_after, .. } => {
                     let previous_ready = host.ready_in(STAGING).iter().any(|v| v.version == to);
                     if previous_ready {
                         host.phase_begun("swap", to);
@@ -314,12 +322,7 @@ impl Plan {
                         });
                         Ok(())
                     } else {
-                        let warmup = Warmup {
-                            path: warmup_path,
-                            timeout: *warmup_timeout,
-                            retries: *warmup_retries,
-                        };
-                        swap(host, from, to, instances, &warmup, *recycle_after).await
+                        self.swap_to(host, from, to, instances).await
                     }
                 }
                 Plan::Rolling { .. } => {

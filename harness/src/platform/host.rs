@@ -296,7 +296,7 @@ impl Host {
 
     /// Waits until the ledger holds an event `done` accepts (polled every 10 ms).
     pub async fn wait_for_ledger(&self, done: impl Fn(&LedgerEvent) -> bool) {
-        while !self.inner.ledger.events().iter().any(&done) {
+        while !self.inner.ledger.any(&done) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

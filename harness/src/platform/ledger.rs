@@ -82,4 +82,21 @@ impl Ledger {
     pub fn events(&self) -> Vec<LedgerEvent> {
         self.inner.lock().expect("ledger lock").events.clone()
     }
+
+    /// The events `keep` accepts, in the order recorded: a poller needs no copy of the
+    /// whole ledger each time it looks.
+    pub fn events_where(&self, keep: impl Fn(&LedgerEvent) -> bool) -> Vec<LedgerEvent> {
+        let inner = self.inner.lock().expect("ledger lock");
+        inner.events.iter().filter(|e| keep(e)).cloned().collect()
+    }
+
+    /// Whether some event so far is one `found` accepts.
+    pub fn any(&self, found: impl Fn(&LedgerEvent) -> bool) -> bool {
+        self.inner
+            .lock()
+            .expect("ledger lock")
+            .events
+            .iter()
+            .any(found)
+    }
 }
