@@ -23,6 +23,9 @@
 //! | `analysis_evaluated` / `analysis_failed` | one evaluation of `[analysis]` over its window / the one that failed | `window_ms`, and per threshold `METRIC=VALUE` and `METRIC.samples` |
 //! | `rollback_triggered` | the runner rolls the update back | `by` (`manual`, `analysis`) |
 //! | `occurrence_missed` | no instance could run an occurrence (the local timer had no lease holder; the harness driver could not connect, or the proxy answered without an app) | `source`, `m`, (`reason`: `connect`, `http_NNN`) |
+//! | `fault_started` / `fault_ended` | a `[[faults]]` entry begins / ends acting (a crash ends when its restart is ready, or at once without one) | `fault` (its index in the list), `kind`, and the entry's own keys (`latency_ms`, `status`, ...); `fault_ended` of a sink-path fault adds `requests` (seen in its window) and `affected` (acted on) |
+//! | `fault_acted` | a fault did something to one instance (the row's instance) | `fault`, `kind`, `action` (`sigkill`, `sigstop`, `sigcont`, `restart`) |
+//! | `sink_died` | the run's own sink stopped serving before the run ended: the run is invalid | `reason` |
 //! | `app_*` | the apps' own lifecycle events from `events.csv` (see [`crate::lifecycle`]) | as the app sent them |
 //!
 //! An invocation whose instance is killed or stops before it ends counts as killed. A queue
@@ -65,6 +68,10 @@ pub mod event {
     pub const ANALYSIS_EVALUATED: &str = "analysis_evaluated";
     pub const ANALYSIS_FAILED: &str = "analysis_failed";
     pub const ROLLBACK_TRIGGERED: &str = "rollback_triggered";
+    pub const FAULT_STARTED: &str = "fault_started";
+    pub const FAULT_ENDED: &str = "fault_ended";
+    pub const FAULT_ACTED: &str = "fault_acted";
+    pub const SINK_DIED: &str = "sink_died";
 }
 
 impl LedgerEvent {
