@@ -279,6 +279,12 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
     })
 }
 
+/// Connections the in-process sink serves at once: every instance alive at once (up to
+/// `2 * scenario::MAX_INSTANCES` through an update, and a scale-out) keeps up to 4 idle
+/// keep-alive connections to it and a few in flight, so the sink binary's default (1024, for
+/// one app elsewhere) would be too few.
+const SINK_MAX_CONNECTIONS: usize = 16 * 1024;
+
 /// Starts the sink and the platform, drives the run, and stops both, whatever happened, the
 /// platform first, so every item an instance managed to send is on disk.
 async fn measure(
@@ -319,6 +325,7 @@ async fn measure(
     let mut sink_config = sink::Config::new(out);
     sink_config.clock = clock.clone();
     sink_config.token = token.clone();
+    sink_config.max_connections = SINK_MAX_CONNECTIONS;
     let sink = match sink::Sink::open(sink_config) {
         Ok(s) => s,
         Err(e) => return setup_failed(format!("opening the sink: {e}")),
@@ -352,9 +359,16 @@ async fn measure(
                 .partition(|(kind, _)| {
                     !matches!(
                         kind.as_str(),
-                        "invalid_event" | "invalid_lease" | "unauthorized"
+                        "invalid_event" | "invalid_lease" | "unauthorized" | "overloaded"
                     )
                 });
+            // Past the connection cap any request may have been an item's.
+            if let Some(n) = summary.stats.rejected.get("overloaded").filter(|n| **n > 0) {
+                measured.invalid.push(format!(
+                    "the sink refused {n} request(s) past its cap of {SINK_MAX_CONNECTIONS} \
+                     connections (overloaded): items may be missing"
+                ));
+            }
             let list = |kinds: &[(&String, &u64)]| {
                 kinds
                     .iter()

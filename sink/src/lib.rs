@@ -13,11 +13,13 @@
 //! - [`lease`]: named singleton leases held through the sink (`POST /lease/NAME`).
 //! - [`server`]: the axum routes, the bearer token, and [`run`], which takes its listener
 //!   and its shutdown.
+//! - [`connections`]: the cap on connections served at once (503 `overloaded` past it).
 //! - [`clock`]: the one place time comes from.
 //!
 //! This crate depends on no other crate of the workspace.
 
 pub mod clock;
+pub mod connections;
 pub mod events;
 pub mod item;
 pub mod lease;
@@ -30,5 +32,7 @@ pub mod wire;
 pub use events::{EVENTS_FILE, EVENTS_HEADER};
 pub use item::{Key, Label};
 pub use recorder::{FsyncPolicy, ARRIVALS_FILE, ARRIVALS_HEADER};
-pub use server::{run, Config, Sink, SinkError, Summary};
+pub use server::{
+    run, Config, Sink, SinkError, Summary, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
+};
 pub use wire::{Item, Reject};

@@ -6,6 +6,12 @@
 //! and records nothing. A sink listening beyond loopback without a token refuses to start:
 //! anyone on the network could write its ledger of the truth.
 //!
+//! Limits: a request body is at most [`Config::max_body_bytes`] (413 `body_too_large` past
+//! it, [`DEFAULT_MAX_BODY_BYTES`] by default); at most [`Config::max_connections`] connections
+//! are served at once (503 `overloaded` past it, [`DEFAULT_MAX_CONNECTIONS`] by default; see
+//! [`crate::connections`]); at most [`Config::max_in_flight`] requests to `/items` are
+//! processed at once (more wait); at most [`Config::queue_capacity`] wait for the writer.
+//!
 //! It never binds a socket: [`Sink::serve`] takes a listener and a shutdown future, so tests
 //! hand it `127.0.0.1:0` and a simulation could hand it anything (mini-redis style).
 //!
@@ -34,11 +40,23 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
+use crate::connections::{Admission, CappedListener};
 use crate::events::{parse_events, EventLog};
 use crate::lease::{LeaseAnswer, LeaseRequest, Leases, MAX_TTL_MS};
 use crate::recorder::{FsyncPolicy, RecordError, Recorder, RecorderHandle, Rows};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::wire::{is_json_content_type, parse_body, Reject};
+
+/// The largest request body a sink accepts unless told otherwise (`--max-body-bytes`): 1 MiB,
+/// a batch of about 8,000 items.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Connections a sink serves at once unless told otherwise (`--max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Bytes of a refused request's body read before it is answered, so that the answer is not
+/// lost to a reset from unread data; the rest is not read.
+const REFUSED_BODY_BYTES: usize = 64 << 10;
 
 /// How a sink records and what it accepts.
 #[derive(Clone)]
@@ -46,8 +64,12 @@ pub struct Config {
     /// The run directory; `arrivals.csv` is written inside it.
     pub dir: PathBuf,
     pub fsync: FsyncPolicy,
-    /// Largest accepted request body.
+    /// Largest accepted request body; a larger one gets 413 `body_too_large` and records
+    /// nothing. Default [`DEFAULT_MAX_BODY_BYTES`].
     pub max_body_bytes: usize,
+    /// Connections served at once (idle keep-alive ones count); a request on a connection
+    /// past it gets 503 `overloaded` and records nothing. Default [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
     /// Requests that may wait for the writer before handlers are made to wait.
     pub queue_capacity: usize,
     /// Requests to `/items` processed at once; more wait for a slot.
@@ -67,7 +89,8 @@ impl Config {
         Config {
             dir: dir.into(),
             fsync: FsyncPolicy::default(),
-            max_body_bytes: 1 << 20,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             queue_capacity: 8192,
             max_in_flight: 4096,
             drain_timeout: Duration::from_secs(10),
@@ -109,6 +132,7 @@ struct AppState {
     stats: Arc<Stats>,
     clock: Arc<dyn Clock>,
     max_body_bytes: usize,
+    max_connections: usize,
     events: Arc<EventLog>,
     leases: Arc<Leases>,
     token: Option<String>,
@@ -151,6 +175,7 @@ impl Sink {
             stats: self.recorder.stats(),
             clock: self.config.clock.clone(),
             max_body_bytes: self.config.max_body_bytes,
+            max_connections: self.max_connections(),
             events: self.events.clone(),
             leases: self.leases.clone(),
             token: self.config.token.clone(),
@@ -172,7 +197,15 @@ impl Sink {
             ));
         protected
             .route("/health", get(|| async { "ok\n" }))
-            .with_state(state)
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                state,
+                refuse_overloaded,
+            ))
+    }
+
+    fn max_connections(&self) -> usize {
+        self.config.max_connections.max(1)
     }
 
     /// Serves until `shutdown` completes, then lets open requests finish (up to the drain
@@ -188,8 +221,12 @@ impl Sink {
         }
         let stop = CancellationToken::new();
         let app = self.router();
-        let serve =
-            axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+        let listener = CappedListener::new(listener, self.max_connections(), self.stats());
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<Admission>(),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
         let drain_timeout = self.config.drain_timeout;
         let stopper = stop.clone();
         let deadline = async move {
@@ -314,6 +351,34 @@ async fn get_metrics(State(state): State<Arc<AppState>>) -> Response {
         state.stats.prometheus(),
     )
         .into_response()
+}
+
+/// Answers every request on a connection accepted past the connection cap with 503
+/// `overloaded`, and closes that connection: nothing of it is recorded. (Without connection
+/// info, as when the router is served by other means, every request is admitted.)
+async fn refuse_overloaded(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let admitted = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<Admission>>()
+        .is_none_or(|info| info.0.admitted);
+    if admitted {
+        return next.run(request).await;
+    }
+    let _ = axum::body::to_bytes(request.into_body(), REFUSED_BODY_BYTES).await;
+    let mut response = refuse(
+        &state.stats,
+        Reject::Overloaded {
+            max_connections: state.max_connections,
+        },
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Refuses a request without the sink's bearer token (when it has one) before its body is

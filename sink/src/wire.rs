@@ -111,6 +111,15 @@ pub enum Reject {
         /// A token was sent, but not the sink's.
         given: bool,
     },
+    #[error(
+        "the sink is serving its limit of {max_connections} connections (--max-connections): \
+         nothing of this request was recorded and this connection is closed; retry on a new \
+         one"
+    )]
+    Overloaded {
+        /// The sink's cap on connections served at once.
+        max_connections: usize,
+    },
 }
 
 impl Reject {
@@ -126,11 +135,12 @@ impl Reject {
             Reject::InvalidEvent { .. } => "invalid_event",
             Reject::InvalidLease { .. } => "invalid_lease",
             Reject::Unauthorized { .. } => "unauthorized",
+            Reject::Overloaded { .. } => "overloaded",
         }
     }
 
     /// Every kind, in a fixed order, for metrics that must list zero counts too.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 10] = [
         "unsupported_content_type",
         "body_too_large",
         "invalid_utf8",
@@ -140,6 +150,7 @@ impl Reject {
         "invalid_event",
         "invalid_lease",
         "unauthorized",
+        "overloaded",
     ];
 
     /// The HTTP status this rejection is answered with.
@@ -153,6 +164,7 @@ impl Reject {
             | Reject::InvalidEvent { .. }
             | Reject::InvalidLease { .. } => 422,
             Reject::Unauthorized { .. } => 401,
+            Reject::Overloaded { .. } => 503,
         }
     }
 

@@ -722,3 +722,218 @@ fn a_killed_sink_restarted_with_append_keeps_every_acknowledged_row_and_cuts_a_t
     assert!(keys.contains(&(1000, 0)), "the row after the cut is whole");
     assert!(!keys.contains(&(99, 0)), "the torn row is gone");
 }
+
+/// Sends `head` and `body` as one raw HTTP/1.1 exchange on a new connection and returns the
+/// status and the body of the answer (the request must ask for `Connection: close`).
+async fn raw_exchange(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    // The sink may answer before it has read everything; what it did not read is its own.
+    let _ = conn.write_all(body).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {text:?}"));
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    (status, body.unwrap_or_default())
+}
+
+/// `bytes` as one HTTP chunk and the last chunk: a body whose size is not declared.
+fn chunked(bytes: &[u8]) -> Vec<u8> {
+    let mut out = format!("{:x}\r\n", bytes.len()).into_bytes();
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n0\r\n\r\n");
+    out
+}
+
+#[tokio::test]
+async fn a_body_past_the_default_limit_gets_413_even_undeclared_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = start_sink(dir.path()).await;
+    // A valid batch just over the default limit, sent chunked: no Content-Length to refuse it
+    // by, so the limit must hold while the body is read.
+    let one = item(1, 0).to_string();
+    let count = sink::DEFAULT_MAX_BODY_BYTES / (one.len() + 1) + 1;
+    let batch = format!("[{}]", vec![one; count].join(","));
+    assert!(batch.len() > sink::DEFAULT_MAX_BODY_BYTES);
+    for path in ["/items", "/events"] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: sink\r\ncontent-type: application/json\r\n\
+             transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        );
+        let (status, body) = raw_exchange(sink.addr, &head, &chunked(batch.as_bytes())).await;
+        assert_eq!(status, 413, "{path}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"], "body_too_large", "{path}: {body}");
+        let reason = body["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains(&sink::DEFAULT_MAX_BODY_BYTES.to_string()),
+            "{path}: the reason names the limit: {body}"
+        );
+    }
+    // Just under the limit is taken.
+    let under = format!("[{}]", vec![item(2, 0).to_string(); 1000].join(","));
+    assert!(under.len() < sink::DEFAULT_MAX_BODY_BYTES);
+    let (status, body) = sink
+        .post_raw(under.into_bytes(), Some("application/json"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let summary = sink.stop().await;
+    assert_eq!(summary.stats.rejected["body_too_large"], 2);
+    assert_eq!(summary.stats.events, 0);
+    let recorded = rows(dir.path());
+    assert_eq!(recorded.len(), 1000);
+    assert!(
+        keys(&recorded).iter().all(|(_, m, _)| *m == 2),
+        "nothing of the refused bodies"
+    );
+}
+
+/// Opens a keep-alive connection and makes one request on it, so the sink has surely
+/// accepted it; it stays open (and counted) until dropped.
+async fn held_connection(addr: SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"GET /health HTTP/1.1\r\nhost: sink\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 512];
+    while !answer.ends_with(b"ok\n") {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "the sink answered: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    conn
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_a_request_gets_503_overloaded_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sink::Config::new(dir.path());
+    config.max_connections = 2;
+    let sink = start_sink_with(config).await;
+    let first = held_connection(sink.addr).await;
+    let _second = held_connection(sink.addr).await;
+
+    // A third connection is answered, not dropped: 503 with the reason, and closed.
+    let refused = reqwest::Client::new()
+        .post(sink.url("/items"))
+        .json(&item(1, 0))
+        .send()
+        .await
+        .expect("an answer, not a dropped connection");
+    assert_eq!(refused.status().as_u16(), 503);
+    assert_eq!(
+        refused.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "overloaded", "{body}");
+    let reason = body["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("limit of 2 connections"), "{body}");
+    let mut refusals = 1;
+
+    // A held connection closes: its place is free again (for this client's connection,
+    // kept alive from then on).
+    drop(first);
+    let client = reqwest::Client::new();
+    let stats = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let r = client.get(sink.url("/stats")).send().await.unwrap();
+            if r.status() == 200 {
+                return r.json::<StatsSnapshot>().await.unwrap();
+            }
+            assert_eq!(r.status(), 503);
+            refusals += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a closed connection frees its place");
+    assert_eq!(stats.rejected["overloaded"], refusals);
+    assert_eq!(stats.items, 0, "the refused item was not recorded");
+    let accepted = client
+        .post(sink.url("/items"))
+        .json(&item(2, 0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    let metrics = client
+        .get(sink.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "sink_requests_rejected_total{{reason=\"overloaded\"}} {refusals}"
+        )),
+        "{metrics}"
+    );
+    drop(_second);
+    let summary = sink.stop().await;
+    assert_eq!(summary.stats.items, 1);
+    assert_eq!(keys(&rows(dir.path())), [("tick".to_owned(), 2, 0)]);
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_and_its_refusals_a_connection_is_closed_at_once_and_counted() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sink::Config::new(dir.path());
+    config.max_connections = 1;
+    let sink = start_sink_with(config).await;
+    let held = held_connection(sink.addr).await;
+    // These are held to be refused, up to the bound, waiting for their requests.
+    let mut refusing = Vec::new();
+    for _ in 0..sink::connections::REFUSING_CONNECTIONS {
+        refusing.push(tokio::net::TcpStream::connect(sink.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // One more is closed at once, well before the refused ones' read timeout.
+    let mut closed = tokio::net::TcpStream::connect(sink.addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(
+        sink::connections::REFUSED_READ_TIMEOUT / 2,
+        closed.read(&mut buf),
+    )
+    .await
+    .expect("closed at once");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed unanswered: {read:?}"
+    );
+    // A held one that sends its request is answered 503.
+    let mut waiting = refusing.pop().unwrap();
+    waiting
+        .write_all(b"GET /stats HTTP/1.1\r\nhost: sink\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    waiting.read_to_end(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 503"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop((held, refusing));
+    let summary = sink.stop().await;
+    assert_eq!(
+        summary.stats.rejected["overloaded"], 2,
+        "one closed, one answered"
+    );
+}

@@ -29,9 +29,17 @@ struct Args {
     /// group of requests) or always (one sync per request).
     #[arg(long, default_value = "batch")]
     fsync: sink::FsyncPolicy,
-    /// Largest accepted request body, in bytes.
-    #[arg(long, default_value_t = 1 << 20)]
+    /// Largest accepted request body, in bytes; a larger one gets 413 and records nothing.
+    #[arg(long, default_value_t = sink::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// Connections served at once (idle keep-alive ones count); a request on a connection
+    /// past it gets 503 `overloaded` and records nothing.
+    #[arg(
+        long,
+        default_value_t = sink::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    max_connections: usize,
     /// Append to an existing arrivals.csv with the same header instead of refusing it.
     #[arg(long)]
     append: bool,
@@ -70,6 +78,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let mut config = sink::Config::new(&args.dir);
     config.fsync = args.fsync;
     config.max_body_bytes = args.max_body_bytes;
+    config.max_connections = args.max_connections;
     config.append = args.append;
     config.token = args.token.filter(|t| !t.is_empty());
     let sink = sink::Sink::open(config)?;
