@@ -10,9 +10,11 @@ mod output;
 
 pub mod analysis;
 pub mod app;
+pub mod chaos;
 pub mod cli;
 pub mod commands;
 pub mod duration;
+pub mod fault_proxy;
 pub mod platform;
 pub mod probes;
 pub mod protocol;

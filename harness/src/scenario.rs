@@ -26,9 +26,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Span;
 
+mod faults;
 mod release;
 mod scaling;
 mod sections;
+pub use faults::{Fault, FaultKind, Pick};
 pub use release::*;
 pub use scaling::*;
 pub use sections::*;
@@ -72,6 +74,8 @@ pub struct Scenario {
     pub completion: Option<Completion>,
     /// The analysis that rolls a failing update back.
     pub analysis: Option<Analysis>,
+    /// What the run breaks on purpose, and when.
+    pub faults: Vec<Fault>,
 }
 
 /// A strategy with its settings: the scenario's `strategy` and its `[swap]`, `[recreate]`,
@@ -193,6 +197,7 @@ impl TryFrom<ScenarioFile> for Scenario {
             scale: f.scale,
             completion: f.completion,
             analysis: f.analysis,
+            faults: f.faults,
         })
     }
 }
@@ -223,6 +228,7 @@ impl From<Scenario> for ScenarioFile {
             scale: s.scale,
             completion: s.completion,
             analysis: s.analysis,
+            faults: s.faults,
         };
         match s.strategy {
             Strategy::Swap(w) => f.swap = Some(w),
@@ -292,6 +298,8 @@ struct ScenarioFile {
     completion: Option<Completion>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     analysis: Option<Analysis>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    faults: Vec<Fault>,
 }
 
 fn default_case() -> String {
@@ -363,6 +371,13 @@ impl Scenario {
         }
         if let Err((key, message)) = scenario.validate() {
             return Err(err(line_of_key(text, key), Some(key.to_owned()), message));
+        }
+        if let Err((index, key, message)) = scenario.validate_faults() {
+            return Err(err(
+                faults::line_of_fault_key(text, index, key),
+                Some(format!("faults[{index}].{key}")),
+                message,
+            ));
         }
         for t in scenario.expect.iter().flat_map(|e| &e.thresholds) {
             if let Err(e) = t.parse::<reports::threshold::Threshold>() {

@@ -728,6 +728,32 @@ impl Host {
         }
     }
 
+    /// Freezes an instance's processes where they stand (SIGSTOP), as a fault's pause: it
+    /// stays in routing and on timer duty, so what is sent to it waits or times out.
+    pub fn pause(&self, id: &str) -> anyhow::Result<()> {
+        self.freeze(id, Signal::Stop)
+    }
+
+    /// Thaws an instance [`Host::pause`] froze (SIGCONT).
+    pub fn resume(&self, id: &str) -> anyhow::Result<()> {
+        self.freeze(id, Signal::Cont)
+    }
+
+    fn freeze(&self, id: &str, signal: Signal) -> anyhow::Result<()> {
+        let state = self.state();
+        let entry = state
+            .instances
+            .get(id)
+            .ok_or_else(|| anyhow::anyhow!("no instance {id}"))?;
+        if !entry.control.can_stop() {
+            anyhow::bail!("instance {id} runs in the harness's own process, which cannot be paused");
+        }
+        if entry.exited.borrow().is_none() {
+            entry.control.signal(signal);
+        }
+        Ok(())
+    }
+
     /// Kills every instance still alive.
     pub async fn kill_all(&self) {
         let ids: Vec<String> = self.instances().into_iter().map(|v| v.id).collect();

@@ -27,11 +27,20 @@ pub enum Signal {
     Term,
     /// Gone at once, mid-work.
     Kill,
+    /// Frozen where it stands (a fault's pause); a process only.
+    Stop,
+    /// Thawed after a [`Signal::Stop`].
+    Cont,
 }
 
 /// How to signal a running instance.
 pub trait Control: Send + Sync {
     fn signal(&self, signal: Signal);
+
+    /// Whether [`Signal::Stop`] can freeze it: a thread of the harness cannot be.
+    fn can_stop(&self) -> bool {
+        true
+    }
 }
 
 /// A started instance.
@@ -86,6 +95,8 @@ impl Control for ProcessGroup {
         let signal = match signal {
             Signal::Term => libc::SIGTERM,
             Signal::Kill => libc::SIGKILL,
+            Signal::Stop => libc::SIGSTOP,
+            Signal::Cont => libc::SIGCONT,
         };
         kill_group(self.0, signal);
     }
@@ -173,7 +184,13 @@ impl Control for InProcess {
                     let _ = kill.send(());
                 }
             }
+            // A thread cannot be frozen from outside; the host asks `can_stop` first.
+            Signal::Stop | Signal::Cont => {}
         }
+    }
+
+    fn can_stop(&self) -> bool {
+        false
     }
 }
 

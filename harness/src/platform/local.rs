@@ -202,6 +202,42 @@ impl Platform for LocalPlatform {
         }
     }
 
+    fn fault_targets(&self) -> Vec<super::FaultTarget> {
+        self.inner
+            .host
+            .instances()
+            .into_iter()
+            .filter(|v| v.phase == Phase::Ready)
+            .map(|v| super::FaultTarget {
+                id: v.id,
+                version: v.version,
+                slot: v.slot,
+            })
+            .collect()
+    }
+
+    async fn signal_instance(&self, id: &str, signal: super::FaultSignal) -> anyhow::Result<()> {
+        let host = &self.inner.host;
+        match signal {
+            super::FaultSignal::Kill => {
+                host.kill(id).await;
+                Ok(())
+            }
+            super::FaultSignal::Pause => host.pause(id),
+            super::FaultSignal::Resume => host.resume(id),
+        }
+    }
+
+    async fn restart_instance(&self, version: &str, slot: &str) -> anyhow::Result<Option<String>> {
+        let host = &self.inner.host;
+        // A platform restarts what it still runs: once an update has moved on to another
+        // version, a dead instance of the old one stays dead.
+        if host.target_version().is_some_and(|v| v != version) {
+            return Ok(None);
+        }
+        host.start_instance(version, slot).await.map(Some)
+    }
+
     fn alive(&self) -> Vec<String> {
         self.inner
             .host

@@ -33,6 +33,25 @@ use timer::Schedule;
 pub const PRODUCTION: &str = "production";
 pub const STAGING: &str = "staging";
 
+/// An instance a fault may act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultTarget {
+    pub id: String,
+    pub version: String,
+    pub slot: String,
+}
+
+/// What a fault does to one instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultSignal {
+    /// SIGKILL, waiting until it is reaped.
+    Kill,
+    /// SIGSTOP.
+    Pause,
+    /// SIGCONT.
+    Resume,
+}
+
 /// The seam between the runner and a platform. Every method may be called once per run, in
 /// this order (`teardown` always, even after a failure or an interrupt); a failure is an
 /// error whose text says what went wrong, for the run's `invalid` reasons.
@@ -80,6 +99,34 @@ pub trait Platform: Send + Sync + 'static {
     ) -> impl Future<Output = anyhow::Result<()>> + Send {
         let _ = (from, to, instances);
         async { anyhow::bail!("this platform has no rollback") }
+    }
+
+    /// The serving instances a fault may act on (`[[faults]]`); a platform whose instances
+    /// the harness does not run has none.
+    fn fault_targets(&self) -> Vec<FaultTarget> {
+        Vec::new()
+    }
+
+    /// Acts on one instance for a fault: kills it (and waits until it is gone), freezes or
+    /// thaws it.
+    fn signal_instance(
+        &self,
+        id: &str,
+        signal: FaultSignal,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = (id, signal);
+        async { anyhow::bail!("this platform cannot signal its instances") }
+    }
+
+    /// Starts `version` again in `slot` after a fault killed one, as a platform restarts a
+    /// dead instance; `None` when it would not (an update has replaced that version).
+    fn restart_instance(
+        &self,
+        version: &str,
+        slot: &str,
+    ) -> impl Future<Output = anyhow::Result<Option<String>>> + Send {
+        let _ = (version, slot);
+        async { anyhow::bail!("this platform cannot restart its instances") }
     }
 
     /// Stops firing new work; work in flight goes on.

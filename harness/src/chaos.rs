@@ -1,0 +1,275 @@
+//! Chaos: the scenario's `[[faults]]`, each begun at its time on the run's schedule, acted
+//! out through the platform (instance faults) or the fault proxy (sink-path faults), and
+//! written into the ledger as it happens: `fault_started`, a `fault_acted` row for every
+//! signal and restart, and `fault_ended` with what a sink-path fault met.
+//!
+//! A fault still acting when the run ends is ended then (a paused instance is thawed, the
+//! proxy lets its requests go), and its `fault_ended` says `cut=true`.
+
+use std::time::Duration;
+
+use reports::ledger::event;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::fault_proxy::{Action, FaultProxy};
+use crate::platform::ledger::Ledger;
+use crate::platform::{FaultSignal, FaultTarget, Platform};
+use crate::rng::Rng;
+use crate::scenario::{Fault, FaultKind, Pick};
+
+/// Everything a fault needs to act.
+#[derive(Clone)]
+pub struct Chaos<P> {
+    pub platform: P,
+    pub proxy: Option<FaultProxy>,
+    pub ledger: Ledger,
+    pub time_scale: f64,
+    pub seed: u64,
+    /// The schedule's epoch: `at` counts from here.
+    pub epoch: Instant,
+    /// The run is over: every fault still acting ends now.
+    pub stop: CancellationToken,
+    /// Stops the harness's own sink (`sink_crash`).
+    pub sink: Option<tokio::task::AbortHandle>,
+}
+
+/// Runs every fault; returns, once all have ended, what the summary should say of them
+/// (a fault that found nothing to act on, or could not act).
+pub async fn run<P: Platform + Clone>(chaos: Chaos<P>, faults: Vec<Fault>) -> Vec<String> {
+    let mut set = JoinSet::new();
+    for (index, fault) in faults.into_iter().enumerate() {
+        let chaos = chaos.clone();
+        set.spawn(async move { chaos.one(index, fault).await });
+    }
+    let mut notes = Vec::new();
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok(Some(note)) => notes.push(note),
+            Ok(None) => {}
+            Err(e) => notes.push(format!("a fault's task failed: {e}")),
+        }
+    }
+    notes.sort();
+    notes
+}
+
+impl<P: Platform + Clone> Chaos<P> {
+    /// Sleeps until `at`; false when the run ended first.
+    async fn until(&self, at: Instant) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep_until(at) => true,
+            () = self.stop.cancelled() => false,
+        }
+    }
+
+    fn row(&self, kind: &str, index: usize, fault: &Fault, target: Option<&FaultTarget>) -> reports::LedgerEvent {
+        let (id, version, slot) = target.map_or(("", "", ""), |t| {
+            (t.id.as_str(), t.version.as_str(), t.slot.as_str())
+        });
+        self.ledger
+            .event(kind, id, version, slot)
+            .with("fault", index)
+            .with("kind", fault.kind)
+    }
+
+    fn acted(&self, index: usize, fault: &Fault, target: &FaultTarget, action: &str) {
+        self.ledger.record(
+            self.row(event::FAULT_ACTED, index, fault, Some(target))
+                .with("action", action),
+        );
+    }
+
+    /// Acts out fault `index`; a note when it could not act as written.
+    async fn one(&self, index: usize, fault: Fault) -> Option<String> {
+        let start = self.epoch + fault.at.scaled(self.time_scale);
+        if !self.until(start).await {
+            return None;
+        }
+        let end = Instant::now() + fault.duration().scaled(self.time_scale);
+        if fault.kind == FaultKind::SinkCrash {
+            self.ledger
+                .record(self.row(event::FAULT_STARTED, index, &fault, None));
+            if let Some(sink) = &self.sink {
+                sink.abort();
+            }
+            self.ledger
+                .record(self.row(event::FAULT_ENDED, index, &fault, None));
+            return None;
+        }
+        if let Some(action) = Action::of(&fault, self.time_scale) {
+            return self.on_sink_path(index, &fault, action, end).await;
+        }
+        let targets = self.pick(index, &fault);
+        let mut started = self.row(event::FAULT_STARTED, index, &fault, targets.first());
+        for (k, v) in fault.params(self.time_scale) {
+            started = started.with(k, v);
+        }
+        started = started.with(
+            "instances",
+            if targets.is_empty() {
+                "none".to_owned()
+            } else {
+                targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join("+")
+            },
+        );
+        self.ledger.record(started);
+        if targets.is_empty() {
+            self.ledger
+                .record(self.row(event::FAULT_ENDED, index, &fault, None));
+            return Some(format!(
+                "faults[{index}] ({}) found no serving instance to act on at +{}",
+                fault.kind, fault.at
+            ));
+        }
+        let mut cut = false;
+        let mut note = None;
+        match fault.kind {
+            FaultKind::Pause => {
+                for t in &targets {
+                    match self.platform.signal_instance(&t.id, FaultSignal::Pause).await {
+                        Ok(()) => self.acted(index, &fault, t, "sigstop"),
+                        Err(e) => note = Some(format!("faults[{index}] (pause): {e:#}")),
+                    }
+                }
+                cut = !self.until(end).await;
+                for t in &targets {
+                    if self.platform.signal_instance(&t.id, FaultSignal::Resume).await.is_ok() {
+                        self.acted(index, &fault, t, "sigcont");
+                    }
+                }
+            }
+            FaultKind::Crash | FaultKind::CrashLoop => {
+                let mut set = JoinSet::new();
+                for t in targets {
+                    let (chaos, fault) = (self.clone(), fault.clone());
+                    set.spawn(async move { chaos.crash(index, &fault, t, end).await });
+                }
+                while let Some(done) = set.join_next().await {
+                    match done {
+                        Ok(Ok(c)) => cut |= c,
+                        Ok(Err(e)) => note = Some(format!("faults[{index}] ({}): {e:#}", fault.kind)),
+                        Err(e) => note = Some(format!("faults[{index}]: its task failed: {e}")),
+                    }
+                }
+            }
+            _ => unreachable!("sink-path faults were handled above"),
+        }
+        let mut ended = self.row(event::FAULT_ENDED, index, &fault, None);
+        if cut {
+            ended = ended.with("cut", true);
+        }
+        self.ledger.record(ended);
+        note
+    }
+
+    /// Kills `target`, and restarts its version in its slot as the platform would; a crash
+    /// loop kills each restart again after `up_for` until `end`. True when the run ended
+    /// first.
+    async fn crash(
+        &self,
+        index: usize,
+        fault: &Fault,
+        target: FaultTarget,
+        end: Instant,
+    ) -> anyhow::Result<bool> {
+        let looping = fault.kind == FaultKind::CrashLoop;
+        let restart = looping || fault.restart.unwrap_or(true);
+        let restart_after = fault.restart_after().scaled(self.time_scale);
+        let up_for = fault.up_for().scaled(self.time_scale);
+        let mut victim = target;
+        loop {
+            self.platform
+                .signal_instance(&victim.id, FaultSignal::Kill)
+                .await?;
+            self.acted(index, fault, &victim, "sigkill");
+            if !restart {
+                return Ok(false);
+            }
+            if !self.until(Instant::now() + restart_after).await {
+                return Ok(true);
+            }
+            let Some(id) = self
+                .platform
+                .restart_instance(&victim.version, &victim.slot)
+                .await?
+            else {
+                self.acted(index, fault, &victim, "not_restarted");
+                return Ok(false);
+            };
+            victim = FaultTarget { id, ..victim };
+            self.acted(index, fault, &victim, "restart");
+            if !looping || Instant::now() >= end {
+                return Ok(false);
+            }
+            // It lives `up_for`, unless the loop's window closes first: then it stays.
+            let dies = Instant::now() + up_for;
+            if dies >= end {
+                return Ok(!self.until(end).await);
+            }
+            if !self.until(dies).await {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The serving instances fault `index` acts on: those its filters match, one drawn with
+    /// the run's seed or all.
+    fn pick(&self, index: usize, fault: &Fault) -> Vec<FaultTarget> {
+        let mut matching: Vec<FaultTarget> = self
+            .platform
+            .fault_targets()
+            .into_iter()
+            .filter(|t| fault.instance.as_ref().is_none_or(|id| *id == t.id))
+            .filter(|t| fault.slot.as_ref().is_none_or(|s| *s == t.slot))
+            .filter(|t| fault.version.as_ref().is_none_or(|v| *v == t.version))
+            .collect();
+        matching.sort_by(|a, b| a.id.cmp(&b.id));
+        match fault.pick() {
+            Pick::All => matching,
+            Pick::Random if matching.is_empty() => matching,
+            Pick::Random => {
+                let mut rng = Rng::new(self.seed ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
+                let i = (rng.next_u64() % matching.len() as u64) as usize;
+                vec![matching.swap_remove(i)]
+            }
+        }
+    }
+
+    /// A fault in the proxy between the instances and the sink, for its window.
+    async fn on_sink_path(
+        &self,
+        index: usize,
+        fault: &Fault,
+        action: Action,
+        end: Instant,
+    ) -> Option<String> {
+        let Some(proxy) = &self.proxy else {
+            return Some(format!(
+                "faults[{index}] ({}) needs the fault proxy, which this run did not start",
+                fault.kind
+            ));
+        };
+        let mut started = self.row(event::FAULT_STARTED, index, fault, None);
+        for (k, v) in fault.params(self.time_scale) {
+            started = started.with(k, v);
+        }
+        self.ledger.record(started);
+        proxy.begin(index, action);
+        let cut = !self.until(end).await;
+        let counts = proxy.end(index);
+        let mut ended = self
+            .row(event::FAULT_ENDED, index, fault, None)
+            .with("requests", counts.requests)
+            .with("affected", counts.affected);
+        if cut {
+            ended = ended.with("cut", true);
+        }
+        self.ledger.record(ended);
+        None
+    }
+}
+
+/// How long after the run's end a fault may take to wind up (a restart under way).
+pub const WIND_UP: Duration = Duration::from_secs(30);
