@@ -48,6 +48,9 @@ pub struct ProbeConfig {
     pub expect_versions: Option<Vec<String>>,
     /// Where each probe is also told as it ends, for an analysis running during the run.
     pub live: Option<crate::analysis::LiveProbes>,
+    /// Names every probe's series (`conn`) instead of `reused`/`new`: the control probe's
+    /// `control`.
+    pub label: Option<String>,
 }
 
 impl ProbeConfig {
@@ -64,6 +67,7 @@ impl ProbeConfig {
             expect_body: None,
             expect_versions: None,
             live: None,
+            label: None,
         }
     }
 }
@@ -125,6 +129,7 @@ pub async fn run(
             + 64;
     let permits = Arc::new(Semaphore::new(in_flight_limit));
     let live = config.live.clone();
+    let label = config.label.clone();
     let prober = Arc::new(Prober {
         connections: Arc::new(Semaphore::new(config.connections.max(1) as usize)),
         config,
@@ -134,7 +139,10 @@ pub async fn run(
     let (tx, mut rx) = mpsc::channel::<Probe>(4096);
     let collector = tokio::spawn(async move {
         let mut probes = Vec::new();
-        while let Some(p) = rx.recv().await {
+        while let Some(mut p) = rx.recv().await {
+            if let Some(label) = &label {
+                p.conn = Some(label.clone());
+            }
             if let Some(live) = &live {
                 live.push(crate::analysis::ProbeSample {
                     intended_ns: p.intended_ns,

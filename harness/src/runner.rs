@@ -331,22 +331,81 @@ async fn measure(
         Err(e) => return setup_failed(format!("opening the sink: {e}")),
     };
     let sink_stop = CancellationToken::new();
-    let sink_task = tokio::spawn(sink.serve(sink_listener, sink_stop.clone().cancelled_owned()));
+    let sink_serve = tokio::spawn(sink.serve(sink_listener, sink_stop.clone().cancelled_owned()));
+    let sink_side = SinkSide {
+        control: connectable(sink_addr),
+        proxy: None,
+        died: CancellationToken::new(),
+        abort: sink_serve.abort_handle(),
+    };
+    // The sink ending before the run asks it to is the harness's own failure: the ledger
+    // says so at once, and the run stops (`sink_died`).
+    let sink_task = {
+        let (stop, died, ledger) = (sink_stop.clone(), sink_side.died.clone(), ledger.clone());
+        tokio::spawn(async move {
+            let joined = sink_serve.await;
+            if !stop.is_cancelled() {
+                let reason = match &joined {
+                    Ok(Ok(_)) => "it stopped serving".to_owned(),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) if e.is_cancelled() => "it was stopped (a sink_crash fault)".into(),
+                    Err(e) => format!("its task failed: {e}"),
+                };
+                ledger.record(
+                    ledger
+                        .event(reports::ledger::event::SINK_DIED, "", "", "")
+                        .with("reason", reason.replace(' ', "_")),
+                );
+                died.cancel();
+            }
+            joined
+        })
+    };
+    // Sink-path faults need a proxy between the apps and the sink: the apps are given its
+    // address instead of the sink's.
+    let mut sink_side = sink_side;
+    let proxy_stop = CancellationToken::new();
+    let mut proxy_task = None;
+    let mut sink_url = sink_url;
+    if s.has_sink_faults() {
+        match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => {
+                let proxy = crate::fault_proxy::FaultProxy::new(sink_side.control, plan.seed);
+                if let Ok(a) = l.local_addr() {
+                    sink_url = format!("http://{a}");
+                }
+                proxy_task = Some(tokio::spawn(proxy.clone().serve(l, proxy_stop.clone())));
+                sink_side.proxy = Some(proxy);
+            }
+            Err(e) => {
+                sink_stop.cancel();
+                let _ = sink_task.await;
+                return setup_failed(format!("binding the fault proxy's listener: {e}"));
+            }
+        }
+    }
 
     let mut measured = if s.is_command() {
         match command_platform(plan, ledger, &sink_url, token.as_deref(), clock.as_ref()).await {
-            Ok(platform) => run_on(plan, &platform, ledger, clock, cancel).await,
+            Ok(platform) => run_on(plan, &platform, ledger, clock, &sink_side, cancel).await,
             Err(e) => setup_failed(format!("setting up the command platform: {e:#}")),
         }
     } else {
         match local_platform(plan, ledger, &sink_url, token).await {
-            Ok(platform) => run_on(plan, &platform, ledger, clock, cancel).await,
+            Ok(platform) => run_on(plan, &platform, ledger, clock, &sink_side, cancel).await,
             Err(e) => setup_failed(format!("starting the local platform: {e:#}")),
         }
     };
 
+    proxy_stop.cancel();
+    if let Some(p) = proxy_task {
+        let _ = p.await;
+    }
     sink_stop.cancel();
-    match sink_task.await {
+    let sink_died = sink_side.died.is_cancelled();
+    match sink_task.await.unwrap_or_else(Err) {
+        // The run already says the sink died.
+        _ if sink_died => {}
         Ok(Ok(summary)) => {
             // Refused items are items the run cannot judge: the run is invalid. Refused
             // events, leases and unauthorized requests (anyone on the network may knock) are
@@ -503,15 +562,40 @@ fn release_flags(b: &crate::scenario::Behaviour, scale: f64, seed: u64) -> Vec<S
     flags
 }
 
+/// The run's own sink, as the run sees it.
+struct SinkSide {
+    /// Where the control probe reaches it directly (its `/health`).
+    control: std::net::SocketAddr,
+    /// The fault proxy in front of it, when the run has sink-path faults.
+    proxy: Option<crate::fault_proxy::FaultProxy>,
+    /// Cancelled when the sink stops before the run asked it to.
+    died: CancellationToken,
+    /// Stops it, for a `sink_crash` fault.
+    abort: tokio::task::AbortHandle,
+}
+
+/// An address to connect to for one a server bound: a wildcard bind is reached on loopback.
+fn connectable(bound: std::net::SocketAddr) -> std::net::SocketAddr {
+    let mut addr = bound;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
+
 /// Drives the run on `platform`, then tears it down whatever happened.
 async fn run_on<P: Platform + Clone>(
     plan: &RunPlan,
     platform: &P,
     ledger: &Ledger,
     clock: Arc<dyn Clock>,
+    sink: &SinkSide,
     cancel: &CancellationToken,
 ) -> Measured {
-    let measured = drive(plan, platform, ledger, clock, cancel).await;
+    let measured = drive(plan, platform, ledger, clock, sink, cancel).await;
     platform.teardown().await;
     measured
 }
@@ -708,6 +792,43 @@ async fn drive<P: Platform + Clone>(
     platform: &P,
     ledger: &Ledger,
     clock: Arc<dyn Clock>,
+    sink: &SinkSide,
+    user_cancel: &CancellationToken,
+) -> Measured {
+    // The run stops early when the user asks or when its own sink dies.
+    let cancel = &user_cancel.child_token();
+    let stop_on_death = {
+        let (died, cancel) = (sink.died.clone(), cancel.clone());
+        tokio::spawn(async move {
+            died.cancelled().await;
+            cancel.cancel();
+        })
+    };
+    let mut measured = drive_until(plan, platform, ledger, clock, sink, cancel).await;
+    stop_on_death.abort();
+    if sink.died.is_cancelled() && !user_cancel.is_cancelled() {
+        let reason = ledger
+            .events_where(|e| e.event == reports::ledger::event::SINK_DIED)
+            .first()
+            .and_then(|e| e.get("reason").map(|r| r.replace('_', " ")))
+            .unwrap_or_default();
+        measured.failure = Some(Failure::new(
+            "run",
+            format!(
+                "the harness's own sink died mid-run ({reason}): nothing it would have \
+                 recorded since can be judged"
+            ),
+        ));
+    }
+    measured
+}
+
+async fn drive_until<P: Platform + Clone>(
+    plan: &RunPlan,
+    platform: &P,
+    ledger: &Ledger,
+    clock: Arc<dyn Clock>,
+    sink: &SinkSide,
     cancel: &CancellationToken,
 ) -> Measured {
     let s = &plan.scenario;
@@ -762,13 +883,59 @@ async fn drive<P: Platform + Clone>(
     }
     let probe_task = tokio::spawn(probes::run(
         probe,
-        clock,
+        clock.clone(),
         probe_start,
         probe_start_ns,
         probe_stop.clone(),
     ));
+    // The control probe: the sink's own `/health`, which no update touches, at the same
+    // rate, so a window the app and the control both failed is the harness's or the
+    // machine's trouble, not the app's downtime (OpenShift's monitor does the same).
+    let control_task = s.probes.control.then(|| {
+        let mut control = ProbeConfig::new(
+            sink.control,
+            "/health",
+            s.probes.rate,
+            plan.timing.probe_timeout,
+        );
+        control.connections = 1;
+        control.label = Some("control".into());
+        tokio::spawn(probes::run(
+            control,
+            clock.clone(),
+            probe_start,
+            probe_start_ns,
+            probe_stop.clone(),
+        ))
+    });
+    let chaos_stop = CancellationToken::new();
+    let chaos_task = (!s.faults.is_empty()).then(|| {
+        let chaos = crate::chaos::Chaos {
+            platform: platform.clone(),
+            proxy: sink.proxy.clone(),
+            ledger: ledger.clone(),
+            time_scale: scale,
+            seed: plan.seed,
+            epoch: schedule.epoch,
+            stop: chaos_stop.clone(),
+            sink: Some(sink.abort.clone()),
+        };
+        tokio::spawn(crate::chaos::run(chaos, s.faults.clone()))
+    });
 
     let failure = perform_update(plan, platform, ledger, &live, schedule, cancel).await;
+    // Every fault ends by run.duration; one still acting now (the run stopped early) ends
+    // here, thawing what it froze.
+    chaos_stop.cancel();
+    if let Some(task) = chaos_task {
+        match tokio::time::timeout(crate::chaos::WIND_UP, task).await {
+            Ok(Ok(mut notes)) => measured.notes.append(&mut notes),
+            Ok(Err(e)) => measured.notes.push(format!("the faults' task failed: {e}")),
+            Err(_) => measured
+                .notes
+                .push("the faults did not wind up within 30 s of the run's end".into()),
+        }
+    }
     platform.stop_triggers().await;
     // Let in-flight runs finish (and leased messages come back), within the settle time,
     // unless the user asked to stop.
@@ -788,6 +955,10 @@ async fn drive<P: Platform + Clone>(
             .with("alive", platform.alive().join("+")),
     );
     measured.probes = probe_task.await.unwrap_or_default();
+    if let Some(control) = control_task {
+        measured.probes.extend(control.await.unwrap_or_default());
+        measured.probes.sort_by_key(|p| p.intended_ns);
+    }
     // A run stopped short is judged on the loops that could end before it stopped.
     measured.window_end = match &failure {
         None => s.run.duration.0,

@@ -249,6 +249,13 @@ pub struct Probes {
     /// The answer must be JSON naming a `version` of the app (`app.from` or `app.to`), or
     /// the probe counts as failed (`version`): a page from the wrong place is not uptime.
     pub expect_version: bool,
+    /// A control series at the same rate to the sink's own `/health`, which no update
+    /// touches: app downtime while the control failed too is the harness's or the
+    /// machine's trouble and is not counted. Default true.
+    pub control: bool,
+    /// The control's failing time above which the run is invalid: the harness could not
+    /// measure the app. Real time, not scaled. Default 1 s.
+    pub control_max: Span,
 }
 
 impl Default for Probes {
@@ -262,6 +269,8 @@ impl Default for Probes {
             new_connections: false,
             expect_body: None,
             expect_version: false,
+            control: true,
+            control_max: Span::from_secs(1),
         }
     }
 }
