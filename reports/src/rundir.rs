@@ -12,6 +12,13 @@
 //! CSV files are read by header name: column order is free, extra columns are ignored, and a
 //! missing required column is an error naming the file and the column. A bad value is an
 //! error naming the file, the line and the column.
+//!
+//! A file read whole into memory (`read_arrivals`, `read_probes`, `read_ledger` and its two
+//! files, `read_traces`) may have at most [`MAX_ROWS_LOADED`] rows ([`RunDir::with_row_limit`]
+//! sets another limit); past it the read stops with [`RunDirError::TooManyRows`], which names
+//! the file and the limit and says how to proceed. The streaming reads of `arrivals.csv`
+//! ([`RunDir::for_each_arrival`], [`RunDir::for_each_arrival_for_check`], what the checker
+//! uses) have no such limit: their memory does not grow with the rows.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -40,6 +47,11 @@ pub const LEDGER_HEADER: &str = "t_ns,event,instance,version,slot,detail";
 pub const TRACES_FILE: &str = "traces.csv";
 pub const TRACES_HEADER: &str = "t_ns,instance,version";
 
+/// Rows of one file the reports load whole into memory (a `Probe` or an `Arrival` takes
+/// 100-200 bytes, so about 1 GB): a 24 h run at 57 probes a second, or 50,000 occurrences of
+/// 100 items. Streaming reads are not limited.
+pub const MAX_ROWS_LOADED: usize = 5_000_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunDirError {
     #[error("{}: {source}", path.display())]
@@ -62,6 +74,32 @@ pub enum RunDirError {
         found: String,
         expected: &'static str,
     },
+    /// A file read whole has more rows than the limit ([`MAX_ROWS_LOADED`]).
+    #[error(
+        "{}: more than {limit} rows, the most the reports load whole into memory; {}",
+        path.display(),
+        how_to_proceed(path)
+    )]
+    TooManyRows { path: PathBuf, limit: usize },
+}
+
+/// What to do about a file too big to load whole, by file.
+fn how_to_proceed(path: &Path) -> &'static str {
+    match path.file_name().and_then(|n| n.to_str()) {
+        Some(ARRIVALS_FILE) => {
+            "`harness check` streams arrivals.csv whatever its size, but the reports need it \
+             whole: record a shorter run (run.duration) or fewer items"
+        }
+        Some(PROBES_FILE) => {
+            "probes.csv is optional: move it aside to check the run without downtime, and \
+             record fewer probes next time (a lower probes.rate or a shorter run.duration)"
+        }
+        _ => {
+            "the file is optional: move it aside to read the run without it (see the files of \
+             a run directory in the README for what is then unknown), and record a shorter \
+             run (run.duration) or fewer instances next time"
+        }
+    }
 }
 
 /// Where saved baselines are kept: `ROOT/NAME/` holds a run's `summary.json` and
@@ -116,11 +154,33 @@ impl Baselines {
 #[derive(Clone, Debug)]
 pub struct RunDir {
     path: PathBuf,
+    /// Rows of one file loaded whole, at most.
+    max_rows_loaded: usize,
 }
 
 impl RunDir {
     pub fn new(path: impl Into<PathBuf>) -> RunDir {
-        RunDir { path: path.into() }
+        RunDir {
+            path: path.into(),
+            max_rows_loaded: MAX_ROWS_LOADED,
+        }
+    }
+
+    /// Loads at most `rows` rows of a file whole instead of [`MAX_ROWS_LOADED`].
+    pub fn with_row_limit(mut self, rows: usize) -> RunDir {
+        self.max_rows_loaded = rows;
+        self
+    }
+
+    /// Room for one more row of `path` in `loaded` rows, or the error that stops the read.
+    fn room(&self, path: &Path, loaded: usize) -> Result<(), RunDirError> {
+        if loaded < self.max_rows_loaded {
+            return Ok(());
+        }
+        Err(RunDirError::TooManyRows {
+            path: path.to_owned(),
+            limit: self.max_rows_loaded,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -246,9 +306,14 @@ impl RunDir {
         Ok(rows)
     }
 
+    /// Every row of `arrivals.csv`, at most the row limit ([`MAX_ROWS_LOADED`]).
     pub fn read_arrivals(&self) -> Result<Vec<Arrival>, RunDirError> {
+        let path = self.file(ARRIVALS_FILE);
+        let mut table = Table::open(&path, ARRIVAL_COLUMNS, ARRIVAL_EXTRAS)?;
         let mut out = Vec::new();
-        self.for_each_arrival(|a| {
+        while let Some(r) = table.next_row()? {
+            self.room(&path, out.len())?;
+            let a = arrival(&r, true)?;
             out.push(Arrival {
                 recv_ns: a.recv_ns,
                 source: a.source.to_owned(),
@@ -258,8 +323,8 @@ impl RunDir {
                 instance: a.instance.map(str::to_owned),
                 attempt: a.attempt,
                 sent_ns: a.sent_ns,
-            })
-        })?;
+            });
+        }
         Ok(out)
     }
 
@@ -283,6 +348,7 @@ impl RunDir {
         )?;
         let mut out = Vec::new();
         while let Some(r) = table.next_row()? {
+            self.room(&path, out.len())?;
             out.push(Probe {
                 intended_ns: r.i64(0)?,
                 done_ns: r.i64(1)?,
@@ -330,6 +396,7 @@ impl RunDir {
         )?;
         let mut out = Vec::new();
         while let Some(r) = table.next_row()? {
+            self.room(&path, out.len())?;
             let text = |i| r.opt_str(i).map(|s| s.unwrap_or("").to_owned());
             let mut event = LedgerEvent {
                 t_ns: r.i64(0)?,
@@ -357,6 +424,7 @@ impl RunDir {
         let mut table = Table::open(&path, &["t_ns", "instance"], &["version"])?;
         let mut out = Vec::new();
         while let Some(r) = table.next_row()? {
+            self.room(&path, out.len())?;
             out.push(crate::trace::LogLine {
                 t_ns: r.i64(0)?,
                 instance: r.opt_str(1)?.unwrap_or("").to_owned(),
@@ -379,6 +447,7 @@ impl RunDir {
         )?;
         let mut out = Vec::new();
         while let Some(r) = table.next_row()? {
+            self.room(&path, out.len())?;
             let text = |i| r.opt_str(i).map(|s| s.unwrap_or("").to_owned());
             out.push(LedgerEvent {
                 t_ns: r.i64(0)?,
@@ -707,6 +776,65 @@ mod tests {
         ];
         run.write_ledger(&ledger).unwrap();
         assert_eq!(run.read_ledger().unwrap(), ledger);
+    }
+
+    #[test]
+    fn files_read_whole_stop_past_the_row_limit_and_streaming_reads_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path()).with_row_limit(3);
+        let four = |i: i64| (0..4).map(move |k| i + k);
+        let arrivals: Vec<_> = four(10)
+            .map(|t| Arrival::new(t, "tick", 0, t as u64, "A"))
+            .collect();
+        run.write_arrivals(&arrivals).unwrap();
+        let probes: Vec<_> = four(5).map(|t| Probe::new(t, t + 1, true)).collect();
+        run.write_probes(&probes).unwrap();
+        let ledger: Vec<_> = four(1)
+            .map(|t| LedgerEvent::new(t, "timer_lease", "a-0", "A", "production"))
+            .collect();
+        run.write_ledger(&ledger).unwrap();
+        std::fs::write(
+            run.file(EVENTS_FILE),
+            "recv_ns,t_ns,event,instance,version,detail\n1,,heartbeat,a-0,A,\n2,,heartbeat,a-0,A,\n\
+             3,,heartbeat,a-0,A,\n4,,heartbeat,a-0,A,\n",
+        )
+        .unwrap();
+        std::fs::write(
+            run.file(TRACES_FILE),
+            format!("{TRACES_HEADER}\n1,a-0,A\n2,a-0,A\n3,a-0,A\n4,a-0,A\n"),
+        )
+        .unwrap();
+        let errors = [
+            (ARRIVALS_FILE, run.read_arrivals().map(|_| ()).unwrap_err()),
+            (PROBES_FILE, run.read_probes().map(|_| ()).unwrap_err()),
+            (
+                LEDGER_FILE,
+                run.read_platform_ledger().map(|_| ()).unwrap_err(),
+            ),
+            (EVENTS_FILE, run.read_app_events().map(|_| ()).unwrap_err()),
+            (TRACES_FILE, run.read_traces().map(|_| ()).unwrap_err()),
+        ];
+        for (file, e) in &errors {
+            assert!(
+                matches!(e, RunDirError::TooManyRows { limit: 3, .. }),
+                "{file}: {e}"
+            );
+            let text = e.to_string();
+            assert!(
+                text.contains(file) && text.contains("more than 3 rows"),
+                "{text}"
+            );
+        }
+        assert!(errors[0].1.to_string().contains("harness check"));
+        assert!(errors[1].1.to_string().contains("probes.rate"));
+        // The checker's streaming reads take every row.
+        assert_eq!(run.for_each_arrival(|_| {}).unwrap(), 4);
+        assert_eq!(run.for_each_arrival_for_check(|_| {}).unwrap(), 4);
+        // At the limit, a file loads.
+        let run = RunDir::new(dir.path()).with_row_limit(4);
+        assert_eq!(run.read_arrivals().unwrap(), arrivals);
+        assert_eq!(run.read_probes().unwrap(), probes);
+        assert_eq!(run.read_ledger().unwrap().len(), 8);
     }
 
     #[test]
