@@ -55,7 +55,8 @@ pub mod names {
     /// An item was sent and never acknowledged when the app stopped (detail: `source`,
     /// `m`, `n`, `sent_ns`).
     pub const UNACKED: &str = "unacked";
-    /// The process is about to exit (detail: `unacked`, the items still unacknowledged).
+    /// The process is about to exit (detail: `unacked`, the items still unacknowledged;
+    /// `dropped`, the events it dropped with too many waiting, when it dropped some).
     pub const EXITING: &str = "exiting";
     /// The sink gave a lease to a new holder (written by the sink; detail: `lease`,
     /// `previous`).

@@ -6,6 +6,12 @@
 //! Events go out in order through one poster task (several waiting are sent as one batch),
 //! so a run's end never reaches the sink before its beginning. They are best-effort: a
 //! sink that cannot be reached loses events, never items.
+//!
+//! At most [`MAX_PENDING_EVENTS`] wait for the poster. Past that (a sink slower than the
+//! function, or gone), an event is dropped and counted rather than posted: the function's
+//! work never waits for its witness, and memory stays bounded. The count is said at exit,
+//! on stderr and in the `exiting` event (`dropped`). Only exiting waits for room, up to its
+//! deadline, so that its `unacked` items are not lost to a full queue.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +21,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sink::events::names;
 use tokio::sync::{mpsc, oneshot};
+
+/// Events waiting for the poster, at most: past it an event is dropped and counted. At the
+/// sink's pace (batches of up to 500 per request) this is a burst of several seconds of a
+/// busy instance's runs.
+pub const MAX_PENDING_EVENTS: usize = 10_000;
 
 enum Message {
     Event(Value),
@@ -43,7 +54,9 @@ impl RunOutcome {
 pub struct Lifecycle {
     instance: String,
     version: String,
-    tx: Option<mpsc::UnboundedSender<Message>>,
+    tx: Option<mpsc::Sender<Message>>,
+    /// Events dropped because [`MAX_PENDING_EVENTS`] were already waiting.
+    dropped: AtomicU64,
     next_run: AtomicU64,
     /// Items sent and not yet acknowledged: `(source, m, n)` -> first send time.
     unacked: Mutex<BTreeMap<(String, u64, u64), u64>>,
@@ -58,8 +71,19 @@ impl Lifecycle {
         client: reqwest::Client,
         sink_url: Option<String>,
     ) -> Lifecycle {
+        Lifecycle::with_capacity(instance, version, client, sink_url, MAX_PENDING_EVENTS)
+    }
+
+    /// [`Lifecycle::new`] with at most `capacity` events waiting.
+    fn with_capacity(
+        instance: &str,
+        version: &str,
+        client: reqwest::Client,
+        sink_url: Option<String>,
+        capacity: usize,
+    ) -> Lifecycle {
         let tx = sink_url.map(|url| {
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = mpsc::channel(capacity.max(1));
             tokio::spawn(poster(client, format!("{url}/events"), rx));
             tx
         });
@@ -67,21 +91,50 @@ impl Lifecycle {
             instance: instance.to_owned(),
             version: version.to_owned(),
             tx,
+            dropped: AtomicU64::new(0),
             next_run: AtomicU64::new(0),
             unacked: Mutex::new(BTreeMap::new()),
         }
     }
 
-    /// Posts `event` with `detail` (a JSON object), stamped now.
+    /// Posts `event` with `detail` (a JSON object), stamped now; never waits: with
+    /// [`MAX_PENDING_EVENTS`] already waiting, the event is dropped and counted.
     pub fn post(&self, event: &str, detail: Value) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send(Message::Event(json!({
-                "event": event,
-                "instance": self.instance,
-                "version": self.version,
-                "t_ns": sink::clock::now_ns(),
-                "detail": detail,
-            })));
+            if let Err(mpsc::error::TrySendError::Full(_)) =
+                tx.try_send(self.message(event, detail))
+            {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Events dropped so far because too many were waiting.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn message(&self, event: &str, detail: Value) -> Message {
+        Message::Event(json!({
+            "event": event,
+            "instance": self.instance,
+            "version": self.version,
+            "t_ns": sink::clock::now_ns(),
+            "detail": detail,
+        }))
+    }
+
+    /// Posts `event`, waiting for room until `deadline` (exit only: the function's work
+    /// never waits); dropped and counted past it.
+    async fn post_by(&self, event: &str, detail: Value, deadline: tokio::time::Instant) {
+        if let Some(tx) = &self.tx {
+            let message = self.message(event, detail);
+            match tokio::time::timeout_at(deadline, tx.send(message)).await {
+                Ok(_) => {}
+                Err(_) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
     }
 
@@ -118,36 +171,55 @@ impl Lifecycle {
         unacked.remove(&(source.to_owned(), m, n));
     }
 
-    /// The process is about to exit: posts every item still unacknowledged, then `exiting`,
-    /// and waits (at most `within`) until they are sent.
+    /// The process is about to exit: posts every item still unacknowledged, then `exiting`
+    /// (with the count of events dropped, when some were), and waits (at most `within`) until
+    /// they are sent. A drop is also said on stderr.
     pub async fn exiting(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
         let unacked: Vec<((String, u64, u64), u64)> = {
             let unacked = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
             unacked.iter().map(|(k, v)| (k.clone(), *v)).collect()
         };
         for ((source, m, n), sent_ns) in &unacked {
-            self.post(
+            self.post_by(
                 names::UNACKED,
                 json!({"source": source, "m": m, "n": n, "sent_ns": sent_ns}),
+                deadline,
+            )
+            .await;
+        }
+        let mut detail = json!({"unacked": unacked.len()});
+        let dropped = self.dropped();
+        if dropped > 0 {
+            detail["dropped"] = dropped.into();
+        }
+        self.post_by(names::EXITING, detail, deadline).await;
+        let dropped = self.dropped();
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "lifecycle events dropped: more than {MAX_PENDING_EVENTS} were waiting for the sink"
             );
         }
-        self.post(names::EXITING, json!({"unacked": unacked.len()}));
-        self.flush(within).await;
+        self.flush_by(deadline).await;
     }
 
-    /// Waits until every event posted so far has been sent, at most `within`.
-    pub async fn flush(&self, within: Duration) {
+    /// Waits until every event posted so far has been sent, at most until `deadline`.
+    async fn flush_by(&self, deadline: tokio::time::Instant) {
         let Some(tx) = &self.tx else { return };
         let (done, wait) = oneshot::channel();
-        if tx.send(Message::Flush(done)).is_ok() {
-            let _ = tokio::time::timeout(within, wait).await;
-        }
+        let _ = tokio::time::timeout_at(deadline, async {
+            if tx.send(Message::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        })
+        .await;
     }
 }
 
 /// Sends the events in order, each batch of what is waiting as one request; a failed batch
 /// is tried once more, then dropped (events are a witness, not the record of items).
-async fn poster(client: reqwest::Client, url: String, mut rx: mpsc::UnboundedReceiver<Message>) {
+async fn poster(client: reqwest::Client, url: String, mut rx: mpsc::Receiver<Message>) {
     let mut batch = Vec::new();
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -182,5 +254,45 @@ async fn poster(client: reqwest::Client, url: String, mut rx: mpsc::UnboundedRec
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn past_the_pending_cap_events_are_dropped_counted_and_said_at_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let sink = tokio::spawn(sink::run(
+            listener,
+            sink::Config::new(dir.path()),
+            stop.clone().cancelled_owned(),
+        ));
+        let life = Lifecycle::with_capacity("a-0", "A", reqwest::Client::new(), Some(url), 4);
+        // On this current-thread runtime the poster cannot run between these posts, as if
+        // the sink were too slow: 4 wait, and the rest are dropped, not waited for.
+        for active in 0..6 {
+            life.post(names::HEARTBEAT, json!({ "active": active }));
+        }
+        assert_eq!(life.dropped(), 2);
+        life.sending("tick", 0, 0);
+        // Exiting waits for room for its own events.
+        life.exiting(Duration::from_secs(20)).await;
+        assert_eq!(life.dropped(), 2, "nothing of the exit was dropped");
+        stop.cancel();
+        let summary = sink.await.unwrap().unwrap();
+        assert_eq!(summary.stats.events, 6, "4 heartbeats, unacked, exiting");
+        let text = std::fs::read_to_string(dir.path().join(sink::EVENTS_FILE)).unwrap();
+        let exiting = text
+            .lines()
+            .find(|l| l.contains(",exiting,"))
+            .expect("exiting was posted");
+        assert!(exiting.contains("dropped=2"), "{exiting}");
+        assert!(exiting.contains("unacked=1"), "{exiting}");
+        assert_eq!(text.matches(",heartbeat,").count(), 4, "{text}");
     }
 }
