@@ -188,6 +188,7 @@ pub fn resolve(
     if !(time_scale > 0.0 && time_scale.is_finite()) {
         return Err("--time-scale must be a positive number".into());
     }
+    probes_fit(path, scenario, time_scale)?;
     let program = AppProgram::resolve(o.app_command, scenario.app.command.as_deref())
         .map_err(|e| e.to_string())?;
     let baseline = match o.baseline {
@@ -231,10 +232,73 @@ pub fn resolve(
     Ok(plan)
 }
 
+/// Refuses a run whose probes would not fit in `probes.csv` as the reports load it
+/// ([`reports::rundir::MAX_ROWS_LOADED`] rows): every series (`reused`, `new`, `control`)
+/// sends `probes.rate` probes a real second for the scaled `run.duration`. Checked here, not
+/// in the scenario, because the time scale is only known now.
+fn probes_fit(path: &Path, scenario: &Scenario, time_scale: f64) -> Result<(), String> {
+    let p = &scenario.probes;
+    let series = u32::from(p.connections > 0) + u32::from(p.new_connections) + u32::from(p.control);
+    let seconds = scenario.run.duration.0.as_secs_f64() * time_scale;
+    let rows = f64::from(p.rate) * f64::from(series) * seconds;
+    let limit = reports::rundir::MAX_ROWS_LOADED;
+    if rows <= limit as f64 {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: key `probes.rate`: {} a second in {series} series for {seconds:.0} s (run.duration \
+         {} at time scale {time_scale}) is {rows:.0} probes, more than the {limit} rows the \
+         reports load whole; lower probes.rate, run.duration or the time scale",
+        path.display(),
+        p.rate,
+        scenario.run.duration,
+    ))
+}
+
 /// Where `--save-baseline NAME` keeps a baseline, and `--baseline NAME` finds it.
 pub const BASELINES_DIR: &str = "runs/baselines";
 
 /// The saved baselines, in [`BASELINES_DIR`].
 pub fn baselines() -> reports::Baselines {
     reports::Baselines::new(BASELINES_DIR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_whose_probes_would_pass_the_rows_the_reports_load_is_refused() {
+        let text = r#"
+strategy = "swap"
+
+[workload]
+period = "10s"
+items = 10
+item_delay = "1s"
+
+[run]
+update_at = "62s"
+duration = "24h"
+"#;
+        let path = Path::new("scenarios/long.toml");
+        let scenario = Scenario::parse(path, text).unwrap();
+        let options = |time_scale| PlanOptions {
+            time_scale: Some(time_scale),
+            app_command: Some(Path::new("/bin/sh")),
+            ..PlanOptions::default()
+        };
+        // 100 a second in 2 series (reused, control) for 24 h: 17,280,000 probes.
+        let e = resolve(path, &scenario, "out".into(), &options(1.0)).unwrap_err();
+        assert!(
+            e.starts_with("scenarios/long.toml: key `probes.rate`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("17280000 probes") && e.contains("5000000 rows"),
+            "{e}"
+        );
+        // At a tenth of real time they fit.
+        assert!(resolve(path, &scenario, "out".into(), &options(0.1)).is_ok());
+    }
 }

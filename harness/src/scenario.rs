@@ -36,6 +36,18 @@ pub use scaling::*;
 pub use sections::*;
 use sections::{default_seed, default_time_scale};
 
+/// Instances of one version (`app.instances`), and the scale controller's `scale.max`, at
+/// most. Every instance started in a run counts against the host's own limit,
+/// [`crate::platform::host::MAX_INSTANCES_STARTED`].
+pub const MAX_INSTANCES: u32 = 1000;
+
+/// The longest `run.duration` (and `run.settle`), in scenario time: scaled like them, so a
+/// run at time scale 1 lasts about a day at most.
+pub const MAX_RUN_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// Probes per second (`probes.rate`) at most, per series.
+pub const MAX_PROBE_RATE: u32 = 10_000;
+
 /// A whole scenario, checked: its strategy and that strategy's settings are one value, so a
 /// section for another strategy cannot exist. Written back (`scenario.toml`) in the file's
 /// own form.
@@ -409,8 +421,11 @@ impl Scenario {
         if self.app.from == self.app.to {
             return Err(("app.to", "must differ from app.from".into()));
         }
-        if self.app.instances == 0 || self.app.instances > 1000 {
-            return Err(("app.instances", "must be between 1 and 1000".into()));
+        if self.app.instances == 0 || self.app.instances > MAX_INSTANCES {
+            return Err((
+                "app.instances",
+                format!("must be between 1 and {MAX_INSTANCES}"),
+            ));
         }
         let w = &self.workload;
         if w.period.0.is_zero() {
@@ -509,6 +524,27 @@ impl Scenario {
             ));
         }
         let r = &self.run;
+        if r.duration.0 > MAX_RUN_DURATION {
+            return Err((
+                "run.duration",
+                format!(
+                    "{} is longer than the limit of {}h (scenario time, scaled like every \
+                     duration); for a longer soak, run the scenario again (compare --repeat)",
+                    r.duration,
+                    MAX_RUN_DURATION.as_secs() / 3600
+                ),
+            ));
+        }
+        if r.settle.is_some_and(|s| s.0 > MAX_RUN_DURATION) {
+            return Err((
+                "run.settle",
+                format!(
+                    "{} is longer than the limit of {}h",
+                    r.settle.unwrap_or_default(),
+                    MAX_RUN_DURATION.as_secs() / 3600
+                ),
+            ));
+        }
         if r.update_at >= r.duration {
             return Err(("run.update_at", "must be before run.duration".into()));
         }
@@ -532,10 +568,10 @@ impl Scenario {
                     .into(),
             ));
         }
-        if self.probes.rate == 0 || self.probes.rate > 10_000 {
+        if self.probes.rate == 0 || self.probes.rate > MAX_PROBE_RATE {
             return Err((
                 "probes.rate",
-                "must be between 1 and 10000 per second".into(),
+                format!("must be between 1 and {MAX_PROBE_RATE} per second"),
             ));
         }
         let p = &self.probes;
@@ -936,8 +972,11 @@ impl Scenario {
                 "must be at least 1 (the timer needs an instance to hold its lease)".into(),
             ));
         }
-        if sc.max < sc.min || sc.max > 1000 {
-            return Err(("scale.max", "must be between scale.min and 1000".into()));
+        if sc.max < sc.min || sc.max > MAX_INSTANCES {
+            return Err((
+                "scale.max",
+                format!("must be between scale.min and {MAX_INSTANCES}"),
+            ));
         }
         if !(sc.min..=sc.max).contains(&self.app.instances) {
             return Err((

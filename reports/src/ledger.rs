@@ -72,6 +72,8 @@ pub mod event {
     pub const FAULT_ENDED: &str = "fault_ended";
     pub const FAULT_ACTED: &str = "fault_acted";
     pub const SINK_DIED: &str = "sink_died";
+    /// The host refused a start: the run has started as many instances as one run may.
+    pub const INSTANCE_LIMIT: &str = "instance_limit";
 }
 
 impl LedgerEvent {

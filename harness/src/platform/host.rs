@@ -38,6 +38,14 @@ pub use calls::ModeError;
 pub const PRODUCTION: &str = "production";
 pub const STAGING: &str = "staging";
 
+/// Instances one run may start in all, whatever starts them: the deploy, each update and
+/// rollback, retries of a release that fails to start, scale-out, a fault's restarts. Ten
+/// times the most of one version ([`crate::scenario::MAX_INSTANCES`]), so no planned run
+/// meets it: a run that does is a crash loop that would otherwise go on to its end. Past
+/// it a start fails at once, like any failed start, and the ledger says so once
+/// (`instance_limit`).
+pub const MAX_INSTANCES_STARTED: u64 = 10 * crate::scenario::MAX_INSTANCES as u64;
+
 /// How instances are started and what they run.
 #[derive(Clone, Debug)]
 pub struct HostConfig {
@@ -124,6 +132,10 @@ pub(super) struct State {
     next_seq: u64,
     /// Next index per version, for instance ids like `b-2`.
     next_index: BTreeMap<String, u32>,
+    /// Starts so far, refused ones not counted; at most the instance limit.
+    started: u64,
+    /// The ledger has said the instance limit was met.
+    limit_said: bool,
     round_robin: usize,
     pub(super) timer: timer::TimerState,
     /// The version the newest update moves to: an older update's replacements stand down.
@@ -156,6 +168,8 @@ pub(super) struct Inner {
     /// When the run's schedule ends: a strategy retrying a start that keeps failing gives
     /// up then.
     deadline: Mutex<Option<tokio::time::Instant>>,
+    /// Instances this run may start in all ([`MAX_INSTANCES_STARTED`] unless a test says).
+    instance_limit: AtomicU64,
 }
 
 /// A promised start, counted by [`Host::capacity`] until the instance exists.
@@ -273,6 +287,7 @@ impl Host {
                 queue: queue::Queue::default(),
                 pending_starts: Arc::new(AtomicU32::new(0)),
                 deadline: Mutex::new(None),
+                instance_limit: AtomicU64::new(MAX_INSTANCES_STARTED),
             }),
         })
     }
@@ -432,7 +447,13 @@ impl Host {
             .sum()
     }
 
-    /// Starts one instance of `version` in `slot` and waits until it is ready.
+    /// Lets this run start at most `limit` instances instead of [`MAX_INSTANCES_STARTED`].
+    pub fn set_instance_limit(&self, limit: u64) {
+        self.inner.instance_limit.store(limit, Ordering::SeqCst);
+    }
+
+    /// Starts one instance of `version` in `slot` and waits until it is ready; fails at
+    /// once when the run has started as many as it may ([`MAX_INSTANCES_STARTED`]).
     pub async fn start_instance(&self, version: &str, slot: &str) -> anyhow::Result<String> {
         self.start_promised(version, slot, None).await
     }
@@ -448,6 +469,25 @@ impl Host {
         let c = &self.inner.config;
         let id = {
             let mut state = self.state();
+            let limit = self.inner.instance_limit.load(Ordering::SeqCst);
+            if state.started >= limit {
+                let first = !std::mem::replace(&mut state.limit_said, true);
+                drop(state);
+                if first {
+                    self.inner.ledger.record(
+                        self.inner
+                            .ledger
+                            .event(event::INSTANCE_LIMIT, "", version, slot)
+                            .with("limit", limit),
+                    );
+                }
+                anyhow::bail!(
+                    "not starting another instance of {version}: this run has started {limit} \
+                     instances, the most one run may (a release that keeps failing to start, \
+                     or a crash loop)"
+                );
+            }
+            state.started += 1;
             let next = state.next_index.entry(version.to_owned()).or_insert(0);
             let id = format!("{}-{}", version.to_lowercase(), next);
             *next += 1;

@@ -294,3 +294,44 @@ fn a_late_after_at_the_processing_time_is_warned_about() {
         "the default is twice the processing"
     );
 }
+
+#[test]
+fn the_limits_on_instances_run_duration_and_probe_rate_name_the_key_and_line() {
+    let e = parse(&SEED.replace("\"100s\"", "\"25h\"")).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(12), Some("run.duration")),
+        "{e}"
+    );
+    assert!(e.message.contains("limit of 24h"), "{e}");
+    assert!(e
+        .to_string()
+        .starts_with("scenarios/t.toml:12: key `run.duration`"));
+    assert!(parse(&SEED.replace("\"100s\"", "\"24h\"")).is_ok());
+    let e = parse(&format!("{SEED}settle = \"25h\"\n")).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(13), Some("run.settle")),
+        "{e}"
+    );
+
+    let app = |n: u32| format!("{SEED}\n[app]\ninstances = {n}\n");
+    let e = parse(&app(MAX_INSTANCES + 1)).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(15), Some("app.instances")),
+        "{e}"
+    );
+    assert!(e.message.contains("between 1 and 1000"), "{e}");
+    assert!(parse(&app(MAX_INSTANCES)).is_ok());
+
+    let probes = |rate: u32| format!("{SEED}\n[probes]\nrate = {rate}\n");
+    let e = parse(&probes(MAX_PROBE_RATE + 1)).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(15), Some("probes.rate")),
+        "{e}"
+    );
+    assert!(e.message.contains("between 1 and 10000 per second"), "{e}");
+    assert!(parse(&probes(MAX_PROBE_RATE)).is_ok());
+}

@@ -89,3 +89,40 @@ async fn an_item_whose_submit_hangs_when_its_instance_dies_is_lost_in_flight() {
     assert_eq!(v.causes.lost.killed_before_send, 2);
     assert!(surviving_pids(&ledger).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_runs_instance_limit_a_start_fails_at_once_and_the_ledger_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Lifecycle events are best-effort: a sink that takes connections and never answers.
+    let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", sink.local_addr().unwrap());
+    let host = host(dir.path(), &url, 1, Duration::from_millis(10));
+    assert_eq!(
+        harness::platform::host::MAX_INSTANCES_STARTED,
+        10 * u64::from(harness::scenario::MAX_INSTANCES)
+    );
+    host.set_instance_limit(1);
+    let first = host.start_instance("A", PRODUCTION).await.unwrap();
+    for _ in 0..2 {
+        let e = host
+            .start_instance("B", PRODUCTION)
+            .await
+            .expect_err("past the limit");
+        assert!(e.to_string().contains("has started 1 instances"), "{e:#}");
+    }
+    host.kill(&first).await;
+    let ledger = host.ledger().events();
+    let count = |name: &str| ledger.iter().filter(|e| e.event == name).count();
+    assert_eq!(
+        count("instance_started"),
+        1,
+        "nothing launched past the limit"
+    );
+    let said: Vec<_> = ledger
+        .iter()
+        .filter(|e| e.event == "instance_limit")
+        .collect();
+    assert_eq!(said.len(), 1, "said once");
+    assert_eq!(said[0].get_u64("limit"), Some(1));
+    assert_eq!(said[0].version, "B");
+}
