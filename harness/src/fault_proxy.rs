@@ -3,8 +3,8 @@
 //!
 //! It forwards every request to the sink as it came and the sink's answer as it went, until
 //! a fault is begun ([`FaultProxy::begin`]); while one acts, each request meets it: a
-//! `blackhole` holds the request unanswered until the fault ends and then closes the
-//! connection, a `reset` resets the connection under it (SO_LINGER 0, so the client reads
+//! `blackhole` holds the request and never answers it (not even when the fault ends: the
+//! client gives up by its own timeout, as on a dropped route), a `reset` resets the connection under it (SO_LINGER 0, so the client reads
 //! ECONNRESET, not a clean close), an `http_error` or `fail_first` answers a status without
 //! forwarding, a `latency` waits before forwarding, and a `bandwidth` cap delays the request
 //! and its answer by their sizes over a rate the fault's requests share. Unlike a TCP proxy
@@ -47,7 +47,7 @@ pub enum Action {
     HttpError { status: u16, probability: f64 },
     /// Resets the connection under the request.
     Reset { probability: f64 },
-    /// Never answers: holds the request until the fault ends, then closes the connection.
+    /// Never answers: holds the request until the client gives up or the proxy stops.
     Blackhole { probability: f64 },
     /// The first `count` requests answer `status`.
     FailFirst { count: u64, status: u16 },
@@ -77,7 +77,8 @@ impl Action {
                 status: f.status(),
             },
             K::Bandwidth => Action::Bandwidth {
-                bytes_per_s: f.bytes_per_s.unwrap_or(1).max(1),
+                bytes_per_s: ((f.bytes_per_s.unwrap_or(1) as f64 / time_scale).round() as u64)
+                    .max(1),
             },
             K::Crash | K::Pause | K::CrashLoop | K::SinkCrash => return None,
         })
@@ -100,7 +101,7 @@ struct Active {
     requests: AtomicU64,
     affected: AtomicU64,
     rng: Mutex<Rng>,
-    /// Cancelled when the fault ends: a blackholed request is let go then.
+    /// Cancelled when the fault ends.
     ended: CancellationToken,
     /// The bandwidth cap's next free instant: a transfer reserves its time after it.
     next_free: Mutex<Option<Instant>>,
@@ -145,6 +146,8 @@ struct Inner {
     client: reqwest::Client,
     active: Mutex<Vec<Arc<Active>>>,
     seed: u64,
+    /// Cancelled when the proxy stops: blackholed requests are let go then, unanswered.
+    stopped: CancellationToken,
 }
 
 /// Why a request got no answer: hyper closes its connection.
@@ -169,6 +172,7 @@ impl FaultProxy {
                     .expect("a plain client builds"),
                 active: Mutex::new(Vec::new()),
                 seed,
+                stopped: CancellationToken::new(),
             }),
         }
     }
@@ -209,12 +213,11 @@ impl FaultProxy {
                 }
             });
         }
+        // Blackholed requests are let go, unanswered, before the open connections are
+        // waited for.
+        self.inner.stopped.cancel();
         tracker.close();
         tracker.wait().await;
-        // Blackholed requests end with their faults.
-        for a in self.active() {
-            a.ended.cancel();
-        }
     }
 
     /// Starts fault `index` acting.
@@ -271,7 +274,7 @@ impl FaultProxy {
         for f in &faults {
             match f.action {
                 Action::Blackhole { probability } if f.draw(probability) => {
-                    f.ended.cancelled().await;
+                    self.inner.stopped.cancelled().await;
                     return Err(Abort::Blackhole);
                 }
                 Action::Reset { probability } if f.draw(probability) => {
@@ -299,7 +302,12 @@ impl FaultProxy {
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
-            Err(e) => return Ok(plain(StatusCode::BAD_REQUEST, &format!("reading the body: {e}"))),
+            Err(e) => {
+                return Ok(plain(
+                    StatusCode::BAD_REQUEST,
+                    &format!("reading the body: {e}"),
+                ))
+            }
         };
         for f in &faults {
             match f.action {
@@ -317,7 +325,8 @@ impl FaultProxy {
                 }
                 Action::Bandwidth { bytes_per_s } => {
                     f.affected.fetch_add(1, Ordering::SeqCst);
-                    f.transfer(body.len() + head_bytes(&parts), bytes_per_s).await;
+                    f.transfer(body.len() + head_bytes(&parts), bytes_per_s)
+                        .await;
                 }
                 _ => {}
             }
@@ -573,10 +582,7 @@ mod tests {
         let got = send(&url, 5).await;
         for r in &got {
             let e = r.as_ref().expect_err("no answer under a reset");
-            assert!(
-                e.contains("ConnectionReset"),
-                "{e}"
-            );
+            assert!(e.contains("ConnectionReset"), "{e}");
         }
         assert_eq!(hits.load(Ordering::SeqCst), 0);
         assert_eq!(proxy.end(0).affected, 5);
@@ -584,33 +590,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_blackhole_never_answers_and_lets_go_when_it_ends() {
+    async fn a_blackhole_never_answers_even_after_it_ends() {
         let (proxy, url, hits, stop) = proxied().await;
         proxy.begin(0, Action::Blackhole { probability: 1.0 });
         let got = send(&url, 2).await;
         assert_eq!(got, vec![Err("timeout".into()), Err("timeout".into())]);
-        assert_eq!(hits.load(Ordering::SeqCst), 0);
-        // A request held when the fault ends gets its connection closed, not an answer.
+        // A request held when the fault ends is still not answered: its client times out.
         let held = tokio::spawn({
             let url = url.clone();
-            async move {
-                reqwest::Client::builder()
-                    .no_proxy()
-                    .build()
-                    .unwrap()
-                    .post(&url)
-                    .send()
-                    .await
-            }
+            async move { client().post(&url).send().await }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(proxy.end(0).affected, 3);
-        let released = tokio::time::timeout(Duration::from_secs(5), held)
-            .await
-            .expect("released when the fault ended")
-            .unwrap();
-        assert!(released.is_err(), "{released:?}");
+        let held = held.await.unwrap().expect_err("never answered");
+        assert!(held.is_timeout(), "{held:?}");
         assert_eq!(hits.load(Ordering::SeqCst), 0);
+        // New requests pass.
+        assert_eq!(send(&url, 1).await, vec![Ok(202)]);
         stop.cancel();
     }
 
@@ -657,7 +653,11 @@ mod tests {
             let t = std::time::Instant::now();
             let r = c.post(&url).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::ACCEPTED);
-            assert!(t.elapsed() >= Duration::from_millis(100), "{:?}", t.elapsed());
+            assert!(
+                t.elapsed() >= Duration::from_millis(100),
+                "{:?}",
+                t.elapsed()
+            );
         }
         assert_eq!(proxy.end(0).affected, 4);
         stop.cancel();
@@ -667,14 +667,23 @@ mod tests {
     async fn bandwidth_holds_requests_to_the_cap() {
         let (proxy, url, hits, stop) = proxied().await;
         // 10 requests of about 1 kB through 20 kB/s: at least half a second in all.
-        proxy.begin(0, Action::Bandwidth { bytes_per_s: 20_000 });
+        proxy.begin(
+            0,
+            Action::Bandwidth {
+                bytes_per_s: 20_000,
+            },
+        );
         let c = reqwest::Client::builder().no_proxy().build().unwrap();
         let t = std::time::Instant::now();
         for _ in 0..10 {
             let r = c.post(&url).body(vec![b'x'; 1000]).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::ACCEPTED);
         }
-        assert!(t.elapsed() >= Duration::from_millis(500), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
         assert_eq!(hits.load(Ordering::SeqCst), 10);
         assert_eq!(proxy.end(0).affected, 10);
         stop.cancel();

@@ -96,7 +96,14 @@ impl FaultKind {
     /// The keys an entry of this kind may give, besides `kind` and `at`.
     fn keys(self) -> &'static [&'static str] {
         match self {
-            FaultKind::Crash => &["instance", "slot", "version", "pick", "restart", "restart_after"],
+            FaultKind::Crash => &[
+                "instance",
+                "slot",
+                "version",
+                "pick",
+                "restart",
+                "restart_after",
+            ],
             FaultKind::Pause => &["instance", "slot", "version", "pick", "duration"],
             FaultKind::CrashLoop => &[
                 "instance",
@@ -180,8 +187,9 @@ pub struct Fault {
     /// `fail_first`: how many requests of the window fail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
-    /// `bandwidth`: the cap on request and answer bytes through the proxy, per second (not
-    /// scaled: it is a rate).
+    /// `bandwidth`: the cap on request and answer bytes through the proxy, per second.
+    /// Scaled as a rate: divided by the time scale, so the delays it causes keep their size
+    /// against the run's schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_per_s: Option<u64>,
 }
@@ -312,7 +320,10 @@ impl Fault {
                 Some(_) => {}
             },
             FaultKind::FailFirst if self.count.unwrap_or(0) == 0 => {
-                return Err(("count", "a fail_first fault needs a count of at least 1".into()))
+                return Err((
+                    "count",
+                    "a fail_first fault needs a count of at least 1".into(),
+                ))
             }
             FaultKind::Bandwidth if self.bytes_per_s.unwrap_or(0) == 0 => {
                 return Err((
@@ -451,5 +462,199 @@ impl super::Scenario {
     /// The run has a fault that acts between the instances and the sink.
     pub fn has_sink_faults(&self) -> bool {
         self.faults.iter().any(|f| f.kind.on_sink_path())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::Scenario;
+
+    const BASE: &str = r#"strategy = "rolling"
+[workload]
+period = "10s"
+items = 10
+item_delay = "1s"
+[run]
+warmup = "20s"
+update_at = "60s"
+duration = "100s"
+"#;
+
+    fn parse(faults: &str) -> Result<Scenario, crate::scenario::ScenarioError> {
+        Scenario::parse(Path::new("f.toml"), &format!("{BASE}{faults}"))
+    }
+
+    /// The error's line and key.
+    fn error_at(faults: &str) -> (Option<usize>, Option<String>, String) {
+        let e = parse(faults).expect_err("refused");
+        (e.line, e.key, e.message)
+    }
+
+    #[test]
+    fn every_kind_parses_and_round_trips() {
+        let s = parse(
+            r#"
+[[faults]]
+kind = "crash"
+at = "30s"
+version = "A"
+restart_after = "2s"
+
+[[faults]]
+kind = "pause"
+at = "40s"
+duration = "2s"
+pick = "all"
+
+[[faults]]
+kind = "crash_loop"
+at = "50s"
+duration = "5s"
+up_for = "1s"
+
+[[faults]]
+kind = "latency"
+at = "10s"
+duration = "5s"
+latency = "200ms"
+jitter = "50ms"
+probability = 0.5
+
+[[faults]]
+kind = "http_error"
+at = "15s"
+duration = "1s"
+status = 500
+
+[[faults]]
+kind = "reset"
+at = "16s"
+duration = "1s"
+
+[[faults]]
+kind = "blackhole"
+at = "17s"
+duration = "1s"
+
+[[faults]]
+kind = "fail_first"
+at = "18s"
+duration = "1s"
+count = 3
+
+[[faults]]
+kind = "bandwidth"
+at = "19s"
+duration = "1s"
+bytes_per_s = 1000
+
+[[faults]]
+kind = "sink_crash"
+at = "90s"
+"#,
+        )
+        .unwrap();
+        let kinds: Vec<FaultKind> = s.faults.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, FaultKind::ALL.to_vec());
+        assert!(s.has_sink_faults());
+        let text = toml::to_string(&s).unwrap();
+        let again = Scenario::parse(Path::new("f.toml"), &text).unwrap();
+        assert_eq!(again.faults, s.faults);
+    }
+
+    #[test]
+    fn a_key_of_another_kind_is_refused_at_its_line() {
+        let (line, key, message) = error_at(
+            r#"
+[[faults]]
+kind = "pause"
+at = "30s"
+duration = "1s"
+
+[[faults]]
+kind = "crash"
+at = "30s"
+latency = "1s"
+"#,
+        );
+        assert_eq!(key.as_deref(), Some("faults[1].latency"));
+        assert_eq!(line, Some(19), "{message}");
+        assert!(
+            message.contains("a crash fault takes no `latency`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn missing_and_out_of_range_values_are_refused() {
+        let cases = [
+            (
+                "kind = \"pause\"\nat = \"30s\"",
+                "faults[0].duration",
+                "needs a duration",
+            ),
+            (
+                "kind = \"latency\"\nat = \"30s\"\nduration = \"1s\"",
+                "faults[0].latency",
+                "needs a latency",
+            ),
+            (
+                "kind = \"reset\"\nat = \"30s\"\nduration = \"1s\"\nprobability = 1.5",
+                "faults[0].probability",
+                "between 0 and 1",
+            ),
+            (
+                "kind = \"reset\"\nat = \"99s\"\nduration = \"2s\"",
+                "faults[0].duration",
+                "end by run.duration",
+            ),
+            (
+                "kind = \"crash\"\nat = \"100s\"",
+                "faults[0].at",
+                "before run.duration",
+            ),
+            (
+                "kind = \"fail_first\"\nat = \"30s\"\nduration = \"1s\"",
+                "faults[0].count",
+                "at least 1",
+            ),
+            (
+                "kind = \"http_error\"\nat = \"30s\"\nduration = \"1s\"\nstatus = 42",
+                "faults[0].status",
+                "HTTP status",
+            ),
+            (
+                "kind = \"crash\"\nat = \"30s\"\nslot = \"blue\"",
+                "faults[0].slot",
+                "production",
+            ),
+        ];
+        for (body, want_key, want) in cases {
+            let (line, key, message) = error_at(&format!("\n[[faults]]\n{body}\n"));
+            assert_eq!(key.as_deref(), Some(want_key), "{body}: {message}");
+            assert!(message.contains(want), "{body}: {message}");
+            assert!(line.is_some_and(|l| l >= 11), "{body}: line {line:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_names_its_line() {
+        let e = parse("\n[[faults]]\nkind = \"meteor\"\nat = \"1s\"\n").expect_err("refused");
+        assert_eq!(e.line, Some(12), "{e}");
+        assert!(e.to_string().contains("meteor"), "{e}");
+    }
+
+    #[test]
+    fn instance_faults_need_the_local_platform() {
+        let text = format!(
+            "{}\n[platform]\nkind = \"command\"\nurl = \"http://127.0.0.1:0\"\ndeploy = [\"true\"]\nupdate = [\"true\"]\n\n[[faults]]\nkind = \"pause\"\nat = \"30s\"\nduration = \"1s\"\n",
+            BASE.replace("\"rolling\"", "\"blue-green\"")
+        );
+        let e = Scenario::parse(Path::new("f.toml"), &text).expect_err("refused");
+        assert_eq!(e.key.as_deref(), Some("faults[0].kind"), "{e}");
+        assert!(e.message.contains("local platform"), "{e}");
     }
 }

@@ -1,0 +1,315 @@
+//! Faults on real runs at small time scales (`scenarios/faults/`): each kind acted out on
+//! real processes and through the real fault proxy, asserted from what the ledger recorded
+//! and what the verdict made of it.
+
+use std::path::Path;
+
+use harness::duration::Span;
+use harness::scenario::Scenario;
+use reports::{LedgerEvent, RunDir, Summary};
+
+use crate::common::{harness, plan, run_valid, surviving_pids, text};
+
+struct Run {
+    summary: Summary,
+    ledger: Vec<LedgerEvent>,
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn rows(&self, kind: &str) -> Vec<&LedgerEvent> {
+        self.ledger.iter().filter(|e| e.event == kind).collect()
+    }
+
+    /// The `fault_acted` rows with `action`.
+    fn acted(&self, action: &str) -> Vec<&LedgerEvent> {
+        self.rows("fault_acted")
+            .into_iter()
+            .filter(|e| e.get("action") == Some(action))
+            .collect()
+    }
+
+    /// Fault `index`'s `fault_ended` row.
+    fn ended(&self, index: u64) -> &LedgerEvent {
+        self.rows("fault_ended")
+            .into_iter()
+            .find(|e| e.get_u64("fault") == Some(index))
+            .unwrap_or_else(|| panic!("fault {index} ended: {:#?}", self.ledger))
+    }
+
+    fn started(&self, index: u64) -> &LedgerEvent {
+        self.rows("fault_started")
+            .into_iter()
+            .find(|e| e.get_u64("fault") == Some(index))
+            .unwrap_or_else(|| panic!("fault {index} started"))
+    }
+}
+
+/// Runs `scenarios/faults/NAME.toml` at `scale`, after `edit`; the run must be valid and
+/// leave no instance behind.
+async fn run(name: &str, scale: f64, edit: impl Fn(&mut Scenario)) -> Run {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/faults")
+        .join(format!("{name}.toml"));
+    let mut scenario = Scenario::load(&path).unwrap();
+    // The probe client may lag on a busy test machine; the probes' own timeouts stay, as
+    // they set what a fault's downtime looks like.
+    scenario.probes.max_send_lag = Span::from_secs(1);
+    edit(&mut scenario);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run_valid(plan(scenario, &dir.path().join("run"), scale)).await;
+    let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
+    assert!(
+        surviving_pids(&ledger).is_empty(),
+        "no instance outlives the run"
+    );
+    Run {
+        summary,
+        ledger,
+        dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pause_is_a_downtime_window_the_size_of_the_pause() {
+    // 800 ms frozen, probes time out after 100 ms: a probe sent less than 100 ms before the
+    // thaw is answered in time, so the window is the pause less up to one timeout.
+    let run = run("pause", 0.1, |s| {
+        s.faults[0].duration = Some(Span::from_secs(8));
+        s.probes.timeout = Span::from_secs(1);
+    })
+    .await;
+    let stop = run.acted("sigstop");
+    let cont = run.acted("sigcont");
+    assert_eq!((stop.len(), cont.len()), (1, 1), "{:#?}", run.ledger);
+    assert_eq!(stop[0].instance, "a-0");
+    let (frozen_ns, thawed_ns) = (stop[0].t_ns, cont[0].t_ns);
+    let pause_ms = (thawed_ns - frozen_ns) as f64 / 1e6;
+    assert!((790.0..1000.0).contains(&pause_ms), "paused {pause_ms} ms");
+    let v = &run.summary.verdict;
+    let windows: Vec<_> = v
+        .downtime
+        .intervals
+        .iter()
+        .filter(|w| w.end_ns > frozen_ns && w.start_ns < thawed_ns)
+        .collect();
+    assert_eq!(
+        windows.len(),
+        1,
+        "one window in the pause: {:?}",
+        v.downtime
+    );
+    let w = windows[0];
+    let window_ms = (w.end_ns - w.start_ns) as f64 / 1e6;
+    assert!(
+        window_ms >= pause_ms - 100.0 - 60.0 && window_ms <= pause_ms + 150.0,
+        "a window of {window_ms} ms for a pause of {pause_ms} ms"
+    );
+    // It begins within a probe timeout (and the scheduler's slack) of the freeze.
+    assert!(
+        (w.start_ns - frozen_ns).abs() < 150_000_000,
+        "the window starts {} ms from the freeze",
+        (w.start_ns - frozen_ns) / 1_000_000
+    );
+    // A frozen process loses nothing: its loop resumes where it stood.
+    assert_eq!(v.lost, 0, "{:?}", v.lost_items);
+    assert!(v.late > 0, "the stalled loop's items arrive late");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_blackhole_makes_the_function_s_submits_time_out() {
+    let run = run("swap-sink-blackhole", 0.1, |_| {}).await;
+    let started = run.started(0);
+    let ended = run.ended(0);
+    assert_eq!(started.get("kind"), Some("blackhole"));
+    let requests = ended.get_u64("requests").unwrap();
+    let affected = ended.get_u64("affected").unwrap();
+    assert!(affected > 0 && affected == requests, "{ended:?}");
+    // Every submit in the window timed out, its retry too: the loop failed there.
+    let logs: String = std::fs::read_dir(run.dir.path().join("run/instances"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(logs.contains("the submit timed out"), "{logs}");
+    let v = &run.summary.verdict;
+    let failed: Vec<_> = v
+        .lost_items
+        .iter()
+        .filter(|i| i.cause.as_deref() == Some("failed"))
+        .collect();
+    assert!(!failed.is_empty(), "{:?}", v.lost_items);
+    // The loop that ran into the blackhole, and no other, gave items up.
+    let loops: std::collections::BTreeSet<u64> = failed.iter().map(|i| i.m).collect();
+    assert_eq!(loops.len(), 1, "{failed:?}");
+    // Nothing the blackhole held reached the sink: no item of that loop came twice (a
+    // 100 ms submit timeout may still retry a slow answer elsewhere on a busy machine).
+    assert!(
+        v.duplicated_items.iter().all(|i| !loops.contains(&i.m)),
+        "{:?}",
+        v.duplicated_items
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_kills_one_instance_and_the_platform_restarts_it() {
+    let run = run("crash-restart", 0.1, |_| {}).await;
+    let killed = run.acted("sigkill");
+    let restarted = run.acted("restart");
+    assert_eq!((killed.len(), restarted.len()), (1, 1), "{:#?}", run.ledger);
+    let victim = &killed[0].instance;
+    assert!(victim == "a-0" || victim == "a-1", "{victim}");
+    assert_eq!(restarted[0].version, "A");
+    assert_eq!(restarted[0].slot, "production");
+    // The host saw the kill, and the restart became ready before the fault ended.
+    assert!(run
+        .rows("instance_killed")
+        .iter()
+        .any(|e| &e.instance == victim && e.t_ns <= killed[0].t_ns));
+    let ready = run
+        .rows("instance_ready")
+        .into_iter()
+        .find(|e| e.instance == restarted[0].instance)
+        .expect("the restart became ready");
+    assert!(ready.t_ns <= run.ended(0).t_ns);
+    // The restart waited restart_after (2 s at 0.1: 200 ms).
+    assert!(restarted[0].t_ns - killed[0].t_ns >= 200_000_000);
+    let v = &run.summary.verdict;
+    assert!(v.lost > 0, "the killed loop loses its unsent items");
+    assert!(
+        v.lost_items
+            .iter()
+            .all(|i| matches!(i.cause.as_deref(), Some("killed_before_send" | "in_flight"))),
+        "{:?}",
+        v.lost_items
+    );
+    // The other instance kept the front door up.
+    let down_during: f64 = v.downtime.overlap_ms(killed[0].t_ns, restarted[0].t_ns);
+    assert_eq!(down_during, 0.0, "{:?}", v.downtime);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_loop_kills_each_restart_until_its_window_closes() {
+    let run = run("crash-loop", 0.1, |_| {}).await;
+    let started = run.started(0);
+    let window_end_ns = started.t_ns + 800_000_000;
+    let kills = run.acted("sigkill");
+    let restarts = run.acted("restart");
+    assert!(kills.len() >= 2, "it died more than once: {kills:#?}");
+    assert_eq!(kills.len(), restarts.len(), "every death was restarted");
+    // Nothing was killed by the fault after its window, and each kill took the instance the
+    // restart before it had started.
+    assert!(kills.iter().all(|k| k.t_ns <= window_end_ns + 50_000_000));
+    for (k, r) in kills.iter().skip(1).zip(&restarts) {
+        assert_eq!(k.instance, r.instance);
+    }
+    // The last restart stayed: no fault kill names it.
+    let last = &restarts.last().unwrap().instance;
+    assert!(kills.iter().all(|k| &k.instance != last));
+    let v = &run.summary.verdict;
+    let windows_in_loop = v
+        .downtime
+        .intervals
+        .iter()
+        .filter(|w| w.start_ns >= started.t_ns - 50_000_000 && w.start_ns <= window_end_ns)
+        .count();
+    assert!(
+        windows_in_loop >= kills.len() - 1,
+        "a downtime window per death: {windows_in_loop} for {} deaths",
+        kills.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sink_path_faults_act_as_set() {
+    let run = run("sink-path", 0.1, |s| {
+        // The submit timeout stays 2 s scaled; only the probes get room.
+        s.probes.timeout = Span::from_secs(10);
+    })
+    .await;
+    let kinds: Vec<&str> = (0..5)
+        .map(|i| run.started(i).get("kind").unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["latency", "http_error", "reset", "fail_first", "bandwidth"]
+    );
+    let counts = |i| {
+        let e = run.ended(i);
+        (
+            e.get_u64("requests").unwrap(),
+            e.get_u64("affected").unwrap(),
+        )
+    };
+    // Set to always: every request met was acted on.
+    for i in [0, 4] {
+        let (requests, affected) = counts(i);
+        assert!(
+            requests > 0 && affected == requests,
+            "fault {i}: {requests} {affected}"
+        );
+    }
+    // Half: some, not all (a few dozen draws; seeded, so this replays).
+    for i in [1, 2] {
+        let (requests, affected) = counts(i);
+        assert!(
+            affected > 0 && affected < requests,
+            "fault {i}: {requests} {affected}"
+        );
+    }
+    // The first two, exactly.
+    assert_eq!(counts(3).1, 2);
+    let v = &run.summary.verdict;
+    // Nothing a fault refused reached the sink, so nothing was duplicated.
+    assert_eq!(v.duplicated, 0, "{:?}", v.duplicated_items);
+    // The added latency and the bandwidth cap made items late; the loops they slowed are
+    // the ones running in their windows (occurrences 2 and 6 of a 10 s period).
+    let late: std::collections::BTreeSet<u64> = v.late_items.iter().map(|i| i.m).collect();
+    assert!(late.contains(&2), "latency made items late: {late:?}");
+    assert!(late.contains(&6), "the cap made items late: {late:?}");
+    assert!(late.iter().all(|m| [2, 6, 7].contains(m)), "{late:?}");
+}
+
+#[test]
+fn a_run_whose_sink_dies_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let scenario = crate::common::scenarios().join("faults/sink-crash.toml");
+    let o = harness(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--time-scale",
+        "0.1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    let summary = RunDir::new(&out)
+        .read_summary()
+        .unwrap()
+        .expect("a summary");
+    assert_eq!(summary.run.failed_phase.as_deref(), Some("run"));
+    assert!(
+        summary
+            .invalid
+            .iter()
+            .any(|r| r.contains("own sink died mid-run")),
+        "{:?}",
+        summary.invalid
+    );
+    let ledger = RunDir::new(&out).read_ledger().unwrap();
+    let died = ledger
+        .iter()
+        .find(|e| e.event == "sink_died")
+        .expect("the ledger says the sink died");
+    // The run stopped at once rather than running on to its end (10 s at 0.1).
+    let last = ledger.iter().map(|e| e.t_ns).max().unwrap();
+    assert!(
+        last - died.t_ns < 3_000_000_000,
+        "stopped {} ms later",
+        (last - died.t_ns) / 1_000_000
+    );
+    assert!(surviving_pids(&ledger).is_empty());
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(all.contains("sink died"), "{all}");
+}
