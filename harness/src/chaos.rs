@@ -64,7 +64,13 @@ impl<P: Platform + Clone> Chaos<P> {
         }
     }
 
-    fn row(&self, kind: &str, index: usize, fault: &Fault, target: Option<&FaultTarget>) -> reports::LedgerEvent {
+    fn row(
+        &self,
+        kind: &str,
+        index: usize,
+        fault: &Fault,
+        target: Option<&FaultTarget>,
+    ) -> reports::LedgerEvent {
         let (id, version, slot) = target.map_or(("", "", ""), |t| {
             (t.id.as_str(), t.version.as_str(), t.slot.as_str())
         });
@@ -111,7 +117,11 @@ impl<P: Platform + Clone> Chaos<P> {
             if targets.is_empty() {
                 "none".to_owned()
             } else {
-                targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join("+")
+                targets
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+")
             },
         );
         self.ledger.record(started);
@@ -128,14 +138,23 @@ impl<P: Platform + Clone> Chaos<P> {
         match fault.kind {
             FaultKind::Pause => {
                 for t in &targets {
-                    match self.platform.signal_instance(&t.id, FaultSignal::Pause).await {
+                    match self
+                        .platform
+                        .signal_instance(&t.id, FaultSignal::Pause)
+                        .await
+                    {
                         Ok(()) => self.acted(index, &fault, t, "sigstop"),
                         Err(e) => note = Some(format!("faults[{index}] (pause): {e:#}")),
                     }
                 }
                 cut = !self.until(end).await;
                 for t in &targets {
-                    if self.platform.signal_instance(&t.id, FaultSignal::Resume).await.is_ok() {
+                    if self
+                        .platform
+                        .signal_instance(&t.id, FaultSignal::Resume)
+                        .await
+                        .is_ok()
+                    {
                         self.acted(index, &fault, t, "sigcont");
                     }
                 }
@@ -149,7 +168,9 @@ impl<P: Platform + Clone> Chaos<P> {
                 while let Some(done) = set.join_next().await {
                     match done {
                         Ok(Ok(c)) => cut |= c,
-                        Ok(Err(e)) => note = Some(format!("faults[{index}] ({}): {e:#}", fault.kind)),
+                        Ok(Err(e)) => {
+                            note = Some(format!("faults[{index}] ({}): {e:#}", fault.kind))
+                        }
                         Err(e) => note = Some(format!("faults[{index}]: its task failed: {e}")),
                     }
                 }
@@ -230,7 +251,8 @@ impl<P: Platform + Clone> Chaos<P> {
             Pick::All => matching,
             Pick::Random if matching.is_empty() => matching,
             Pick::Random => {
-                let mut rng = Rng::new(self.seed ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
+                let mut rng =
+                    Rng::new(self.seed ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
                 let i = (rng.next_u64() % matching.len() as u64) as usize;
                 vec![matching.swap_remove(i)]
             }

@@ -786,7 +786,9 @@ impl Host {
             .get(id)
             .ok_or_else(|| anyhow::anyhow!("no instance {id}"))?;
         if !entry.control.can_stop() {
-            anyhow::bail!("instance {id} runs in the harness's own process, which cannot be paused");
+            anyhow::bail!(
+                "instance {id} runs in the harness's own process, which cannot be paused"
+            );
         }
         if entry.exited.borrow().is_none() {
             entry.control.signal(signal);
