@@ -27,8 +27,8 @@ use crate::ledger::{event, LedgerEvent};
 use crate::probe::Probe;
 use crate::rundir::{RunDir, RunDirError};
 use crate::verdict::{
-    ns_to_ms, Causes, Downtime, DuplicateCause, ItemNote, LostCause, Quantiles, UnexpectedCauses,
-    Verdict, Window,
+    ns_to_ms, Causes, Control, Downtime, DuplicateCause, ItemNote, LostCause, Quantiles,
+    UnexpectedCauses, Verdict, Window,
 };
 
 /// How many entries each item list of the verdict keeps.
@@ -184,7 +184,7 @@ impl Checker {
     }
 
     /// Derives the verdict from the cells, the probes and the ledger.
-    pub fn finish(self, probes: &[Probe], ledger: &[LedgerEvent]) -> Verdict {
+    pub fn finish(mut self, probes: &[Probe], ledger: &[LedgerEvent]) -> Verdict {
         let limit = self.listed_limit;
         let index = LedgerIndex::build(&self.spec, ledger);
         let mut v = Verdict {
@@ -196,9 +196,9 @@ impl Checker {
             unexpected: self.unexpected.outside_window
                 + self.unexpected.past_loop
                 + self.unexpected.unknown_source,
-            unexpected_items: self.unexpected_items,
+            unexpected_items: std::mem::take(&mut self.unexpected_items),
             causes: Causes {
-                unexpected: self.unexpected,
+                unexpected: std::mem::take(&mut self.unexpected),
                 ..Causes::default()
             },
             ..Verdict::default()
@@ -299,17 +299,138 @@ impl Checker {
                 max: ns_to_ms(lateness_max_ns),
             });
         }
-        let (gap_max_ns, gap_exact) = self.gaps.finish();
+        let gaps = std::mem::replace(&mut self.gaps, GapTracker::new(2));
+        let (gap_max_ns, gap_exact) = gaps.finish();
         v.gap_max_ms = gap_max_ns.map(ns_to_ms);
         v.gap_exact = gap_exact;
-        v.downtime_by_conn = downtime_by_series(probes);
+        let (control, app): (Vec<&Probe>, Vec<&Probe>) =
+            probes.iter().partition(|p| p.is_control());
+        v.downtime_by_conn = series_of(&app);
         v.downtime = if v.downtime_by_conn.len() > 1 {
             union(&v.downtime_by_conn)
         } else {
-            downtime(probes)
+            downtime_of(&app)
         };
+        if !control.is_empty() {
+            v.control = Some(exclude_control(
+                downtime_of(&control),
+                &mut v.downtime,
+                &mut v.downtime_by_conn,
+            ));
+        }
         v
     }
+}
+
+/// Takes the control's failure windows out of the app's downtime, the whole and each
+/// series: a window where even the sink's own `/health` failed is the harness's or the
+/// machine's trouble. The app's failed probes stay counted; only the time goes.
+fn exclude_control(
+    control: Downtime,
+    app: &mut Downtime,
+    series: &mut BTreeMap<String, Downtime>,
+) -> Control {
+    let cuts = &control.intervals;
+    let excluded = overlaps(&app.intervals, cuts);
+    for d in std::iter::once(app).chain(series.values_mut()) {
+        d.intervals = subtract(&d.intervals, cuts);
+        measure(d);
+    }
+    Control {
+        probes: control.probes,
+        failed_probes: control.failed_probes,
+        failed_by: control.failed_by,
+        total_ms: control.total_ms,
+        max_ms: control.max_ms,
+        windows: control.intervals,
+        excluded_ms: ns_to_ms(excluded.iter().map(|w| w.end_ns - w.start_ns).sum()),
+        excluded,
+    }
+}
+
+/// Whether the instant `t` of a zero-length window lies in `cut`: `[start, end)`, or the
+/// instant itself when the cut has no length either.
+fn instant_in(t: i64, cut: &Window) -> bool {
+    (cut.start_ns <= t && t < cut.end_ns) || (cut.start_ns == t && cut.end_ns == t)
+}
+
+/// `windows` minus `cuts`, each window read as `[start, end)`: what is left of each, in
+/// order. A zero-length window (a trailing failure) stays unless its instant is cut.
+fn subtract(windows: &[Window], cuts: &[Window]) -> Vec<Window> {
+    let mut left = Vec::new();
+    for w in windows {
+        if w.start_ns == w.end_ns {
+            if !cuts.iter().any(|c| instant_in(w.start_ns, c)) {
+                left.push(*w);
+            }
+            continue;
+        }
+        let mut pieces = vec![*w];
+        for c in cuts.iter().filter(|c| c.end_ns > c.start_ns) {
+            pieces = pieces
+                .into_iter()
+                .flat_map(|p| {
+                    if c.end_ns <= p.start_ns || c.start_ns >= p.end_ns {
+                        return vec![p];
+                    }
+                    let mut rest = Vec::new();
+                    if c.start_ns > p.start_ns {
+                        rest.push(Window {
+                            start_ns: p.start_ns,
+                            end_ns: c.start_ns,
+                        });
+                    }
+                    if c.end_ns < p.end_ns {
+                        rest.push(Window {
+                            start_ns: c.end_ns,
+                            end_ns: p.end_ns,
+                        });
+                    }
+                    rest
+                })
+                .collect();
+        }
+        left.extend(pieces);
+    }
+    left
+}
+
+/// The parts of `windows` that `cuts` cover, merged and in order.
+fn overlaps(windows: &[Window], cuts: &[Window]) -> Vec<Window> {
+    let mut out: Vec<Window> = Vec::new();
+    for w in windows {
+        for c in cuts {
+            let (a, b) = (w.start_ns.max(c.start_ns), w.end_ns.min(c.end_ns));
+            if b > a {
+                out.push(Window {
+                    start_ns: a,
+                    end_ns: b,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|w| (w.start_ns, w.end_ns));
+    merge(out)
+}
+
+/// Sorted windows with the overlapping ones joined.
+fn merge(sorted: Vec<Window>) -> Vec<Window> {
+    let mut out: Vec<Window> = Vec::new();
+    for w in sorted {
+        match out.last_mut() {
+            Some(last) if w.start_ns <= last.end_ns => last.end_ns = last.end_ns.max(w.end_ns),
+            _ => out.push(w),
+        }
+    }
+    out
+}
+
+/// Recomputes `windows`, `total_ms` and `max_ms` from the intervals.
+fn measure(d: &mut Downtime) {
+    d.windows = d.intervals.len() as u64;
+    let lengths = d.intervals.iter().map(|w| w.end_ns - w.start_ns);
+    d.total_ms = ns_to_ms(lengths.clone().sum());
+    d.max_ms = ns_to_ms(lengths.max().unwrap_or(0));
 }
 
 /// Checks a history held in memory.
@@ -328,14 +449,18 @@ pub fn check<'a>(
 
 /// Downtime windows from the probes, ordered by intended time (DESIGN.md, "The verdict").
 pub fn downtime(probes: &[Probe]) -> Downtime {
-    let mut order: Vec<&Probe> = probes.iter().collect();
+    downtime_of(&probes.iter().collect::<Vec<_>>())
+}
+
+fn downtime_of(probes: &[&Probe]) -> Downtime {
+    let mut order: Vec<&Probe> = probes.to_vec();
     order.sort_by_key(|p| p.intended_ns);
     let mut d = Downtime {
         probes: probes.len() as u64,
         failed_probes: probes.iter().filter(|p| !p.ok).count() as u64,
         ..Downtime::default()
     };
-    for kind in probes.iter().filter_map(Probe::failure) {
+    for kind in probes.iter().filter_map(|p| p.failure()) {
         *d.failed_by.entry(kind).or_default() += 1;
     }
     let mut open: Option<i64> = None;
@@ -358,24 +483,25 @@ pub fn downtime(probes: &[Probe]) -> Downtime {
             end_ns: last.intended_ns,
         });
     }
-    d.windows = d.intervals.len() as u64;
-    let lengths = d.intervals.iter().map(|w| w.end_ns - w.start_ns);
-    d.total_ms = ns_to_ms(lengths.clone().sum());
-    d.max_ms = ns_to_ms(lengths.max().unwrap_or(0));
+    measure(&mut d);
     d
 }
 
 /// The downtime of each probe series (`conn`) on its own; empty when no probe names one.
 pub fn downtime_by_series(probes: &[Probe]) -> BTreeMap<String, Downtime> {
-    let mut series: BTreeMap<&str, Vec<Probe>> = BTreeMap::new();
+    series_of(&probes.iter().collect::<Vec<_>>())
+}
+
+fn series_of(probes: &[&Probe]) -> BTreeMap<String, Downtime> {
+    let mut series: BTreeMap<&str, Vec<&Probe>> = BTreeMap::new();
     for p in probes {
         if let Some(conn) = &p.conn {
-            series.entry(conn).or_default().push(p.clone());
+            series.entry(conn).or_default().push(p);
         }
     }
     series
         .into_iter()
-        .map(|(conn, probes)| (conn.to_owned(), downtime(&probes)))
+        .map(|(conn, probes)| (conn.to_owned(), downtime_of(&probes)))
         .collect()
 }
 
@@ -395,16 +521,8 @@ pub fn union(series: &BTreeMap<String, Downtime>) -> Downtime {
         windows.extend(s.intervals.iter().copied());
     }
     windows.sort_by_key(|w| (w.start_ns, w.end_ns));
-    for w in windows {
-        match d.intervals.last_mut() {
-            Some(last) if w.start_ns <= last.end_ns => last.end_ns = last.end_ns.max(w.end_ns),
-            _ => d.intervals.push(w),
-        }
-    }
-    d.windows = d.intervals.len() as u64;
-    let lengths = d.intervals.iter().map(|w| w.end_ns - w.start_ns);
-    d.total_ms = ns_to_ms(lengths.clone().sum());
-    d.max_ms = ns_to_ms(lengths.max().unwrap_or(0));
+    d.intervals = merge(windows);
+    measure(&mut d);
     d
 }
 

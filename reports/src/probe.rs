@@ -26,10 +26,17 @@ pub struct Probe {
     /// client had too many probes in flight to send this one on time, so it counts it as
     /// failed).
     pub error: Option<String>,
-    /// The series: `reused` (keep-alive connections) or `new` (a new connection each).
-    /// Runs recorded before the series existed have none.
+    /// The series: `reused` (keep-alive connections) or `new` (a new connection each)
+    /// through the front door, or [`CONTROL_SERIES`]. Runs recorded before the series
+    /// existed have none.
     pub conn: Option<String>,
 }
+
+/// The control series: probes to a target the update does not touch (the sink's `/health`,
+/// in process). Its failures are the harness's or the machine's trouble, not the app's, so
+/// they never count as downtime and the app's downtime inside them is taken out (DESIGN.md,
+/// "Downtime and probes").
+pub const CONTROL_SERIES: &str = "control";
 
 impl Probe {
     pub fn new(intended_ns: i64, done_ns: i64, ok: bool) -> Probe {
@@ -57,6 +64,11 @@ impl Probe {
             (None, Some(status)) => format!("http_{status}"),
             (None, None) => "unknown".into(),
         })
+    }
+
+    /// Whether it belongs to the control series rather than to the app's.
+    pub fn is_control(&self) -> bool {
+        self.conn.as_deref() == Some(CONTROL_SERIES)
     }
 
     /// Latency measured from the intended time, as an open-loop client must.

@@ -222,6 +222,34 @@ pub fn tables(h: &History) -> Vec<Table> {
         ],
         rows,
     });
+    if let Some(c) = &v.control {
+        out.push(Table {
+            title: "Control probes (the sink's /health: not the app)".into(),
+            header: vec![
+                "probes".into(),
+                "failed probes".into(),
+                "windows".into(),
+                "total (ms)".into(),
+                "max (ms)".into(),
+                "app downtime inside them, not counted (ms)".into(),
+            ],
+            rows: vec![row([
+                c.probes.to_string(),
+                crate::terminal::failed_probes(
+                    &crate::verdict::Downtime {
+                        failed_probes: c.failed_probes,
+                        failed_by: c.failed_by.clone(),
+                        ..Default::default()
+                    },
+                    "",
+                ),
+                c.windows.len().to_string(),
+                ms(c.total_ms),
+                ms(c.max_ms),
+                ms(c.excluded_ms),
+            ])],
+        });
+    }
     let resolution = probe_resolution(h);
     if !resolution.is_empty() {
         out.push(Table {
@@ -554,10 +582,17 @@ pub fn write(run: &RunDir) -> Result<Vec<PathBuf>, String> {
             estimate,
         });
     }
+    // The app's latency: the control series probes the sink, not the app.
+    let app_probes: Vec<crate::probe::Probe> = h
+        .probes
+        .iter()
+        .filter(|p| !p.is_control())
+        .cloned()
+        .collect();
     let files: [(&str, Vec<u8>); 4] = [
         ("report.md", markdown(&h).into_bytes()),
         ("report.html", html(&h, &svgs).into_bytes()),
-        ("probes.hlog", crate::hdr::probes_hlog(&h.probes)?),
+        ("probes.hlog", crate::hdr::probes_hlog(&app_probes)?),
         (
             "lateness.hgrm",
             crate::hdr::percentile_distribution(&h.lateness_ms()).into_bytes(),

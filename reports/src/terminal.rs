@@ -154,6 +154,36 @@ pub fn rollback_line(r: &crate::verdict::Rollback) -> String {
     )
 }
 
+/// The control series' line: its probes and failures, and what its failures took out of
+/// the app's downtime.
+pub fn control_line(c: &crate::verdict::Control) -> String {
+    let mut line = format!(
+        "control       {} probes, {} (the sink's /health, which the update does not touch)",
+        c.probes,
+        failed_probes(
+            &crate::verdict::Downtime {
+                failed_probes: c.failed_probes,
+                failed_by: c.failed_by.clone(),
+                ..Default::default()
+            },
+            " failed"
+        )
+    );
+    if !c.windows.is_empty() {
+        let _ = write!(
+            line,
+            "; down {} window{}, total {:.1} ms, max {:.1} ms: {:.1} ms of the app's downtime \
+             inside them not counted",
+            c.windows.len(),
+            plural(c.windows.len() as u64),
+            c.total_ms,
+            c.max_ms,
+            c.excluded_ms
+        );
+    }
+    line
+}
+
 /// Seconds after the update's acceptance, for the completion estimate's times.
 fn after_start(c: &crate::completion::CompletionEstimate, t_ns: i64) -> String {
     format!("+{:.1} s", (t_ns - c.deployment_start_ns) as f64 / 1e9)
@@ -357,6 +387,9 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
             let _ = writeln!(out, "{}", windows(&format!("  {conn}"), d));
         }
     }
+    if let Some(c) = &v.control {
+        let _ = writeln!(out, "{}", control_line(c));
+    }
     if let Some(update) = run.and_then(|r| r.update_command_ms) {
         let complete = run
             .and_then(|r| r.update_complete_ms)
@@ -529,6 +562,42 @@ mod tests {
         for (x, text) in cases {
             assert_eq!(number(x), text, "{x}");
         }
+    }
+
+    #[test]
+    fn the_control_gets_a_line() {
+        use crate::verdict::{Control, Window};
+        let v = Verdict {
+            control: Some(Control {
+                probes: 3000,
+                ..Control::default()
+            }),
+            ..Verdict::default()
+        };
+        let out = render(None, &v);
+        let want =
+            "control       3000 probes, 0 failed (the sink's /health, which the update does \
+                    not touch)\n";
+        assert!(out.contains(want), "{want:?} missing in\n{out}");
+        let failing = Control {
+            probes: 3000,
+            failed_probes: 12,
+            failed_by: [("timeout".to_owned(), 12)].into(),
+            windows: vec![Window {
+                start_ns: 0,
+                end_ns: 120_000_000,
+            }],
+            total_ms: 120.0,
+            max_ms: 120.0,
+            excluded_ms: 80.0,
+            excluded: Vec::new(),
+        };
+        assert_eq!(
+            control_line(&failing),
+            "control       3000 probes, 12 failed: timeout 12 (the sink's /health, which the \
+             update does not touch); down 1 window, total 120.0 ms, max 120.0 ms: 80.0 ms of \
+             the app's downtime inside them not counted"
+        );
     }
 
     #[test]

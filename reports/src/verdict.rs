@@ -59,6 +59,50 @@ pub struct Verdict {
     /// What a rollback took, when one was triggered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<Rollback>,
+    /// The control probe series, when the run had one: where it failed, the trouble was
+    /// the harness's or the machine's, and that time is not in `downtime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<Control>,
+}
+
+/// The control series (`conn = "control"`: the sink's `/health`, in process, which no update
+/// touches) and what its failures took out of the app's downtime. Its probes count in
+/// neither `downtime` nor `downtime_by_conn`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Control {
+    pub probes: u64,
+    pub failed_probes: u64,
+    /// The failed control probes by how they failed, as [`Downtime::failed_by`].
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub failed_by: std::collections::BTreeMap<String, u64>,
+    /// The control's own failure windows, defined as the app's downtime windows are.
+    pub windows: Vec<Window>,
+    /// The windows' summed and longest lengths.
+    pub total_ms: f64,
+    pub max_ms: f64,
+    /// The app's downtime that fell inside a control window and was taken out of
+    /// `downtime` (and, series by series, out of `downtime_by_conn`).
+    pub excluded_ms: f64,
+    /// The pieces of the app's downtime taken out, merged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<Window>,
+}
+
+impl Control {
+    /// Why the run cannot be trusted, when the control was down longer at once than
+    /// `max_window_ms`: for that long the harness or the machine could not serve even its
+    /// own sink, so the app's availability there is unknown rather than good. `None` when
+    /// every control window is within the limit.
+    pub fn invalid_reason(&self, max_window_ms: f64) -> Option<String> {
+        (self.max_ms > max_window_ms).then(|| {
+            format!(
+                "the control probes (the sink's /health) failed for {:.1} ms at once (limit \
+                 {max_window_ms} ms; {} of {} failed): the harness or the machine was in \
+                 trouble, and {:.1} ms of the app's downtime was not counted",
+                self.max_ms, self.failed_probes, self.probes, self.excluded_ms
+            )
+        })
+    }
 }
 
 /// A rollback: what triggered it, how fast it was, and what it cost (see

@@ -673,3 +673,148 @@ fn each_series_keeps_its_own_windows_and_the_whole_is_their_union() {
         }]
     );
 }
+
+fn series_probe(t: i64, ok: bool, conn: &str) -> Probe {
+    Probe {
+        conn: Some(conn.into()),
+        ..Probe::new(t, t + 1, ok)
+    }
+}
+
+/// Probes every 10 ns from 0 to 100 in the `reused` series and the control series, each
+/// failing where its pattern says.
+fn app_and_control(app_fails: &[i64], control_fails: &[i64]) -> Vec<Probe> {
+    (0..=10)
+        .map(|i| i * 10)
+        .flat_map(|t| {
+            [
+                series_probe(t, !app_fails.contains(&t), "reused"),
+                series_probe(t, !control_fails.contains(&t), crate::probe::CONTROL_SERIES),
+            ]
+        })
+        .collect()
+}
+
+fn window(start_ns: i64, end_ns: i64) -> Window {
+    Window { start_ns, end_ns }
+}
+
+#[test]
+fn app_downtime_inside_a_control_window_is_the_machines_not_the_apps() {
+    // Both fail from 30 to 50: the sink's own /health failed too.
+    let v = run(&all_on_time(), &app_and_control(&[30, 40], &[30, 40]), &[]);
+    let c = v.control.as_ref().expect("a control series");
+    assert_eq!((c.probes, c.failed_probes), (11, 2));
+    assert_eq!(c.windows, [window(30, 50)]);
+    assert_eq!((c.total_ms, c.max_ms), (ns_to_ms(20), ns_to_ms(20)));
+    assert_eq!(c.excluded, [window(30, 50)]);
+    assert_eq!(c.excluded_ms, ns_to_ms(20));
+    assert_eq!((v.downtime.windows, v.downtime.total_ms), (0, 0.0));
+    assert!(v.downtime.intervals.is_empty());
+    assert_eq!(
+        (v.downtime.probes, v.downtime.failed_probes),
+        (11, 2),
+        "the app's probes and failures stay counted, control probes are not among them"
+    );
+    assert_eq!(
+        v.downtime_by_conn.keys().collect::<Vec<_>>(),
+        ["reused"],
+        "the control is no series of the app's"
+    );
+    assert_eq!(v.downtime_by_conn["reused"].total_ms, 0.0);
+    assert_eq!(
+        c.invalid_reason(ns_to_ms(20)),
+        None,
+        "within the limit, the run stands"
+    );
+    let why = c
+        .invalid_reason(ns_to_ms(19))
+        .expect("longer than the limit");
+    assert!(why.contains("control probes"), "{why}");
+}
+
+#[test]
+fn app_downtime_while_the_control_answers_is_counted() {
+    let v = run(&all_on_time(), &app_and_control(&[30, 40], &[]), &[]);
+    assert_eq!(v.downtime.intervals, [window(30, 50)]);
+    assert_eq!((v.downtime.windows, v.downtime.total_ms), (1, ns_to_ms(20)));
+    let c = v.control.as_ref().unwrap();
+    assert_eq!((c.probes, c.failed_probes, c.excluded_ms), (11, 0, 0.0));
+    assert!(c.windows.is_empty() && c.excluded.is_empty());
+}
+
+#[test]
+fn only_the_overlap_with_a_control_window_is_taken_out() {
+    // The app is down from 20 to 70, the control from 40 to 50: two pieces stay.
+    let v = run(
+        &all_on_time(),
+        &app_and_control(&[20, 30, 40, 50, 60], &[40]),
+        &[],
+    );
+    assert_eq!(v.downtime.intervals, [window(20, 40), window(50, 70)]);
+    assert_eq!(
+        (v.downtime.windows, v.downtime.total_ms, v.downtime.max_ms),
+        (2, ns_to_ms(40), ns_to_ms(20))
+    );
+    assert_eq!(v.downtime_by_conn["reused"].intervals, v.downtime.intervals);
+    let c = v.control.as_ref().unwrap();
+    assert_eq!(
+        (c.excluded.as_slice(), c.excluded_ms),
+        (&[window(40, 50)][..], ns_to_ms(10))
+    );
+    // A control window reaching past the app's cuts its end only; a trailing failure of
+    // both (a window of no length) goes with it.
+    let v = run(
+        &all_on_time(),
+        &app_and_control(&[20, 30, 100], &[30, 40, 100]),
+        &[],
+    );
+    assert_eq!(v.downtime.intervals, [window(20, 30)]);
+    assert_eq!(v.control.unwrap().excluded, [window(30, 40)]);
+}
+
+#[test]
+fn without_control_probes_the_verdict_is_as_before() {
+    let probes: Vec<Probe> = app_and_control(&[30, 40], &[])
+        .into_iter()
+        .filter(|p| !p.is_control())
+        .collect();
+    let v = run(&all_on_time(), &probes, &[]);
+    assert_eq!(v.control, None);
+    assert_eq!(v.downtime, downtime(&probes));
+    assert_eq!(v.downtime_by_conn, downtime_by_series(&probes));
+    // Control probes that never fail change nothing of the app's figures.
+    let with = run(&all_on_time(), &app_and_control(&[30, 40], &[]), &[]);
+    assert_eq!(
+        (&with.downtime, &with.downtime_by_conn),
+        (&v.downtime, &v.downtime_by_conn)
+    );
+    let json = serde_json::to_string(&v).unwrap();
+    assert!(
+        !json.contains("\"control\"") && !json.contains("\"faults\""),
+        "{json}"
+    );
+}
+
+#[test]
+fn subtraction_cuts_windows_as_half_open_intervals() {
+    let w = [window(0, 10), window(20, 30), window(40, 40)];
+    assert_eq!(subtract(&w, &[]), w);
+    assert_eq!(
+        subtract(&w, &[window(5, 25)]),
+        [window(0, 5), window(25, 30), window(40, 40)]
+    );
+    assert_eq!(
+        subtract(&w, &[window(10, 20)]),
+        w,
+        "touching is not overlapping"
+    );
+    assert_eq!(
+        subtract(&w, &[window(2, 4), window(6, 8), window(35, 45)]),
+        [window(0, 2), window(4, 6), window(8, 10), window(20, 30)]
+    );
+    assert_eq!(
+        overlaps(&w, &[window(5, 25), window(8, 12)]),
+        [window(5, 10), window(20, 25)]
+    );
+}

@@ -1,10 +1,11 @@
 //! Availability: probe latency over time on a log scale, failed probes marked (refusals and
-//! timeouts apart), downtime windows shaded.
+//! timeouts apart), downtime windows shaded; the control series' failures and windows in
+//! grey (not the app's).
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{err, secs, thin, version_color, Chart, LATE, LOST};
+use super::{err, secs, thin, version_color, Chart, CONTROL, LATE, LOST};
 use crate::history::History;
 
 pub struct Availability<'a> {
@@ -41,6 +42,7 @@ impl Chart for Availability<'_> {
             .map(|p| secs(p.intended_ns, origin))
             .fold(f64::MIN, f64::max)
             .max(x0 + 0.001);
+        let app = || h.probes.iter().filter(|p| !p.is_control());
         let top = h.probes.iter().map(latency).fold(1.0, f64::max) * 2.0;
         let mut chart = super::frame(root, "availability: probe latency through the front door")
             .build_cartesian_2d(x0..x1, (0.01..top).log_scale())
@@ -60,9 +62,25 @@ impl Chart for Availability<'_> {
                 )))
                 .map_err(err)?;
         }
-        let ok: Vec<(f64, f64)> = h
-            .probes
-            .iter()
+        // The control's windows: the harness's or the machine's trouble, not counted.
+        if let Some(c) = &h.verdict.control {
+            if !c.windows.is_empty() {
+                chart
+                    .draw_series(c.windows.iter().map(|w| {
+                        let (a, b) = (secs(w.start_ns, origin), secs(w.end_ns, origin));
+                        Rectangle::new(
+                            [(a, 0.01), (b.max(a + 0.0005), top)],
+                            CONTROL.mix(0.12).filled(),
+                        )
+                    }))
+                    .map_err(err)?
+                    .label("control down (the sink's /health): not counted")
+                    .legend(|(x, y)| {
+                        Rectangle::new([(x - 5, y - 4), (x + 5, y + 4)], CONTROL.mix(0.3).filled())
+                    });
+            }
+        }
+        let ok: Vec<(f64, f64)> = app()
             .filter(|p| p.ok)
             .map(|p| (secs(p.intended_ns, origin), latency(p)))
             .collect();
@@ -82,16 +100,12 @@ impl Chart for Availability<'_> {
         let silent =
             |p: &&crate::probe::Probe| matches!(p.error.as_deref(), Some("timeout" | "saturated"));
         let point = |p: &crate::probe::Probe| (secs(p.intended_ns, origin), latency(p));
-        let refused: Vec<(f64, f64)> = h
+        let refused: Vec<(f64, f64)> = app().filter(|p| !p.ok && !silent(p)).map(point).collect();
+        let unanswered: Vec<(f64, f64)> = app().filter(|p| !p.ok && silent(p)).map(point).collect();
+        let control_failed: Vec<(f64, f64)> = h
             .probes
             .iter()
-            .filter(|p| !p.ok && !silent(p))
-            .map(point)
-            .collect();
-        let unanswered: Vec<(f64, f64)> = h
-            .probes
-            .iter()
-            .filter(|p| !p.ok && silent(p))
+            .filter(|p| p.is_control() && !p.ok)
             .map(point)
             .collect();
         if !refused.is_empty() {
@@ -115,6 +129,17 @@ impl Chart for Availability<'_> {
                 .map_err(err)?
                 .label("probe failed (no answer in time)")
                 .legend(|(x, y)| TriangleMarker::new((x, y), 5, LATE.stroke_width(2)));
+        }
+        if !control_failed.is_empty() {
+            chart
+                .draw_series(
+                    thin(control_failed, (x0, x1), (0.0, top))
+                        .into_iter()
+                        .map(|p| Cross::new(p, 4, CONTROL.stroke_width(1))),
+                )
+                .map_err(err)?
+                .label("control probe failed (not the app)")
+                .legend(|(x, y)| Cross::new((x, y), 4, CONTROL.stroke_width(1)));
         }
         super::legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())

@@ -85,6 +85,8 @@ pub const LOST: RGBColor = RGBColor(214, 39, 40);
 pub const LATE: RGBColor = RGBColor(255, 127, 14);
 pub const COPY: RGBColor = RGBColor(0, 0, 0);
 pub const BAND: RGBColor = RGBColor(120, 120, 200);
+/// The control series' failure windows, the harness's or the machine's trouble.
+pub const CONTROL: RGBColor = RGBColor(90, 90, 90);
 
 pub fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
