@@ -184,7 +184,17 @@ impl Checker {
     }
 
     /// Derives the verdict from the cells, the probes and the ledger.
-    pub fn finish(mut self, probes: &[Probe], ledger: &[LedgerEvent]) -> Verdict {
+    pub fn finish(self, probes: &[Probe], ledger: &[LedgerEvent]) -> Verdict {
+        self.finish_with_grid(probes, ledger).0
+    }
+
+    /// [`Checker::finish`], keeping the cells: the analyses that count items by when they
+    /// were due (a rollback, a fault) then count every item, not only the listed ones.
+    pub fn finish_with_grid(
+        mut self,
+        probes: &[Probe],
+        ledger: &[LedgerEvent],
+    ) -> (Verdict, KeyGrid) {
         let limit = self.listed_limit;
         let index = LedgerIndex::build(&self.spec, ledger);
         let mut v = Verdict {
@@ -318,7 +328,68 @@ impl Checker {
                 &mut v.downtime_by_conn,
             ));
         }
-        v
+        let grid = KeyGrid {
+            spec: self.spec,
+            grids: self.grids,
+        };
+        (v, grid)
+    }
+}
+
+/// What became of items, counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ItemCounts {
+    pub lost: u64,
+    pub duplicated: u64,
+    pub late: u64,
+}
+
+/// Every expected key's cell after the check ([`Checker::finish_with_grid`]), to count
+/// items by when they were due, with the verdict's own definitions of lost, duplicated and
+/// late.
+pub struct KeyGrid {
+    spec: ExpectedSpec,
+    grids: Vec<Vec<Cell>>,
+}
+
+impl KeyGrid {
+    /// The time origin of a run: the first source's schedule epoch (the plots' origin).
+    pub fn origin_ns(&self) -> i64 {
+        self.spec.sources.first().map_or(0, |s| s.epoch_ns)
+    }
+
+    /// The expected items scheduled from `from_ns` to `to_ns` (both included) that were
+    /// lost, duplicated or late: every one, however many the verdict lists.
+    pub fn due_within(&self, from_ns: i64, to_ns: i64) -> ItemCounts {
+        let mut counts = ItemCounts::default();
+        for (spec, grid) in self.spec.sources.iter().zip(&self.grids) {
+            for m in spec.first..=spec.last {
+                let count = spec.count(m);
+                if count == 0
+                    || spec.scheduled_ns(m, 0) > to_ns
+                    || spec.scheduled_ns(m, count - 1) < from_ns
+                {
+                    continue;
+                }
+                for n in 0..count {
+                    let due = spec.scheduled_ns(m, n);
+                    let Some(i) = spec.index(m, n).filter(|_| due >= from_ns && due <= to_ns)
+                    else {
+                        continue;
+                    };
+                    let cell = &grid[i];
+                    match cell.copies {
+                        0 => counts.lost += 1,
+                        copies => {
+                            counts.duplicated += u64::from(copies > 1);
+                            counts.late +=
+                                u64::from(is_late(cell.first_ns, due, self.spec.late_after_ns));
+                        }
+                    }
+                }
+            }
+        }
+        counts
     }
 }
 
@@ -811,9 +882,10 @@ pub fn check_run_with(
         source,
     })?;
     run.for_each_arrival_for_check(|a| checker.push(a))?;
-    let mut verdict = checker.finish(probes, ledger);
+    let (mut verdict, grid) = checker.finish_with_grid(probes, ledger);
     verdict.scaling = crate::scaling::of_ledger(ledger);
-    verdict.rollback = crate::rollback::of_run(spec, ledger, probes, &verdict);
+    verdict.rollback = crate::rollback::of_run(ledger, probes, &verdict, &grid);
+    verdict.faults = crate::faults::of_run(ledger, &verdict.downtime, &grid);
     if let Some(c) = &spec.completion {
         let traces = run.read_traces()?;
         verdict.completion = crate::estimator::of_run(c, ledger, traces.as_deref());

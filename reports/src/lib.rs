@@ -42,6 +42,7 @@ pub mod baseline;
 pub mod checker;
 pub mod compare;
 pub mod estimator;
+pub mod faults;
 pub mod history;
 pub mod rollback;
 pub mod scaling;

@@ -250,6 +250,62 @@ pub fn tables(h: &History) -> Vec<Table> {
             ])],
         });
     }
+    if !v.faults.is_empty() {
+        let origin = h.origin_ns();
+        let s = |t: i64| format!("{:.3}", (t - origin) as f64 / 1e9).replace("-0.000", "0.000");
+        out.push(Table {
+            title: "Faults".into(),
+            header: vec![
+                "#".into(),
+                "kind".into(),
+                "target / instances".into(),
+                "window (s)".into(),
+                "requests / affected".into(),
+                "down (ms)".into(),
+                "lost".into(),
+                "dup".into(),
+                "late".into(),
+                "parameters".into(),
+            ],
+            rows: v
+                .faults
+                .iter()
+                .map(|f| {
+                    let acted: Vec<String> = f
+                        .actions
+                        .iter()
+                        .map(|a| format!("{} {}", a.instance, a.action))
+                        .collect();
+                    row([
+                        f.fault.to_string(),
+                        f.kind.clone(),
+                        if acted.is_empty() {
+                            f.target()
+                        } else {
+                            acted.join(", ")
+                        },
+                        format!(
+                            "{} to {}{}",
+                            s(f.start_ns),
+                            s(f.end_ns),
+                            if f.ended { "" } else { " (run's end)" }
+                        ),
+                        match (f.requests, f.affected) {
+                            (Some(r), a) => {
+                                format!("{r} / {}", a.map_or("-".into(), |a| a.to_string()))
+                            }
+                            (None, _) => "-".into(),
+                        },
+                        ms(f.downtime_ms),
+                        f.lost.to_string(),
+                        f.duplicated.to_string(),
+                        f.late.to_string(),
+                        f.params_text(),
+                    ])
+                })
+                .collect(),
+        });
+    }
     let resolution = probe_resolution(h);
     if !resolution.is_empty() {
         out.push(Table {

@@ -3,17 +3,18 @@
 //! failure it was detected, how long rolling back took, and what was lost, duplicated and
 //! down from the first failure to the recovery (the rollback's end).
 
-use crate::expected::ExpectedSpec;
+use crate::checker::KeyGrid;
 use crate::ledger::{event, LedgerEvent};
 use crate::probe::Probe;
 use crate::verdict::{ns_to_ms, Rollback, Verdict};
 
-/// The run's rollback; `None` when none was triggered.
+/// The run's rollback; `None` when none was triggered. `items` is the checked run's grid:
+/// the items lost and duplicated in between are counted on it, every one of them.
 pub fn of_run(
-    spec: &ExpectedSpec,
     ledger: &[LedgerEvent],
     probes: &[Probe],
     v: &Verdict,
+    items: &KeyGrid,
 ) -> Option<Rollback> {
     let triggered = ledger
         .iter()
@@ -59,32 +60,7 @@ pub fn of_run(
     });
     let from = first_failure_ns.unwrap_or(update_begun_ns);
     let to = rolled_back_ns.unwrap_or(i64::MAX);
-    let inside = |t: i64| t >= from && t <= to;
-    let scheduled = |source: &str, m: u64, n: u64| {
-        spec.sources
-            .iter()
-            .find(|s| s.source == source)
-            .map(|s| s.scheduled_ns(m, n))
-    };
-    let count = |items: &[crate::verdict::ItemNote]| {
-        items
-            .iter()
-            .filter(|i| scheduled(&i.source, i.m, i.n).is_some_and(inside))
-            .count() as u64
-    };
-    let downtime_ms: f64 = v
-        .downtime
-        .intervals
-        .iter()
-        .map(|w| {
-            let (a, b) = (w.start_ns.max(from), w.end_ns.min(to));
-            if b > a {
-                ns_to_ms(b - a)
-            } else {
-                0.0
-            }
-        })
-        .sum();
+    let cost = items.due_within(from, to);
     Some(Rollback {
         by: triggered.get("by").unwrap_or("manual").to_owned(),
         failed: analysis.and_then(|a| a.get("failed")).map(str::to_owned),
@@ -100,17 +76,19 @@ pub fn of_run(
         time_to_detect_ms: ns_to_ms(triggered.t_ns - from),
         time_to_roll_back_ms: rolled_back_ns.map(|r| ns_to_ms(r - triggered.t_ns)),
         recovery_ms: rolled_back_ns.map(|r| ns_to_ms(r - from)),
-        lost: count(&v.lost_items),
-        duplicated: count(&v.duplicated_items),
-        downtime_ms,
+        lost: cost.lost,
+        duplicated: cost.duplicated,
+        downtime_ms: v.downtime.overlap_ms(from, to),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expected::SourceSpec;
-    use crate::verdict::{ItemNote, Window};
+    use crate::arrival::Arrival;
+    use crate::checker::Checker;
+    use crate::expected::{ExpectedSpec, SourceSpec};
+    use crate::verdict::Window;
 
     const S: i64 = 1_000_000_000;
 
@@ -145,17 +123,18 @@ mod tests {
             at(60, event::PHASE_BEGUN).with("phase", "rollback"),
             at(64, event::PHASE_ENDED).with("phase", "rollback"),
         ];
-        let note = |m, n| ItemNote {
-            source: "tick".into(),
-            m,
-            n,
-            version: None,
-            cause: None,
-            copies: None,
-            lateness_ms: None,
-        };
+        // Every item arrives on time but A(4,0), A(5,3) and A(7,0).
+        let arrivals: Vec<Arrival> = (0..10u64)
+            .flat_map(|m| (0..10u64).map(move |n| (m, n)))
+            .filter(|key| ![(4, 0), (5, 3), (7, 0)].contains(key))
+            .map(|(m, n)| Arrival::new(spec.sources[0].scheduled_ns(m, n), "tick", m, n, "A"))
+            .collect();
+        let mut checker = Checker::new(&spec).unwrap().with_listed_limit(0);
+        for a in &arrivals {
+            checker.push(&a.as_ref());
+        }
+        let (_, grid) = checker.finish_with_grid(&[], &[]);
         let v = Verdict {
-            lost_items: vec![note(4, 0), note(5, 3), note(7, 0)],
             downtime: crate::verdict::Downtime {
                 intervals: vec![Window {
                     start_ns: 62 * S,
@@ -171,7 +150,7 @@ mod tests {
         let mut no_instance = Probe::new(51 * S, 51 * S, false);
         no_instance.status = Some(503);
         let probes = vec![no_instance, error];
-        let r = of_run(&spec, &ledger, &probes, &v).unwrap();
+        let r = of_run(&ledger, &probes, &v, &grid).unwrap();
         assert_eq!(r.by, "analysis");
         assert_eq!(
             r.first_failure_ns,
@@ -185,11 +164,11 @@ mod tests {
         assert_eq!(r.evaluations, 1);
         assert_eq!(
             r.lost, 1,
-            "only A(5,3), scheduled at 53 s, fell between 52 s and 64 s"
+            "only A(5,3), scheduled at 53 s, fell between 52 s and 64 s, though none is listed"
         );
         assert_eq!(r.downtime_ms, 2_000.0, "62 s to 64 s of the window");
         assert_eq!(
-            of_run(&spec, &ledger[..3], &probes, &v),
+            of_run(&ledger[..3], &probes, &v, &grid),
             None,
             "no rollback"
         );

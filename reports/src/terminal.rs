@@ -154,6 +154,32 @@ pub fn rollback_line(r: &crate::verdict::Rollback) -> String {
     )
 }
 
+/// One fault's line: what it hit, when and for how long (from the schedule's epoch), and
+/// what the app lost inside its window.
+pub fn fault_line(f: &crate::verdict::FaultCost) -> String {
+    let open = if f.ended {
+        ""
+    } else {
+        " (still acting at the run's end)"
+    };
+    let proxied = match (f.requests, f.affected) {
+        (Some(r), Some(a)) => format!("; {a} of {r} sink requests affected"),
+        (Some(r), None) => format!("; {r} sink requests"),
+        _ => String::new(),
+    };
+    format!(
+        "{:<14}{} at +{:.1} s for {:.1} s{open}: down {} ms, lost {}, dup {}, late {}{proxied}",
+        format!("fault {}", f.fault),
+        f.label(),
+        f.at_ms / 1e3,
+        f.duration_ms() / 1e3,
+        number(f.downtime_ms),
+        f.lost,
+        f.duplicated,
+        f.late
+    )
+}
+
 /// The control series' line: its probes and failures, and what its failures took out of
 /// the app's downtime.
 pub fn control_line(c: &crate::verdict::Control) -> String {
@@ -409,6 +435,9 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
     if let Some(r) = &v.rollback {
         let _ = writeln!(out, "{}", rollback_line(r));
     }
+    for f in &v.faults {
+        let _ = writeln!(out, "{}", fault_line(f));
+    }
     let stopped: Vec<&crate::lifecycle::InstanceLife> = v
         .instances
         .iter()
@@ -565,9 +594,35 @@ mod tests {
     }
 
     #[test]
-    fn the_control_gets_a_line() {
-        use crate::verdict::{Control, Window};
+    fn faults_and_the_control_get_a_line_each() {
+        use crate::verdict::{Control, FaultAction, FaultCost, Window};
+        let pause = FaultCost {
+            fault: 0,
+            kind: "pause".into(),
+            start_ns: 30_000_000_000,
+            end_ns: 32_000_000_000,
+            ended: true,
+            at_ms: 30_000.0,
+            actions: vec![FaultAction {
+                t_ns: 30_000_000_000,
+                instance: "a-0".into(),
+                action: "sigstop".into(),
+            }],
+            downtime_ms: 1_900.0,
+            duplicated: 1,
+            late: 3,
+            ..FaultCost::default()
+        };
+        let latency = FaultCost {
+            fault: 1,
+            kind: "latency".into(),
+            ended: false,
+            requests: Some(120),
+            affected: Some(30),
+            ..pause.clone()
+        };
         let v = Verdict {
+            faults: vec![pause, latency],
             control: Some(Control {
                 probes: 3000,
                 ..Control::default()
@@ -575,10 +630,15 @@ mod tests {
             ..Verdict::default()
         };
         let out = render(None, &v);
-        let want =
-            "control       3000 probes, 0 failed (the sink's /health, which the update does \
-                    not touch)\n";
-        assert!(out.contains(want), "{want:?} missing in\n{out}");
+        for want in [
+            "fault 0       pause a-0 at +30.0 s for 2.0 s: down 1900 ms, lost 0, dup 1, late 3\n",
+            "fault 1       latency a-0 at +30.0 s for 2.0 s (still acting at the run's end): \
+             down 1900 ms, lost 0, dup 1, late 3; 30 of 120 sink requests affected\n",
+            "control       3000 probes, 0 failed (the sink's /health, which the update does not \
+             touch)\n",
+        ] {
+            assert!(out.contains(want), "{want:?} missing in\n{out}");
+        }
         let failing = Control {
             probes: 3000,
             failed_probes: 12,

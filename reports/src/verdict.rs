@@ -59,6 +59,10 @@ pub struct Verdict {
     /// What a rollback took, when one was triggered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<Rollback>,
+    /// Each `[[faults]]` window the ledger recorded, with what it cost the app (see
+    /// [`crate::faults`]), in start order. Empty without faults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultCost>,
     /// The control probe series, when the run had one: where it failed, the trouble was
     /// the harness's or the machine's, and that time is not in `downtime`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +109,101 @@ impl Control {
     }
 }
 
+/// One fault window of the scenario's `[[faults]]` list as the ledger recorded it
+/// (`fault_started` to `fault_ended`), and what the app lost inside it (see
+/// [`crate::faults`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultCost {
+    /// Its index in the scenario's `[[faults]]` list.
+    pub fault: u64,
+    /// `crash`, `pause`, `crash_loop` (instance faults) or `latency`, `http_error`, `reset`,
+    /// `blackhole`, `fail_first`, `bandwidth` (sink-path faults).
+    pub kind: String,
+    pub start_ns: i64,
+    /// Its `fault_ended`; the run's end when it never ended. A crash not restarted ends
+    /// where it began.
+    pub end_ns: i64,
+    /// False when the run's end cut it short: its `fault_ended` says `cut=true`, or it has
+    /// none.
+    pub ended: bool,
+    /// `start_ns` from the schedule's epoch (the plots' origin), in ms.
+    pub at_ms: f64,
+    /// The entry's own keys as recorded (`latency_ms`, `status`, `probability`, `target`,
+    /// `duration_ms`, ...), and `instances`, those picked when it began (`+`-separated).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: std::collections::BTreeMap<String, String>,
+    /// What it did to instances (`fault_acted`), in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<FaultAction>,
+    /// A sink-path fault's requests through the proxy in its window, and those it acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affected: Option<u64>,
+    /// The app's downtime inside the window (control windows already taken out).
+    pub downtime_ms: f64,
+    /// Expected items due (scheduled) inside the window, every one of them: lost,
+    /// duplicated, late.
+    pub lost: u64,
+    pub duplicated: u64,
+    pub late: u64,
+}
+
+/// One thing a fault did to one instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultAction {
+    pub t_ns: i64,
+    pub instance: String,
+    /// `sigkill`, `sigstop`, `sigcont` or `restart`.
+    pub action: String,
+}
+
+impl FaultCost {
+    pub fn duration_ms(&self) -> f64 {
+        ns_to_ms(self.end_ns - self.start_ns)
+    }
+
+    /// What it hit: the instances picked when it began (`instances`), else those it acted
+    /// on in order of first action, else its `target`, else nothing.
+    pub fn target(&self) -> String {
+        if let Some(picked) = self.params.get("instances").filter(|p| *p != "none") {
+            return picked.replace('+', ", ");
+        }
+        let mut instances: Vec<&str> = Vec::new();
+        for a in &self.actions {
+            if !instances.contains(&a.instance.as_str()) {
+                instances.push(&a.instance);
+            }
+        }
+        if instances.is_empty() {
+            return self.params.get("target").cloned().unwrap_or_default();
+        }
+        instances.join(", ")
+    }
+
+    /// Its kind and what it hit, for labels: `pause a-0`, `latency`.
+    pub fn label(&self) -> String {
+        let target = self.target();
+        if target.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{} {target}", self.kind)
+        }
+    }
+
+    /// The entry's parameters as `key=value`, space-separated (the instances picked are
+    /// [`FaultCost::target`]'s).
+    pub fn params_text(&self) -> String {
+        let pairs: Vec<String> = self
+            .params
+            .iter()
+            .filter(|(k, _)| *k != "instances")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        pairs.join(" ")
+    }
+}
+
 /// A rollback: what triggered it, how fast it was, and what it cost (see
 /// [`crate::rollback`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -137,7 +236,7 @@ pub struct Rollback {
     /// From the first failure (or the update's start) to the recovery.
     #[serde(default)]
     pub recovery_ms: Option<f64>,
-    /// Listed lost and duplicated items scheduled from the first failure to the recovery.
+    /// Lost and duplicated items scheduled from the first failure to the recovery.
     pub lost: u64,
     pub duplicated: u64,
     /// Downtime from the first failure to the recovery.
@@ -187,6 +286,18 @@ pub struct Downtime {
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub failed_by: std::collections::BTreeMap<String, u64>,
     pub intervals: Vec<Window>,
+}
+
+impl Downtime {
+    /// How much of the windows falls between `from_ns` and `to_ns`, in ms.
+    pub fn overlap_ms(&self, from_ns: i64, to_ns: i64) -> f64 {
+        let ns: i64 = self
+            .intervals
+            .iter()
+            .map(|w| (w.end_ns.min(to_ns) - w.start_ns.max(from_ns)).max(0))
+            .sum();
+        ns_to_ms(ns)
+    }
 }
 
 /// One downtime window, from the first failed probe's intended time to the next success's.

@@ -491,3 +491,176 @@ fn phase_labels_do_not_overlap_and_no_downtime_is_said_in_words() {
         "{said:?}"
     );
 }
+
+/// A run with faults and a control series: the verdict costs each fault and takes the
+/// control's window out of the downtime; the report tables both, the timeline draws a
+/// labelled bar per fault in its own band (labels of faults that begin together in separate
+/// rows), and the availability plot shades each fault's window.
+#[test]
+fn faults_and_the_control_are_costed_tabled_and_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = example("seed-swap");
+    for file in ["arrivals.csv", "expected.json"] {
+        std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
+    }
+    let run = RunDir::new(dir.path());
+    let epoch = run.read_expected().unwrap().sources[0].epoch_ns;
+    let at = |ms: i64| epoch + ms * 1_000_000;
+    // The app fails from +3.20 s to +3.40 s; the control (the sink's /health) from +3.20 s
+    // to +3.29 s: 100 ms of the app's window are the machine's, 110 ms stay the app's.
+    let mut probes = Vec::new();
+    for p in RunDir::new(&src).read_probes().unwrap() {
+        let offset_ms = (p.intended_ns - epoch) / 1_000_000;
+        let mut app = p.clone();
+        if (3200..=3400).contains(&offset_ms) {
+            (app.ok, app.status) = (false, Some(503));
+        }
+        probes.push(app);
+        let mut control = reports::Probe::new(p.intended_ns, p.intended_ns + 100_000, true);
+        control.conn = Some("control".into());
+        if (3200..3300).contains(&offset_ms) {
+            (control.ok, control.error) = (false, Some("timeout".into()));
+        }
+        probes.push(control);
+    }
+    run.write_probes(&probes).unwrap();
+    let mut ledger = RunDir::new(&src).read_ledger().unwrap();
+    let row = |t: i64, event: &str, instance: &str, fault: u64, kind: &str| {
+        reports::LedgerEvent::new(t, event, instance, "A", "")
+            .with("fault", fault)
+            .with("kind", kind)
+    };
+    ledger.extend([
+        row(at(3000), "fault_started", "a-0", 0, "pause")
+            .with("duration_ms", "500.000")
+            .with("instances", "a-0"),
+        row(at(3000), "fault_acted", "a-0", 0, "pause").with("action", "sigstop"),
+        row(at(3500), "fault_acted", "a-0", 0, "pause").with("action", "sigcont"),
+        row(at(3500), "fault_ended", "", 0, "pause"),
+        row(at(3000), "fault_started", "", 1, "latency").with("latency_ms", "200.000"),
+        row(at(4000), "fault_ended", "", 1, "latency")
+            .with("requests", 40)
+            .with("affected", 40),
+        // Not restarted: a window of no length, at A(6,8)'s schedule (lost).
+        row(at(6800), "fault_started", "a-0", 2, "crash")
+            .with("restart", false)
+            .with("instances", "a-0"),
+        row(at(6800), "fault_acted", "a-0", 2, "crash").with("action", "sigkill"),
+        row(at(6800), "fault_ended", "", 2, "crash"),
+        // Still acting at the run's end.
+        row(at(8000), "fault_started", "", 3, "blackhole"),
+    ]);
+    run.write_ledger(&ledger).unwrap();
+
+    let h = History::load(&run).unwrap();
+    let v = &h.verdict;
+    let control = v.control.as_ref().expect("a control series");
+    assert_eq!((control.failed_probes, control.excluded_ms), (10, 100.0));
+    assert_eq!(v.downtime.total_ms, 110.0, "{:?}", v.downtime);
+    let costs: Vec<(u64, &str, f64, u64, bool)> = v
+        .faults
+        .iter()
+        .map(|f| (f.fault, f.kind.as_str(), f.downtime_ms, f.lost, f.ended))
+        .collect();
+    assert_eq!(
+        costs,
+        [
+            (0, "pause", 110.0, 0, true),
+            (1, "latency", 110.0, 0, true),
+            (2, "crash", 0.0, 1, true),
+            (3, "blackhole", 0.0, 0, false),
+        ]
+    );
+    assert_eq!(v.faults[1].affected, Some(40));
+    // The verdict a re-check makes is the same.
+    assert_eq!(&reports::checker::check_run(&run).unwrap(), v);
+
+    let text = reports::terminal::render(None, v);
+    for want in [
+        "fault 0       pause a-0 at +3.0 s for 0.5 s: down 110 ms, lost 0, dup 0, late 0\n",
+        "fault 2       crash a-0 at +6.8 s for 0.0 s: down 0 ms, lost 1, dup 0, late 0\n",
+        "control       1001 probes, 10 failed: timeout 10",
+    ] {
+        assert!(text.contains(want), "{want:?} missing in\n{text}");
+    }
+
+    let md = reports::report::markdown(&h);
+    for want in [
+        "## Faults",
+        "| 0 | pause | a-0 sigstop, a-0 sigcont | 3.000 to 3.500 | - | 110.0 | 0 | 0 | 0 | \
+         duration_ms=500.000 |",
+        "| 1 | latency |  | 3.000 to 4.000 | 40 / 40 | 110.0 |",
+        "| 3 | blackhole |  | 8.000 to ",
+        " (run's end) | - | 0.0 | 0 | 0 | 0 |  |",
+        "## Control probes (the sink's /health: not the app)",
+        "| 1001 | 10: timeout 10 | 1 | 100.0 | 100.0 | 100.0 |",
+    ] {
+        assert!(md.contains(want), "{want:?} missing in\n{md}");
+    }
+    let html = reports::report::html(&h, &[]);
+    assert!(html.contains("<h2>Faults</h2>") && html.contains("<td>a-0 sigstop, a-0 sigcont</td>"));
+
+    // The timeline: a bar per fault in the fault band (and one in the legend), each
+    // labelled; the pause and the latency begin together, so their labels take two rows.
+    let svg = plot::to_svg(&plot::timeline::Timeline { history: &h }).unwrap();
+    let doc = svg_doc(&svg);
+    let fault_fill = "#BCBD22";
+    let rects = |opacity: f64| {
+        doc.descendants()
+            .filter(|n| n.has_tag_name("rect"))
+            .filter(|n| n.attribute("fill") == Some(fault_fill))
+            .filter(|n| n.attribute("opacity") == Some(&opacity.to_string()[..]))
+            .count()
+    };
+    assert_eq!(rects(plot::FAULT_OPACITY), v.faults.len() + 1);
+    assert_eq!(rects(plot::FAULT_SHADE_OPACITY), v.faults.len());
+    let label_at = |label: &str| {
+        let n = doc
+            .descendants()
+            .find(|n| n.has_tag_name("text") && n.text().map(str::trim) == Some(label))
+            .unwrap_or_else(|| panic!("no label {label:?} in {:?}", texts(&doc)));
+        let at = |a: &str| n.attribute(a).and_then(|v| v.parse::<f64>().ok()).unwrap();
+        (at("x"), at("y"))
+    };
+    let (pause, latency) = (label_at("pause a-0"), label_at("latency"));
+    assert!((pause.0 - latency.0).abs() < 1.0, "they begin together");
+    assert!((pause.1 - latency.1).abs() >= 11.0, "{pause:?} {latency:?}");
+    for label in ["crash a-0", "blackhole"] {
+        label_at(label);
+    }
+    // Below every item: the fault band is a row of its own.
+    let phase = label_at("swap");
+    assert!(pause.1 > phase.1 && latency.1 > phase.1);
+    assert_eq!(
+        bands_of(&doc),
+        h.ledger.iter().filter(|e| e.event == "phase_begun").count(),
+        "still one phase band per phase"
+    );
+
+    // The availability plot shades each fault's window and names it.
+    let svg = plot::to_svg(&plot::availability::Availability { history: &h }).unwrap();
+    let doc = svg_doc(&svg);
+    let shaded = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter(|n| n.attribute("fill") == Some(fault_fill))
+        .filter(|n| n.attribute("opacity") == Some(&plot::FAULT_SHADE_OPACITY.to_string()[..]))
+        .count();
+    assert_eq!(shaded, v.faults.len());
+    let labels = texts(&doc);
+    for want in [
+        "pause a-0",
+        "fault window",
+        "control down (the sink's /health): not counted",
+        "control probe failed (not the app)",
+    ] {
+        assert!(labels.iter().any(|t| t == want), "{want:?} in {labels:?}");
+    }
+}
+
+fn bands_of(doc: &roxmltree::Document<'_>) -> usize {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter(|n| n.attribute("opacity") == Some(&BAND_OPACITY.to_string()[..]))
+        .count()
+}

@@ -21,8 +21,14 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                         s.items_per_occurrence()
                     )
                 };
+                let faults = if s.faults.is_empty() {
+                    String::new()
+                } else {
+                    let kinds: Vec<&str> = s.faults.iter().map(|f| f.kind.as_str()).collect();
+                    format!(", faults: {}", kinds.join(", "))
+                };
                 outln!(
-                    "{}: ok ({}{} strategy, {} -> {}, {} instance{}, {work})",
+                    "{}: ok ({}{} strategy, {} -> {}, {} instance{}, {work}{faults})",
                     path.display(),
                     if s.is_command() {
                         "command platform, "

@@ -132,7 +132,11 @@ fn check_errors_name_the_file_and_line_and_exit_2() {
 #[test]
 fn validate_accepts_every_committed_scenario() {
     let mut args = vec!["validate".to_string()];
-    for dir in [scenarios(), scenarios().join("releases")] {
+    for dir in [
+        scenarios(),
+        scenarios().join("releases"),
+        scenarios().join("faults"),
+    ] {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
@@ -140,7 +144,7 @@ fn validate_accepts_every_committed_scenario() {
             }
         }
     }
-    assert!(args.len() >= 18, "the seeds and the bad releases at least");
+    assert!(args.len() >= 24, "the seeds, the bad releases and the faults at least");
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = harness(&refs);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -1,11 +1,13 @@
 //! Availability: probe latency over time on a log scale, failed probes marked (refusals and
 //! timeouts apart), downtime windows shaded; the control series' failures and windows in
-//! grey (not the app's).
+//! grey (not the app's), and each fault's window shaded and named along the bottom.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{err, secs, thin, version_color, Chart, CONTROL, LATE, LOST};
+use super::{
+    err, secs, thin, version_color, Chart, CONTROL, FAULT, FAULT_SHADE_OPACITY, LATE, LOST,
+};
 use crate::history::History;
 
 pub struct Availability<'a> {
@@ -79,6 +81,48 @@ impl Chart for Availability<'_> {
                         Rectangle::new([(x - 5, y - 4), (x + 5, y + 4)], CONTROL.mix(0.3).filled())
                     });
             }
+        }
+        // Each fault's window, its label along the bottom in rows that do not overlap.
+        let faults = &h.verdict.faults;
+        if !faults.is_empty() {
+            let secs_per_char = (x1 - x0) * 7.0 / f64::from(super::WIDTH);
+            let rows = super::label_rows(
+                &faults
+                    .iter()
+                    .map(|f| {
+                        let a = secs(f.start_ns, origin);
+                        (
+                            a,
+                            secs(f.end_ns, origin).max(a + f.label().len() as f64 * secs_per_char),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            chart
+                .draw_series(faults.iter().map(|f| {
+                    let (a, b) = (secs(f.start_ns, origin), secs(f.end_ns, origin));
+                    Rectangle::new(
+                        [(a, 0.01), (b.max(a + 0.0005), top)],
+                        FAULT.mix(FAULT_SHADE_OPACITY).filled(),
+                    )
+                }))
+                .map_err(err)?
+                .label("fault window")
+                .legend(|(x, y)| {
+                    Rectangle::new([(x - 5, y - 4), (x + 5, y + 4)], FAULT.mix(0.4).filled())
+                });
+            // Row r's text hangs from 5% (of the log axis) per row above the bottom.
+            let decades = (top / 0.01).log10();
+            chart
+                .draw_series(faults.iter().zip(rows).map(|(f, row)| {
+                    let y = 0.01 * 10f64.powf(decades * 0.05 * (row + 1) as f64);
+                    Text::new(
+                        f.label(),
+                        (secs(f.start_ns, origin), y),
+                        ("sans-serif", 11).into_font(),
+                    )
+                }))
+                .map_err(err)?;
         }
         let ok: Vec<(f64, f64)> = app()
             .filter(|p| p.ok)

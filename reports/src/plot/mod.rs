@@ -85,6 +85,12 @@ pub const LOST: RGBColor = RGBColor(214, 39, 40);
 pub const LATE: RGBColor = RGBColor(255, 127, 14);
 pub const COPY: RGBColor = RGBColor(0, 0, 0);
 pub const BAND: RGBColor = RGBColor(120, 120, 200);
+/// Faults: their bars in the timeline's fault band, and their windows everywhere.
+pub const FAULT: RGBColor = RGBColor(188, 189, 34);
+/// The opacity of a fault's bar in the timeline's fault band (and its legend entry).
+pub const FAULT_OPACITY: f64 = 0.6;
+/// The opacity of a fault's window shaded over a plot.
+pub const FAULT_SHADE_OPACITY: f64 = 0.14;
 /// The control series' failure windows, the harness's or the machine's trouble.
 pub const CONTROL: RGBColor = RGBColor(90, 90, 90);
 
@@ -121,6 +127,28 @@ pub fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
         .map_err(err)
 }
 
+/// Puts each span `(start, end)` of a label (and whatever it labels) in the first row
+/// whose last span ends at or before its start, a new row when none does; spans come in
+/// start order. Returns each span's row: labels that begin together are stacked, never
+/// printed over each other.
+pub fn label_rows(spans: &[(f64, f64)]) -> Vec<usize> {
+    let mut row_ends: Vec<f64> = Vec::new();
+    spans
+        .iter()
+        .map(|&(start, end)| {
+            let row = match row_ends.iter().position(|&e| e <= start) {
+                Some(r) => r,
+                None => {
+                    row_ends.push(f64::MIN);
+                    row_ends.len() - 1
+                }
+            };
+            row_ends[row] = end;
+            row
+        })
+        .collect()
+}
+
 /// Seconds since the origin, for x axes.
 pub fn secs(t_ns: i64, origin_ns: i64) -> f64 {
     (t_ns - origin_ns) as f64 / 1e9
@@ -145,6 +173,13 @@ pub fn thin(points: Vec<(f64, f64)>, x: (f64, f64), y: (f64, f64)) -> Vec<(f64, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_stack_only_where_they_would_overlap() {
+        let rows = label_rows(&[(0.0, 5.0), (1.0, 3.0), (3.0, 4.0), (5.0, 9.0), (6.0, 7.0)]);
+        assert_eq!(rows, [0, 1, 1, 0, 1]);
+        assert!(label_rows(&[]).is_empty());
+    }
 
     #[test]
     fn thinning_keeps_small_series_and_one_point_per_cell_of_large_ones() {
