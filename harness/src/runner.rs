@@ -219,6 +219,12 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
         });
     }
     summary.invalid.append(&mut measured.invalid);
+    // A long window where even the sink's own /health failed: the app's availability
+    // there is unknown, not good.
+    if let Some(control) = &summary.verdict.control {
+        let max_ms = s.probes.control_max.0.as_secs_f64() * 1e3;
+        summary.invalid.extend(control.invalid_reason(max_ms));
+    }
     // A run the harness could not measure properly is never reported as a pass.
     if let Some(lag) = summary.run.probe_send_lag_ms {
         let budget_ms = plan.timing.max_send_lag.as_secs_f64() * 1e3;

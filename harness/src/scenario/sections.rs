@@ -253,8 +253,9 @@ pub struct Probes {
     /// touches: app downtime while the control failed too is the harness's or the
     /// machine's trouble and is not counted. Default true.
     pub control: bool,
-    /// The control's failing time above which the run is invalid: the harness could not
-    /// measure the app. Real time, not scaled. Default 1 s.
+    /// The longest control window above which the run is invalid: for that long the
+    /// harness could not reach its own sink, so it could not measure the app. Real time,
+    /// not scaled. Default 1 s.
     pub control_max: Span,
 }
 
