@@ -144,7 +144,10 @@ fn validate_accepts_every_committed_scenario() {
             }
         }
     }
-    assert!(args.len() >= 24, "the seeds, the bad releases and the faults at least");
+    assert!(
+        args.len() >= 24,
+        "the seeds, the bad releases and the faults at least"
+    );
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = harness(&refs);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
