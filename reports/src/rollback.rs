@@ -33,7 +33,8 @@ pub fn of_run(
         .unwrap_or(triggered.t_ns);
     // The release's first failure after the update began: a run that answered an error, a
     // start that failed, or an instance's own 500. What the strategy itself does (a run it
-    // kills, the front door's 503 while no instance is ready) is not the release's doing.
+    // kills, the front door's 503 while no instance is ready) is not the release's doing,
+    // nor is the control series (the sink's own /health).
     let failing_event = ledger
         .iter()
         .filter(|e| e.t_ns >= update_begun_ns && e.t_ns <= triggered.t_ns)
@@ -47,7 +48,7 @@ pub fn of_run(
         .min();
     let failing_probe = probes
         .iter()
-        .filter(|p| !p.ok && p.status == Some(500))
+        .filter(|p| !p.ok && p.status == Some(500) && !p.is_control())
         .filter(|p| p.intended_ns >= update_begun_ns && p.intended_ns <= triggered.t_ns)
         .map(|p| p.intended_ns)
         .min();
@@ -149,7 +150,10 @@ mod tests {
         // The front door's 503 (no instance ready) is the strategy's, not the release's.
         let mut no_instance = Probe::new(51 * S, 51 * S, false);
         no_instance.status = Some(503);
-        let probes = vec![no_instance, error];
+        // Nor is the sink's own /health (the control series) failing the release's.
+        let mut control = Probe::new(51 * S, 51 * S, false);
+        (control.status, control.conn) = (Some(500), Some(crate::probe::CONTROL_SERIES.into()));
+        let probes = vec![no_instance, control, error];
         let r = of_run(&ledger, &probes, &v, &grid).unwrap();
         assert_eq!(r.by, "analysis");
         assert_eq!(
