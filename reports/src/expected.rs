@@ -156,9 +156,15 @@ impl SourceSpec {
                 self.first, self.last
             )));
         }
+        // In u128, before anything sizes by it: `first = 0, last = u64::MAX` has 2^64
+        // occurrences, and a grid of 2^32 x 2^32 cells wraps to 0 in u64.
+        let rows = u128::from(self.last - self.first) + 1;
+        let cells = rows * u128::from(self.items);
+        if cells > MAX_EXPECTED_KEYS {
+            return Err(SpecError::TooManyKeys(cells));
+        }
         if let Some(counts) = &self.counts {
-            let rows = self.last - self.first + 1;
-            if counts.len() as u64 != rows {
+            if counts.len() as u128 != rows {
                 return Err(err(format!(
                     "counts has {} entries for the {rows} occurrences {}..={}",
                     counts.len(),
@@ -185,6 +191,7 @@ impl ExpectedSpec {
         }
         let mut total: u128 = 0;
         for (i, s) in self.sources.iter().enumerate() {
+            // Checks this source's grid against the limit, so `grid_len` cannot overflow.
             s.validate()?;
             if self.sources[..i].iter().any(|o| o.source == s.source) {
                 return Err(SpecError::DuplicateSource(s.source.clone()));

@@ -7,8 +7,9 @@
 //! Our writers never quote (names are restricted to a charset that needs none), so the common
 //! case is plain comma-separated lines: those are split with `memchr` straight out of a large
 //! read buffer, several times faster than a general CSV parser. The first line holding a quote
-//! switches the rest of the file to the `csv` crate, from that line on, so any valid CSV reads
-//! correctly.
+//! (or a carriage return that does not end it) switches the rest of the file to the `csv`
+//! crate, from that line on, so any valid CSV reads correctly; that reader takes rows of any
+//! length, as the fast path does.
 //!
 //! A big table can also be cut into [`Chunk`]s of whole records (cuts fall on newlines
 //! outside quotes) that threads parse side by side, each chunk read by the same rules with
@@ -49,6 +50,16 @@ pub enum TableError {
 
 const READ_BUFFER_BYTES: usize = 4 << 20;
 
+/// The general reader, reading rows as the fast path does: a row's field count may differ
+/// from the header's (extra fields are ignored, a missing one is a missing value), where the
+/// `csv` crate's default refuses the row, so a file read whole and the same file cut into
+/// chunks (which may switch to this reader at a different row) read alike.
+fn csv_reader() -> csv::ReaderBuilder {
+    let mut builder = csv::ReaderBuilder::new();
+    builder.flexible(true);
+    builder
+}
+
 /// An open CSV file and the columns wanted from it.
 pub(crate) struct Table {
     path: PathBuf,
@@ -82,6 +93,9 @@ struct LineReader {
     eof: bool,
     /// Some byte read so far was a quote: lines must then be checked for one.
     quotes_seen: bool,
+    /// Some byte read so far was a carriage return: lines must then be checked for a lone
+    /// one, which the `csv` crate ends a record at.
+    crs_seen: bool,
     /// The current line (without its `\n` or `\r\n`), as a range of `buf`.
     current: (usize, usize),
     /// The current line's fields, as ranges of `buf`.
@@ -98,6 +112,7 @@ impl LineReader {
             offset: 0,
             eof: false,
             quotes_seen: false,
+            crs_seen: false,
             current: (0, 0),
             bounds: Vec::new(),
         }
@@ -113,6 +128,7 @@ impl LineReader {
             offset: 0,
             eof: true,
             quotes_seen: false,
+            crs_seen: false,
             current: (0, 0),
             bounds: Vec::new(),
         }
@@ -175,6 +191,9 @@ impl LineReader {
             if memchr::memchr(b'"', &self.buf[self.end..self.end + n]).is_some() {
                 self.quotes_seen = true;
             }
+            if memchr::memchr(b'\r', &self.buf[self.end..self.end + n]).is_some() {
+                self.crs_seen = true;
+            }
             self.end += n;
         }
     }
@@ -185,6 +204,12 @@ impl LineReader {
 
     fn has_quote(&self) -> bool {
         self.quotes_seen && memchr::memchr(b'"', self.line()).is_some()
+    }
+
+    /// Whether the current line needs the general reader: it holds a quote, or a carriage
+    /// return that does not end it (an old Mac line end, a record end to the `csv` crate).
+    fn needs_general(&self) -> bool {
+        self.has_quote() || (self.crs_seen && memchr::memchr(b'\r', self.line()).is_some())
     }
 
     /// File offset of the current line's first byte.
@@ -209,10 +234,9 @@ impl Table {
             index: Vec::new(),
             names: required.iter().chain(optional).copied().collect(),
             mode: Mode::General {
-                reader: csv::ReaderBuilder::new()
-                    .from_reader(
-                        Box::new(File::open(path).map_err(io_err)?) as Box<dyn Read + Send>
-                    ),
+                reader: csv_reader().from_reader(
+                    Box::new(File::open(path).map_err(io_err)?) as Box<dyn Read + Send>
+                ),
                 line_offset: 0,
             },
             line: 1,
@@ -220,8 +244,8 @@ impl Table {
         };
         let header: Vec<Vec<u8>> = if !lines.advance().map_err(io_err)? {
             Vec::new()
-        } else if lines.has_quote() {
-            // A quoted header: leave the whole file to the general reader.
+        } else if lines.needs_general() {
+            // A quoted header (or a lone CR): leave the whole file to the general reader.
             let Mode::General { reader, .. } = &mut table.mode else {
                 unreachable!()
             };
@@ -279,10 +303,11 @@ impl Table {
                 if lines.current.0 == lines.current.1 {
                     continue;
                 }
-                if !lines.has_quote() {
+                if !lines.needs_general() {
                     return Ok(Some(Row { table: self }));
                 }
-                // Quoting from here on: hand the rest of the file to the general reader.
+                // Quoting (or a lone CR) from here on: hand the rest of the file to the
+                // general reader.
                 let mut file = File::open(&self.path).map_err(|source| TableError::Io {
                     path: self.path.clone(),
                     source,
@@ -293,9 +318,7 @@ impl Table {
                         source,
                     })?;
                 self.mode = Mode::General {
-                    reader: csv::ReaderBuilder::new()
-                        .has_headers(false)
-                        .from_reader(Box::new(file)),
+                    reader: csv_reader().has_headers(false).from_reader(Box::new(file)),
                     line_offset: self.line - 1,
                 };
                 break;
@@ -454,9 +477,9 @@ impl Table {
 
     /// A chunk's records as a table of the same shape, its rows numbered by their file lines.
     pub(crate) fn of_chunk(shape: &Shape, chunk: Chunk) -> Table {
-        let mode = if memchr::memchr(b'"', &chunk.bytes).is_some() {
+        let mode = if memchr::memchr(b'"', &chunk.bytes).is_some() || has_lone_cr(&chunk.bytes) {
             Mode::General {
-                reader: csv::ReaderBuilder::new()
+                reader: csv_reader()
                     .has_headers(false)
                     .from_reader(Box::new(io::Cursor::new(chunk.bytes))),
                 line_offset: chunk.first_line - 1,
@@ -473,6 +496,11 @@ impl Table {
             record: ByteRecord::new(),
         }
     }
+}
+
+/// Whether `bytes` hold a carriage return not followed by a newline.
+fn has_lone_cr(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'))
 }
 
 /// One row of a [`Table`], with typed accessors that name the line and column on error.
