@@ -361,6 +361,18 @@ impl KeyGrid {
     /// The expected items scheduled from `from_ns` to `to_ns` (both included) that were
     /// lost, duplicated or late: every one, however many the verdict lists.
     pub fn due_within(&self, from_ns: i64, to_ns: i64) -> ItemCounts {
+        self.count(from_ns, to_ns, false)
+    }
+
+    /// The expected items of every loop (occurrence) that ran from `from_ns` to `to_ns`,
+    /// from its first item's schedule to its last's, that were lost, duplicated or late:
+    /// what something acting on the app then cost, the rest of a loop it cut short
+    /// included.
+    pub fn in_loops_within(&self, from_ns: i64, to_ns: i64) -> ItemCounts {
+        self.count(from_ns, to_ns, true)
+    }
+
+    fn count(&self, from_ns: i64, to_ns: i64, whole_loops: bool) -> ItemCounts {
         let mut counts = ItemCounts::default();
         for (spec, grid) in self.spec.sources.iter().zip(&self.grids) {
             for m in spec.first..=spec.last {
@@ -373,8 +385,8 @@ impl KeyGrid {
                 }
                 for n in 0..count {
                     let due = spec.scheduled_ns(m, n);
-                    let Some(i) = spec.index(m, n).filter(|_| due >= from_ns && due <= to_ns)
-                    else {
+                    let inside = whole_loops || (due >= from_ns && due <= to_ns);
+                    let Some(i) = spec.index(m, n).filter(|_| inside) else {
                         continue;
                     };
                     let cell = &grid[i];

@@ -12,12 +12,14 @@
 //!
 //! - `downtime_ms`: the verdict's downtime windows clipped to it (the control's failure
 //!   windows are already out of them, see [`crate::checker`]);
-//! - `lost`, `duplicated`, `late`: the expected items *due* in it (scheduled between its
-//!   start and its end), counted on the checker's grid ([`KeyGrid::due_within`]), so every
-//!   item counts, not only the `listed_limit` the verdict lists. An item due before the
-//!   fault and caught by it in flight is not in the figure, and a crash not restarted (a
-//!   window of no length) counts only the items due at its instant: what the app lost
-//!   after it shows in the verdict's totals and causes.
+//! - `lost`, `duplicated`, `late`: the expected items of every loop (occurrence) that ran
+//!   while it acted, from the loop's first item's schedule to its last's, counted on the
+//!   checker's grid ([`KeyGrid::in_loops_within`]), so every item counts, not only the
+//!   `listed_limit` the verdict lists. A fault acts on the loops in progress: the rest of
+//!   a loop it cut short (a killed run's unsent items, a loop that gave up at a
+//!   blackholed submit) is its cost too. An item lost for another reason in such a loop
+//!   counts as well; the verdict's causes tell them apart. A queue workload's loop is its
+//!   poll's instant.
 
 use crate::checker::KeyGrid;
 use crate::ledger::{event, LedgerEvent};
@@ -31,7 +33,7 @@ pub fn of_run(ledger: &[LedgerEvent], downtime: &Downtime, items: &KeyGrid) -> V
     let mut faults = windows(ledger, items.origin_ns());
     for f in &mut faults {
         f.downtime_ms = downtime.overlap_ms(f.start_ns, f.end_ns);
-        let due = items.due_within(f.start_ns, f.end_ns);
+        let due = items.in_loops_within(f.start_ns, f.end_ns);
         (f.lost, f.duplicated, f.late) = (due.lost, due.duplicated, due.late);
     }
     faults
@@ -247,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn the_cost_is_the_downtime_and_the_items_due_inside_the_window() {
+    fn the_cost_is_the_downtime_inside_the_window_and_the_items_of_its_loops() {
         // `tick`: occurrences 0..=9, 10 items 1 s apart every 10 s.
         let spec = ExpectedSpec {
             sources: vec![SourceSpec {
@@ -269,8 +271,9 @@ mod tests {
             for n in 0..10u64 {
                 let t = due(m, n);
                 match (m, n) {
-                    // Lost: due at 31 s (inside) and at 45 s (outside).
-                    (3, 1) | (4, 5) => {}
+                    // Lost: due at 31 s (inside), at 38 s (after it, in a loop it met)
+                    // and at 45 s (in a loop it never met).
+                    (3, 1) | (3, 8) | (4, 5) => {}
                     // Late: due at 33 s (inside), 2 s late.
                     (3, 3) => arrivals.push(Arrival::new(t + 2 * S, "tick", m, n, "A")),
                     // Duplicated: due at 32 s (inside) and 20 s (outside).
@@ -307,10 +310,16 @@ mod tests {
         let f = of_run(&ledger, &downtime, &grid);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].downtime_ms, 1_500.0);
-        assert_eq!((f[0].lost, f[0].duplicated, f[0].late), (1, 1, 1));
-        // Both ends count: a window from 31 s to 31 s still holds the item due then.
-        let instant = vec![started(31, 0, "crash"), ended(31, 0, "crash")];
+        // Loop 3 ran from 30 s to 39 s: its lost, duplicated and late items, the one lost
+        // after the window included; loop 2's duplicate and loop 4's loss are not the fault's.
+        assert_eq!((f[0].lost, f[0].duplicated, f[0].late), (2, 1, 1));
+        assert_eq!(grid.due_within(30 * S, 34 * S).lost, 1);
+        // A window of no length (a crash not restarted) costs the loop it fell in.
+        let instant = vec![started(39, 0, "crash"), ended(39, 0, "crash")];
         let f = of_run(&instant, &downtime, &grid);
-        assert_eq!((f[0].lost, f[0].downtime_ms), (1, 0.0));
+        assert_eq!((f[0].lost, f[0].downtime_ms), (2, 0.0));
+        // Both ends count: a loop whose last item is due at the window's start is met.
+        let between = vec![started(39, 0, "crash"), ended(40, 0, "crash")];
+        assert_eq!(of_run(&between, &downtime, &grid)[0].lost, 3);
     }
 }

@@ -142,8 +142,8 @@ pub struct FaultCost {
     pub affected: Option<u64>,
     /// The app's downtime inside the window (control windows already taken out).
     pub downtime_ms: f64,
-    /// Expected items due (scheduled) inside the window, every one of them: lost,
-    /// duplicated, late.
+    /// The expected items of every loop that ran while it acted, every one of them: lost,
+    /// duplicated, late (see [`crate::faults`]).
     pub lost: u64,
     pub duplicated: u64,
     pub late: u64,

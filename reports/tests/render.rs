@@ -541,7 +541,8 @@ fn faults_and_the_control_are_costed_tabled_and_drawn() {
         row(at(4000), "fault_ended", "", 1, "latency")
             .with("requests", 40)
             .with("affected", 40),
-        // Not restarted: a window of no length, at A(6,8)'s schedule (lost).
+        // Not restarted: a window of no length, at A(6,8)'s schedule, in the loop that
+        // lost A(6,8) and A(6,9).
         row(at(6800), "fault_started", "a-0", 2, "crash")
             .with("restart", false)
             .with("instances", "a-0"),
@@ -567,7 +568,7 @@ fn faults_and_the_control_are_costed_tabled_and_drawn() {
         [
             (0, "pause", 110.0, 0, true),
             (1, "latency", 110.0, 0, true),
-            (2, "crash", 0.0, 1, true),
+            (2, "crash", 0.0, 2, true),
             (3, "blackhole", 0.0, 0, false),
         ]
     );
@@ -578,7 +579,7 @@ fn faults_and_the_control_are_costed_tabled_and_drawn() {
     let text = reports::terminal::render(None, v);
     for want in [
         "fault 0       pause a-0 at +3.0 s for 0.5 s: down 110 ms, lost 0, dup 0, late 0\n",
-        "fault 2       crash a-0 at +6.8 s for 0.0 s: down 0 ms, lost 1, dup 0, late 0\n",
+        "fault 2       crash a-0 at +6.8 s for 0.0 s: down 0 ms, lost 2, dup 0, late 0\n",
         "control       1001 probes, 10 failed: timeout 10",
     ] {
         assert!(text.contains(want), "{want:?} missing in\n{text}");
