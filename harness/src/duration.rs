@@ -1,12 +1,18 @@
 //! Durations as people write them in scenario files: `"10s"`, `"250ms"`, `"1.5m"`.
 //!
 //! Units: `ns`, `us`, `ms`, `s`, `m`, `h`. A bare number is refused: a duration without a
-//! unit is the classic way to be off by a factor of 1000.
+//! unit is the classic way to be off by a factor of 1000. A duration is at most
+//! [`MAX_DURATION`], a century.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+
+/// The longest duration a scenario may write: a century. Longer is a typo, and the cap keeps
+/// what the harness computes from durations (a loop of `u32::MAX` items `item_delay` apart,
+/// a settle time, a late threshold) far inside `Duration`'s range.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A scenario duration; `serde` reads it from a string with a unit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,9 +27,10 @@ impl Span {
         Span(Duration::from_millis(ms))
     }
 
-    /// This duration multiplied by the run's time scale.
+    /// This duration multiplied by the run's time scale, at most `Duration::MAX` (a huge
+    /// time scale is the caller's to refuse; here it must not panic).
     pub fn scaled(self, time_scale: f64) -> Duration {
-        self.0.mul_f64(time_scale)
+        Duration::try_from_secs_f64(self.0.as_secs_f64() * time_scale).unwrap_or(Duration::MAX)
     }
 }
 
@@ -50,7 +57,14 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             ))
         }
     };
-    Duration::try_from_secs_f64(value * unit_secs).map_err(|e| format!("{text:?}: {e}"))
+    let d = Duration::try_from_secs_f64(value * unit_secs).map_err(|e| format!("{text:?}: {e}"))?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "{text:?} is longer than the limit of {}h",
+            MAX_DURATION.as_secs() / 3600
+        ));
+    }
+    Ok(d)
 }
 
 impl<'de> Deserialize<'de> for Span {
@@ -97,6 +111,9 @@ mod tests {
         assert!(parse("10 parsecs").unwrap_err().contains("unknown unit"));
         assert!(parse("s").is_err());
         assert!(parse("-1s").is_err());
+        assert_eq!(parse("876000h"), Ok(MAX_DURATION));
+        assert!(parse("876001h").unwrap_err().contains("limit"));
+        assert!(parse("5000000000000000h").unwrap_err().contains("limit"));
     }
 
     #[test]
@@ -105,5 +122,6 @@ mod tests {
         assert_eq!(Span::from_millis(250).to_string(), "250ms");
         assert_eq!(Span(Duration::from_nanos(1500)).to_string(), "1500ns");
         assert_eq!(Span::from_secs(10).scaled(0.1), Duration::from_secs(1));
+        assert_eq!(Span(MAX_DURATION).scaled(1e300), Duration::MAX);
     }
 }

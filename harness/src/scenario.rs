@@ -557,10 +557,23 @@ impl Scenario {
                 "leaves no whole occurrence between run.warmup and run.duration".into(),
             ));
         }
-        let expected_messages: u64 = (self.first_expected()..=self.last_expected())
-            .map(|m| u64::from(self.poll_events(m)))
-            .sum();
-        if w.trigger == Trigger::Queue && w.events.is_schedule() && expected_messages == 0 {
+        // Before anything walks the window's occurrences (a 1 ns period has 8.6e13 in 24 h):
+        // the checker would refuse a window this big at the end of the run anyway.
+        let occurrences = u128::from(self.last_expected() - self.first_expected()) + 1;
+        let keys = occurrences * u128::from(self.items_per_occurrence().max(1));
+        if keys > reports::expected::MAX_EXPECTED_KEYS {
+            return Err((
+                "run.duration",
+                format!(
+                    "the expected window has {keys} keys ({occurrences} occurrences of {} \
+                     items), more than the checker's limit of {}; lengthen workload.period or \
+                     shorten run.duration",
+                    self.items_per_occurrence(),
+                    reports::expected::MAX_EXPECTED_KEYS
+                ),
+            ));
+        }
+        if w.trigger == Trigger::Queue && w.events.is_schedule() && self.schedule_finds_nothing() {
             return Err((
                 "workload.events",
                 "the schedule finds no message in any occurrence between run.warmup and \
@@ -712,7 +725,13 @@ impl Scenario {
     pub fn loop_length(&self) -> Duration {
         let w = &self.workload;
         match w.trigger {
-            Trigger::Timer => w.item_delay.0 * w.items.saturating_sub(1) + w.processing.0,
+            // Saturating: a loop past `Duration::MAX` (hours of item_delay times 2^32 items)
+            // is longer than any period, which `validate` says, rather than a panic.
+            Trigger::Timer => w
+                .item_delay
+                .0
+                .saturating_mul(w.items.saturating_sub(1))
+                .saturating_add(w.processing.0),
             Trigger::Queue => w.processing.0,
         }
     }
@@ -723,6 +742,26 @@ impl Scenario {
             Trigger::Timer => "tick",
             Trigger::Queue => "proc",
         }
+    }
+
+    /// Whether no poll of the expected window finds a message. The count is constant, or
+    /// monotonic along a ramp, between the schedule's steps, so the window's ends and the
+    /// occurrences either side of each step are enough: not every occurrence (a 1 ms period
+    /// has 8.6e7 in 24 h).
+    fn schedule_finds_nothing(&self) -> bool {
+        let (first, last) = (self.first_expected(), self.last_expected());
+        let period = self.workload.period.0.as_nanos().max(1);
+        // `poll_events` stops the clock at occurrence u32::MAX: one more piece.
+        let mut at = vec![first, last, u64::from(u32::MAX) - 1, u64::from(u32::MAX)];
+        if let Events::Schedule(steps) = &self.workload.events {
+            for step in steps {
+                let m = u64::try_from(step.at.0.as_nanos().div_ceil(period)).unwrap_or(u64::MAX);
+                at.extend([m.saturating_sub(1), m]);
+            }
+        }
+        at.into_iter()
+            .filter(|m| (first..=last).contains(m))
+            .all(|m| self.poll_events(m) == 0)
     }
 
     /// Messages the poll of occurrence `m` finds (queue workload): the demand schedule at

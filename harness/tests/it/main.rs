@@ -8,6 +8,7 @@ mod common;
 mod deployables;
 mod faults;
 mod flex;
+mod fuzz;
 mod host;
 mod outcomes;
 mod proxies;
