@@ -113,37 +113,53 @@ pub async fn run(
     start_ns: i64,
     stop: CancellationToken,
 ) -> Vec<Probe> {
-    let interval = Duration::from_nanos(1_000_000_000 / u64::from(config.rate_per_s.max(1)));
-    let mut series = Vec::new();
-    if config.connections > 0 {
-        series.push(Series::Reused);
-    }
-    if config.new_connections {
-        series.push(Series::New);
-    }
+    run_all(vec![config], clock, start, start_ns, stop).await
+}
+
+/// [`run`] for several targets at once (the front door and the control), on one schedule at
+/// the first's rate, one scheduler thread and one runtime: a second client would double the
+/// threads that wake every interval, on a machine the run already keeps busy.
+pub async fn run_all(
+    configs: Vec<ProbeConfig>,
+    clock: Arc<dyn Clock>,
+    start: Instant,
+    start_ns: i64,
+    stop: CancellationToken,
+) -> Vec<Probe> {
+    let rate_per_s = configs.first().map_or(1, |c| c.rate_per_s).max(1);
+    let interval = Duration::from_nanos(1_000_000_000 / u64::from(rate_per_s));
+    // Each probe of a tick: which target, on which series.
+    let mut sends: Vec<(Arc<Prober>, Series)> = Vec::new();
     // A bound on probes in flight: every probe ends within its timeout, so twice the probes
     // of one timeout is only reached when the client itself is starved.
-    let in_flight_limit =
-        (config.timeout.as_secs_f64() * f64::from(config.rate_per_s) * series.len() as f64 * 2.0)
-            as usize
-            + 64;
+    let mut in_flight_limit = 64usize;
+    // The first target's analysis, if it has one, hears of its probes as they end.
+    let live = configs.first().and_then(|c| c.live.clone());
+    for config in configs {
+        let mut series = Vec::new();
+        if config.connections > 0 {
+            series.push(Series::Reused);
+        }
+        if config.new_connections {
+            series.push(Series::New);
+        }
+        in_flight_limit +=
+            (config.timeout.as_secs_f64() * f64::from(rate_per_s) * series.len() as f64 * 2.0)
+                as usize;
+        let prober = Arc::new(Prober {
+            connections: Arc::new(Semaphore::new(config.connections.max(1) as usize)),
+            config,
+            clock: clock.clone(),
+            pool: Mutex::new(Pool::default()),
+        });
+        sends.extend(series.into_iter().map(|s| (prober.clone(), s)));
+    }
     let permits = Arc::new(Semaphore::new(in_flight_limit));
-    let live = config.live.clone();
-    let label = config.label.clone();
-    let prober = Arc::new(Prober {
-        connections: Arc::new(Semaphore::new(config.connections.max(1) as usize)),
-        config,
-        clock,
-        pool: Mutex::new(Pool::default()),
-    });
     let (tx, mut rx) = mpsc::channel::<Probe>(4096);
     let collector = tokio::spawn(async move {
         let mut probes = Vec::new();
-        while let Some(mut p) = rx.recv().await {
-            if let Some(label) = &label {
-                p.conn = Some(label.clone());
-            }
-            if let Some(live) = &live {
+        while let Some(p) = rx.recv().await {
+            if let Some(live) = live.as_ref().filter(|_| !p.is_control()) {
                 live.push(crate::analysis::ProbeSample {
                     intended_ns: p.intended_ns,
                     ok: p.ok,
@@ -185,15 +201,15 @@ pub async fn run(
                     break;
                 }
                 let intended_ns = start_ns + (interval.as_nanos() as i64) * i as i64;
-                for &s in &series {
-                    let (prober, tx) = (prober.clone(), tx.clone());
+                for (prober, s) in &sends {
+                    let (prober, s, tx) = (prober.clone(), *s, tx.clone());
                     let Ok(permit) = permits.clone().try_acquire_owned() else {
                         // The client cannot keep up: say so rather than skip the probe silently.
                         let now_ns = prober.clock.now_ns() as i64;
                         runtime.spawn(async move {
                             let probe = Probe {
                                 error: Some("saturated".into()),
-                                conn: Some(s.as_str().into()),
+                                conn: Some(prober.series_name(s)),
                                 ..Probe::new(intended_ns, now_ns, false)
                             };
                             let _ = tx.send(probe).await;
@@ -243,6 +259,14 @@ impl Drop for RuntimeGuard {
 struct Failed(&'static str);
 
 impl Prober {
+    /// What `probes.csv` calls the series: its label (`control`), else `reused` or `new`.
+    fn series_name(&self, series: Series) -> String {
+        self.config
+            .label
+            .clone()
+            .unwrap_or_else(|| series.as_str().to_owned())
+    }
+
     async fn probe(&self, intended_ns: i64, series: Series) -> Probe {
         let deadline = Instant::now() + self.config.timeout;
         let sent_ns = self.clock.now_ns() as i64;
@@ -267,7 +291,7 @@ impl Prober {
         let done_ns = self.clock.now_ns() as i64;
         let mut probe = Probe {
             sent_ns: Some(sent_ns),
-            conn: Some(series.as_str().into()),
+            conn: Some(self.series_name(series)),
             ..Probe::new(intended_ns, done_ns, false)
         };
         match result {

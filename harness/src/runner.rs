@@ -887,17 +887,12 @@ async fn drive_until<P: Platform + Clone>(
     if s.analysis.is_some() {
         probe.live = Some(live.clone());
     }
-    let probe_task = tokio::spawn(probes::run(
-        probe,
-        clock.clone(),
-        probe_start,
-        probe_start_ns,
-        probe_stop.clone(),
-    ));
     // The control probe: the sink's own `/health`, which no update touches, at the same
-    // rate, so a window the app and the control both failed is the harness's or the
-    // machine's trouble, not the app's downtime (OpenShift's monitor does the same).
-    let control_task = s.probes.control.then(|| {
+    // rate on the same schedule, so a window the app and the control both failed is the
+    // harness's or the machine's trouble, not the app's downtime (OpenShift's monitor does
+    // the same).
+    let mut targets = vec![probe];
+    if s.probes.control {
         let mut control = ProbeConfig::new(
             sink.control,
             "/health",
@@ -905,15 +900,16 @@ async fn drive_until<P: Platform + Clone>(
             plan.timing.probe_timeout,
         );
         control.connections = 1;
-        control.label = Some("control".into());
-        tokio::spawn(probes::run(
-            control,
-            clock.clone(),
-            probe_start,
-            probe_start_ns,
-            probe_stop.clone(),
-        ))
-    });
+        control.label = Some(reports::probe::CONTROL_SERIES.into());
+        targets.push(control);
+    }
+    let probe_task = tokio::spawn(probes::run_all(
+        targets,
+        clock.clone(),
+        probe_start,
+        probe_start_ns,
+        probe_stop.clone(),
+    ));
     let chaos_stop = CancellationToken::new();
     let chaos_task = (!s.faults.is_empty()).then(|| {
         let chaos = crate::chaos::Chaos {
@@ -961,10 +957,6 @@ async fn drive_until<P: Platform + Clone>(
             .with("alive", platform.alive().join("+")),
     );
     measured.probes = probe_task.await.unwrap_or_default();
-    if let Some(control) = control_task {
-        measured.probes.extend(control.await.unwrap_or_default());
-        measured.probes.sort_by_key(|p| p.intended_ns);
-    }
     // A run stopped short is judged on the loops that could end before it stopped.
     measured.window_end = match &failure {
         None => s.run.duration.0,
