@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::fault_proxy::{Action, FaultProxy};
 use crate::platform::ledger::Ledger;
-use crate::platform::{FaultSignal, FaultTarget, Platform};
+use crate::platform::{FaultSignal, FaultTarget, InstanceFaults};
 use crate::rng::Rng;
 use crate::scenario::{Fault, FaultKind, Pick};
 
@@ -37,7 +37,10 @@ pub struct Chaos<P> {
 
 /// Runs every fault; returns, once all have ended, what the summary should say of them
 /// (a fault that found nothing to act on, or could not act).
-pub async fn run<P: Platform + Clone>(chaos: Chaos<P>, faults: Vec<Fault>) -> Vec<String> {
+pub async fn run<P: InstanceFaults + Clone + 'static>(
+    chaos: Chaos<P>,
+    faults: Vec<Fault>,
+) -> Vec<String> {
     let mut set = JoinSet::new();
     for (index, fault) in faults.into_iter().enumerate() {
         let chaos = chaos.clone();
@@ -55,7 +58,7 @@ pub async fn run<P: Platform + Clone>(chaos: Chaos<P>, faults: Vec<Fault>) -> Ve
     notes
 }
 
-impl<P: Platform + Clone> Chaos<P> {
+impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
     /// Sleeps until `at`; false when the run ended first.
     async fn until(&self, at: Instant) -> bool {
         tokio::select! {

@@ -21,9 +21,10 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use reports::Probe;
-use sink::clock::Clock;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
+
+use crate::clock::Clock;
 use tokio_util::sync::CancellationToken;
 
 /// The largest answer body a probe reads.
@@ -96,7 +97,7 @@ impl Series {
 
 struct Prober {
     config: ProbeConfig,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     pool: Mutex<Pool>,
     /// One permit per connection of the reused series: a probe that finds every one busy
     /// waits for one (its latency still counts from its intended time, so the wait shows),
@@ -108,7 +109,7 @@ struct Prober {
 /// them all, by intended time, once the last has answered or timed out.
 pub async fn run(
     config: ProbeConfig,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     start: Instant,
     start_ns: i64,
     stop: CancellationToken,
@@ -121,7 +122,7 @@ pub async fn run(
 /// threads that wake every interval, on a machine the run already keeps busy.
 pub async fn run_all(
     configs: Vec<ProbeConfig>,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     start: Instant,
     start_ns: i64,
     stop: CancellationToken,
@@ -149,7 +150,7 @@ pub async fn run_all(
         let prober = Arc::new(Prober {
             connections: Arc::new(Semaphore::new(config.connections.max(1) as usize)),
             config,
-            clock: clock.clone(),
+            clock,
             pool: Mutex::new(Pool::default()),
         });
         sends.extend(series.into_iter().map(|s| (prober.clone(), s)));
@@ -170,6 +171,46 @@ pub async fn run_all(
         }
         probes
     });
+    // Tick `i` of the schedule: every target's every series, each probe on `runtime`.
+    let fire = move |i: u64, runtime: &tokio::runtime::Handle| {
+        let intended_ns = start_ns + (interval.as_nanos() as i64) * i as i64;
+        for (prober, s) in &sends {
+            let (prober, s, tx) = (prober.clone(), *s, tx.clone());
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                // The client cannot keep up: say so rather than skip the probe silently.
+                let now_ns = prober.clock.now_ns();
+                runtime.spawn(async move {
+                    let probe = Probe {
+                        error: Some("saturated".into()),
+                        conn: Some(prober.series_name(s)),
+                        ..Probe::new(intended_ns, now_ns, false)
+                    };
+                    let _ = tx.send(probe).await;
+                });
+                continue;
+            };
+            runtime.spawn(async move {
+                let probe = prober.probe(intended_ns, s).await;
+                let _ = tx.send(probe).await;
+                drop(permit);
+            });
+        }
+    };
+    if clock.is_virtual() {
+        // Virtual time has no operating-system clock to be precise against: the schedule
+        // runs on tokio's, in the run's own runtime.
+        let runtime = tokio::runtime::Handle::current();
+        let pacer = tokio::spawn(async move {
+            for i in 0u64.. {
+                tokio::select! {
+                    () = clock.sleep_until(start + interval * i as u32) => fire(i, &runtime),
+                    () = stop.cancelled() => break,
+                }
+            }
+        });
+        let _ = pacer.await;
+        return collect(collector).await;
+    }
     // The schedule runs on its own OS thread: tokio's timer wheel has 1 ms granularity,
     // while the thread's nanosleep wakes within tens of microseconds of the intended time.
     // The probes run on a runtime of their own, so that the harness's own servers (the local
@@ -200,35 +241,20 @@ pub async fn run_all(
                 if stop.is_cancelled() {
                     break;
                 }
-                let intended_ns = start_ns + (interval.as_nanos() as i64) * i as i64;
-                for (prober, s) in &sends {
-                    let (prober, s, tx) = (prober.clone(), *s, tx.clone());
-                    let Ok(permit) = permits.clone().try_acquire_owned() else {
-                        // The client cannot keep up: say so rather than skip the probe silently.
-                        let now_ns = prober.clock.now_ns() as i64;
-                        runtime.spawn(async move {
-                            let probe = Probe {
-                                error: Some("saturated".into()),
-                                conn: Some(prober.series_name(s)),
-                                ..Probe::new(intended_ns, now_ns, false)
-                            };
-                            let _ = tx.send(probe).await;
-                        });
-                        continue;
-                    };
-                    runtime.spawn(async move {
-                        let probe = prober.probe(intended_ns, s).await;
-                        let _ = tx.send(probe).await;
-                        drop(permit);
-                    });
-                }
+                fire(i, &runtime);
             }
         })
         .expect("spawning the probe scheduler thread");
     // The scheduler thread owned the last sender but one; the spawned probes hold the rest.
     let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
-    let mut probes = collector.await.unwrap_or_default();
+    let probes = collect(collector).await;
     drop(own_runtime);
+    probes
+}
+
+/// Every probe sent, by intended time, once the collector has them all.
+async fn collect(collector: tokio::task::JoinHandle<Vec<Probe>>) -> Vec<Probe> {
+    let mut probes = collector.await.unwrap_or_default();
     probes.sort_by_key(|p| p.intended_ns);
     probes
 }
@@ -268,8 +294,8 @@ impl Prober {
     }
 
     async fn probe(&self, intended_ns: i64, series: Series) -> Probe {
-        let deadline = Instant::now() + self.config.timeout;
-        let sent_ns = self.clock.now_ns() as i64;
+        let deadline = self.clock.now() + self.config.timeout;
+        let sent_ns = self.clock.now_ns();
         // The reused series has its `probes.connections` and no more, as wrk2 has: a probe
         // that finds all busy waits for one, and the wait is part of its latency, measured
         // from its intended time (the service is too slow for the rate on that many
@@ -288,7 +314,7 @@ impl Prober {
             Ok(_permit) => tokio::time::timeout_at(deadline, self.exchange(series)).await,
             Err(()) => Ok(Err(Failed("timeout"))),
         };
-        let done_ns = self.clock.now_ns() as i64;
+        let done_ns = self.clock.now_ns();
         let mut probe = Probe {
             sent_ns: Some(sent_ns),
             conn: Some(self.series_name(series)),

@@ -124,7 +124,7 @@ impl Timing {
             late_after: s.late_after().scaled(scale),
             cold_start: s.app.cold_start.scaled(scale),
             // Against a real platform the network is real: a probe's timeout does not scale.
-            probe_timeout: if s.is_command() {
+            probe_timeout: if s.capabilities().real_network {
                 s.probes.timeout.0
             } else {
                 s.probes.timeout.scaled(scale)

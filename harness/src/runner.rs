@@ -9,22 +9,17 @@
 //! measured up to then; `junit.xml` has an errored test case naming the reason. Each is
 //! written exactly once, here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reports::{ExpectedSpec, Probe, RunDir, RunInfo, SourceSpec, Summary, Verdict};
-use sink::clock::{Clock, SystemClock};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::{Clock, Schedule};
 use crate::platform::ledger::Ledger;
-use crate::platform::queue::QueueOptions;
-use crate::platform::scale::ScaleOptions;
-use crate::platform::timer::{Schedule, TimerFunction};
-use crate::platform::{
-    CommandPlatform, CommandSettings, HostConfig, LocalPlatform, LocalSettings, Platform,
-};
+use crate::platform::{self, Platform, Wiring};
 use crate::probes::{self, ProbeConfig};
 pub use crate::run_plan::{BaselinePlan, RunPlan};
 use crate::scenario::{Scenario, Trigger};
@@ -108,17 +103,26 @@ pub fn holds_a_run(dir: &std::path::Path) -> bool {
     dir.join(sink::ARRIVALS_FILE).exists() || dir.join(reports::rundir::SUMMARY_FILE).exists()
 }
 
-/// Runs the plan; `cancel` (Ctrl-C) stops it early, cleanly.
+/// Runs the plan on the machine's clock; `cancel` (Ctrl-C) stops it early, cleanly.
 pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome, RunError> {
-    let wall = Instant::now();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    run_on_clock(plan, Clock::system(), cancel).await
+}
+
+/// Runs the plan on `clock`: every time the run reads, stamps or sleeps until comes from it
+/// (virtual time, on a runtime whose time is paused).
+pub async fn run_on_clock(
+    plan: RunPlan,
+    clock: Clock,
+    cancel: CancellationToken,
+) -> Result<RunOutcome, RunError> {
+    let wall = clock.now();
     let out = plan.out_dir.clone();
     if holds_a_run(&out) {
         return Err(RunError::OutDirTaken(out));
     }
     std::fs::create_dir_all(&out)
         .map_err(|e| RunError::Setup(format!("creating {}: {e}", out.display())))?;
-    let started_ns = clock.now_ns() as i64;
+    let started_ns = clock.now_ns();
     // The scenario as run (time scale, seed, app and every default filled in) travels with
     // the run: the reports show it, and running it again reproduces the run.
     let mut as_run = plan
@@ -132,10 +136,10 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
         .map_err(|e| RunError::Setup(format!("recording the scenario: {e}")))?;
     std::fs::write(out.join("scenario.toml"), text)
         .map_err(|e| RunError::Setup(format!("writing scenario.toml: {e}")))?;
-    let ledger = Ledger::create(&out.join(reports::rundir::LEDGER_FILE), clock.clone())
+    let ledger = Ledger::create(&out.join(reports::rundir::LEDGER_FILE), clock)
         .map_err(|e| RunError::Setup(format!("creating the ledger: {e}")))?;
 
-    let mut measured = measure(&plan, &ledger, clock.clone(), &cancel).await;
+    let mut measured = measure(&plan, &ledger, clock, &cancel).await;
     let run_dir = RunDir::new(&out);
     // The platform's ledger and the apps' own events (the sink has closed events.csv).
     let mut events = ledger.events();
@@ -196,13 +200,13 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
             harness_version: env!("CARGO_PKG_VERSION").to_owned(),
             time_scale: Some(plan.time_scale),
             started_ns: Some(started_ns),
-            ended_ns: Some(clock.now_ns() as i64),
+            ended_ns: Some(clock.now_ns()),
             probe_send_lag_ms: probes::send_lag_ms(&measured.probes),
-            wall_ms: Some(wall.elapsed().as_secs_f64() * 1e3),
+            wall_ms: Some(clock.now().duration_since(wall).as_secs_f64() * 1e3),
             update_duration_ms: reports::ledger::update_duration_ms(&events),
             update_command_ms: reports::ledger::phase_span_ms(&events, "update_command"),
             update_complete_ms: reports::ledger::update_complete_ms(&events),
-            platform: Some(if s.is_command() { "command" } else { "local" }.to_owned()),
+            platform: Some(s.platform.kind.as_str().to_owned()),
             driver: Some(s.driver().as_str().to_owned()),
             notes,
             app_command: Some(plan.program.to_string()),
@@ -296,7 +300,7 @@ const SINK_MAX_CONNECTIONS: usize = 16 * 1024;
 async fn measure(
     plan: &RunPlan,
     ledger: &Ledger,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     cancel: &CancellationToken,
 ) -> Measured {
     let out = &plan.out_dir;
@@ -329,7 +333,7 @@ async fn measure(
         .clone()
         .unwrap_or_else(|| format!("http://{sink_addr}"));
     let mut sink_config = sink::Config::new(out);
-    sink_config.clock = clock.clone();
+    sink_config.clock = Arc::new(clock);
     sink_config.token = token.clone();
     sink_config.max_connections = SINK_MAX_CONNECTIONS;
     let sink = match sink::Sink::open(sink_config) {
@@ -391,16 +395,18 @@ async fn measure(
         }
     }
 
-    let mut measured = if s.is_command() {
-        match command_platform(plan, ledger, &sink_url, token.as_deref(), clock.as_ref()).await {
-            Ok(platform) => run_on(plan, &platform, ledger, clock, &sink_side, cancel).await,
-            Err(e) => setup_failed(format!("setting up the command platform: {e:#}")),
-        }
-    } else {
-        match local_platform(plan, ledger, &sink_url, token).await {
-            Ok(platform) => run_on(plan, &platform, ledger, clock, &sink_side, cancel).await,
-            Err(e) => setup_failed(format!("starting the local platform: {e:#}")),
-        }
+    let wiring = Wiring {
+        ledger: ledger.clone(),
+        clock,
+        sink_url,
+        sink_token: token,
+    };
+    let mut measured = match platform::build(plan, wiring).await {
+        Ok(platform) => run_on(plan, &platform, ledger, clock, &sink_side, cancel).await,
+        Err(e) => setup_failed(format!(
+            "starting the {} platform: {e:#}",
+            s.platform.kind.as_str()
+        )),
     };
 
     proxy_stop.cancel();
@@ -463,111 +469,6 @@ async fn measure(
     measured
 }
 
-/// The local platform for the plan: the host running the plan's program, its triggers for
-/// the scenario's workload, and the scenario's strategy as its update.
-async fn local_platform(
-    plan: &RunPlan,
-    ledger: &Ledger,
-    sink_url: &str,
-    sink_token: Option<String>,
-) -> anyhow::Result<LocalPlatform> {
-    let (s, t, out) = (&plan.scenario, &plan.timing, &plan.out_dir);
-    let config = HostConfig {
-        program: plan.program.clone(),
-        sink_url: sink_url.to_owned(),
-        stash_dir: out.join("stash"),
-        log_dir: out.join("instances"),
-        work: plan.work.clone(),
-        startup_delay: t.cold_start,
-        ready_timeout: t.ready_timeout,
-        invoke_timeout: t.invoke_timeout,
-        sink_token,
-        release: s.app.to_behaviour.as_ref().map(|b| {
-            (
-                s.app.to.clone(),
-                release_flags(b, plan.time_scale, plan.seed),
-            )
-        }),
-        // An instance in this process logs through the harness's own subscriber: it has no
-        // lines of its own to stamp, and an empty traces.csv would read as silence.
-        traces: match plan.program.kind {
-            crate::app::AppKind::InProcess => None,
-            _ => Some(
-                crate::platform::traces::Traces::create(&out.join(reports::rundir::TRACES_FILE))
-                    .map_err(|e| anyhow::anyhow!("creating traces.csv: {e}"))?,
-            ),
-        },
-    };
-    let queue = (s.workload.trigger == Trigger::Queue).then(|| {
-        let q = s.queue_settings();
-        QueueOptions {
-            visibility: t.queue_visibility,
-            max_dequeue: q.max_dequeue,
-            batch_size: q.batch_size,
-        }
-    });
-    let settings = LocalSettings {
-        function: match s.workload.trigger {
-            Trigger::Timer => TimerFunction::Tick,
-            Trigger::Queue => TimerFunction::Poll,
-        },
-        first: s.first_expected(),
-        until: s.occurrences_fired(),
-        use_monitor: s.use_monitor(),
-        staging_triggers: s.swap().staging_triggers,
-        queue,
-        door_timeout: t.door_timeout,
-        plan: plan
-            .strategy
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("the local platform needs a local strategy"))?,
-        scale: s.scale.as_ref().map(|sc| {
-            let r = s.rolling();
-            ScaleOptions {
-                min: sc.min,
-                max: sc.max,
-                target_messages: sc.target_messages.unwrap_or(s.queue_settings().batch_size),
-                target_requests: sc.target_requests,
-                interval: sc.interval.scaled(plan.time_scale),
-                cooldown: sc.cooldown.scaled(plan.time_scale),
-                scale_in_grace: r.scale_in_grace.scaled(plan.time_scale),
-                http_grace: r.http_grace.scaled(plan.time_scale),
-            }
-        }),
-        poll_events: s.workload.events.is_schedule().then(|| {
-            Arc::new(
-                (0..s.occurrences_fired())
-                    .map(|m| s.poll_events(m))
-                    .collect(),
-            )
-        }),
-        run_end: t.duration,
-    };
-    let door_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    LocalPlatform::start(config, ledger.clone(), door_listener, settings)
-}
-
-/// The test function's flags for a bad release.
-fn release_flags(b: &crate::scenario::Behaviour, scale: f64, seed: u64) -> Vec<String> {
-    let mut flags = vec![
-        "--start".to_owned(),
-        b.start.as_str().to_owned(),
-        "--fail-rate".to_owned(),
-        b.fail_rate.to_string(),
-        "--http-fail-rate".to_owned(),
-        b.http_fail_rate.to_string(),
-        "--slowdown".to_owned(),
-        b.slowdown.to_string(),
-        "--fault-seed".to_owned(),
-        seed.to_string(),
-    ];
-    if let Some(c) = b.crash_after {
-        flags.push("--crash-after-ns".to_owned());
-        flags.push(c.scaled(scale).as_nanos().to_string());
-    }
-    flags
-}
-
 /// The run's own sink, as the run sees it.
 struct SinkSide {
     /// Where the control probe reaches it directly (its `/health`).
@@ -593,176 +494,17 @@ fn connectable(bound: std::net::SocketAddr) -> std::net::SocketAddr {
 }
 
 /// Drives the run on `platform`, then tears it down whatever happened.
-async fn run_on<P: Platform + Clone>(
+async fn run_on(
     plan: &RunPlan,
-    platform: &P,
+    platform: &Arc<dyn Platform>,
     ledger: &Ledger,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     sink: &SinkSide,
     cancel: &CancellationToken,
 ) -> Measured {
     let measured = drive(plan, platform, ledger, clock, sink, cancel).await;
     platform.teardown().await;
     measured
-}
-
-/// The command platform for the plan: the scenario's commands, their environment, the front
-/// door (a free port when the URL's is 0) and, for apps with their own timer, the schedule.
-async fn command_platform(
-    plan: &RunPlan,
-    ledger: &Ledger,
-    sink_url: &str,
-    sink_token: Option<&str>,
-    clock: &dyn Clock,
-) -> anyhow::Result<CommandPlatform> {
-    let (s, t, out) = (&plan.scenario, &plan.timing, &plan.out_dir);
-    let p = &s.platform;
-    let url = p.url.clone().unwrap_or_default();
-    let (host, mut port) = crate::scenario::front_door_addr(&url).map_err(anyhow::Error::msg)?;
-    // `[::1]` is written with brackets and resolved without.
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let mut addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare, port))
-        .await
-        .map_err(|e| anyhow::anyhow!("platform.url: resolving {host}: {e}"))?
-        .collect();
-    // `localhost` may resolve to ::1 first, while a script listens on 127.0.0.1.
-    addrs.sort_by_key(|a| !a.is_ipv4());
-    let mut front_door = *addrs
-        .first()
-        .ok_or_else(|| anyhow::anyhow!("platform.url: {host} resolves to no address"))?;
-    if port == 0 {
-        // The commands are told the port; bind-and-release is the best a script allows.
-        port = std::net::TcpListener::bind((front_door.ip(), 0))?
-            .local_addr()?
-            .port();
-        front_door.set_port(port);
-    }
-    let authority = format!("{host}:{port}");
-    let base_url = format!("http://{authority}");
-    let driver = s.driver();
-    // The apps' own timers fire on the wall clock's grid of the period, as a real timer's
-    // schedule (a CRON expression) does: the epoch is the next multiple of the period.
-    let now_ns = clock.now_ns() as i64;
-    let now = Instant::now();
-    let period_ns = t.period.as_nanos().max(1) as i64;
-    let epoch_ns = match driver {
-        crate::scenario::Driver::App => (now_ns + period_ns - 1) / period_ns * period_ns,
-        _ => now_ns,
-    };
-    let schedule = Schedule {
-        epoch_ns,
-        epoch: now + Duration::from_nanos((epoch_ns - now_ns) as u64),
-        period: t.period,
-    };
-    let mut work_args = plan.work.args();
-    if driver == crate::scenario::Driver::App {
-        work_args.extend([
-            "--timer-epoch-ns".into(),
-            schedule.epoch_ns.to_string(),
-            "--timer-period-ns".into(),
-            t.period.as_nanos().to_string(),
-            "--timer-first".into(),
-            s.first_expected().to_string(),
-            "--timer-until".into(),
-            s.occurrences_fired().to_string(),
-        ]);
-        if let Some(lease) = &s.workload.lease {
-            work_args.extend([
-                "--lease".into(),
-                lease.clone(),
-                "--lease-ttl-ms".into(),
-                t.lease_ttl.as_millis().max(1).to_string(),
-            ]);
-        }
-    }
-    if plan.program.kind == crate::app::AppKind::InProcess {
-        anyhow::bail!("a command platform starts the app as a process, not in the harness's own");
-    }
-    let words: Vec<String> = std::iter::once(plan.program.program.display().to_string())
-        .chain(
-            plan.program
-                .args
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned()),
-        )
-        .collect();
-    // The scripts split HARNESS_APP_COMMAND on spaces: a word with one would break it.
-    if let Some(w) = words.iter().find(|w| w.contains(char::is_whitespace)) {
-        anyhow::bail!(
-            "the app command {w:?} holds a space, which HARNESS_APP_COMMAND (shell words) \
-             cannot carry; install or link it at a path without one"
-        );
-    }
-    let app_command = words.join(" ");
-    let run_dir = std::path::absolute(out)?;
-    let state_dir = run_dir.join("platform");
-    std::fs::create_dir_all(&state_dir)?;
-    let w = &s.workload;
-    let mut env: Vec<(String, String)> = [
-        ("HARNESS_SINK_URL", sink_url.to_owned()),
-        ("HARNESS_SINK_TOKEN", sink_token.unwrap_or("").to_owned()),
-        ("TESTFN_SINK_TOKEN", sink_token.unwrap_or("").to_owned()),
-        ("HARNESS_FROM", s.app.from.clone()),
-        ("HARNESS_TO", s.app.to.clone()),
-        ("HARNESS_INSTANCES", s.app.instances.to_string()),
-        ("HARNESS_RUN_DIR", run_dir.display().to_string()),
-        ("HARNESS_STATE_DIR", state_dir.display().to_string()),
-        ("HARNESS_TIME_SCALE", plan.time_scale.to_string()),
-        ("HARNESS_URL", base_url.clone()),
-        ("HARNESS_PORT", port.to_string()),
-        ("HARNESS_APP_COMMAND", app_command),
-        ("HARNESS_WORK_ARGS", work_args.join(" ")),
-        ("HARNESS_DRIVER", driver.as_str().to_owned()),
-        ("HARNESS_PERIOD_NS", t.period.as_nanos().to_string()),
-        ("HARNESS_ITEMS", w.items.to_string()),
-        ("HARNESS_ITEM_DELAY_NS", t.item_delay.as_nanos().to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    if driver == crate::scenario::Driver::App {
-        // Only the app driver's schedule is known before the deploy.
-        env.push((
-            "HARNESS_TIMER_EPOCH_NS".into(),
-            schedule.epoch_ns.to_string(),
-        ));
-        env.push((
-            "HARNESS_TIMER_PERIOD_NS".into(),
-            t.period.as_nanos().to_string(),
-        ));
-    }
-    env.sort();
-    let dir = Path::new(&plan.scenario_path)
-        .parent()
-        .map(|d| {
-            if d.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                d
-            }
-        })
-        .unwrap_or(Path::new("."))
-        .to_owned();
-    let settings = CommandSettings {
-        dir: std::path::absolute(dir)?,
-        log_dir: out.join("commands"),
-        deploy: p.deploy.clone(),
-        update: p.update.clone(),
-        status: p.status.clone(),
-        teardown: p.teardown.clone(),
-        timeout: p.timeout().0,
-        status_interval: p.status_interval().0,
-        front_door,
-        url: base_url,
-        host: authority,
-        driver,
-        first: s.first_expected(),
-        until: s.occurrences_fired(),
-        invoke_timeout: t.invoke_timeout,
-        schedule,
-        env,
-    };
-    CommandPlatform::new(settings, ledger.clone())
 }
 
 /// The scenario's probes of the front door at `door`.
@@ -793,11 +535,11 @@ async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
 /// The run itself, on any platform: deploy, probe, update, settle. It always stops what it
 /// started (triggers, probes) and hands back what it measured, with the failure if there
 /// was one; the caller tears the platform down.
-async fn drive<P: Platform + Clone>(
+async fn drive(
     plan: &RunPlan,
-    platform: &P,
+    platform: &Arc<dyn Platform>,
     ledger: &Ledger,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     sink: &SinkSide,
     user_cancel: &CancellationToken,
 ) -> Measured {
@@ -829,11 +571,11 @@ async fn drive<P: Platform + Clone>(
     measured
 }
 
-async fn drive_until<P: Platform + Clone>(
+async fn drive_until(
     plan: &RunPlan,
-    platform: &P,
+    platform: &Arc<dyn Platform>,
     ledger: &Ledger,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
     sink: &SinkSide,
     cancel: &CancellationToken,
 ) -> Measured {
@@ -852,15 +594,13 @@ async fn drive_until<P: Platform + Clone>(
         return measured;
     }
 
-    let schedule = platform.fixed_schedule().unwrap_or_else(|| Schedule {
-        epoch_ns: clock.now_ns() as i64,
-        epoch: Instant::now(),
-        period: plan.timing.period,
-    });
+    let schedule = platform
+        .fixed_schedule()
+        .unwrap_or_else(|| Schedule::starting_now(&clock, plan.timing.period));
     measured.schedule = Some(schedule);
     // An epoch fixed before the deploy (the app driver) must still be ahead of the warm-up's
     // end, or occurrences the run expects were due before anything could run them.
-    let late = Instant::now().saturating_duration_since(schedule.epoch);
+    let late = clock.now().saturating_duration_since(schedule.epoch);
     if platform.fixed_schedule().is_some() && late > plan.timing.warmup {
         measured.failure = Some(Failure::new(
             "start",
@@ -878,7 +618,7 @@ async fn drive_until<P: Platform + Clone>(
     let probe_stop = CancellationToken::new();
     // Probes start at the epoch, or now when the epoch is already past (the app driver's):
     // a backlog of probes fired at once would only measure the client.
-    let probe_start = schedule.epoch.max(Instant::now());
+    let probe_start = schedule.epoch.max(clock.now());
     let probe_start_ns =
         schedule.epoch_ns + probe_start.duration_since(schedule.epoch).as_nanos() as i64;
     let mut probe = probe_config(s, platform.front_door(), plan.timing.probe_timeout);
@@ -905,7 +645,7 @@ async fn drive_until<P: Platform + Clone>(
     }
     let probe_task = tokio::spawn(probes::run_all(
         targets,
-        clock.clone(),
+        clock,
         probe_start,
         probe_start_ns,
         probe_stop.clone(),
@@ -968,9 +708,9 @@ async fn drive_until<P: Platform + Clone>(
 
 /// Waits for `update_at`, performs the update, and runs on to `duration`; a failed update
 /// ends the run at once rather than after the whole duration.
-async fn perform_update<P: Platform + Clone>(
+async fn perform_update(
     plan: &RunPlan,
-    platform: &P,
+    platform: &Arc<dyn Platform>,
     ledger: &Ledger,
     live: &crate::analysis::LiveProbes,
     schedule: Schedule,
@@ -981,9 +721,17 @@ async fn perform_update<P: Platform + Clone>(
         return Some(Failure::interrupted("run"));
     }
     let mut update = {
-        let platform = platform.clone();
+        let (platform, ledger) = (platform.clone(), ledger.clone());
         let (from, to, n) = (s.app.from.clone(), s.app.to.clone(), s.app.instances);
-        tokio::spawn(async move { platform.update(&from, &to, n).await })
+        // The `update` phase is the runner's, on every platform: update_duration_ms is its
+        // span, whatever the platform writes inside it.
+        tokio::spawn(async move {
+            let phase = |kind| ledger.event(kind, "", &to, "").with("phase", "update");
+            ledger.record(phase(reports::ledger::event::PHASE_BEGUN));
+            let updated = platform.update(&from, &to, n).await;
+            ledger.record(phase(reports::ledger::event::PHASE_ENDED));
+            updated
+        })
     };
     // The rollback, manual or analysis-gated, runs beside the update; it stops waiting at
     // the run's end, but a rollback under way is waited for.
@@ -1015,9 +763,9 @@ async fn perform_update<P: Platform + Clone>(
 /// Rolls the update back when the scenario asks, at most once: at `run.rollback_at`, or at
 /// the first evaluation of `[analysis]` whose window fails a threshold (every evaluation is
 /// recorded in the ledger). Returns a failure only when the rollback itself failed.
-async fn roll_back_when_asked<P: Platform + Clone>(
+async fn roll_back_when_asked(
     plan: &RunPlan,
-    platform: &P,
+    platform: &Arc<dyn Platform>,
     ledger: &Ledger,
     live: &crate::analysis::LiveProbes,
     schedule: Schedule,
@@ -1045,7 +793,7 @@ async fn roll_back_when_asked<P: Platform + Clone>(
     if manual.is_none() && analysis.is_none() {
         return None;
     }
-    let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+    let far = ledger.clock().now() + Duration::from_secs(365 * 24 * 3600);
     let mut tick =
         tokio::time::interval(analysis.as_ref().map_or(Duration::from_secs(3600), |a| a.2));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -1107,9 +855,12 @@ async fn roll_back_when_asked<P: Platform + Clone>(
             )
             .with("by", by),
     );
-    platform
-        .rollback(&s.app.to, &s.app.from, s.app.instances)
-        .await
+    // The scenario's checks allow a rollback only on a platform that has one.
+    let rolled = match platform.rollback() {
+        Some(r) => r.rollback(&s.app.to, &s.app.from, s.app.instances).await,
+        None => Err(anyhow::anyhow!("the platform has no rollback")),
+    };
+    rolled
         .err()
         .map(|e| Failure::new("update", format!("the rollback failed: {e:#}")))
 }

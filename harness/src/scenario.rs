@@ -29,7 +29,7 @@ use crate::duration::Span;
 mod faults;
 mod release;
 mod scaling;
-mod sections;
+pub mod sections;
 pub use faults::{Fault, FaultKind, Pick};
 pub use release::*;
 pub use scaling::*;
@@ -132,7 +132,9 @@ impl TryFrom<ScenarioFile> for Scenario {
     type Error = (&'static str, String);
 
     fn try_from(f: ScenarioFile) -> Result<Scenario, Self::Error> {
-        let local = f.platform.kind == PlatformKind::Local;
+        // A platform that runs the harness's strategies needs one of them; any other takes
+        // the strategy as a label.
+        let local = f.platform.kind.capabilities().strategies;
         let kind = match StrategyKind::parse(&f.strategy) {
             Some(kind) if local => kind,
             _ if local => {
@@ -591,11 +593,17 @@ impl Scenario {
         if !p.path.starts_with('/') {
             return Err(("probes.path", "must start with /".into()));
         }
-        if !self.is_command() && !p.path.starts_with("/api/") {
-            return Err((
-                "probes.path",
-                "must start with /api/ on the local platform (the front door's routes)".into(),
-            ));
+        let kind = self.platform.kind;
+        if let Some(prefix) = kind.capabilities().probe_path_prefix {
+            if !p.path.starts_with(prefix) {
+                return Err((
+                    "probes.path",
+                    format!(
+                        "must start with {prefix} on the {} platform (the front door's routes)",
+                        kind.as_str()
+                    ),
+                ));
+            }
         }
         if p.connections > 1000 {
             return Err(("probes.connections", "must be at most 1000".into()));
@@ -645,79 +653,46 @@ impl Scenario {
         if w.lease_ttl.is_some_and(|t| t.0.is_zero()) {
             return Err(("workload.lease_ttl", "must be positive".into()));
         }
-        if !self.is_command() {
-            if driver != Driver::Platform {
-                return Err((
-                    "workload.driver",
-                    format!(
-                        "the local platform fires its own triggers (driver \"platform\"); \
-                         {:?} is for [platform] kind = \"command\"",
-                        driver.as_str()
-                    ),
-                ));
-            }
-            return Ok(());
-        }
-        let p = &self.platform;
-        if driver == Driver::Platform {
+        let kind = self.platform.kind;
+        let caps = kind.capabilities();
+        if !caps.drivers.contains(&driver) {
+            let takes: Vec<String> = caps
+                .drivers
+                .iter()
+                .map(|d| format!("{:?}", d.as_str()))
+                .collect();
             return Err((
                 "workload.driver",
-                "a command platform has no trigger of the harness's: use harness, app or none"
-                    .into(),
+                format!(
+                    "the {} platform takes driver {}; {:?} is another platform's",
+                    kind.as_str(),
+                    takes.join(", "),
+                    driver.as_str()
+                ),
             ));
         }
-        if w.trigger == Trigger::Queue {
+        if w.trigger == Trigger::Queue && !caps.queue {
             return Err((
                 "workload.trigger",
-                "a command platform runs the timer workload (the queue is the local platform's)"
-                    .into(),
+                format!(
+                    "the {} platform runs the timer workload (the queue is the local platform's)",
+                    kind.as_str()
+                ),
             ));
         }
-        match &p.url {
-            None => {
-                return Err((
-                    "platform.url",
-                    "a command platform needs its front door's URL".into(),
-                ))
-            }
-            Some(url) => {
-                front_door_addr(url).map_err(|why| ("platform.url", why))?;
-            }
-        }
-        let commands = [
-            ("platform.deploy", Some(&p.deploy)),
-            ("platform.update", Some(&p.update)),
-            ("platform.status", p.status.as_ref()),
-            ("platform.teardown", p.teardown.as_ref()),
-        ];
-        for (key, argv) in commands {
-            if argv.is_some_and(|a| a.first().is_none_or(|program| program.is_empty())) {
-                return Err((
-                    key,
-                    "must be a command: an array of its program and arguments".into(),
-                ));
-            }
-        }
-        if p.timeout().0.is_zero() || p.status_interval().0.is_zero() {
-            return Err((
-                "platform.timeout",
-                "timeout and status_interval must be positive".into(),
-            ));
-        }
-        Ok(())
+        kind.check(&self.platform)
     }
 
-    /// Whether a command platform runs the app (no instance of the harness's own).
-    pub fn is_command(&self) -> bool {
-        self.platform.kind == PlatformKind::Command
+    /// What the scenario's platform can do.
+    pub fn capabilities(&self) -> &'static crate::platform::capabilities::Capabilities {
+        self.platform.kind.capabilities()
     }
 
     /// Who fires the occurrences, defaults applied.
     pub fn driver(&self) -> Driver {
         match self.workload.driver {
             Some(d) => d,
-            None if self.is_command() => Driver::Harness,
-            None => Driver::Platform,
+            None => self.capabilities().default_driver(),
         }
     }
 
@@ -919,7 +894,7 @@ impl Scenario {
     fn validate_release(&self) -> Result<(), (&'static str, String)> {
         if let Some(b) = &self.app.to_behaviour {
             b.validate()?;
-            if self.is_command() {
+            if !self.capabilities().bad_release {
                 return Err((
                     "app.to_behaviour",
                     "a bad release is the local platform's test function; on a command \
@@ -936,7 +911,7 @@ impl Scenario {
                     "must be after run.update_at and before run.duration".into(),
                 ));
             }
-            if self.is_command() {
+            if !self.capabilities().rollback {
                 return Err((
                     "run.rollback_at",
                     "a rollback is the local platform's: a command platform's update command \
@@ -948,7 +923,7 @@ impl Scenario {
         let Some(a) = &self.analysis else {
             return Ok(());
         };
-        if self.is_command() {
+        if !self.capabilities().rollback {
             return Err((
                 "analysis",
                 "the analysis rolls back with the local platform's strategies".into(),
@@ -977,7 +952,8 @@ impl Scenario {
             if c.check_interval.0.is_zero() {
                 return Err(("completion.check_interval", "must be positive".into()));
             }
-            if !self.is_command() && !rolling {
+            let truth = self.capabilities().completion_truth;
+            if truth == crate::platform::capabilities::CompletionTruth::RollingLedger && !rolling {
                 return Err((
                     "completion",
                     "the completion estimate is the rolling update's: on the local platform \
@@ -989,7 +965,7 @@ impl Scenario {
         let Some(sc) = &self.scale else {
             return Ok(());
         };
-        if self.is_command() {
+        if !self.capabilities().scaling {
             return Err((
                 "scale",
                 "[scale] configures the local platform's scale controller; a command \
@@ -1086,33 +1062,6 @@ impl Scenario {
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("scenario")
     }
-}
-
-/// The host (as written, brackets and all for IPv6) and port of a front door URL,
-/// `http://HOST:PORT` with nothing after but an optional `/`, or why it is not one. The
-/// probed path is `probes.path`; a path here would be silently ignored, so it is refused.
-pub fn front_door_addr(url: &str) -> Result<(String, u16), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url:?} must start with http://"))?;
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    if !path.is_empty() {
-        return Err(format!(
-            "{url:?} has a path; give the front door as http://HOST:PORT (probes.path is the \
-             probed path)"
-        ));
-    }
-    let (host, port) = authority
-        .rsplit_once(':')
-        .filter(|(h, _)| !h.ends_with(':') && (h.starts_with('[') || !h.contains(':')))
-        .ok_or_else(|| format!("{url:?} must name a port (http://HOST:PORT)"))?;
-    let port = port
-        .parse::<u16>()
-        .map_err(|_| format!("{url:?} has no valid port"))?;
-    if host.is_empty() || host == "[]" {
-        return Err(format!("{url:?} has no host"));
-    }
-    Ok((host.to_owned(), port))
 }
 
 /// 1-based line of a byte offset.

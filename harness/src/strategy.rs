@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use reports::ledger::event;
 
-use crate::platform::{Host, Phase, PRODUCTION, STAGING};
+use crate::platform::local::host::{Host, Phase};
 use crate::protocol::Mode;
 use crate::rng::Rng;
 use crate::scenario::{OnUnready, Scenario, StopSignal, StrategyKind};
+use crate::slot::{PRODUCTION, STAGING};
 
 /// How long the local platform waits before starting again a version that failed to start
 /// (invented: 1 s, scaled; Kubernetes backs off from 10 s).
@@ -197,9 +198,9 @@ impl Plan {
         // The update is accepted (the site update "returns success": the Flex plan's
         // `deploymentStart`); a rolling update may begin only after its timing gap, and until
         // then the platform goes on deploying `from`.
+        // The runner writes the `update` phase around this.
         host.ledger()
             .record(host.ledger().event(event::UPDATE_ACCEPTED, "", to, ""));
-        host.phase_begun("update", to);
         if let Plan::Rolling { start_gap, .. } = self {
             if !start_gap.is_zero() {
                 host.phase_begun("start_gap", to);
@@ -256,7 +257,6 @@ impl Plan {
                 }
             }
         };
-        host.phase_ended("update", to);
         result
     }
 }

@@ -30,10 +30,10 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                 outln!(
                     "{}: ok ({}{} strategy, {} -> {}, {} instance{}, {work}{faults})",
                     path.display(),
-                    if s.is_command() {
-                        "command platform, "
+                    if s.capabilities().strategies {
+                        String::new()
                     } else {
-                        ""
+                        format!("{} platform, ", s.platform.kind.as_str())
                     },
                     s.strategy,
                     s.app.from,

@@ -6,14 +6,14 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::clock::Clock;
 use reports::ledger::LedgerEvent;
-use sink::clock::Clock;
 
 /// A cheap-to-clone handle on the run's ledger.
 #[derive(Clone)]
 pub struct Ledger {
     inner: Arc<Mutex<Inner>>,
-    clock: Arc<dyn Clock>,
+    clock: Clock,
 }
 
 struct Inner {
@@ -23,7 +23,7 @@ struct Inner {
 
 impl Ledger {
     /// A ledger written to `path` (created, with its header).
-    pub fn create(path: &Path, clock: Arc<dyn Clock>) -> std::io::Result<Ledger> {
+    pub fn create(path: &Path, clock: Clock) -> std::io::Result<Ledger> {
         let mut writer = csv::WriterBuilder::new()
             .has_headers(false)
             .from_writer(BufWriter::new(File::create(path)?));
@@ -39,7 +39,7 @@ impl Ledger {
     }
 
     /// A ledger kept in memory only (tests, simulations).
-    pub fn in_memory(clock: Arc<dyn Clock>) -> Ledger {
+    pub fn in_memory(clock: Clock) -> Ledger {
         Ledger {
             inner: Arc::new(Mutex::new(Inner {
                 writer: None,
@@ -50,11 +50,12 @@ impl Ledger {
     }
 
     pub fn now_ns(&self) -> i64 {
-        self.clock.now_ns() as i64
+        self.clock.now_ns()
     }
 
-    pub fn clock(&self) -> Arc<dyn Clock> {
-        self.clock.clone()
+    /// The run's clock, which stamps every event.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Starts an event stamped now; finish it with `.with(...)` and [`Ledger::record`].

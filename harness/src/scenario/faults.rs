@@ -301,7 +301,7 @@ impl Fault {
             }
         }
         if let Some(slot) = &self.slot {
-            if slot != crate::platform::PRODUCTION && slot != crate::platform::STAGING {
+            if slot != crate::slot::PRODUCTION && slot != crate::slot::STAGING {
                 return Err((
                     "slot",
                     format!("must be \"production\" or \"staging\" (got {slot:?})"),
@@ -434,7 +434,7 @@ impl super::Scenario {
         for (i, f) in self.faults.iter().enumerate() {
             f.validate(self.run.duration)
                 .map_err(|(key, why)| (i, key, why))?;
-            if f.kind.on_instances() && self.is_command() {
+            if f.kind.on_instances() && !self.capabilities().instance_faults {
                 return Err((
                     i,
                     "kind",

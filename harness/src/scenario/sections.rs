@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Span;
+pub use crate::platform::capabilities::{Driver, PlatformKind};
 
 /// The `[expect]` table: thresholds the run must meet.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -440,15 +441,6 @@ pub enum StopSignal {
     Term,
 }
 
-/// Where the app runs: the local emulator, or a real platform driven through commands.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlatformKind {
-    #[default]
-    Local,
-    Command,
-}
-
 /// The `[platform]` table. With `kind = "command"` the harness runs no instance itself: the
 /// commands bring version A up behind `url` and perform the update; the strategy is their
 /// label. Each command is an argv array (no shell), run from the scenario file's directory.
@@ -481,33 +473,6 @@ impl PlatformSection {
 
     pub fn status_interval(&self) -> Span {
         self.status_interval.unwrap_or(Span::from_millis(250))
-    }
-}
-
-/// Who fires the timer's occurrences.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Driver {
-    /// The platform's own trigger: the local platform's timer and queue (local only).
-    #[default]
-    Platform,
-    /// The harness POSTs `/api/tick` through `platform.url` at each occurrence, as an
-    /// external scheduler calling an HTTP-triggered function would.
-    Harness,
-    /// Each app instance runs its own timer from the wall clock (`--timer-epoch-ns`).
-    App,
-    /// No work: probes only.
-    None,
-}
-
-impl Driver {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Driver::Platform => "platform",
-            Driver::Harness => "harness",
-            Driver::App => "app",
-            Driver::None => "none",
-        }
     }
 }
 

@@ -103,32 +103,6 @@ fn the_expected_window_holds_only_whole_loops() {
     assert_eq!(s.first_expected(), 3);
 }
 
-#[test]
-fn a_front_door_is_host_and_port_without_a_path() {
-    assert_eq!(
-        front_door_addr("http://127.0.0.1:0"),
-        Ok(("127.0.0.1".into(), 0))
-    );
-    assert_eq!(
-        front_door_addr("http://[::1]:8080/"),
-        Ok(("[::1]".into(), 8080))
-    );
-    assert_eq!(
-        front_door_addr("http://app.example:80"),
-        Ok(("app.example".into(), 80))
-    );
-    for bad in [
-        "https://x:1",
-        "http://x",
-        "http://x:y",
-        "http://:80",
-        "http://x:80/api",
-        "http://::1:80",
-    ] {
-        assert!(front_door_addr(bad).is_err(), "{bad}");
-    }
-}
-
 const COMMAND: &str = r#"
 strategy = "blue-green"
 [platform]
@@ -151,7 +125,7 @@ duration = "100s"
 #[test]
 fn a_command_platform_takes_a_label_and_its_errors_name_the_key() {
     let s = parse(COMMAND).unwrap();
-    assert!(s.is_command());
+    assert_eq!(s.platform.kind, crate::platform::PlatformKind::Command);
     assert_eq!(s.strategy.to_string(), "blue-green");
     assert_eq!(
         s.driver(),

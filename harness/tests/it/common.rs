@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use harness::platform::ledger::Ledger;
-use harness::platform::{Host, HostConfig};
+use harness::platform::local::{Host, HostConfig};
 use harness::runner::RunPlan;
 use harness::scenario::OnCancel;
 use harness::scenario::Scenario;
@@ -64,11 +64,7 @@ impl TestSink {
 
 /// A host running `testfn` instances that loop `items` times, `delay` apart.
 pub fn host(dir: &Path, sink_url: &str, items: u32, delay: Duration) -> Host {
-    let ledger = Ledger::create(
-        &dir.join("ledger.csv"),
-        std::sync::Arc::new(sink::clock::SystemClock),
-    )
-    .unwrap();
+    let ledger = Ledger::create(&dir.join("ledger.csv"), harness::clock::Clock::system()).unwrap();
     Host::new(
         HostConfig {
             program: testfn().into(),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use harness::platform::PRODUCTION;
+use harness::slot::PRODUCTION;
 use reports::{ExpectedSpec, RunDir, SourceSpec};
 
 use crate::common::{host, surviving_pids};
@@ -98,7 +98,7 @@ async fn past_the_runs_instance_limit_a_start_fails_at_once_and_the_ledger_says_
     let url = format!("http://{}", sink.local_addr().unwrap());
     let host = host(dir.path(), &url, 1, Duration::from_millis(10));
     assert_eq!(
-        harness::platform::host::MAX_INSTANCES_STARTED,
+        harness::platform::local::host::MAX_INSTANCES_STARTED,
         10 * u64::from(harness::scenario::MAX_INSTANCES)
     );
     host.set_instance_limit(1);

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use harness::platform::timer::{self, Schedule, TimerFunction, TimerOptions};
-use harness::platform::PRODUCTION;
+use harness::clock::Schedule;
+use harness::platform::local::timer::{self, TimerFunction, TimerOptions};
+use harness::slot::PRODUCTION;
 use reports::{ExpectedSpec, RunDir, SourceSpec};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -45,7 +46,7 @@ fn spec(
 
 /// Lets every background invocation end, then stops the instances and the sink, so every
 /// item sent is on disk before the test checks.
-async fn settle_and_stop(host: &harness::platform::Host, sink: TestSink) {
+async fn settle_and_stop(host: &harness::platform::local::Host, sink: TestSink) {
     host.tasks().close();
     host.tasks().wait().await;
     host.kill_all().await;

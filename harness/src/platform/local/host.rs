@@ -27,8 +27,8 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use super::launcher::{Control, Launcher, Signal};
-use super::ledger::Ledger;
 use super::{queue, timer};
+use crate::platform::ledger::Ledger;
 use crate::protocol::SendReport;
 use crate::testfn::Work;
 

@@ -14,8 +14,9 @@ use reports::ledger::event;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Host, Outcome, PRODUCTION};
+use super::{Host, Outcome};
 use crate::protocol::{Invocation, Message, ProcRequest};
+use crate::slot::PRODUCTION;
 
 /// The queue trigger's settings.
 #[derive(Clone, Copy, Debug)]

@@ -19,6 +19,7 @@ use tokio::io::AsyncRead;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppProgram;
+use crate::platform::process_group::{kill_group, own_group_dying_with_us};
 
 /// A signal the host sends an instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,32 +100,6 @@ impl Control for ProcessGroup {
             Signal::Cont => libc::SIGCONT,
         };
         kill_group(self.0, signal);
-    }
-}
-
-/// Puts the child in a process group of its own that dies with the harness: `PR_SET_PDEATHSIG`
-/// asks the kernel to SIGKILL it when the thread that spawned it exits, so neither an instance
-/// nor a platform command outlives a killed harness.
-pub(crate) fn own_group_dying_with_us(cmd: &mut tokio::process::Command) {
-    cmd.process_group(0);
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-}
-
-/// Sends `signal` to the process group led by `pid`.
-pub(crate) fn kill_group(pid: u32, signal: i32) {
-    if pid == 0 {
-        return;
-    }
-    // SAFETY: kill(2) has no memory-safety preconditions; a stale pid group is harmless
-    // because each instance leads its own group and groups are reaped only by us.
-    unsafe {
-        libc::kill(-(pid as i32), signal);
     }
 }
 

@@ -19,7 +19,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Host, PRODUCTION};
+use super::Host;
+use crate::slot::PRODUCTION;
 
 /// The controller's settings, scaled.
 #[derive(Clone, Copy, Debug)]

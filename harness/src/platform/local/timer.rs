@@ -11,32 +11,13 @@
 //! exactly one catch-up run of it fires: a killed run is repeated (duplicates and late
 //! items), and several missed occurrences collapse into one (the rest are lost).
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Host, Outcome, Phase, PRODUCTION, STAGING};
+use super::{Host, Outcome, Phase};
+use crate::clock::Schedule;
 use crate::protocol::{Invocation, PollRequest};
-
-/// The timer's schedule, in both clocks: ns since the Unix epoch for the record, and a
-/// monotonic instant for sleeping.
-#[derive(Clone, Copy, Debug)]
-pub struct Schedule {
-    pub epoch_ns: i64,
-    pub epoch: Instant,
-    pub period: Duration,
-}
-
-impl Schedule {
-    pub fn scheduled_ns(&self, m: u64) -> i64 {
-        self.epoch_ns + (self.period.as_nanos() as i64) * m as i64
-    }
-
-    pub fn instant(&self, m: u64) -> Instant {
-        self.epoch + self.period * m as u32
-    }
-}
+use crate::slot::{PRODUCTION, STAGING};
 
 /// Which function the timer runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

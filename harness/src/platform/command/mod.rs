@@ -26,9 +26,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub mod build;
+pub mod section;
+
 use super::ledger::Ledger;
-use super::timer::Schedule;
-use super::Platform;
+use super::{BoxFuture, Platform};
+use crate::clock::Schedule;
 use crate::protocol::{TickRequest, TickResponse};
 use crate::scenario::Driver;
 
@@ -145,7 +148,7 @@ impl CommandPlatform {
             // the harness must not wait for it.
             .stdout(Stdio::from(file.try_clone()?))
             .stderr(Stdio::from(file));
-        super::launcher::own_group_dying_with_us(&mut cmd);
+        crate::platform::process_group::own_group_dying_with_us(&mut cmd);
         let started = Instant::now();
         let mut child = cmd
             .spawn()
@@ -374,18 +377,24 @@ impl Platform for CommandPlatform {
         (s.driver == Driver::App).then_some(s.schedule)
     }
 
-    async fn deploy(&self, version: &str, _instances: u32) -> anyhow::Result<()> {
-        let l = &self.inner.ledger;
-        l.record(
-            l.event(event::PHASE_BEGUN, "", version, "")
-                .with("phase", "deploy"),
-        );
-        let result = self.must("deploy", &self.settings().deploy.clone()).await;
-        l.record(
-            l.event(event::PHASE_ENDED, "", version, "")
-                .with("phase", "deploy"),
-        );
-        result
+    fn deploy<'a>(
+        &'a self,
+        version: &'a str,
+        _instances: u32,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let l = &self.inner.ledger;
+            l.record(
+                l.event(event::PHASE_BEGUN, "", version, "")
+                    .with("phase", "deploy"),
+            );
+            let result = self.must("deploy", &self.settings().deploy.clone()).await;
+            l.record(
+                l.event(event::PHASE_ENDED, "", version, "")
+                    .with("phase", "deploy"),
+            );
+            result
+        })
     }
 
     fn start_triggers(&self, schedule: Schedule) {
@@ -394,91 +403,97 @@ impl Platform for CommandPlatform {
         }
     }
 
-    async fn update(&self, _from: &str, to: &str, _instances: u32) -> anyhow::Result<()> {
-        let l = &self.inner.ledger;
-        l.record(
-            l.event(event::PHASE_BEGUN, "", to, "")
-                .with("phase", "update"),
-        );
-        l.record(
-            l.event(event::PHASE_BEGUN, "", to, "")
-                .with("phase", "update_command"),
-        );
-        let s = self.settings().clone();
-        let mut result = self.must("update", &s.update).await;
-        l.record(
-            l.event(event::PHASE_ENDED, "", to, "")
-                .with("phase", "update_command"),
-        );
-        if result.is_ok() {
-            if let Some(status) = &s.status {
-                result = self.wait_complete(status).await;
+    fn update<'a>(
+        &'a self,
+        _from: &'a str,
+        to: &'a str,
+        _instances: u32,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            // The runner writes the `update` phase around this.
+            let l = &self.inner.ledger;
+            l.record(
+                l.event(event::PHASE_BEGUN, "", to, "")
+                    .with("phase", "update_command"),
+            );
+            let s = self.settings().clone();
+            let mut result = self.must("update", &s.update).await;
+            l.record(
+                l.event(event::PHASE_ENDED, "", to, "")
+                    .with("phase", "update_command"),
+            );
+            if result.is_ok() {
+                if let Some(status) = &s.status {
+                    result = self.wait_complete(status).await;
+                }
             }
-        }
-        l.record(
-            l.event(event::PHASE_ENDED, "", to, "")
-                .with("phase", "update"),
-        );
-        result
+            result
+        })
     }
 
-    async fn stop_triggers(&self) {
-        self.inner.stop_ticks.cancel();
+    fn stop_triggers(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.inner.stop_ticks.cancel();
+        })
     }
 
-    async fn settle(&self, within: Duration) {
-        let ticks = &self.inner.ticks;
-        ticks.close();
-        match self.settings().driver {
-            Driver::Harness => {
-                let _ = tokio::time::timeout(within, ticks.wait()).await;
+    fn settle(&self, within: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let ticks = &self.inner.ticks;
+            ticks.close();
+            match self.settings().driver {
+                Driver::Harness => {
+                    let _ = tokio::time::timeout(within, ticks.wait()).await;
+                }
+                // The apps' own runs cannot be watched from here: give them the settle time.
+                Driver::App => tokio::time::sleep(within).await,
+                Driver::None | Driver::Platform => {}
             }
-            // The apps' own runs cannot be watched from here: give them the settle time.
-            Driver::App => tokio::time::sleep(within).await,
-            Driver::None | Driver::Platform => {}
-        }
+        })
     }
 
     fn alive(&self) -> Vec<String> {
         Vec::new()
     }
 
-    async fn teardown(&self) {
-        self.inner.stop_ticks.cancel();
-        self.inner.abort_ticks.cancel();
-        self.inner.ticks.close();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.ticks.wait()).await;
-        if let Some(argv) = self.settings().teardown.clone() {
-            match self.run("teardown", &argv, None).await {
-                Ok(ran) if ran.code == Some(0) => {}
-                Ok(ran) => tracing::warn!(
-                    code = ?ran.code,
-                    log = %ran.log.display(),
-                    "the teardown command failed"
-                ),
-                Err(e) => tracing::warn!(error = %e, "the teardown command failed"),
+    fn teardown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.inner.stop_ticks.cancel();
+            self.inner.abort_ticks.cancel();
+            self.inner.ticks.close();
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.ticks.wait()).await;
+            if let Some(argv) = self.settings().teardown.clone() {
+                match self.run("teardown", &argv, None).await {
+                    Ok(ran) if ran.code == Some(0) => {}
+                    Ok(ran) => tracing::warn!(
+                        code = ?ran.code,
+                        log = %ran.log.display(),
+                        "the teardown command failed"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "the teardown command failed"),
+                }
             }
-        }
-        // The backstop: whatever the commands left in their process groups.
-        let groups: Vec<i32> = self.inner.groups.lock().expect("groups").clone();
-        let alive: Vec<i32> = groups.into_iter().filter(|&g| group_alive(g)).collect();
-        if alive.is_empty() {
-            return;
-        }
-        for &g in &alive {
-            kill_group(g, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline && alive.iter().any(|&g| group_alive(g)) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let l = &self.inner.ledger;
-        for &g in &alive {
-            if group_alive(g) {
-                kill_group(g, libc::SIGKILL);
+            // The backstop: whatever the commands left in their process groups.
+            let groups: Vec<i32> = self.inner.groups.lock().expect("groups").clone();
+            let alive: Vec<i32> = groups.into_iter().filter(|&g| group_alive(g)).collect();
+            if alive.is_empty() {
+                return;
             }
-            l.record(l.event("command_group_killed", "", "", "").with("pgid", g));
-        }
+            for &g in &alive {
+                kill_group(g, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline && alive.iter().any(|&g| group_alive(g)) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let l = &self.inner.ledger;
+            for &g in &alive {
+                if group_alive(g) {
+                    kill_group(g, libc::SIGKILL);
+                }
+                l.record(l.event("command_group_killed", "", "", "").with("pgid", g));
+            }
+        })
     }
 }
 
@@ -509,7 +524,7 @@ fn resolve_program(dir: &Path, program: &str) -> PathBuf {
 
 fn kill_group(pgid: i32, signal: i32) {
     if pgid > 0 {
-        super::launcher::kill_group(pgid as u32, signal);
+        crate::platform::process_group::kill_group(pgid as u32, signal);
     }
 }
 
