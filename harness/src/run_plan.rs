@@ -61,7 +61,7 @@ impl RunPlan {
             fail_n: w.fail_n,
         };
         RunPlan {
-            strategy: Plan::from_scenario(&scenario, time_scale, seed),
+            strategy: Plan::from_scenario(&scenario, &|span| span.scaled(time_scale), seed),
             scenario,
             scenario_path: scenario_path.into(),
             out_dir: out_dir.into(),

@@ -471,47 +471,15 @@ impl Scenario {
                 ));
             }
         }
-        if let Strategy::Rolling(r) = &self.strategy {
-            if r.batch_size.is_some() && r.batches.is_some() {
-                return Err((
-                    "rolling.batches",
-                    "give batch_size or batches, not both".into(),
-                ));
-            }
-            if r.batch_size == Some(0) || r.batches == Some(0) {
-                return Err(("rolling.batch_size", "must be at least 1".into()));
-            }
-            match (&r.then_update_to, r.then_update_at) {
-                (Some(v), Some(at)) => {
-                    if let Some(why) = sink::item::version_error(v) {
-                        return Err(("rolling.then_update_to", format!("{why} (got {v:?})")));
-                    }
-                    if *v == self.app.to || *v == self.app.from {
-                        return Err((
-                            "rolling.then_update_to",
-                            "must differ from app.from and app.to".into(),
-                        ));
-                    }
-                    if at <= self.run.update_at || at >= self.run.duration {
-                        return Err((
-                            "rolling.then_update_at",
-                            "must be after run.update_at and before run.duration".into(),
-                        ));
-                    }
-                }
-                (None, None) => {}
-                _ => {
-                    return Err((
-                        "rolling.then_update_to",
-                        "then_update_to and then_update_at go together".into(),
-                    ))
-                }
-            }
-        }
-        if let Strategy::Graceful(g) = &self.strategy {
-            if !(0.0..=1.0).contains(&g.grace_jitter) {
-                return Err(("graceful.grace_jitter", "must be between 0 and 1".into()));
-            }
+        match &self.strategy {
+            Strategy::Rolling(r) => r.check(
+                &self.app.from,
+                &self.app.to,
+                self.run.update_at,
+                self.run.duration,
+            )?,
+            Strategy::Graceful(g) => g.check()?,
+            _ => {}
         }
         if self.loop_length() > w.period.0 {
             return Err((

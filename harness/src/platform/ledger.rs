@@ -14,6 +14,9 @@ use reports::ledger::LedgerEvent;
 pub struct Ledger {
     inner: Arc<Mutex<Inner>>,
     clock: Clock,
+    /// Told the number of events after each one is recorded, so that a waiter wakes on
+    /// the event it waits for instead of polling.
+    recorded: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 struct Inner {
@@ -35,6 +38,7 @@ impl Ledger {
                 events: Vec::new(),
             })),
             clock,
+            recorded: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -46,6 +50,7 @@ impl Ledger {
                 events: Vec::new(),
             })),
             clock,
+            recorded: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -77,6 +82,39 @@ impl Ledger {
             }
         }
         inner.events.push(event);
+        let count = inner.events.len();
+        drop(inner);
+        self.recorded.send_replace(count);
+    }
+
+    /// Waits until the ledger holds an event `found` accepts: woken by each event recorded,
+    /// never polling.
+    pub async fn wait_for(&self, found: impl Fn(&LedgerEvent) -> bool) {
+        // Subscribed before looking, so an event recorded in between still wakes us.
+        let mut recorded = self.recorded.subscribe();
+        while !self.any(&found) {
+            if recorded.changed().await.is_err() {
+                // The ledger is gone: nothing more will be recorded.
+                return;
+            }
+        }
+    }
+
+    /// Waits until some event is recorded after the `seen`-th: the count now.
+    pub async fn changed_after(&self, seen: usize) -> usize {
+        let mut recorded = self.recorded.subscribe();
+        loop {
+            let count = *recorded.borrow_and_update();
+            if count > seen || recorded.changed().await.is_err() {
+                return count;
+            }
+        }
+    }
+
+    /// Events from the `from`-th on, in the order recorded.
+    pub fn events_from(&self, from: usize) -> Vec<LedgerEvent> {
+        let inner = self.inner.lock().expect("ledger lock");
+        inner.events.get(from..).unwrap_or_default().to_vec()
     }
 
     /// Every event so far, in the order recorded.

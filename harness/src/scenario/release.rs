@@ -88,20 +88,6 @@ impl Behaviour {
     }
 }
 
-/// What a rolling update does when a replacement never becomes ready.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnUnready {
-    /// Drain the next batch only once the last batch's replacements are ready, and stop at
-    /// the first that never is: the instances not yet drained keep serving the old version
-    /// (as a Kubernetes Deployment's rollout waits for its new pods and stalls; the default).
-    #[default]
-    Halt,
-    /// Drain every batch on its schedule whatever the replacements do (as the Flex plan's
-    /// batches are described): the update can end with no ready instance.
-    Continue,
-}
-
 /// The analysis that gates an update (`[analysis]`), as Argo Rollouts' and Flagger's do:
 /// every `interval` from the update's start, each threshold is evaluated over the last
 /// `window` of the run; with at least `min_samples` samples in the window, a threshold that

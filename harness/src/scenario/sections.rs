@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Span;
 pub use crate::platform::capabilities::{Driver, PlatformKind};
+pub use crate::strategy::drain::Drain;
+pub use crate::strategy::graceful::Graceful;
+pub use crate::strategy::recreate::{Recreate, StopSignal};
+pub use crate::strategy::rolling::{OnUnready, Rolling};
+pub use crate::strategy::swap::Swap;
 
 /// The `[expect]` table: thresholds the run must meet.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -277,141 +282,6 @@ impl Default for Probes {
     }
 }
 
-/// Slot swap parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Swap {
-    /// Path each staging instance is warmed up with; any response counts.
-    pub warmup_path: String,
-    /// Timeout of one warm-up request (platform: 90 s).
-    pub warmup_timeout: Span,
-    /// Tries after the first failed warm-up request (platform: 5).
-    pub warmup_retries: u32,
-    /// When the old production instances are killed after the swap (invented default: 5 s).
-    pub recycle_after: Span,
-    /// The staging slot's timer fires too (no sticky setting disables it): duplicates.
-    pub staging_triggers: bool,
-}
-
-impl Default for Swap {
-    fn default() -> Self {
-        Swap {
-            warmup_path: "/api/ping".into(),
-            warmup_timeout: Span::from_secs(90),
-            warmup_retries: 5,
-            recycle_after: Span::from_secs(5),
-            staging_triggers: false,
-        }
-    }
-}
-
-/// Recreate parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Recreate {
-    /// `kill` (SIGKILL at once) or `term` (SIGTERM, then SIGKILL after `stop_grace`).
-    pub stop: StopSignal,
-    pub stop_grace: Span,
-}
-
-impl Default for Recreate {
-    fn default() -> Self {
-        Recreate {
-            stop: StopSignal::Kill,
-            stop_grace: Span::from_secs(5),
-        }
-    }
-}
-
-/// Rolling update parameters (the Flex Consumption model).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Rolling {
-    /// Instances drained per batch (default: one batch per instance). Give this or `batches`.
-    pub batch_size: Option<u32>,
-    /// Number of batches the instances are split into.
-    pub batches: Option<u32>,
-    /// Time between the drains of consecutive batches (invented default: 10 s).
-    pub drain_interval: Span,
-    /// How long a drained instance's in-flight work may run before it is killed
-    /// (platform: 60 min).
-    pub scale_in_grace: Span,
-    /// How long a drained instance's HTTP requests may run (platform: 230 s).
-    pub http_grace: Span,
-    /// Delay before each replacement instance is started (invented default: 0 s).
-    pub start_delay: Span,
-    /// What the update does when a replacement never becomes ready: `halt` (the default)
-    /// or `continue` (see [`super::OnUnready`]).
-    pub on_unready: super::OnUnready,
-    /// The timing gap: the update is accepted (`update_accepted`, the site update returning
-    /// success) and the rolling begins only this long after; meanwhile the platform keeps
-    /// deploying, and a scale controller keeps scaling, the original version (platform: an
-    /// unstated delay; default 0 s).
-    pub start_gap: Span,
-    /// A second update, started while the first still rolls: every instance not of this
-    /// version is drained.
-    pub then_update_to: Option<String>,
-    pub then_update_at: Option<Span>,
-}
-
-impl Default for Rolling {
-    fn default() -> Self {
-        Rolling {
-            batch_size: None,
-            batches: None,
-            drain_interval: Span::from_secs(10),
-            scale_in_grace: Span::from_secs(3600),
-            http_grace: Span::from_secs(230),
-            start_delay: Span::default(),
-            start_gap: Span::default(),
-            on_unready: super::OnUnready::Halt,
-            then_update_to: None,
-            then_update_at: None,
-        }
-    }
-}
-
-/// Graceful stop parameters: SIGTERM fires the cancellation token, SIGKILL follows.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Graceful {
-    /// The wait between SIGTERM and SIGKILL (platform: 5 s).
-    pub stopping_wait_time: Span,
-    /// 0 to 1: the effective grace is drawn (seeded) between `(1 - grace_jitter)` times the
-    /// wait and the whole wait, modelling the platform's unreliable grace. Default 0.
-    pub grace_jitter: f64,
-}
-
-impl Default for Graceful {
-    fn default() -> Self {
-        Graceful {
-            stopping_wait_time: Span::from_secs(5),
-            grace_jitter: 0.0,
-        }
-    }
-}
-
-/// App-mode drain parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Drain {
-    /// How often each instance's mode is polled (invented default: 100 ms).
-    pub poll_interval: Span,
-    /// How long instances may take to reach SafeToStop before the run fails, and how long
-    /// a drained instance's requests in flight may take before it is stopped (invented
-    /// default: 60 s).
-    pub timeout: Span,
-}
-
-impl Default for Drain {
-    fn default() -> Self {
-        Drain {
-            poll_interval: Span::from_millis(100),
-            timeout: Span::from_secs(60),
-        }
-    }
-}
-
 /// The queue trigger's platform settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -432,13 +302,6 @@ impl Default for QueueSettings {
             batch_size: 16,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopSignal {
-    Kill,
-    Term,
 }
 
 /// The `[platform]` table. With `kind = "command"` the harness runs no instance itself: the

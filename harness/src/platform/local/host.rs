@@ -30,9 +30,11 @@ use super::launcher::{Control, Launcher, Signal};
 use super::{queue, timer};
 use crate::platform::ledger::Ledger;
 use crate::protocol::SendReport;
+pub use crate::strategy::instances::{InstanceView, Phase};
 use crate::testfn::Work;
 
 mod calls;
+mod instances;
 pub use calls::ModeError;
 
 pub const PRODUCTION: &str = "production";
@@ -70,32 +72,6 @@ pub struct HostConfig {
     pub traces: Option<super::traces::Traces>,
     /// A bad release: the version, and the flags its instances get (`--start unready`, ...).
     pub release: Option<(String, Vec<String>)>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    Starting,
-    Ready,
-    /// Gets no new work; in-flight work may finish.
-    Draining,
-    /// SIGTERM sent.
-    Stopping,
-    /// SIGKILL sent.
-    Killing,
-    Exited,
-}
-
-/// What the host knows of one instance.
-#[derive(Clone, Debug)]
-pub struct InstanceView {
-    pub id: String,
-    pub version: String,
-    pub slot: String,
-    pub addr: Option<SocketAddr>,
-    pub pid: u32,
-    pub phase: Phase,
-    /// Start order: the newest instance has the largest.
-    pub seq: u64,
 }
 
 pub(super) struct Entry {
@@ -307,13 +283,6 @@ impl Host {
 
     pub fn queue(&self) -> &queue::Queue {
         &self.inner.queue
-    }
-
-    /// Waits until the ledger holds an event `done` accepts (polled every 10 ms).
-    pub async fn wait_for_ledger(&self, done: impl Fn(&LedgerEvent) -> bool) {
-        while !self.inner.ledger.any(&done) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
     }
 
     /// Sets when the run's schedule ends.
@@ -857,24 +826,5 @@ impl Host {
         let picked = (pick.view.clone(), InFlight::new(&pick.http_in_flight));
         state.round_robin = state.round_robin.wrapping_add(1);
         Some(picked)
-    }
-
-    /// Records a phase of the update beginning; returns a guard-free end marker.
-    pub fn phase_begun(&self, phase: &str, version: &str) {
-        self.inner.ledger.record(
-            self.inner
-                .ledger
-                .event(event::PHASE_BEGUN, "", version, "")
-                .with("phase", phase),
-        );
-    }
-
-    pub fn phase_ended(&self, phase: &str, version: &str) {
-        self.inner.ledger.record(
-            self.inner
-                .ledger
-                .event(event::PHASE_ENDED, "", version, "")
-                .with("phase", phase),
-        );
     }
 }

@@ -27,6 +27,7 @@ use super::ledger::Ledger;
 use super::{BoxFuture, FaultSignal, FaultTarget, InstanceFaults, Platform, Rollback};
 use crate::clock::Schedule;
 use crate::slot::PRODUCTION;
+use crate::strategy::instances::Instances as _;
 use crate::strategy::{self, Plan};
 
 /// What the local platform does besides running instances: its triggers and its update.
