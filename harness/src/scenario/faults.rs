@@ -565,6 +565,111 @@ at = "90s"
         assert_eq!(again.faults, s.faults);
     }
 
+    /// Every kind with every key it takes, as the scenario file and the run directory's
+    /// `scenario.toml` write it, and the parameters its ledger rows carry at half speed.
+    const EVERY_KEY: &str = r#"
+[[faults]]
+kind = "crash"
+at = "30s"
+instance = "a-0"
+pick = "all"
+restart = false
+restart_after = "2s"
+
+[[faults]]
+kind = "pause"
+at = "40s"
+duration = "2s"
+slot = "production"
+version = "A"
+
+[[faults]]
+kind = "crash_loop"
+at = "50s"
+duration = "5s"
+restart_after = "300ms"
+up_for = "1s"
+
+[[faults]]
+kind = "latency"
+at = "10s"
+duration = "5s"
+latency = "200ms"
+jitter = "50ms"
+probability = 0.5
+
+[[faults]]
+kind = "http_error"
+at = "15s"
+duration = "1s"
+status = 500
+
+[[faults]]
+kind = "reset"
+at = "16s"
+duration = "1s"
+probability = 0.25
+
+[[faults]]
+kind = "blackhole"
+at = "17s"
+duration = "1s"
+
+[[faults]]
+kind = "fail_first"
+at = "18s"
+duration = "1s"
+status = 502
+count = 3
+
+[[faults]]
+kind = "bandwidth"
+at = "19s"
+duration = "1s"
+bytes_per_s = 1000
+
+[[faults]]
+kind = "sink_crash"
+at = "90s"
+"#;
+
+    #[test]
+    fn every_kind_is_written_back_key_for_key() {
+        let s = parse(EVERY_KEY).unwrap();
+        let text = toml::to_string(&s).unwrap();
+        let written = &text[text.find("[[faults]]").expect("faults are written")..];
+        assert_eq!(written.trim(), EVERY_KEY.trim());
+    }
+
+    #[test]
+    fn every_kind_records_its_parameters() {
+        let s = parse(EVERY_KEY).unwrap();
+        let got: Vec<String> = s
+            .faults
+            .iter()
+            .map(|f| {
+                f.params(0.5)
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let want = [
+            "target=instance:a-0 pick=all restart=false restart_after_ms=1000.000",
+            "duration_ms=1000.000 target=slot:production,version:A pick=random",
+            "duration_ms=2500.000 target=any pick=random restart_after_ms=150.000 up_for_ms=500.000",
+            "duration_ms=2500.000 latency_ms=100.000 jitter_ms=25.000 probability=0.5",
+            "duration_ms=500.000 status=500 probability=1",
+            "duration_ms=500.000 probability=0.25",
+            "duration_ms=500.000 probability=1",
+            "duration_ms=500.000 status=502 count=3",
+            "duration_ms=500.000 bytes_per_s=1000 probability=1",
+            "",
+        ];
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn a_key_of_another_kind_is_refused_at_its_line() {
         let (line, key, message) = error_at(
