@@ -396,38 +396,6 @@ impl Fault {
     }
 }
 
-/// The line of `faults[index].key` in the scenario text: the key under the index-th
-/// `[[faults]]` header, or that header.
-pub(super) fn line_of_fault_key(text: &str, index: usize, key: &str) -> Option<usize> {
-    let mut seen = 0usize;
-    let mut header = None;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            if header.is_some() {
-                break;
-            }
-            if t.trim_start_matches('[').trim_end_matches(']').trim() == "faults"
-                && t.starts_with("[[")
-            {
-                if seen == index {
-                    header = Some(i + 1);
-                }
-                seen += 1;
-            }
-            continue;
-        }
-        if header.is_some() {
-            if let Some((k, _)) = t.split_once('=') {
-                if k.trim() == key {
-                    return Some(i + 1);
-                }
-            }
-        }
-    }
-    header
-}
-
 impl super::Scenario {
     /// Checks every `[[faults]]` entry: the index, the key and why.
     pub(super) fn validate_faults(&self) -> Result<(), (usize, &'static str, String)> {
