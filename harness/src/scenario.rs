@@ -30,7 +30,7 @@ mod faults;
 mod release;
 mod scaling;
 mod sections;
-pub use faults::{Fault, FaultKind, Pick};
+pub use faults::*;
 pub use release::*;
 pub use scaling::*;
 pub use sections::*;
@@ -310,7 +310,12 @@ struct ScenarioFile {
     completion: Option<Completion>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     analysis: Option<Analysis>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Read from the spanned document once the rest is: serde only checks the shape.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "faults::tables"
+    )]
     faults: Vec<Fault>,
 }
 
@@ -365,7 +370,7 @@ impl Scenario {
         })?;
         let line_of = |key: &str| span_of(doc.get_ref(), key).map(|s| line_at(text, s.start));
         let de = toml::Deserializer::from(doc.clone());
-        let file: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut file: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             let line = inner
@@ -376,6 +381,18 @@ impl Scenario {
                 line,
                 (key != ".").then_some(key),
                 inner.message().to_owned(),
+            )
+        })?;
+        file.faults = faults::read(doc.get_ref()).map_err(|(index, refusal)| {
+            let entry = format!("faults[{index}]");
+            err(
+                refusal.span.map(|s| line_at(text, s.start)),
+                Some(
+                    refusal
+                        .key
+                        .map_or(entry.clone(), |k| format!("{entry}.{k}")),
+                ),
+                refusal.message,
             )
         })?;
         let mut scenario = Scenario::try_from(file)
