@@ -13,11 +13,54 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::duration::Span;
 use crate::fault_proxy::{Action, FaultProxy};
 use crate::platform::ledger::Ledger;
 use crate::platform::{FaultSignal, FaultTarget, InstanceFaults};
 use crate::rng::Rng;
-use crate::scenario::{Fault, FaultKind, Pick};
+use crate::scenario::{Pick, Target};
+
+/// One `[[faults]]` entry as the run acts it out: resolved from the scenario with every
+/// duration scaled ([`crate::scenario::Fault::schedule`], called by the run plan).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledFault {
+    /// As `kind = "..."` names it: the ledger's `kind`.
+    pub kind: &'static str,
+    /// `at` as the scenario writes it, for the notes.
+    pub written_at: Span,
+    /// When it begins, from the schedule's epoch. Scaled.
+    pub at: Duration,
+    /// How long it acts; zero for a crash and a sink crash. Scaled.
+    pub duration: Duration,
+    /// Its `fault_started` row's `key=value` pairs, beyond the fault's index and kind.
+    pub params: Vec<(&'static str, String)>,
+    pub act: Act,
+}
+
+/// What a fault does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Act {
+    /// Signals the serving instances `target` picks, through the platform.
+    Instances { target: Target, act: InstanceAct },
+    /// Acts on each request in the fault proxy, for the fault's window.
+    SinkPath(Action),
+    /// Stops the harness's own sink.
+    SinkCrash,
+}
+
+/// What an instance fault does to each instance it picked (durations scaled).
+#[derive(Clone, Debug, PartialEq)]
+pub enum InstanceAct {
+    /// SIGSTOP for the fault's duration, then SIGCONT.
+    Pause,
+    /// SIGKILL; with `restart_after`, the platform restarts the same version in the same
+    /// slot that long after; with `up_for` too, each restart is killed again once it has
+    /// lived that long, until the fault's window closes.
+    Kill {
+        restart_after: Option<Duration>,
+        up_for: Option<Duration>,
+    },
+}
 
 /// Everything a fault needs to act.
 #[derive(Clone)]
@@ -25,7 +68,6 @@ pub struct Chaos<P> {
     pub platform: P,
     pub proxy: Option<FaultProxy>,
     pub ledger: Ledger,
-    pub time_scale: f64,
     pub seed: u64,
     /// The schedule's epoch: `at` counts from here.
     pub epoch: Instant,
@@ -39,7 +81,7 @@ pub struct Chaos<P> {
 /// (a fault that found nothing to act on, or could not act).
 pub async fn run<P: InstanceFaults + Clone + 'static>(
     chaos: Chaos<P>,
-    faults: Vec<Fault>,
+    faults: Vec<ScheduledFault>,
 ) -> Vec<String> {
     let mut set = JoinSet::new();
     for (index, fault) in faults.into_iter().enumerate() {
@@ -71,7 +113,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
         &self,
         kind: &str,
         index: usize,
-        fault: &Fault,
+        fault: &ScheduledFault,
         target: Option<&FaultTarget>,
     ) -> reports::LedgerEvent {
         let (id, version, slot) = target.map_or(("", "", ""), |t| {
@@ -83,7 +125,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
             .with("kind", fault.kind)
     }
 
-    fn acted(&self, index: usize, fault: &Fault, target: &FaultTarget, action: &str) {
+    fn acted(&self, index: usize, fault: &ScheduledFault, target: &FaultTarget, action: &str) {
         self.ledger.record(
             self.row(event::FAULT_ACTED, index, fault, Some(target))
                 .with("action", action),
@@ -91,28 +133,30 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
     }
 
     /// Acts out fault `index`; a note when it could not act as written.
-    async fn one(&self, index: usize, fault: Fault) -> Option<String> {
-        let start = self.epoch + fault.at.scaled(self.time_scale);
-        if !self.until(start).await {
+    async fn one(&self, index: usize, fault: ScheduledFault) -> Option<String> {
+        if !self.until(self.epoch + fault.at).await {
             return None;
         }
-        let end = Instant::now() + fault.duration().scaled(self.time_scale);
-        if fault.kind == FaultKind::SinkCrash {
-            self.ledger
-                .record(self.row(event::FAULT_STARTED, index, &fault, None));
-            if let Some(sink) = &self.sink {
-                sink.abort();
+        let end = Instant::now() + fault.duration;
+        let (target, act) = match &fault.act {
+            Act::SinkCrash => {
+                self.ledger
+                    .record(self.row(event::FAULT_STARTED, index, &fault, None));
+                if let Some(sink) = &self.sink {
+                    sink.abort();
+                }
+                self.ledger
+                    .record(self.row(event::FAULT_ENDED, index, &fault, None));
+                return None;
             }
-            self.ledger
-                .record(self.row(event::FAULT_ENDED, index, &fault, None));
-            return None;
-        }
-        if let Some(action) = Action::of(&fault, self.time_scale) {
-            return self.on_sink_path(index, &fault, action, end).await;
-        }
-        let targets = self.pick(index, &fault);
+            Act::SinkPath(action) => {
+                return self.on_sink_path(index, &fault, action.clone(), end).await
+            }
+            Act::Instances { target, act } => (target, act),
+        };
+        let targets = self.pick(index, target);
         let mut started = self.row(event::FAULT_STARTED, index, &fault, targets.first());
-        for (k, v) in fault.params(self.time_scale) {
+        for (k, v) in &fault.params {
             started = started.with(k, v);
         }
         started = started.with(
@@ -133,13 +177,13 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
                 .record(self.row(event::FAULT_ENDED, index, &fault, None));
             return Some(format!(
                 "faults[{index}] ({}) found no serving instance to act on at +{}",
-                fault.kind, fault.at
+                fault.kind, fault.written_at
             ));
         }
         let mut cut = false;
         let mut note = None;
-        match fault.kind {
-            FaultKind::Pause => {
+        match act {
+            InstanceAct::Pause => {
                 for t in &targets {
                     match self
                         .platform
@@ -162,11 +206,18 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
                     }
                 }
             }
-            FaultKind::Crash | FaultKind::CrashLoop => {
+            &InstanceAct::Kill {
+                restart_after,
+                up_for,
+            } => {
                 let mut set = JoinSet::new();
                 for t in targets {
                     let (chaos, fault) = (self.clone(), fault.clone());
-                    set.spawn(async move { chaos.crash(index, &fault, t, end).await });
+                    set.spawn(async move {
+                        chaos
+                            .kill(index, &fault, t, restart_after, up_for, end)
+                            .await
+                    });
                 }
                 while let Some(done) = set.join_next().await {
                     match done {
@@ -178,7 +229,6 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
                     }
                 }
             }
-            _ => unreachable!("sink-path faults were handled above"),
         }
         let mut ended = self.row(event::FAULT_ENDED, index, &fault, None);
         if cut {
@@ -188,29 +238,27 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
         note
     }
 
-    /// Kills `target`, and restarts its version in its slot as the platform would; a crash
-    /// loop kills each restart again after `up_for` until `end`. True when the run ended
-    /// first.
-    async fn crash(
+    /// Kills `target`, and restarts its version in its slot `restart_after` later as the
+    /// platform would; with `up_for`, kills each restart again once it has lived that long,
+    /// until `end`. True when the run ended first.
+    async fn kill(
         &self,
         index: usize,
-        fault: &Fault,
+        fault: &ScheduledFault,
         target: FaultTarget,
+        restart_after: Option<Duration>,
+        up_for: Option<Duration>,
         end: Instant,
     ) -> anyhow::Result<bool> {
-        let looping = fault.kind == FaultKind::CrashLoop;
-        let restart = looping || fault.restart.unwrap_or(true);
-        let restart_after = fault.restart_after().scaled(self.time_scale);
-        let up_for = fault.up_for().scaled(self.time_scale);
         let mut victim = target;
         loop {
             self.platform
                 .signal_instance(&victim.id, FaultSignal::Kill)
                 .await?;
             self.acted(index, fault, &victim, "sigkill");
-            if !restart {
+            let Some(restart_after) = restart_after else {
                 return Ok(false);
-            }
+            };
             if !self.until(Instant::now() + restart_after).await {
                 return Ok(true);
             }
@@ -224,9 +272,9 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
             };
             victim = FaultTarget { id, ..victim };
             self.acted(index, fault, &victim, "restart");
-            if !looping || Instant::now() >= end {
+            let Some(up_for) = up_for.filter(|_| Instant::now() < end) else {
                 return Ok(false);
-            }
+            };
             // It lives `up_for`, unless the loop's window closes first: then it stays.
             let dies = Instant::now() + up_for;
             if dies >= end {
@@ -240,17 +288,17 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
 
     /// The serving instances fault `index` acts on: those its filters match, one drawn with
     /// the run's seed or all.
-    fn pick(&self, index: usize, fault: &Fault) -> Vec<FaultTarget> {
+    fn pick(&self, index: usize, target: &Target) -> Vec<FaultTarget> {
         let mut matching: Vec<FaultTarget> = self
             .platform
             .fault_targets()
             .into_iter()
-            .filter(|t| fault.instance.as_ref().is_none_or(|id| *id == t.id))
-            .filter(|t| fault.slot.as_ref().is_none_or(|s| *s == t.slot))
-            .filter(|t| fault.version.as_ref().is_none_or(|v| *v == t.version))
+            .filter(|t| target.instance.as_ref().is_none_or(|id| *id == t.id))
+            .filter(|t| target.slot.as_ref().is_none_or(|s| *s == t.slot))
+            .filter(|t| target.version.as_ref().is_none_or(|v| *v == t.version))
             .collect();
         matching.sort_by(|a, b| a.id.cmp(&b.id));
-        match fault.pick() {
+        match target.pick() {
             Pick::All => matching,
             Pick::Random if matching.is_empty() => matching,
             Pick::Random => {
@@ -266,7 +314,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
     async fn on_sink_path(
         &self,
         index: usize,
-        fault: &Fault,
+        fault: &ScheduledFault,
         action: Action,
         end: Instant,
     ) -> Option<String> {
@@ -277,7 +325,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
             ));
         };
         let mut started = self.row(event::FAULT_STARTED, index, fault, None);
-        for (k, v) in fault.params(self.time_scale) {
+        for (k, v) in &fault.params {
             started = started.with(k, v);
         }
         self.ledger.record(started);

@@ -55,36 +55,6 @@ pub enum Action {
     Bandwidth { bytes_per_s: u64 },
 }
 
-impl Action {
-    /// The action of a sink-path fault entry at `time_scale`; `None` for an instance fault.
-    pub fn of(f: &crate::scenario::Fault, time_scale: f64) -> Option<Action> {
-        use crate::scenario::FaultKind as K;
-        let p = f.probability();
-        Some(match f.kind {
-            K::Latency => Action::Latency {
-                base: f.latency.unwrap_or_default().scaled(time_scale),
-                jitter: f.jitter.unwrap_or_default().scaled(time_scale),
-                probability: p,
-            },
-            K::HttpError => Action::HttpError {
-                status: f.status(),
-                probability: p,
-            },
-            K::Reset => Action::Reset { probability: p },
-            K::Blackhole => Action::Blackhole { probability: p },
-            K::FailFirst => Action::FailFirst {
-                count: f.count.unwrap_or(0),
-                status: f.status(),
-            },
-            K::Bandwidth => Action::Bandwidth {
-                bytes_per_s: ((f.bytes_per_s.unwrap_or(1) as f64 / time_scale).round() as u64)
-                    .max(1),
-            },
-            K::Crash | K::Pause | K::CrashLoop | K::SinkCrash => return None,
-        })
-    }
-}
-
 /// What a fault met while it acted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {

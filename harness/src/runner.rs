@@ -651,18 +651,17 @@ async fn drive_until(
         probe_stop.clone(),
     ));
     let chaos_stop = CancellationToken::new();
-    let chaos_task = (!s.faults.is_empty()).then(|| {
+    let chaos_task = (!plan.faults.is_empty()).then(|| {
         let chaos = crate::chaos::Chaos {
             platform: platform.clone(),
             proxy: sink.proxy.clone(),
             ledger: ledger.clone(),
-            time_scale: scale,
             seed: plan.seed,
             epoch: schedule.epoch,
             stop: chaos_stop.clone(),
             sink: Some(sink.abort.clone()),
         };
-        tokio::spawn(crate::chaos::run(chaos, s.faults.clone()))
+        tokio::spawn(crate::chaos::run(chaos, plan.faults.clone()))
     });
 
     let failure = perform_update(plan, platform, ledger, &live, schedule, cancel).await;

@@ -30,7 +30,7 @@ mod faults;
 mod release;
 mod scaling;
 pub mod sections;
-pub use faults::{Fault, FaultKind, Pick};
+pub use faults::*;
 pub use release::*;
 pub use scaling::*;
 pub use sections::*;
@@ -312,7 +312,12 @@ struct ScenarioFile {
     completion: Option<Completion>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     analysis: Option<Analysis>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Read from the spanned document once the rest is: serde only checks the shape.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "faults::tables"
+    )]
     faults: Vec<Fault>,
 }
 
@@ -358,50 +363,57 @@ impl Scenario {
             key,
             message,
         };
-        let de = toml::Deserializer::parse(text).map_err(|e| {
+        let doc = toml::de::DeTable::parse(text).map_err(|e| {
             err(
                 e.span().map(|s| line_at(text, s.start)),
                 None,
                 e.message().to_owned(),
             )
         })?;
-        let file: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let line_of = |key: &str| span_of(doc.get_ref(), key).map(|s| line_at(text, s.start));
+        let de = toml::Deserializer::from(doc.clone());
+        let mut file: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             let line = inner
                 .span()
                 .map(|s| line_at(text, s.start))
-                .or_else(|| line_of_key(text, &key));
+                .or_else(|| line_of(&key));
             err(
                 line,
                 (key != ".").then_some(key),
                 inner.message().to_owned(),
             )
         })?;
+        file.faults = faults::read(doc.get_ref()).map_err(|(index, refusal)| {
+            let entry = format!("faults[{index}]");
+            err(
+                refusal.span.map(|s| line_at(text, s.start)),
+                Some(
+                    refusal
+                        .key
+                        .map_or(entry.clone(), |k| format!("{entry}.{k}")),
+                ),
+                refusal.message,
+            )
+        })?;
         let mut scenario = Scenario::try_from(file)
-            .map_err(|(key, message)| err(line_of_key(text, key), Some(key.to_owned()), message))?;
+            .map_err(|(key, message)| err(line_of(key), Some(key.to_owned()), message))?;
         if scenario.name.is_none() {
             scenario.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }
         if let Err((key, message)) = scenario.validate() {
-            return Err(err(line_of_key(text, key), Some(key.to_owned()), message));
+            return Err(err(line_of(key), Some(key.to_owned()), message));
         }
         if let Err((index, key, message)) = scenario.validate_faults() {
-            return Err(err(
-                faults::line_of_fault_key(text, index, key),
-                Some(format!("faults[{index}].{key}")),
-                message,
-            ));
+            let key = format!("faults[{index}].{key}");
+            return Err(err(line_of(&key), Some(key), message));
         }
-        for t in scenario.expect.iter().flat_map(|e| &e.thresholds) {
+        let thresholds = scenario.expect.iter().flat_map(|e| &e.thresholds);
+        for (i, t) in thresholds.enumerate() {
             if let Err(e) = t.parse::<reports::threshold::Threshold>() {
-                let line = text
-                    .lines()
-                    .position(|l| l.contains(t.as_str()))
-                    .map(|i| i + 1)
-                    .or_else(|| line_of_key(text, "expect.thresholds"));
                 return Err(err(
-                    line,
+                    line_of(&format!("expect.thresholds[{i}]")),
                     Some("expect.thresholds".into()),
                     format!("{t:?}: {} at byte {}", e.what, e.at),
                 ));
@@ -1037,36 +1049,38 @@ fn line_at(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// The line where a dotted key (`run.update_at`) is written, if it can be found: the key's
-/// last part at the start of a line inside its `[section]`, or the section header itself.
-fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    let (section, leaf) = match key.rsplit_once('.') {
-        Some((s, l)) => (s, l),
-        None => ("", key),
-    };
-    let mut current = String::new();
-    let mut section_line = None;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-            current = name.trim().to_owned();
-            if current == key {
-                return Some(i + 1);
-            }
-            if current == section {
-                section_line = Some(i + 1);
-            }
-            continue;
-        }
-        if current == section {
-            if let Some((k, _)) = t.split_once('=') {
-                if k.trim() == leaf {
-                    return Some(i + 1);
-                }
-            }
+/// Where a key (`run.update_at`, `faults[1].latency`, as serde_path_to_error writes it) is
+/// written, from the parser's spans: the key itself, an array's element, or, for a key the
+/// file does not give, the nearest table or element that holds it (the `[[faults]]` header
+/// of a fault missing its duration). `None` when not even the first part is written.
+fn span_of(doc: &toml::de::DeTable, key: &str) -> Option<std::ops::Range<usize>> {
+    use toml::de::DeValue;
+    let mut here: Option<&DeValue> = None;
+    let mut span = None;
+    for part in key.split('.') {
+        let (name, indexes) = part.split_once('[').unwrap_or((part, ""));
+        let table = match here {
+            None => doc,
+            Some(DeValue::Table(t)) => t,
+            Some(_) => return span,
+        };
+        let Some((k, v)) = table.get_key_value(name) else {
+            return span;
+        };
+        (span, here) = (Some(k.span()), Some(v.get_ref()));
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            let element = index
+                .trim_end_matches(']')
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| here?.as_array()?.get(i));
+            let Some(element) = element else {
+                return span;
+            };
+            (span, here) = (Some(element.span()), Some(element.get_ref()));
         }
     }
-    section_line
+    span
 }
 
 #[cfg(test)]

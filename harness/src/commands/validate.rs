@@ -24,7 +24,7 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                 let faults = if s.faults.is_empty() {
                     String::new()
                 } else {
-                    let kinds: Vec<&str> = s.faults.iter().map(|f| f.kind.as_str()).collect();
+                    let kinds: Vec<&str> = s.faults.iter().map(|f| f.kind()).collect();
                     format!(", faults: {}", kinds.join(", "))
                 };
                 outln!(

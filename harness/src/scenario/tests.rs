@@ -309,3 +309,25 @@ fn the_limits_on_instances_run_duration_and_probe_rate_name_the_key_and_line() {
     assert!(e.message.contains("between 1 and 10000 per second"), "{e}");
     assert!(parse(&probes(MAX_PROBE_RATE)).is_ok());
 }
+
+#[test]
+fn positions_come_from_the_parser_not_from_rescanning_the_text() {
+    // A key of an inline table has its line too.
+    let inline = "strategy = \"swap\"\nworkload = { period = \"10s\", items = 10, item_delay = \"1s\" }\nrun = { warmup = \"20s\", update_at = \"200s\", duration = \"100s\" }\n";
+    let e = parse(inline).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(3), Some("run.update_at")),
+        "{e}"
+    );
+    // A threshold is blamed where it is in the list, not where its text first appears.
+    let text = format!(
+        "description = \"downtime.max < 5\"\n{SEED}\n[expect]\nthresholds = [\"lost == 0\", \"downtime.max < 5\"]\n"
+    );
+    let e = parse(&text).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(16), Some("expect.thresholds")),
+        "{e}"
+    );
+}

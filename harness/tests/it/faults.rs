@@ -75,7 +75,10 @@ async fn a_pause_is_a_downtime_window_the_size_of_the_pause() {
     // 800 ms frozen, probes time out after 100 ms: a probe sent less than 100 ms before the
     // thaw is answered in time, so the window is the pause less up to one timeout.
     let run = run("pause", 0.1, |s| {
-        s.faults[0].duration = Some(Span::from_secs(8));
+        let harness::scenario::Fault::Pause(pause) = &mut s.faults[0] else {
+            panic!("the pause scenario pauses: {:?}", s.faults);
+        };
+        pause.duration = Span::from_secs(8);
         s.probes.timeout = Span::from_secs(1);
     })
     .await;
