@@ -131,12 +131,29 @@ pub struct Timing {
     /// The completion estimate's `checkInterval` and `buffer`.
     pub check_interval: Duration,
     pub buffer: Duration,
+    /// `run.rollback_at`, when the scenario rolls back by hand.
+    pub rollback_at: Option<Duration>,
+    /// `[analysis]`'s window and interval.
+    pub analysis_window: Duration,
+    pub analysis_interval: Duration,
+    /// `[scale]`'s interval and cooldown, and the drained instances' graces it shares with
+    /// the rolling update.
+    pub scale_interval: Duration,
+    pub scale_cooldown: Duration,
+    pub scale_in_grace: Duration,
+    pub http_grace: Duration,
+    /// A bad release's `crash_after`.
+    pub crash_after: Option<Duration>,
 }
 
 impl Timing {
     pub fn of(s: &Scenario, scale: f64) -> Timing {
         let period = s.workload.period.scaled(scale);
         let completion = s.completion_estimate().unwrap_or_default();
+        // A section the scenario lacks has its defaults: its durations are then unused.
+        let analysis = s.analysis.clone().unwrap_or_default();
+        let scaling = s.scale.clone().unwrap_or_default();
+        let rolling = s.rolling();
         Timing {
             period,
             update_at: s.run.update_at.scaled(scale),
@@ -168,6 +185,19 @@ impl Timing {
                 .scaled(scale),
             check_interval: completion.check_interval.scaled(scale),
             buffer: completion.buffer.scaled(scale),
+            rollback_at: s.run.rollback_at.map(|at| at.scaled(scale)),
+            analysis_window: analysis.window.scaled(scale),
+            analysis_interval: analysis.interval.scaled(scale),
+            scale_interval: scaling.interval.scaled(scale),
+            scale_cooldown: scaling.cooldown.scaled(scale),
+            scale_in_grace: rolling.scale_in_grace.scaled(scale),
+            http_grace: rolling.http_grace.scaled(scale),
+            crash_after: s
+                .app
+                .to_behaviour
+                .as_ref()
+                .and_then(|b| b.crash_after)
+                .map(|c| c.scaled(scale)),
         }
     }
 }

@@ -772,10 +772,8 @@ async fn roll_back_when_asked(
 ) -> Option<Failure> {
     use crate::analysis::{evaluate, WindowThreshold};
     let s = &plan.scenario;
-    let manual = s
-        .run
-        .rollback_at
-        .map(|at| schedule.epoch + at.scaled(plan.time_scale));
+    let t = &plan.timing;
+    let manual = t.rollback_at.map(|at| schedule.epoch + at);
     let analysis = s.analysis.as_ref().map(|a| {
         let thresholds: Vec<WindowThreshold> = a
             .thresholds
@@ -784,8 +782,8 @@ async fn roll_back_when_asked(
             .collect();
         (
             thresholds,
-            a.window.scaled(plan.time_scale),
-            a.interval.scaled(plan.time_scale),
+            t.analysis_window,
+            t.analysis_interval,
             u64::from(a.min_samples),
         )
     });

@@ -31,12 +31,11 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<LocalPlatfo
         ready_timeout: t.ready_timeout,
         invoke_timeout: t.invoke_timeout,
         sink_token,
-        release: s.app.to_behaviour.as_ref().map(|b| {
-            (
-                s.app.to.clone(),
-                release_flags(b, plan.time_scale, plan.seed),
-            )
-        }),
+        release: s
+            .app
+            .to_behaviour
+            .as_ref()
+            .map(|b| (s.app.to.clone(), release_flags(b, t.crash_after, plan.seed))),
         // An instance in this process logs through the harness's own subscriber: it has no
         // lines of its own to stamp, and an empty traces.csv would read as silence.
         traces: match plan.program.kind {
@@ -70,18 +69,15 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<LocalPlatfo
             .strategy
             .clone()
             .ok_or_else(|| anyhow::anyhow!("the local platform needs a local strategy"))?,
-        scale: s.scale.as_ref().map(|sc| {
-            let r = s.rolling();
-            ScaleOptions {
-                min: sc.min,
-                max: sc.max,
-                target_messages: sc.target_messages.unwrap_or(s.queue_settings().batch_size),
-                target_requests: sc.target_requests,
-                interval: sc.interval.scaled(plan.time_scale),
-                cooldown: sc.cooldown.scaled(plan.time_scale),
-                scale_in_grace: r.scale_in_grace.scaled(plan.time_scale),
-                http_grace: r.http_grace.scaled(plan.time_scale),
-            }
+        scale: s.scale.as_ref().map(|sc| ScaleOptions {
+            min: sc.min,
+            max: sc.max,
+            target_messages: sc.target_messages.unwrap_or(s.queue_settings().batch_size),
+            target_requests: sc.target_requests,
+            interval: t.scale_interval,
+            cooldown: t.scale_cooldown,
+            scale_in_grace: t.scale_in_grace,
+            http_grace: t.http_grace,
         }),
         poll_events: s.workload.events.is_schedule().then(|| {
             Arc::new(
@@ -97,7 +93,11 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<LocalPlatfo
 }
 
 /// The test function's flags for a bad release.
-fn release_flags(b: &crate::scenario::Behaviour, scale: f64, seed: u64) -> Vec<String> {
+fn release_flags(
+    b: &crate::scenario::Behaviour,
+    crash_after: Option<std::time::Duration>,
+    seed: u64,
+) -> Vec<String> {
     let mut flags = vec![
         "--start".to_owned(),
         b.start.as_str().to_owned(),
@@ -110,9 +110,9 @@ fn release_flags(b: &crate::scenario::Behaviour, scale: f64, seed: u64) -> Vec<S
         "--fault-seed".to_owned(),
         seed.to_string(),
     ];
-    if let Some(c) = b.crash_after {
+    if let Some(c) = crash_after {
         flags.push("--crash-after-ns".to_owned());
-        flags.push(c.scaled(scale).as_nanos().to_string());
+        flags.push(c.as_nanos().to_string());
     }
     flags
 }
