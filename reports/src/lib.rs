@@ -20,49 +20,39 @@
 //! # Ok::<(), reports::RunDirError>(())
 //! ```
 
-// The layers, each importing only from those above it in this list:
+// The layers are folders, each importing only from itself and the folders above it in this
+// list, so the arrows between modules all point up the page:
 //
-// model: what a run is, as plain data.
-pub mod arrival;
-pub mod completion;
-pub mod expected;
-pub mod ledger;
-pub mod lifecycle;
-pub mod metric;
-pub mod probe;
-pub mod summary;
-pub mod trace;
-pub mod verdict;
-// io: the run directory's files, read by header name with positioned errors.
-pub mod rundir;
-mod table;
-// analysis: numbers from the model.
-pub mod advice;
-pub mod baseline;
-pub mod checker;
-pub mod compare;
-pub mod estimator;
-pub mod faults;
-pub mod history;
-pub mod rollback;
-pub mod scaling;
-pub mod stats;
-pub mod threshold;
-// render: text, pages, plots and files for people and CI.
-pub mod advice_report;
-pub mod compare_report;
-pub mod hdr;
-pub mod junit;
-pub mod plot;
-pub mod report;
-pub mod terminal;
+// - model/: what a run is, as plain data (arrivals, probes, ledger events, the expected
+//   spec, the verdict, the summary, the metric vocabulary);
+// - io/: the run directory's files, read by header name with positioned errors;
+// - analysis/: numbers from the model (the checker, thresholds, baselines, comparison
+//   statistics, advice, the series the plots draw);
+// - render/: text, pages, plots and files for people and CI.
+//
+// The layer folders are private: every module keeps its one public path at the crate root
+// (`reports::checker`, `reports::verdict`, ...), re-exported below.
+mod analysis;
+mod io;
+mod model;
+mod render;
+
+pub use analysis::{
+    advice, baseline, checker, compare, estimator, faults, history, rollback, scaling, stats,
+    threshold,
+};
+pub use io::rundir;
+pub use model::{
+    arrival, completion, expected, ledger, lifecycle, metric, probe, summary, trace, verdict,
+};
+pub use render::{advice_report, compare_report, hdr, junit, plot, report, terminal};
 
 pub use arrival::{Arrival, ArrivalRef};
 pub use checker::{check, Checker};
 pub use expected::{ExpectedSpec, SourceSpec, SpecError};
+pub use io::table::TableError;
 pub use ledger::LedgerEvent;
 pub use probe::Probe;
 pub use rundir::{Baselines, RunDir, RunDirError};
 pub use summary::{RunInfo, Summary};
-pub use table::TableError;
 pub use verdict::Verdict;
