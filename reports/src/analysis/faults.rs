@@ -21,7 +21,7 @@
 //!   counts as well; the verdict's causes tell them apart. A queue workload's loop is its
 //!   poll's instant.
 
-use crate::analysis::checker::KeyGrid;
+use crate::analysis::key_grid::KeyGrid;
 use crate::model::ledger::{event, LedgerEvent};
 use crate::model::verdict::{ns_to_ms, Downtime, FaultAction, FaultCost};
 
@@ -124,10 +124,6 @@ fn params(e: &LedgerEvent) -> impl Iterator<Item = (String, String)> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::checker::Checker;
-    use crate::model::arrival::Arrival;
-    use crate::model::expected::{ExpectedSpec, SourceSpec};
-    use crate::model::verdict::Window;
 
     const S: i64 = 1_000_000_000;
 
@@ -246,80 +242,5 @@ mod tests {
             .map(|f| (f.start_ns / S, f.end_ns / S, f.actions.len()))
             .collect();
         assert_eq!(spans, [(10, 12, 0), (20, 22, 1)]);
-    }
-
-    #[test]
-    fn the_cost_is_the_downtime_inside_the_window_and_the_items_of_its_loops() {
-        // `tick`: occurrences 0..=9, 10 items 1 s apart every 10 s.
-        let spec = ExpectedSpec {
-            sources: vec![SourceSpec {
-                source: "tick".into(),
-                epoch_ns: 0,
-                period_ns: 10 * S,
-                items: 10,
-                item_delay_ns: S,
-                first: 0,
-                last: 9,
-                counts: None,
-            }],
-            late_after_ns: S / 2,
-            completion: None,
-        };
-        let due = |m: u64, n: u64| spec.sources[0].scheduled_ns(m, n);
-        let mut arrivals = Vec::new();
-        for m in 0..10u64 {
-            for n in 0..10u64 {
-                let t = due(m, n);
-                match (m, n) {
-                    // Lost: due at 31 s (inside), at 38 s (after it, in a loop it met)
-                    // and at 45 s (in a loop it never met).
-                    (3, 1) | (3, 8) | (4, 5) => {}
-                    // Late: due at 33 s (inside), 2 s late.
-                    (3, 3) => arrivals.push(Arrival::new(t + 2 * S, "tick", m, n, "A")),
-                    // Duplicated: due at 32 s (inside) and 20 s (outside).
-                    (3, 2) | (2, 0) => {
-                        arrivals.push(Arrival::new(t, "tick", m, n, "A"));
-                        arrivals.push(Arrival::new(t + 1, "tick", m, n, "A"));
-                    }
-                    _ => arrivals.push(Arrival::new(t, "tick", m, n, "A")),
-                }
-            }
-        }
-        // The verdict lists none of them: the cost still counts every one.
-        let mut checker = Checker::new(&spec).unwrap().with_listed_limit(0);
-        for a in &arrivals {
-            checker.push(&a.as_ref());
-        }
-        let ledger = vec![started(30, 0, "pause"), ended(34, 0, "pause")];
-        let (v, grid) = checker.finish_with_grid(&[], &ledger);
-        assert!(v.lost_items.is_empty());
-        // Down from 29 s to 31 s and from 33.5 s to 40 s: 1 s and 0.5 s inside.
-        let downtime = Downtime {
-            intervals: vec![
-                Window {
-                    start_ns: 29 * S,
-                    end_ns: 31 * S,
-                },
-                Window {
-                    start_ns: 33 * S + S / 2,
-                    end_ns: 40 * S,
-                },
-            ],
-            ..Downtime::default()
-        };
-        let f = of_run(&ledger, &downtime, &grid);
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].downtime_ms, 1_500.0);
-        // Loop 3 ran from 30 s to 39 s: its lost, duplicated and late items, the one lost
-        // after the window included; loop 2's duplicate and loop 4's loss are not the fault's.
-        assert_eq!((f[0].lost, f[0].duplicated, f[0].late), (2, 1, 1));
-        assert_eq!(grid.due_within(30 * S, 34 * S).lost, 1);
-        // A window of no length (a crash not restarted) costs the loop it fell in.
-        let instant = vec![started(39, 0, "crash"), ended(39, 0, "crash")];
-        let f = of_run(&instant, &downtime, &grid);
-        assert_eq!((f[0].lost, f[0].downtime_ms), (2, 0.0));
-        // Both ends count: a loop whose last item is due at the window's start is met.
-        let between = vec![started(39, 0, "crash"), ended(40, 0, "crash")];
-        assert_eq!(of_run(&between, &downtime, &grid)[0].lost, 3);
     }
 }

@@ -197,7 +197,7 @@ impl History {
                 ArrivalClass::Copy
             } else if self
                 .scheduled(&a.source, a.m, a.n)
-                .is_some_and(|s| crate::analysis::checker::is_late(a.recv_ns, s, late_after))
+                .is_some_and(|s| crate::analysis::key_grid::is_late(a.recv_ns, s, late_after))
             {
                 ArrivalClass::Late
             } else {
@@ -252,7 +252,7 @@ impl History {
             for i in 0..s.grid_len() as usize {
                 if let Some((t, _)) = first[base + i] {
                     let (m, n) = s.key_at(i);
-                    let ns = crate::analysis::checker::lateness_ns_of(t, s.scheduled_ns(m, n));
+                    let ns = crate::analysis::key_grid::lateness_ns_of(t, s.scheduled_ns(m, n));
                     out.push(ns as f64 / 1e6);
                 }
             }

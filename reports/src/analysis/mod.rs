@@ -11,6 +11,7 @@ pub mod compare;
 pub mod estimator;
 pub mod faults;
 pub mod history;
+pub mod key_grid;
 pub mod rollback;
 pub mod scaling;
 pub mod stats;

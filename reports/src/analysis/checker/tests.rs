@@ -818,3 +818,205 @@ fn subtraction_cuts_windows_as_half_open_intervals() {
         [window(5, 10), window(20, 25)]
     );
 }
+
+/// A rollback's cost is counted on the checked run's grid ([`crate::analysis::rollback`]).
+mod rollback_cost {
+    use crate::analysis::checker::Checker;
+    use crate::analysis::rollback::of_run;
+    use crate::model::arrival::Arrival;
+    use crate::model::expected::{ExpectedSpec, SourceSpec};
+    use crate::model::ledger::{event, LedgerEvent};
+    use crate::model::probe::Probe;
+    use crate::model::verdict::{Verdict, Window};
+
+    const S: i64 = 1_000_000_000;
+
+    fn at(t_s: i64, kind: &str) -> LedgerEvent {
+        LedgerEvent::new(t_s * S, kind, "", "B", "")
+    }
+
+    #[test]
+    fn a_rollback_is_timed_from_the_first_failure_and_costed_until_the_recovery() {
+        let spec = ExpectedSpec {
+            sources: vec![SourceSpec {
+                source: "tick".into(),
+                epoch_ns: 0,
+                period_ns: 10 * S,
+                items: 10,
+                item_delay_ns: S,
+                first: 0,
+                last: 9,
+                counts: None,
+            }],
+            late_after_ns: 2 * S,
+            completion: None,
+        };
+        let ledger = vec![
+            at(50, event::PHASE_BEGUN).with("phase", "update"),
+            at(53, event::INVOCATION_FAILED),
+            at(58, event::ANALYSIS_EVALUATED),
+            at(60, event::ANALYSIS_FAILED)
+                .with("window_ms", 10_000)
+                .with("failed", "invocations.failed_rate<0.2"),
+            at(60, event::ROLLBACK_TRIGGERED).with("by", "analysis"),
+            at(60, event::PHASE_BEGUN).with("phase", "rollback"),
+            at(64, event::PHASE_ENDED).with("phase", "rollback"),
+        ];
+        // Every item arrives on time but A(4,0), A(5,3) and A(7,0).
+        let arrivals: Vec<Arrival> = (0..10u64)
+            .flat_map(|m| (0..10u64).map(move |n| (m, n)))
+            .filter(|key| ![(4, 0), (5, 3), (7, 0)].contains(key))
+            .map(|(m, n)| Arrival::new(spec.sources[0].scheduled_ns(m, n), "tick", m, n, "A"))
+            .collect();
+        let mut checker = Checker::new(&spec).unwrap().with_listed_limit(0);
+        for a in &arrivals {
+            checker.push(&a.as_ref());
+        }
+        let (_, grid) = checker.finish_with_grid(&[], &[]);
+        let v = Verdict {
+            downtime: crate::model::verdict::Downtime {
+                intervals: vec![Window {
+                    start_ns: 62 * S,
+                    end_ns: 70 * S,
+                }],
+                ..Default::default()
+            },
+            ..Verdict::default()
+        };
+        let mut error = Probe::new(52 * S, 53 * S, false);
+        error.status = Some(500);
+        // The front door's 503 (no instance ready) is the strategy's, not the release's.
+        let mut no_instance = Probe::new(51 * S, 51 * S, false);
+        no_instance.status = Some(503);
+        // Nor is the sink's own /health (the control series) failing the release's.
+        let mut control = Probe::new(51 * S, 51 * S, false);
+        (control.status, control.conn) =
+            (Some(500), Some(crate::model::probe::CONTROL_SERIES.into()));
+        let probes = vec![no_instance, control, error];
+        let r = of_run(&ledger, &probes, &v, &grid).unwrap();
+        assert_eq!(r.by, "analysis");
+        assert_eq!(
+            r.first_failure_ns,
+            Some(52 * S),
+            "the failed probe came first"
+        );
+        assert_eq!(r.time_to_detect_ms, 8_000.0);
+        assert_eq!(r.time_to_roll_back_ms, Some(4_000.0));
+        assert_eq!(r.recovery_ms, Some(12_000.0));
+        assert_eq!(r.failing_window, Some((50 * S, 60 * S)));
+        assert_eq!(r.evaluations, 1);
+        assert_eq!(
+            r.lost, 1,
+            "only A(5,3), scheduled at 53 s, fell between 52 s and 64 s, though none is listed"
+        );
+        assert_eq!(r.downtime_ms, 2_000.0, "62 s to 64 s of the window");
+        assert_eq!(
+            of_run(&ledger[..3], &probes, &v, &grid),
+            None,
+            "no rollback"
+        );
+    }
+}
+
+/// A fault's cost is counted on the checked run's grid ([`crate::analysis::faults`]).
+mod fault_cost {
+    use crate::analysis::checker::Checker;
+    use crate::analysis::faults::of_run;
+    use crate::model::arrival::Arrival;
+    use crate::model::expected::{ExpectedSpec, SourceSpec};
+    use crate::model::ledger::{event, LedgerEvent};
+    use crate::model::verdict::{Downtime, Window};
+
+    const S: i64 = 1_000_000_000;
+
+    fn row(t_s: i64, kind: &str, instance: &str) -> LedgerEvent {
+        LedgerEvent::new(t_s * S, kind, instance, "", "")
+    }
+
+    fn started(t_s: i64, fault: u64, kind: &str) -> LedgerEvent {
+        row(t_s, event::FAULT_STARTED, "")
+            .with("fault", fault)
+            .with("kind", kind)
+    }
+
+    fn ended(t_s: i64, fault: u64, kind: &str) -> LedgerEvent {
+        row(t_s, event::FAULT_ENDED, "")
+            .with("fault", fault)
+            .with("kind", kind)
+    }
+
+    #[test]
+    fn the_cost_is_the_downtime_inside_the_window_and_the_items_of_its_loops() {
+        // `tick`: occurrences 0..=9, 10 items 1 s apart every 10 s.
+        let spec = ExpectedSpec {
+            sources: vec![SourceSpec {
+                source: "tick".into(),
+                epoch_ns: 0,
+                period_ns: 10 * S,
+                items: 10,
+                item_delay_ns: S,
+                first: 0,
+                last: 9,
+                counts: None,
+            }],
+            late_after_ns: S / 2,
+            completion: None,
+        };
+        let due = |m: u64, n: u64| spec.sources[0].scheduled_ns(m, n);
+        let mut arrivals = Vec::new();
+        for m in 0..10u64 {
+            for n in 0..10u64 {
+                let t = due(m, n);
+                match (m, n) {
+                    // Lost: due at 31 s (inside), at 38 s (after it, in a loop it met)
+                    // and at 45 s (in a loop it never met).
+                    (3, 1) | (3, 8) | (4, 5) => {}
+                    // Late: due at 33 s (inside), 2 s late.
+                    (3, 3) => arrivals.push(Arrival::new(t + 2 * S, "tick", m, n, "A")),
+                    // Duplicated: due at 32 s (inside) and 20 s (outside).
+                    (3, 2) | (2, 0) => {
+                        arrivals.push(Arrival::new(t, "tick", m, n, "A"));
+                        arrivals.push(Arrival::new(t + 1, "tick", m, n, "A"));
+                    }
+                    _ => arrivals.push(Arrival::new(t, "tick", m, n, "A")),
+                }
+            }
+        }
+        // The verdict lists none of them: the cost still counts every one.
+        let mut checker = Checker::new(&spec).unwrap().with_listed_limit(0);
+        for a in &arrivals {
+            checker.push(&a.as_ref());
+        }
+        let ledger = vec![started(30, 0, "pause"), ended(34, 0, "pause")];
+        let (v, grid) = checker.finish_with_grid(&[], &ledger);
+        assert!(v.lost_items.is_empty());
+        // Down from 29 s to 31 s and from 33.5 s to 40 s: 1 s and 0.5 s inside.
+        let downtime = Downtime {
+            intervals: vec![
+                Window {
+                    start_ns: 29 * S,
+                    end_ns: 31 * S,
+                },
+                Window {
+                    start_ns: 33 * S + S / 2,
+                    end_ns: 40 * S,
+                },
+            ],
+            ..Downtime::default()
+        };
+        let f = of_run(&ledger, &downtime, &grid);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].downtime_ms, 1_500.0);
+        // Loop 3 ran from 30 s to 39 s: its lost, duplicated and late items, the one lost
+        // after the window included; loop 2's duplicate and loop 4's loss are not the fault's.
+        assert_eq!((f[0].lost, f[0].duplicated, f[0].late), (2, 1, 1));
+        assert_eq!(grid.due_within(30 * S, 34 * S).lost, 1);
+        // A window of no length (a crash not restarted) costs the loop it fell in.
+        let instant = vec![started(39, 0, "crash"), ended(39, 0, "crash")];
+        let f = of_run(&instant, &downtime, &grid);
+        assert_eq!((f[0].lost, f[0].downtime_ms), (2, 0.0));
+        // Both ends count: a loop whose last item is due at the window's start is met.
+        let between = vec![started(39, 0, "crash"), ended(40, 0, "crash")];
+        assert_eq!(of_run(&between, &downtime, &grid)[0].lost, 3);
+    }
+}
