@@ -22,7 +22,7 @@ use crate::model::expected::CompletionSpec;
 use crate::model::ledger::{event, LedgerEvent};
 use crate::model::lifecycle::{APP_PREFIX, SILENCE_NS};
 use crate::model::trace::LogLine;
-use crate::model::verdict::ns_to_ms;
+use crate::model::units::ns_to_ms;
 
 /// One log line: when it arrived (the `traces` table's `timestamp`) and which instance wrote
 /// it (`cloud_RoleInstance`).

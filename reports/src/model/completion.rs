@@ -20,7 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::verdict::ns_to_ms;
+use crate::model::units::ns_to_ms;
 
 /// The query's two knobs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,4 +14,5 @@ pub mod metric;
 pub mod probe;
 pub mod summary;
 pub mod trace;
+pub mod units;
 pub mod verdict;

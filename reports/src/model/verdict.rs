@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::units::ns_to_ms;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// |E|.
@@ -395,11 +397,6 @@ impl ItemNote {
             None => format!("{prefix}({},{})", self.m, self.n),
         }
     }
-}
-
-/// Nanoseconds to milliseconds, for every `_ms` number of the verdict.
-pub fn ns_to_ms(ns: i64) -> f64 {
-    ns as f64 / 1e6
 }
 
 /// Why one expected key never arrived; see [`LostCauses`] for each meaning.
