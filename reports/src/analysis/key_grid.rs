@@ -8,6 +8,13 @@
 
 use crate::model::expected::ExpectedSpec;
 
+/// A key some arrival of which was a retry (`attempt` above 1).
+pub(crate) const FLAG_RETRIED: u32 = 1;
+/// The version of the first arrival is kept in the flags' upper half, as an index into
+/// the versions seen; `VERSION_UNKNOWN` when there were too many to index.
+pub(crate) const VERSION_SHIFT: u32 = 16;
+pub(crate) const VERSION_UNKNOWN: u32 = 0xFFFF;
+
 /// One expected key's arrivals, reduced to what the verdict needs: 16 bytes.
 #[derive(Clone, Copy)]
 pub(crate) struct Cell {

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 
+use super::downtime::{overlaps, subtract};
 use super::*;
 use crate::model::expected::SourceSpec;
 use crate::model::ledger::event;
+use crate::model::verdict::{Downtime, Window};
 
 const PERIOD: i64 = 10_000;
 const DELAY: i64 = 1_000;
