@@ -2,7 +2,7 @@
 //! account, a rollback's cost, and the completion estimate (its summary, its false
 //! completions, and every evaluation of the log query beside the truth).
 
-use super::{ms, row, Table};
+use super::table::{ms, row, Table};
 use crate::analysis::history::History;
 use crate::model::metric::number;
 

@@ -1,34 +1,9 @@
-//! The written reports of one run: `report.md` (tables ready for a paper), `report.html`
-//! (one self-contained page with the plots inline), the plots as SVG and PNG, and the
-//! HdrHistogram files. All are rendered from the run directory alone, so `harness report`
-//! can redo them at any time.
-//!
-//! The tables are built once, as plain data, and rendered to Markdown or HTML.
+//! Every table of one run's report, in order, built from its history as plain data: the run,
+//! the verdict, thresholds, causes, lateness, downtime, faults, what the probes could
+//! resolve, instances, phases, the update's own tables (update.rs), the scenario and items.
 
-use std::fmt::Write as _;
-use std::path::PathBuf;
-
+use super::table::{ms, row, Table};
 use crate::analysis::history::History;
-use crate::io::rundir::RunDir;
-use crate::render::plot::{self, Chart};
-
-mod update;
-
-/// A table of a report: plain strings, rendered by the Markdown and HTML writers alike.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Table {
-    pub title: String,
-    pub header: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-}
-
-fn row<const N: usize>(cells: [String; N]) -> Vec<String> {
-    cells.to_vec()
-}
-
-fn ms(v: f64) -> String {
-    format!("{v:.1}")
-}
 
 /// Every table of the report, in order.
 pub fn tables(h: &History) -> Vec<Table> {
@@ -354,7 +329,7 @@ pub fn tables(h: &History) -> Vec<Table> {
                 .collect(),
         });
     }
-    update::tables(h, &mut out);
+    super::update::tables(h, &mut out);
     let origin = h.origin_ns();
     let s = |t: i64| format!("{:.3}", (t - origin) as f64 / 1e9).replace("-0.000", "0.000");
     out.push(Table {
@@ -505,160 +480,4 @@ fn flatten(prefix: &str, value: &toml::Value, rows: &mut Vec<Vec<String>>) {
         toml::Value::String(s) => rows.push(vec![prefix.to_owned(), s.clone()]),
         other => rows.push(vec![prefix.to_owned(), other.to_string()]),
     }
-}
-
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|")
-}
-
-/// The report as Markdown: a title and one pipe table per section.
-pub fn markdown(h: &History) -> String {
-    let mut out = String::new();
-    let title = h
-        .run
-        .as_ref()
-        .and_then(|r| r.scenario.clone())
-        .unwrap_or_else(|| "run".into());
-    let _ = writeln!(out, "# Update report: {title}\n");
-    for t in tables(h) {
-        let _ = writeln!(out, "## {}\n", t.title);
-        let _ = writeln!(
-            out,
-            "| {} |",
-            t.header
-                .iter()
-                .map(|c| md_cell(c))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-        let _ = writeln!(
-            out,
-            "|{}",
-            t.header.iter().map(|_| "---|").collect::<String>()
-        );
-        for r in &t.rows {
-            let _ = writeln!(
-                out,
-                "| {} |",
-                r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
-            );
-        }
-        let _ = writeln!(out);
-    }
-    out
-}
-
-pub(crate) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A self-contained HTML page: no script, no external font or file.
-pub(crate) fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>\n\
-         body {{ font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}\n\
-         table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}\n\
-         th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}\n\
-         th {{ background: #f3f3f3; }}\n\
-         figure {{ margin: 1em 0; }} svg {{ max-width: 100%; height: auto; }}\n\
-         </style>\n</head>\n<body>\n<h1>{t}</h1>\n{body}</body>\n</html>\n",
-        t = esc(title)
-    )
-}
-
-/// An HTML table of escaped cells.
-pub(crate) fn html_table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
-    let cells = |tag: &str, row: &[String]| {
-        row.iter()
-            .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
-            .collect::<String>()
-    };
-    let _ = writeln!(out, "<table>\n<tr>{}</tr>", cells("th", header));
-    for r in rows {
-        let _ = writeln!(out, "<tr>{}</tr>", cells("td", r));
-    }
-    let _ = writeln!(out, "</table>");
-}
-
-/// Inline SVG plots as figures.
-pub(crate) fn figures(out: &mut String, svgs: &[(&str, String)]) {
-    for (name, svg) in svgs {
-        let body = svg.find("<svg").map_or(svg.as_str(), |i| &svg[i..]);
-        let _ = writeln!(out, "<figure id=\"plot-{name}\">\n{body}\n</figure>");
-    }
-}
-
-/// The report as one self-contained HTML page, the plots inline as SVG.
-pub fn html(h: &History, svgs: &[(&str, String)]) -> String {
-    let title = h
-        .run
-        .as_ref()
-        .and_then(|r| r.scenario.clone())
-        .unwrap_or_else(|| "run".into());
-    let mut body = String::new();
-    for t in tables(h) {
-        let _ = writeln!(body, "<h2>{}</h2>", esc(&t.title));
-        html_table(&mut body, &t.header, &t.rows);
-        if t.title == "Verdict" {
-            let _ = writeln!(body, "<h2>Plots</h2>");
-            figures(&mut body, svgs);
-        }
-    }
-    page(&format!("Update report: {title}"), &body)
-}
-
-/// Renders every report of a run directory into it; returns the files written.
-pub fn write(run: &RunDir) -> Result<Vec<PathBuf>, String> {
-    let h = History::load(run).map_err(|e| e.to_string())?;
-    let mut written = Vec::new();
-    let mut svgs: Vec<(&str, String)> = Vec::new();
-    macro_rules! chart {
-        ($chart:expr) => {{
-            let chart = $chart;
-            let svg = plot::to_svg(&chart)?;
-            let name = chart.name();
-            let path = run.file(&format!("{name}.svg"));
-            std::fs::write(&path, &svg).map_err(|e| format!("{}: {e}", path.display()))?;
-            written.push(path);
-            let png = run.file(&format!("{name}.png"));
-            plot::to_png(&chart, &png)?;
-            written.push(png);
-            svgs.push((name, svg));
-        }};
-    }
-    chart!(plot::timeline::Timeline { history: &h });
-    chart!(plot::availability::Availability { history: &h });
-    chart!(plot::lateness::Lateness { history: &h });
-    chart!(plot::downtime::DowntimeWindows { history: &h });
-    if let Some(estimate) = &h.verdict.completion {
-        chart!(plot::completion::CompletionChart {
-            history: &h,
-            estimate,
-        });
-    }
-    // The app's latency: the control series probes the sink, not the app.
-    let app_probes: Vec<crate::model::probe::Probe> = h
-        .probes
-        .iter()
-        .filter(|p| !p.is_control())
-        .cloned()
-        .collect();
-    let files: [(&str, Vec<u8>); 4] = [
-        ("report.md", markdown(&h).into_bytes()),
-        ("report.html", html(&h, &svgs).into_bytes()),
-        ("probes.hlog", crate::render::hdr::probes_hlog(&app_probes)?),
-        (
-            "lateness.hgrm",
-            crate::render::hdr::percentile_distribution(&h.lateness_ms()).into_bytes(),
-        ),
-    ];
-    for (name, bytes) in files {
-        let path = run.file(name);
-        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        written.push(path);
-    }
-    Ok(written)
 }
