@@ -5,13 +5,13 @@
 //! plain serializable [`Verdict`]; renderers such as [`terminal`] turn a verdict into text.
 //! Analysis never formats output and renderers never compute numbers.
 //!
-//! The modules form four layers, model -> io -> analysis -> render, and a module imports
-//! only from its own layer or those before it: the model (arrivals, probes, ledger events,
-//! the expected spec, the verdict, the summary with its threshold outcomes and baseline
-//! changes, and the one [`metric::Metric`] vocabulary), the run directory's files, the
-//! analyses (the checker, thresholds, baselines, comparison statistics, the series the
-//! plots draw), and the renderers (terminal, Markdown and HTML, JUnit, HdrHistogram files,
-//! and every chart under [`plot`]).
+//! The modules form four layers, model -> io -> analysis -> render, one folder each, and a
+//! module imports only from its own layer or those before it: `model/` (arrivals, probes,
+//! ledger events, the expected spec, the verdict, the summary with its threshold outcomes
+//! and baseline changes, and the one [`metric::Metric`] vocabulary), `io/` (the run
+//! directory's files), `analysis/` (the checker, thresholds, baselines, comparison
+//! statistics, advice, the series the plots draw), and `render/` (terminal, Markdown and
+//! HTML, JUnit, HdrHistogram files, and every chart under [`plot`]).
 //!
 //! ```no_run
 //! let run = reports::RunDir::new("runs/seed-swap");
@@ -20,49 +20,48 @@
 //! # Ok::<(), reports::RunDirError>(())
 //! ```
 
-// The layers, each importing only from those above it in this list:
+// The layers are folders, each importing only from itself and the folders above it in this
+// list, so the arrows between modules all point up the page:
 //
-// model: what a run is, as plain data.
-pub mod arrival;
-pub mod completion;
-pub mod expected;
-pub mod ledger;
-pub mod lifecycle;
-pub mod metric;
-pub mod probe;
-pub mod summary;
-pub mod trace;
-pub mod verdict;
-// io: the run directory's files, read by header name with positioned errors.
-pub mod rundir;
-mod table;
-// analysis: numbers from the model.
-pub mod advice;
-pub mod baseline;
-pub mod checker;
-pub mod compare;
-pub mod estimator;
-pub mod faults;
-pub mod history;
-pub mod rollback;
-pub mod scaling;
-pub mod stats;
-pub mod threshold;
-// render: text, pages, plots and files for people and CI.
-pub mod advice_report;
-pub mod compare_report;
-pub mod hdr;
-pub mod junit;
-pub mod plot;
-pub mod report;
-pub mod terminal;
+// - model/: what a run is, as plain data (arrivals, probes, ledger events, the apps' lives
+//   and log lines, the expected spec, the verdict, the completion estimate, the summary,
+//   the metric vocabulary, the ns -> ms conversion);
+// - io/: the run directory's files (rundir/), read by header name with positioned errors
+//   through the CSV table reader (table/);
+// - analysis/: numbers from the model (the checker/ and the key grid it leaves, faults,
+//   rollback, scaling, the completion estimator/, thresholds, baselines, comparison
+//   statistics, advice/, the history the plots draw);
+// - render/: text, pages, plots and files for people and CI (terminal/, report/,
+//   advice_report/, compare_report, junit, hdr, plot/).
+//
+// Inside a module that is a folder the arrows go one way too: either its mod.rs imports
+// its parts and re-exports what was public (advice/, checker/, rundir/, report/, ...) or
+// the parts import what mod.rs shares (plot/), never both; a tests.rs imports its mod.rs.
+// So there is no circle between files either.
+//
+// The layer folders are private: every module keeps its one public path at the crate root
+// (`reports::checker`, `reports::verdict`, ...), re-exported below.
+mod analysis;
+mod io;
+mod model;
+mod render;
+
+pub use analysis::{
+    advice, baseline, checker, compare, estimator, faults, history, rollback, scaling, stats,
+    threshold,
+};
+pub use io::rundir;
+pub use model::{
+    arrival, completion, expected, ledger, lifecycle, metric, probe, summary, trace, verdict,
+};
+pub use render::{advice_report, compare_report, hdr, junit, plot, report, terminal};
 
 pub use arrival::{Arrival, ArrivalRef};
 pub use checker::{check, Checker};
 pub use expected::{ExpectedSpec, SourceSpec, SpecError};
+pub use io::table::TableError;
 pub use ledger::LedgerEvent;
 pub use probe::Probe;
 pub use rundir::{Baselines, RunDir, RunDirError};
 pub use summary::{RunInfo, Summary};
-pub use table::TableError;
 pub use verdict::Verdict;

@@ -1,0 +1,345 @@
+//! The apps' own account of their lives (`events.csv`, see `sink::events`), as ledger
+//! events, and what the checker learns from it.
+//!
+//! Each event becomes a [`LedgerEvent`] named `app_` and the app's event name, stamped with
+//! the sink's receive time (one clock for every app, wherever it runs). Where the harness
+//! kept no ledger of an instance (on a command platform, nobody but the app saw it live),
+//! [`platform_events`] turns its events into the host's words so that the checker finds the
+//! same causes: `app_run_begun` is an `invocation_begun` (unless the harness itself invoked
+//! that occurrence), `app_run_ended` ends it, `app_unacked` is an `item_sent`, `app_exiting`
+//! an `instance_stopped`, and an instance that fell silent without `app_exiting` before the
+//! run ended was killed at its last sign of life. [`lives`] says, per instance, whether the
+//! cancellation signal reached the code and how long the effective grace was.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ledger::{event, LedgerEvent};
+
+/// The prefix of every app event in the merged ledger.
+pub const APP_PREFIX: &str = "app_";
+
+/// The detail key holding the app's own clock of an event (`events.csv`'s `t_ns`).
+pub const APP_NS: &str = "app_ns";
+
+/// An instance that goes silent this long before the run's end, without saying it exits,
+/// was killed (heartbeats come every 250 ms by default).
+pub const SILENCE_NS: i64 = 1_000_000_000;
+
+/// One instance's life as it told it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceLife {
+    pub instance: String,
+    pub version: String,
+    /// When the platform sent SIGTERM, when the harness's own host did (local platform).
+    pub sigterm_sent_ns: Option<i64>,
+    /// When the app said its cancellation token fired.
+    pub cancelled_ns: Option<i64>,
+    /// Its last event.
+    pub last_sign_ns: i64,
+    /// It said it was exiting (a clean exit); otherwise it was killed or still ran.
+    pub exited: bool,
+    /// It was still heard from at the end of the run.
+    pub alive_at_end: bool,
+    /// Items it sent and never saw acknowledged, by its own count at exit.
+    pub unacked: u64,
+    /// It was stopped before the run ended (by the update, not the harness's teardown).
+    #[serde(default)]
+    pub during_run: bool,
+    /// The effective grace on the app's own clock (cancellation to last sign, both its own
+    /// stamps, free of the sink's receive delays and of clock skew), when it stamped both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_app_ms: Option<f64>,
+}
+
+impl InstanceLife {
+    /// Whether SIGTERM reached the code: `Some(false)` when the instance ended without its
+    /// cancellation token firing; `None` while it still ran at the end.
+    pub fn cancellation_reached(&self) -> Option<bool> {
+        if self.cancelled_ns.is_some() {
+            Some(true)
+        } else if self.alive_at_end {
+            None
+        } else {
+            Some(false)
+        }
+    }
+
+    /// The effective grace: from the cancellation (or the SIGTERM sent) to the last sign of
+    /// life, in ms.
+    pub fn grace_ms(&self) -> Option<f64> {
+        if self.alive_at_end {
+            return None;
+        }
+        if let Some(g) = self.grace_app_ms {
+            return Some(g);
+        }
+        let from = self.cancelled_ns.or(self.sigterm_sent_ns)?;
+        Some((self.last_sign_ns - from).max(0) as f64 / 1e6)
+    }
+}
+
+fn app(e: &LedgerEvent) -> Option<&str> {
+    e.event.strip_prefix(APP_PREFIX)
+}
+
+/// The instances the harness itself recorded (its host started them).
+fn hosted(ledger: &[LedgerEvent]) -> HashSet<&str> {
+    ledger
+        .iter()
+        .filter(|e| e.event == event::INSTANCE_STARTED)
+        .map(|e| e.instance.as_str())
+        .collect()
+}
+
+/// The end of the run: the ledger's `run_ended`, else its last event.
+fn run_end_ns(ledger: &[LedgerEvent]) -> i64 {
+    ledger
+        .iter()
+        .filter(|e| e.event == "run_ended")
+        .map(|e| e.t_ns)
+        .max()
+        .or_else(|| ledger.iter().map(|e| e.t_ns).max())
+        .unwrap_or(0)
+}
+
+/// The host's events for instances only the apps' events describe.
+pub fn platform_events(ledger: &[LedgerEvent]) -> Vec<LedgerEvent> {
+    let hosted = hosted(ledger);
+    // Occurrences the harness invoked itself (the harness driver): their invocations are
+    // the harness's, not the app's runs, or every run would count twice.
+    let invoked: HashSet<(String, String)> = ledger
+        .iter()
+        .filter(|e| e.event == event::INVOCATION_BEGUN)
+        .filter_map(|e| Some((e.get("source")?.to_owned(), e.get("m")?.to_owned())))
+        .collect();
+    let end = run_end_ns(ledger);
+    let mut out = Vec::new();
+    let mut last: BTreeMap<&str, (&LedgerEvent, bool)> = BTreeMap::new();
+    for e in ledger {
+        let Some(name) = app(e) else { continue };
+        if hosted.contains(e.instance.as_str()) {
+            continue;
+        }
+        let entry = last.entry(&e.instance).or_insert((e, false));
+        if e.t_ns >= entry.0.t_ns {
+            entry.0 = e;
+        }
+        let like = |kind: &str| LedgerEvent {
+            event: kind.to_owned(),
+            detail: String::new(),
+            ..e.clone()
+        };
+        let inv = |run: &str| format!("app:{}:{run}", e.instance);
+        match name {
+            "started" => out.push(like(event::INSTANCE_STARTED)),
+            "ready" => out.push(like(event::INSTANCE_READY)),
+            "cancelled" => out.push(like(event::INSTANCE_STOPPING)),
+            "exiting" => {
+                entry.1 = true;
+                out.push(like(event::INSTANCE_STOPPED));
+            }
+            "unacked" => {
+                let mut sent = like(event::ITEM_SENT);
+                sent.detail = e.detail.clone();
+                sent.t_ns = e
+                    .get("sent_ns")
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(e.t_ns);
+                out.push(sent);
+            }
+            "run_begun" => {
+                let (Some(source), Some(m), Some(run)) =
+                    (e.get("source"), e.get("m"), e.get("run"))
+                else {
+                    continue;
+                };
+                if invoked.contains(&(source.to_owned(), m.to_owned())) {
+                    continue;
+                }
+                let mut begun = like(event::INVOCATION_BEGUN)
+                    .with("inv", inv(run))
+                    .with("source", source)
+                    .with("m", m);
+                if let Some(n) = e.get("n") {
+                    begun = begun.with("n", n);
+                }
+                if e.flag("catch_up") {
+                    begun = begun.with("catch_up", true);
+                }
+                out.push(begun);
+            }
+            "run_ended" => {
+                let Some(run) = e.get("run") else { continue };
+                let kind = match e.get("outcome") {
+                    Some("ok") => event::INVOCATION_OK,
+                    Some("cancelled") => event::INVOCATION_KILLED,
+                    _ => event::INVOCATION_FAILED,
+                };
+                out.push(like(kind).with("inv", inv(run)));
+            }
+            _ => {}
+        }
+    }
+    // Silent without a word of exiting before the run ended: killed at its last sign.
+    for (_, (e, exited)) in last {
+        if !exited && e.t_ns < end - SILENCE_NS {
+            out.push(LedgerEvent {
+                event: event::INSTANCE_KILLED.to_owned(),
+                detail: "by=silence".into(),
+                ..e.clone()
+            });
+        }
+    }
+    out
+}
+
+/// Every instance's life as its events tell it, by instance id.
+pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
+    let end = run_end_ns(ledger);
+    let mut lives: BTreeMap<String, InstanceLife> = BTreeMap::new();
+    let mut sigterm: BTreeMap<&str, i64> = BTreeMap::new();
+    // On the app's own clock: when it was cancelled and its last sign.
+    let mut app_clock: BTreeMap<String, (Option<i64>, i64)> = BTreeMap::new();
+    for e in ledger {
+        if e.event == event::INSTANCE_STOPPING {
+            sigterm.entry(&e.instance).or_insert(e.t_ns);
+        }
+        let Some(name) = app(e) else { continue };
+        let life = lives
+            .entry(e.instance.clone())
+            .or_insert_with(|| InstanceLife {
+                instance: e.instance.clone(),
+                version: e.version.clone(),
+                last_sign_ns: e.t_ns,
+                ..InstanceLife::default()
+            });
+        life.last_sign_ns = life.last_sign_ns.max(e.t_ns);
+        // A row the sink wrote (a lease) names no version; the app's own rows do.
+        if life.version.is_empty() {
+            life.version = e.version.clone();
+        }
+        if let Some(app_ns) = e.get(APP_NS).and_then(|t| t.parse::<i64>().ok()) {
+            let clock = app_clock
+                .entry(e.instance.clone())
+                .or_insert((None, app_ns));
+            clock.1 = clock.1.max(app_ns);
+            if name == "cancelled" {
+                clock.0 = Some(clock.0.map_or(app_ns, |c| c.min(app_ns)));
+            }
+        }
+        match name {
+            "cancelled" => {
+                life.cancelled_ns = Some(life.cancelled_ns.map_or(e.t_ns, |c| c.min(e.t_ns)))
+            }
+            "exiting" => {
+                life.exited = true;
+                life.unacked = e.get_u64("unacked").unwrap_or(0);
+            }
+            _ => {}
+        }
+    }
+    for life in lives.values_mut() {
+        life.sigterm_sent_ns = sigterm.get(life.instance.as_str()).copied();
+        life.alive_at_end = !life.exited && life.last_sign_ns >= end - SILENCE_NS;
+        let stopped_at = life
+            .sigterm_sent_ns
+            .or(life.cancelled_ns)
+            .unwrap_or(life.last_sign_ns);
+        life.during_run = !life.alive_at_end && stopped_at < end;
+        if let Some((Some(cancelled), last)) = app_clock.get(&life.instance) {
+            life.grace_app_ms = Some((last - cancelled).max(0) as f64 / 1e6);
+        }
+    }
+    lives.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(t_ms: i64, name: &str, instance: &str, detail: &str) -> LedgerEvent {
+        LedgerEvent {
+            detail: detail.into(),
+            ..LedgerEvent::new(t_ms * 1_000_000, name, instance, "A", "")
+        }
+    }
+
+    #[test]
+    fn app_events_become_the_hosts_words_for_unhosted_instances() {
+        let ledger = vec![
+            ev(0, "app_started", "a-0", "pid=1"),
+            ev(
+                10,
+                "app_run_begun",
+                "a-0",
+                "run=0 source=tick m=3 catch_up=false",
+            ),
+            ev(20, "app_cancelled", "a-0", "active=1"),
+            ev(25, "app_run_ended", "a-0", "run=0 outcome=cancelled sent=4"),
+            ev(
+                26,
+                "app_unacked",
+                "a-0",
+                "source=tick m=3 n=4 sent_ns=24000000",
+            ),
+            ev(27, "app_exiting", "a-0", "unacked=1"),
+            // b-0 falls silent long before the end: killed.
+            ev(30, "app_run_begun", "b-0", "run=0 source=tick m=4"),
+            // The host started h-0 itself: its app events are not repeated.
+            ev(0, "instance_started", "h-0", ""),
+            ev(40, "app_run_begun", "h-0", "run=0 source=tick m=5"),
+            ev(5_000, "run_ended", "", ""),
+        ];
+        let made = platform_events(&ledger);
+        let names: Vec<(&str, &str)> = made
+            .iter()
+            .map(|e| (e.event.as_str(), e.instance.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("instance_started", "a-0"),
+                ("invocation_begun", "a-0"),
+                ("instance_stopping", "a-0"),
+                ("invocation_killed", "a-0"),
+                ("item_sent", "a-0"),
+                ("instance_stopped", "a-0"),
+                ("invocation_begun", "b-0"),
+                ("instance_killed", "b-0"),
+            ]
+        );
+        assert_eq!(
+            made[4].t_ns, 24_000_000,
+            "an unacked item is stamped when sent"
+        );
+        assert_eq!(made[1].get("inv"), made[3].get("inv"));
+
+        let lives = lives(&ledger);
+        let a = &lives[0];
+        assert_eq!(
+            (a.cancellation_reached(), a.grace_ms()),
+            (Some(true), Some(7.0))
+        );
+        let b = &lives[1];
+        assert_eq!(
+            (b.instance.as_str(), b.cancellation_reached()),
+            ("b-0", Some(false))
+        );
+    }
+
+    #[test]
+    fn the_harness_drivers_invocations_are_not_counted_twice() {
+        let ledger = vec![
+            ev(0, "invocation_begun", "", "inv=h3 source=tick m=3"),
+            ev(1, "app_run_begun", "a-0", "run=0 source=tick m=3"),
+            ev(2, "app_run_ended", "a-0", "run=0 outcome=ok sent=10"),
+        ];
+        let made = platform_events(&ledger);
+        assert!(
+            made.iter().all(|e| e.event != "invocation_begun"),
+            "{made:?}"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The renderers: text, pages, plots and files for people and CI, from the analyses' plain
+//! data. They compute no numbers of their own.
+
+pub mod advice_report;
+pub mod compare_report;
+pub mod hdr;
+pub mod junit;
+pub mod plot;
+pub mod report;
+pub mod terminal;
