@@ -5,13 +5,15 @@
 //! plain serializable [`Verdict`]; renderers such as [`terminal`] turn a verdict into text.
 //! Analysis never formats output and renderers never compute numbers.
 //!
-//! The modules form four layers, model -> io -> analysis -> render, one folder each, and a
-//! module imports only from its own layer or those before it: `model/` (arrivals, probes,
-//! ledger events, the expected spec, the verdict, the summary with its threshold outcomes
-//! and baseline changes, and the one [`metric::Metric`] vocabulary), `io/` (the run
-//! directory's files), `analysis/` (the checker, thresholds, baselines, comparison
-//! statistics, advice, the series the plots draw), and `render/` (terminal, Markdown and
-//! HTML, JUnit, HdrHistogram files, and every chart under [`plot`]).
+//! The modules form five layers, model -> io -> analysis -> render -> judge, one folder
+//! each, and a module imports only from its own layer or those before it: `model/`
+//! (arrivals, probes, ledger events, the expected spec, the verdict, the run's record, the
+//! summary with its threshold outcomes and baseline changes, and the one
+//! [`metric::Metric`] vocabulary), `io/` (the run directory's files), `analysis/` (the
+//! checker, thresholds, baselines, comparison statistics, advice, the series the plots
+//! draw), `render/` (terminal, Markdown and HTML, JUnit, HdrHistogram files, and every
+//! chart under [`plot`]), and [`judge`] (a run's summary and JUnit report from its verdict,
+//! record and rules: the one function `harness run` and `harness check` share).
 //!
 //! ```no_run
 //! let run = reports::RunDir::new("runs/seed-swap");
@@ -32,7 +34,9 @@
 //   rollback, scaling, the completion estimator/, thresholds, baselines, comparison
 //   statistics, advice/, the history the plots draw);
 // - render/: text, pages, plots and files for people and CI (terminal/, report/,
-//   advice_report/, compare_report, junit, hdr, plot/).
+//   advice_report/, compare_report, junit, hdr, plot/);
+// - judge/: a run's judgement (summary.json and junit.xml) from its verdict, its record
+//   and its rules.
 //
 // Inside a module that is a folder the arrows go one way too: either its mod.rs imports
 // its parts and re-exports what was public (advice/, checker/, rundir/, report/, ...) or
@@ -43,6 +47,7 @@
 // (`reports::checker`, `reports::verdict`, ...), re-exported below.
 mod analysis;
 mod io;
+pub mod judge;
 mod model;
 mod render;
 
@@ -52,7 +57,8 @@ pub use analysis::{
 };
 pub use io::rundir;
 pub use model::{
-    arrival, completion, expected, ledger, lifecycle, metric, probe, summary, trace, verdict,
+    arrival, completion, expected, ledger, lifecycle, metric, probe, record, summary, trace,
+    verdict,
 };
 pub use render::{advice_report, compare_report, hdr, junit, plot, report, terminal};
 

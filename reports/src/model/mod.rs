@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod metric;
 pub mod probe;
+pub mod record;
 pub mod summary;
 pub mod trace;
 pub mod units;

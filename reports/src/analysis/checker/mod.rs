@@ -337,7 +337,7 @@ pub fn check<'a>(
     for a in arrivals {
         checker.push(&a.as_ref());
     }
-    Ok(checker.finish(probes, ledger))
+    Ok(every_pass(checker, spec, probes, ledger, None))
 }
 
 /// Re-checks a run directory from its files: streams `arrivals.csv` through the checker.
@@ -363,15 +363,31 @@ pub fn check_run_with(
         source,
     })?;
     run.for_each_arrival_for_check(|a| checker.push(a))?;
+    let traces = match &spec.completion {
+        Some(_) => run.read_traces()?,
+        None => None,
+    };
+    Ok(every_pass(checker, spec, probes, ledger, traces.as_deref()))
+}
+
+/// The verdict with every pass over the history: the checker's own, then the scale
+/// controller's, the rollback's, the faults' and the completion estimate's. Whoever checks
+/// (a run, `harness check`, [`check`]) gets the same verdict of the same history.
+fn every_pass(
+    checker: Checker,
+    spec: &ExpectedSpec,
+    probes: &[Probe],
+    ledger: &[LedgerEvent],
+    traces: Option<&[crate::model::trace::LogLine]>,
+) -> Verdict {
     let (mut verdict, grid) = checker.finish_with_grid(probes, ledger);
     verdict.scaling = crate::analysis::scaling::of_ledger(ledger);
     verdict.rollback = crate::analysis::rollback::of_run(ledger, probes, &verdict, &grid);
     verdict.faults = crate::analysis::faults::of_run(ledger, &verdict.downtime, &grid);
     if let Some(c) = &spec.completion {
-        let traces = run.read_traces()?;
-        verdict.completion = crate::analysis::estimator::of_run(c, ledger, traces.as_deref());
+        verdict.completion = crate::analysis::estimator::of_run(c, ledger, traces);
     }
-    Ok(verdict)
+    verdict
 }
 
 #[cfg(test)]

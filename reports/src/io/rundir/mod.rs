@@ -28,6 +28,7 @@ use crate::model::arrival::{Arrival, ArrivalRef};
 use crate::model::expected::ExpectedSpec;
 use crate::model::ledger::LedgerEvent;
 use crate::model::probe::Probe;
+use crate::model::record::{Record, RECORD_FILE, RECORD_SCHEMA};
 use crate::model::summary::Summary;
 
 mod arrivals;
@@ -388,6 +389,28 @@ impl RunDir {
 
     pub fn write_summary(&self, summary: &Summary) -> Result<(), RunDirError> {
         write_json(&self.file(SUMMARY_FILE), summary)
+    }
+
+    /// The run's record (`record.json`); `None` for a run directory that predates it.
+    pub fn read_record(&self) -> Result<Option<Record>, RunDirError> {
+        let path = self.file(RECORD_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let record: Record = read_json(&path)?;
+        if record.schema != RECORD_SCHEMA {
+            return Err(RunDirError::Schema {
+                path,
+                found: record.schema,
+                expected: RECORD_SCHEMA,
+            });
+        }
+        Ok(Some(record))
+    }
+
+    /// Writes the run's record, before it is judged.
+    pub fn write_record(&self, record: &Record) -> Result<(), RunDirError> {
+        write_json(&self.file(RECORD_FILE), record)
     }
 }
 
