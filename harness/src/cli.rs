@@ -144,18 +144,23 @@ pub enum Command {
         /// The run directory.
         dir: PathBuf,
     },
-    /// Re-check a run directory and print its verdict.
+    /// Re-check a run directory, judge it again and print its verdict.
     ///
     /// Reads expected.json and arrivals.csv (required), probes.csv and ledger.csv (optional)
     /// and prints a readable summary: counts, lateness quantiles, downtime, and the lost,
-    /// duplicated, late and unexpected items (the first 20 of each).
+    /// duplicated, late and unexpected items (the first 20 of each). When the directory
+    /// holds the scenario as run (scenario.toml) and the run's record (record.json, or the
+    /// summary.json of an older run), it judges the run again as `harness run` did, with
+    /// any --expect thresholds added, and rewrites summary.json and junit.xml.
     ///
-    /// Exit codes: 0 the run directory was checked; 2 it could not be read (the error, with
-    /// the file and line, goes to stderr).
+    /// Exit codes: 0 checked (and every threshold held); 1 a threshold failed; 2 it could
+    /// not be read (the error, with the file and line, goes to stderr); 3 the run is
+    /// invalid.
     ///
     /// Examples:
     ///   harness check scenarios/examples/seed-swap
     ///   harness check runs/seed-swap-1796154611 --json | jq .lost
+    ///   harness check runs/seed-swap-1796154611 --expect 'downtime.max_ms < 500'
     #[command(verbatim_doc_comment)]
     Check {
         /// The run directory.
@@ -163,6 +168,10 @@ pub enum Command {
         /// Print the verdict object of summary.json instead, and nothing else on stdout.
         #[arg(long)]
         json: bool,
+        /// A threshold to judge the run by, beside its scenario's (repeatable), as `run`
+        /// takes it.
+        #[arg(long = "expect", value_name = "EXPR")]
+        expect: Vec<String>,
     },
 }
 

@@ -100,6 +100,27 @@ impl TimeScale {
     }
 }
 
+impl RunPlan {
+    /// The rules the run is judged by: the scenario's and the command line's thresholds.
+    pub fn rules(&self) -> reports::judge::Rules {
+        rules(&self.scenario, &self.extra_thresholds)
+    }
+}
+
+/// The rules a run of `s` is judged by, `extra` thresholds after the scenario's own; a run
+/// directory's `scenario.toml` (the scenario as run, its thresholds with the command
+/// line's) gives the same rules with no `extra`.
+pub fn rules(s: &Scenario, extra: &[Threshold]) -> reports::judge::Rules {
+    let mut thresholds = s.thresholds();
+    thresholds.extend(extra.iter().cloned());
+    reports::judge::Rules {
+        thresholds,
+        control_max_ms: s.probes.control_max.0.as_secs_f64() * 1e3,
+        // Not scaled: it bounds the probe client's own lag.
+        max_send_lag_ms: s.probes.max_send_lag.0.as_secs_f64() * 1e3,
+    }
+}
+
 /// Every duration a run uses, scaled by the time scale once, here, except those that are
 /// real time by definition (process start-up, `run.ready_timeout`, `probes.max_send_lag`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -210,6 +231,8 @@ pub struct BaselinePlan {
     pub name: String,
     pub summary: Summary,
     pub tolerances: Vec<reports::baseline::Tolerance>,
+    /// `--max-regression` as given, which the run's record keeps.
+    pub max_regression: String,
 }
 
 /// What the command line adds to a scenario file; `run` and `compare` share it.
@@ -269,6 +292,7 @@ pub fn resolve(
                 name: name.to_owned(),
                 summary,
                 tolerances,
+                max_regression: o.max_regression.unwrap_or_default().to_owned(),
             })
         }
     };

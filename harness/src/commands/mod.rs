@@ -39,7 +39,7 @@ fn unmeasured(dir: &std::path::Path) -> Option<String> {
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
-        Command::Check { dir, json } => check::run(&dir, json),
+        Command::Check { dir, json, expect } => check::run(&dir, json, &expect),
         Command::Report { dir } => report::run(&dir),
         Command::Compare {
             scenarios,

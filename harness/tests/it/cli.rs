@@ -5,13 +5,84 @@ use std::process::Command;
 
 use crate::common::{harness, relaxed, scenarios, text};
 
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples")
+}
+
 fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples/seed-swap")
+    examples().join("seed-swap")
+}
+
+/// A copy of a run directory, for a command that rewrites what it judges.
+fn copy_of(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    copy
+}
+
+#[test]
+fn check_rewrites_every_committed_examples_judgement_as_it_was() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(examples()).unwrap() {
+        let dir = entry.unwrap().path();
+        let copy = copy_of(&dir);
+        let out = harness(&["check", copy.path().to_str().unwrap()]);
+        assert_ne!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        for file in ["summary.json", "junit.xml"] {
+            assert_eq!(
+                std::fs::read_to_string(copy.path().join(file)).unwrap(),
+                std::fs::read_to_string(dir.join(file)).unwrap(),
+                "{}/{file}",
+                dir.display()
+            );
+        }
+        seen += 1;
+    }
+    assert!(seen >= 3, "every committed example: {seen}");
+}
+
+#[test]
+fn check_judges_an_old_run_again_by_new_thresholds() {
+    let copy = copy_of(&example());
+    // The example lost 2 items, and its scenario has no threshold.
+    let out = harness(&[
+        "check",
+        copy.path().to_str().unwrap(),
+        "--expect",
+        "lost <= 2",
+        "--expect",
+        "lost == 0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a threshold failed");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(copy.path().join("summary.json")).unwrap()).unwrap();
+    let outcomes: Vec<(String, bool)> = summary["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["threshold"].as_str().unwrap().to_owned(), t["ok"] == true))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("lost <= 2".to_owned(), true),
+            ("lost == 0".to_owned(), false)
+        ]
+    );
+    let junit = std::fs::read_to_string(copy.path().join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase").count(), 2, "{junit}");
+    assert_eq!(junit.matches("<failure").count(), 1, "{junit}");
 }
 
 #[test]
 fn check_prints_a_readable_verdict_of_the_example() {
-    let out = harness(&["check", example().to_str().unwrap()]);
+    let copy = copy_of(&example());
+    let out = harness(&["check", copy.path().to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
@@ -35,7 +106,8 @@ fn check_prints_a_readable_verdict_of_the_example() {
 
 #[test]
 fn check_json_prints_only_the_verdict_and_it_matches_the_summary() {
-    let out = harness(&["check", example().to_str().unwrap(), "--json"]);
+    let copy = copy_of(&example());
+    let out = harness(&["check", copy.path().to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(verdict["lost"], 2);
@@ -314,6 +386,7 @@ fn exit_codes_of_real_runs_say_pass_fail_and_invalid() {
         junit.contains("<testcase classname=\"seed-drain\" name=\"lost == 0\"></testcase>"),
         "{junit}"
     );
+    crate::common::assert_judged_again(&pass);
 
     // 1: the swap loses the recycled run's last items.
     let fail = dir.path().join("fail");
@@ -333,6 +406,7 @@ fn exit_codes_of_real_runs_say_pass_fail_and_invalid() {
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("FAILED lost == 0"), "{stdout}");
     assert!(stdout.contains("ok     duplicated <= 2"), "{stdout}");
+    crate::common::assert_judged_again(&fail);
     let summary: serde_json::Value =
         serde_json::from_str(&run_dir_file(&fail, "summary.json")).unwrap();
     assert_eq!(summary["thresholds"][0]["ok"], false);
@@ -483,6 +557,7 @@ fn a_baseline_regression_fails_the_run_and_one_within_tolerance_passes() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("against baseline main:"), "{stdout}");
     assert!(!stdout.contains("REGRESSION"), "{stdout}");
+    crate::common::assert_judged_again(&dir.path().join("r2"));
 
     // A swap loses items the baseline did not: a regression.
     let out = in_dir(&[
@@ -521,6 +596,8 @@ fn a_baseline_regression_fails_the_run_and_one_within_tolerance_passes() {
         .find(|c| c["metric"] == "lost")
         .unwrap();
     assert_eq!(lost["regression"], true);
+    // Judged again from its record: the same baseline, the same regression and warning.
+    crate::common::assert_judged_again(&dir.path().join("r3"));
     let junit = std::fs::read_to_string(dir.path().join("r3/junit.xml")).unwrap();
     assert!(
         junit.contains("lost regresses at most 0 against main"),

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use harness::scenario::Scenario;
 use reports::{LedgerEvent, RunDir};
-use tokio_util::sync::CancellationToken;
 
 use crate::common;
 
@@ -54,10 +53,7 @@ new_connections = true
 
 async fn run(scenario: Scenario, out: &Path) -> reports::Summary {
     let plan = common::plan(scenario, out, 0.1);
-    harness::runner::run(plan, CancellationToken::new())
-        .await
-        .expect("the run starts")
-        .summary
+    common::run(plan).await.summary
 }
 
 fn commands_run(ledger: &[LedgerEvent]) -> Vec<String> {

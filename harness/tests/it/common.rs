@@ -23,11 +23,88 @@ pub fn plan(scenario: Scenario, out: &Path, time_scale: f64) -> RunPlan {
     RunPlan::new(scenario, "test", out, time_scale, seed, testfn().into())
 }
 
-/// Runs a plan to its end and returns its summary; the run must be valid.
-pub async fn run_valid(plan: RunPlan) -> reports::Summary {
+/// Runs a plan to its end; whatever happened, `harness check` then judges its directory
+/// again exactly as the run did.
+pub async fn run(plan: RunPlan) -> harness::runner::RunOutcome {
+    let out = plan.out_dir.clone();
     let outcome = harness::runner::run(plan, CancellationToken::new())
         .await
         .expect("the run starts");
+    assert_judged_again(&out);
+    outcome
+}
+
+/// `harness check DIR` rewrites `summary.json` and `junit.xml` byte for byte as the run
+/// wrote them (a run that measured nothing has nothing to check, and check says so).
+pub fn assert_judged_again(dir: &Path) {
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_default();
+    let (summary, junit) = (read("summary.json"), read("junit.xml"));
+    assert!(
+        !summary.is_empty(),
+        "the run wrote {}/summary.json",
+        dir.display()
+    );
+    let out = harness(&["check", dir.to_str().unwrap()]);
+    let unmeasured: serde_json::Value = serde_json::from_slice(&summary).unwrap();
+    if unmeasured["run"]["unmeasured"] == true {
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "a run that measured nothing is not checked"
+        );
+        return;
+    }
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = read("summary.json");
+    if again != summary {
+        let (run, check): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_slice(&summary).unwrap(),
+            serde_json::from_slice(&again).unwrap(),
+        );
+        let mut differ = Vec::new();
+        json_differences("", &run, &check, &mut differ);
+        panic!(
+            "harness check judged {} otherwise than its run did (path: run / check):\n{}",
+            dir.display(),
+            differ.join("\n")
+        );
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&read("junit.xml")),
+        String::from_utf8_lossy(&junit)
+    );
+}
+
+/// Where two JSON documents differ: each path with both values.
+fn json_differences(at: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let none = Value::Null;
+                let (p, q) = (x.get(k).unwrap_or(&none), y.get(k).unwrap_or(&none));
+                json_differences(&format!("{at}.{k}"), p, q, out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                json_differences(&format!("{at}[{i}]"), p, q, out);
+            }
+        }
+        _ if a != b => out.push(format!("{at}: {a} / {b}")),
+        _ => {}
+    }
+}
+
+/// Runs a plan to its end and returns its summary; the run must be valid.
+pub async fn run_valid(plan: RunPlan) -> reports::Summary {
+    let outcome = run(plan).await;
     assert!(
         outcome.is_valid(),
         "the run is valid: {:?}",

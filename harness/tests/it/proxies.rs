@@ -6,7 +6,6 @@ use std::path::Path;
 use harness::runner::RunPlan;
 use harness::scenario::Scenario;
 use reports::RunDir;
-use tokio_util::sync::CancellationToken;
 
 use crate::common;
 
@@ -26,10 +25,7 @@ async fn run_real(name: &str, out: &Path) -> reports::Summary {
         seed,
         common::testfn().into(),
     );
-    harness::runner::run(plan, CancellationToken::new())
-        .await
-        .expect("the run starts")
-        .summary
+    common::run(plan).await.summary
 }
 
 fn assert_measured_the_proxy(name: &str, summary: &reports::Summary) {

@@ -4,10 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use harness::runner;
 use harness::scenario::Scenario;
 use reports::{LedgerEvent, RunDir, Summary};
-use tokio_util::sync::CancellationToken;
 
 use crate::common::{for_busy_machine, plan, run_valid, surviving_pids};
 
@@ -223,7 +221,7 @@ async fn a_run_whose_instance_never_becomes_ready_fails_and_leaves_nothing_behin
     let mut plan = plan(scenario, &dir.path().join("run"), SCALE);
     plan.program = app.into();
     plan.extra_thresholds = vec!["lost == 0".parse().unwrap()];
-    let outcome = runner::run(plan, CancellationToken::new()).await.unwrap();
+    let outcome = crate::common::run(plan).await;
     let s = &outcome.summary;
     assert!(
         s.invalid.iter().any(|w| w.contains("not an address")),

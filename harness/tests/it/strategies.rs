@@ -410,12 +410,7 @@ async fn the_queue_redelivers_killed_messages_and_poisons_a_failing_one() {
 async fn run_invalid(scenario: Scenario) -> (Summary, Vec<LedgerEvent>) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let outcome = harness::runner::run(
-        plan(scenario, &out, SCALE),
-        tokio_util::sync::CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let outcome = crate::common::run(plan(scenario, &out, SCALE)).await;
     assert!(!outcome.is_valid(), "the run must be invalid");
     let ledger = RunDir::new(&out).read_ledger().unwrap();
     assert!(
