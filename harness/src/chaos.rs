@@ -13,54 +13,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::duration::Span;
 use crate::fault_proxy::{Action, FaultProxy};
 use crate::platform::ledger::Ledger;
 use crate::platform::{FaultSignal, FaultTarget, InstanceFaults};
 use crate::rng::Rng;
-use crate::scenario::{Pick, Target};
-
-/// One `[[faults]]` entry as the run acts it out: resolved from the scenario with every
-/// duration scaled ([`crate::scenario::Fault::schedule`], called by the run plan).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScheduledFault {
-    /// As `kind = "..."` names it: the ledger's `kind`.
-    pub kind: &'static str,
-    /// `at` as the scenario writes it, for the notes.
-    pub written_at: Span,
-    /// When it begins, from the schedule's epoch. Scaled.
-    pub at: Duration,
-    /// How long it acts; zero for a crash and a sink crash. Scaled.
-    pub duration: Duration,
-    /// Its `fault_started` row's `key=value` pairs, beyond the fault's index and kind.
-    pub params: Vec<(&'static str, String)>,
-    pub act: Act,
-}
-
-/// What a fault does.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Act {
-    /// Signals the serving instances `target` picks, through the platform.
-    Instances { target: Target, act: InstanceAct },
-    /// Acts on each request in the fault proxy, for the fault's window.
-    SinkPath(Action),
-    /// Stops the harness's own sink.
-    SinkCrash,
-}
-
-/// What an instance fault does to each instance it picked (durations scaled).
-#[derive(Clone, Debug, PartialEq)]
-pub enum InstanceAct {
-    /// SIGSTOP for the fault's duration, then SIGCONT.
-    Pause,
-    /// SIGKILL; with `restart_after`, the platform restarts the same version in the same
-    /// slot that long after; with `up_for` too, each restart is killed again once it has
-    /// lived that long, until the fault's window closes.
-    Kill {
-        restart_after: Option<Duration>,
-        up_for: Option<Duration>,
-    },
-}
+use crate::scenario::{Act, InstanceAct, Pick, ScheduledFault, Target};
 
 /// Everything a fault needs to act.
 #[derive(Clone)]

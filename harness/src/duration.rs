@@ -96,6 +96,25 @@ impl fmt::Display for Span {
     }
 }
 
+/// The run's time scale, as the run plan hands it to the scenario's parts that resolve
+/// themselves (the faults, the strategies' plans): their durations and rates are scaled
+/// through it, here beside the duration type, and nowhere else.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimeScale(pub f64);
+
+impl TimeScale {
+    /// A scenario duration as the run's.
+    pub fn span(self, s: Span) -> Duration {
+        s.scaled(self.0)
+    }
+
+    /// A rate per second of scenario time as one per second of the run's: divided by the
+    /// scale (at least 1), so the delays it causes keep their size against the schedule.
+    pub fn rate(self, per_s: u64) -> u64 {
+        ((per_s as f64 / self.0).round() as u64).max(1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,9 @@ use reports::threshold::Threshold;
 use reports::Summary;
 
 use crate::app::AppProgram;
-use crate::chaos::ScheduledFault;
-use crate::duration::Span;
+use crate::duration::TimeScale;
 use crate::scenario::Scenario;
+use crate::scenario::ScheduledFault;
 use crate::strategy::Plan;
 use crate::testfn::Work;
 
@@ -66,7 +66,7 @@ impl RunPlan {
         };
         let scale = TimeScale(time_scale);
         RunPlan {
-            strategy: Plan::from_scenario(&scenario, &|span| span.scaled(time_scale), seed),
+            strategy: Plan::from_scenario(&scenario, &|span| scale.span(span), seed),
             faults: scenario.faults.iter().map(|f| f.schedule(scale)).collect(),
             scenario,
             scenario_path: scenario_path.into(),
@@ -79,24 +79,6 @@ impl RunPlan {
             timing,
             work,
         }
-    }
-}
-
-/// The run's time scale, as the scenario's parts that resolve themselves (the faults) are
-/// handed it: their durations and rates are scaled through it, so the scaling stays here.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TimeScale(pub f64);
-
-impl TimeScale {
-    /// A scenario duration as the run's.
-    pub fn span(self, s: Span) -> Duration {
-        s.scaled(self.0)
-    }
-
-    /// A rate per second of scenario time as one per second of the run's: divided by the
-    /// scale (at least 1), so the delays it causes keep their size against the schedule.
-    pub fn rate(self, per_s: u64) -> u64 {
-        ((per_s as f64 / self.0).round() as u64).max(1)
     }
 }
 

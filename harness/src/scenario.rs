@@ -1044,6 +1044,43 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// Checks every `[[faults]]` entry: the index, the key and why.
+    fn validate_faults(&self) -> Result<(), (usize, &'static str, String)> {
+        for (i, f) in self.faults.iter().enumerate() {
+            f.validate(self.run.duration)
+                .map_err(|(key, why)| (i, key, why))?;
+            if f.on_instances() && !self.capabilities().instance_faults {
+                return Err((
+                    i,
+                    "kind",
+                    format!(
+                        "a {} fault acts on the local platform's instances; a command \
+                         platform takes the sink-path faults (latency, http_error, reset, \
+                         blackhole, fail_first, bandwidth)",
+                        f.kind()
+                    ),
+                ));
+            }
+            if f.on_sink_path() && self.sink.url.is_some() {
+                return Err((
+                    i,
+                    "kind",
+                    "a sink-path fault puts a proxy between the apps and the sink, whose \
+                     address the harness hands out: remove sink.url"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The run has a fault that acts between the instances and the sink.
+    pub fn has_sink_faults(&self) -> bool {
+        self.faults.iter().any(|f| f.on_sink_path())
+    }
+}
+
 /// 1-based line of a byte offset.
 fn line_at(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1

@@ -20,33 +20,51 @@ fn default_out(scenario: &Scenario) -> PathBuf {
     ))
 }
 
-/// A progress bar of the run's scaled time with the current phase from the ledger; indicatif
-/// draws it only when stderr is a terminal.
-fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+/// A progress bar of the run's scaled time with the current phase, which the run's ledger
+/// tells as each phase begins; indicatif draws it only when stderr is a terminal.
+fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, runner::RunOptions) {
     let total = (plan.timing.duration + plan.timing.settle).as_millis() as u64;
     let bar = indicatif::ProgressBar::new(total.max(1));
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {elapsed_precise} / ~{eta} left  {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let (b, ledger) = (bar.clone(), plan.out_dir.join(reports::rundir::LEDGER_FILE));
-    let task = tokio::spawn(async move {
-        let start = tokio::time::Instant::now();
-        loop {
-            b.set_position(start.elapsed().as_millis() as u64);
-            let text = tokio::fs::read_to_string(&ledger).await.unwrap_or_default();
-            if let Some(phase) = text
-                .lines()
-                .rev()
-                .find(|l| l.contains(",phase_begun,"))
-                .and_then(|l| l.rsplit("phase=").next())
-            {
-                b.set_message(format!("phase: {phase}"));
+    let b = bar.clone();
+    let follow = move |ledger: &crate::platform::ledger::Ledger| {
+        let ledger = ledger.clone();
+        let start = ledger.clock().now();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                b.set_position(ledger.clock().now().duration_since(start).as_millis() as u64);
+                // Woken by the next event, or in time to move the bar.
+                let tick = std::time::Duration::from_millis(200);
+                let now = match tokio::time::timeout(tick, ledger.changed_after(seen)).await {
+                    Ok(count) => count,
+                    Err(_) => continue,
+                };
+                let phase = ledger
+                    .events_from(seen)
+                    .into_iter()
+                    .rev()
+                    .find(|e| e.event == reports::ledger::event::PHASE_BEGUN)
+                    .and_then(|e| e.get("phase").map(str::to_owned));
+                if let Some(phase) = phase {
+                    b.set_message(format!("phase: {phase}"));
+                }
+                if now == seen {
+                    // The ledger is gone: the run is over.
+                    return;
+                }
+                seen = now;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-    });
-    (bar, task)
+        });
+    };
+    let options = runner::RunOptions {
+        on_ledger: Some(Box::new(follow)),
+        ..runner::RunOptions::default()
+    };
+    (bar, options)
 }
 
 pub fn run(args: RunArgs) -> u8 {
@@ -119,10 +137,12 @@ pub fn run(args: RunArgs) -> u8 {
                 out_dir.display()
             );
         }
-        let progress = (!quiet && !args.json).then(|| progress_bar(&plan));
-        let result = runner::run(plan, cancel).await;
-        if let Some((bar, task)) = progress {
-            task.abort();
+        let (bar, options) = match (!quiet && !args.json).then(|| progress_bar(&plan)) {
+            Some((bar, options)) => (Some(bar), options),
+            None => (None, runner::RunOptions::default()),
+        };
+        let result = runner::run_with(plan, crate::clock::Clock::system(), cancel, options).await;
+        if let Some(bar) = bar {
             bar.finish_and_clear();
         }
         result

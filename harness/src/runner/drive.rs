@@ -5,16 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::measured::{Failure, Measured};
 use super::sink_side::SinkSide;
 use super::update::perform_update;
-use super::{Failure, Measured, RunPlan};
 use crate::clock::{Clock, Schedule};
 use crate::platform::ledger::Ledger;
 use crate::platform::Platform;
 use crate::probes::{self, ProbeConfig};
+use crate::run_plan::RunPlan;
 use crate::scenario::Scenario;
 
 /// Drives the run on `platform`, then tears it down whatever happened.
@@ -46,14 +46,6 @@ fn probe_config(s: &Scenario, door: std::net::SocketAddr, timeout: Duration) -> 
         .expect_version
         .then(|| vec![s.app.from.clone(), s.app.to.clone()]);
     config
-}
-
-/// Sleeps until `at`, or returns false if the run was cancelled first.
-pub async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep_until(at) => true,
-        () = cancel.cancelled() => false,
-    }
 }
 
 /// The run itself, on any platform: deploy, probe, update, settle. It always stops what it

@@ -18,24 +18,26 @@
 
 mod drive;
 mod expected;
+mod measured;
 mod rollback_gate;
 mod sink_side;
 mod update;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
 use reports::judge::{self, Judgement};
 use reports::record::{BaselineRecord, Record};
-use reports::{LedgerEvent, Probe, RunDir, RunInfo, Summary, Verdict};
+use reports::{LedgerEvent, RunDir, RunInfo, Summary, Verdict};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::{Clock, Schedule};
+use crate::clock::Clock;
 use crate::platform::ledger::Ledger;
-use crate::platform::{self, Wiring};
+use crate::platform::{self, Platform, Wiring};
 use crate::probes;
 pub use crate::run_plan::{BaselinePlan, RunPlan};
 pub use expected::expected;
+use measured::{Failure, Measured};
 use sink_side::SinkSide;
 
 /// Why a run could not even begin: nothing was written.
@@ -70,48 +72,6 @@ impl RunOutcome {
     }
 }
 
-/// Where and why a run stopped short.
-#[derive(Clone, Debug)]
-pub(super) struct Failure {
-    /// `setup`, `start`, `run`, `update`, `settle` or `check`.
-    phase: &'static str,
-    reason: String,
-    interrupted: bool,
-}
-
-impl Failure {
-    pub(super) fn new(phase: &'static str, reason: impl Into<String>) -> Failure {
-        Failure {
-            phase,
-            reason: reason.into(),
-            interrupted: false,
-        }
-    }
-
-    pub(super) fn interrupted(phase: &'static str) -> Failure {
-        Failure {
-            phase,
-            reason: "interrupted (Ctrl-C): every instance was stopped".into(),
-            interrupted: true,
-        }
-    }
-}
-
-/// What the run measured, however far it got.
-#[derive(Default)]
-pub(super) struct Measured {
-    /// The timer's schedule; `None` when the run failed before it began.
-    pub(super) schedule: Option<Schedule>,
-    pub(super) probes: Vec<Probe>,
-    pub(super) failure: Option<Failure>,
-    /// Scenario time (unscaled) up to which the expected window may reach.
-    pub(super) window_end: Duration,
-    /// Problems of the measuring itself (the sink), each making the run invalid.
-    pub(super) invalid: Vec<String>,
-    /// Things the summary should say that do not make the run invalid.
-    pub(super) notes: Vec<String>,
-}
-
 /// Whether `dir` already holds a run, which a new run must not mix with.
 pub fn holds_a_run(dir: &std::path::Path) -> bool {
     dir.join(sink::ARRIVALS_FILE).exists() || dir.join(reports::rundir::SUMMARY_FILE).exists()
@@ -119,11 +79,20 @@ pub fn holds_a_run(dir: &std::path::Path) -> bool {
 
 /// Runs the plan on the machine's clock; `cancel` (Ctrl-C) stops it early, cleanly.
 pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome, RunError> {
-    run_with(plan, Clock::system(), cancel, None).await
+    run_with(plan, Clock::system(), cancel, RunOptions::default()).await
 }
 
-/// Called once with the run's ledger as soon as it exists (a progress bar follows it).
-pub type OnLedger = Box<dyn FnOnce(&Ledger) + Send>;
+/// What a caller may add to a run.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Called once with the run's ledger as soon as it exists (a progress bar follows it).
+    pub on_ledger: Option<Box<dyn FnOnce(&Ledger) + Send>>,
+    /// Builds the platform instead of the scenario's kind: a test's, or a simulation's.
+    pub platform: Option<PlatformFactory>,
+}
+
+/// Builds a run's platform from what the runner hands every platform.
+pub type PlatformFactory = Box<dyn FnOnce(Wiring) -> anyhow::Result<Arc<dyn Platform>> + Send>;
 
 /// Runs the plan on `clock`: every time the run reads, stamps or sleeps until comes from it
 /// (virtual time, on a runtime whose time is paused).
@@ -131,17 +100,17 @@ pub async fn run_with(
     plan: RunPlan,
     clock: Clock,
     cancel: CancellationToken,
-    on_ledger: Option<OnLedger>,
+    options: RunOptions,
 ) -> Result<RunOutcome, RunError> {
     let wall = clock.now();
     let started_ns = clock.now_ns();
     let out = prepare(&plan)?;
     let ledger = Ledger::create(&out.join(reports::rundir::LEDGER_FILE), clock)
         .map_err(|e| RunError::Setup(format!("creating the ledger: {e}")))?;
-    if let Some(f) = on_ledger {
+    if let Some(f) = options.on_ledger {
         f(&ledger);
     }
-    let mut measured = measure(&plan, &ledger, clock, &cancel).await;
+    let mut measured = measure(&plan, &ledger, clock, &cancel, options.platform).await;
     let run_dir = RunDir::new(&out);
     let events = history(&ledger, &run_dir, &mut measured);
     let verdict = check(&plan, &run_dir, &mut measured, &events);
@@ -198,6 +167,7 @@ async fn measure(
     ledger: &Ledger,
     clock: Clock,
     cancel: &CancellationToken,
+    factory: Option<PlatformFactory>,
 ) -> Measured {
     let setup_failed = |e: String| Measured {
         failure: Some(Failure::new("setup", e)),
@@ -213,7 +183,11 @@ async fn measure(
         sink_url: sink.app_url.clone(),
         sink_token: sink.token.clone(),
     };
-    let mut measured = match platform::build(plan, wiring).await {
+    let built = match factory {
+        Some(build) => build(wiring),
+        None => platform::build(plan, wiring).await,
+    };
+    let mut measured = match built {
         Ok(platform) => drive::run_on(plan, &platform, ledger, clock, &sink, cancel).await,
         Err(e) => setup_failed(format!(
             "starting the {} platform: {e:#}",

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Failure, RunPlan};
+use super::measured::Failure;
 use crate::clock::Schedule;
 use crate::platform::ledger::Ledger;
 use crate::platform::Platform;
+use crate::run_plan::RunPlan;
 
 /// Rolls the update back when the scenario asks, at most once: at `run.rollback_at`, or at
 /// the first evaluation of `[analysis]` whose window fails a threshold (every evaluation is

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Measured, RunPlan};
+use super::measured::Measured;
 use crate::clock::Clock;
 use crate::fault_proxy::FaultProxy;
 use crate::platform::ledger::Ledger;
+use crate::run_plan::RunPlan;
 
 /// Connections the in-process sink serves at once: every instance alive at once (up to
 /// `2 * scenario::MAX_INSTANCES` through an update, and a scale-out) keeps up to 4 idle

@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::drive::sleep_until;
+use super::measured::Failure;
 use super::rollback_gate::roll_back_when_asked;
-use super::{Failure, RunPlan};
 use crate::clock::Schedule;
 use crate::platform::ledger::Ledger;
 use crate::platform::Platform;
+use crate::run_plan::RunPlan;
 
 /// Waits for `update_at`, performs the update, and runs on to `duration`; a failed update
 /// ends the run at once rather than after the whole duration.
@@ -113,4 +114,12 @@ async fn await_update(
         return Some(Failure::interrupted("run"));
     }
     None
+}
+
+/// Sleeps until `at`, or returns false if the run was cancelled first.
+pub async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep_until(at) => true,
+        () = cancel.cancelled() => false,
+    }
 }

@@ -40,10 +40,51 @@ use serde::de::{Deserializer, EnumAccess, IgnoredAny, MapAccess, VariantAccess, 
 use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::chaos::{Act, InstanceAct, ScheduledFault};
 use crate::duration::Span;
+use crate::duration::TimeScale;
 use crate::fault_proxy::Action;
-use crate::run_plan::TimeScale;
+
+/// One `[[faults]]` entry as the run acts it out: resolved from the scenario with every
+/// duration scaled ([`crate::scenario::Fault::schedule`], called by the run plan).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledFault {
+    /// As `kind = "..."` names it: the ledger's `kind`.
+    pub kind: &'static str,
+    /// `at` as the scenario writes it, for the notes.
+    pub written_at: Span,
+    /// When it begins, from the schedule's epoch. Scaled.
+    pub at: Duration,
+    /// How long it acts; zero for a crash and a sink crash. Scaled.
+    pub duration: Duration,
+    /// Its `fault_started` row's `key=value` pairs, beyond the fault's index and kind.
+    pub params: Vec<(&'static str, String)>,
+    pub act: Act,
+}
+
+/// What a fault does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Act {
+    /// Signals the serving instances `target` picks, through the platform.
+    Instances { target: Target, act: InstanceAct },
+    /// Acts on each request in the fault proxy, for the fault's window.
+    SinkPath(Action),
+    /// Stops the harness's own sink.
+    SinkCrash,
+}
+
+/// What an instance fault does to each instance it picked (durations scaled).
+#[derive(Clone, Debug, PartialEq)]
+pub enum InstanceAct {
+    /// SIGSTOP for the fault's duration, then SIGCONT.
+    Pause,
+    /// SIGKILL; with `restart_after`, the platform restarts the same version in the same
+    /// slot that long after; with `up_for` too, each restart is killed again once it has
+    /// lived that long, until the fault's window closes.
+    Kill {
+        restart_after: Option<Duration>,
+        up_for: Option<Duration>,
+    },
+}
 
 /// The kinds, each once: its name in the file and its struct (the variant of [`Fault`] has
 /// the struct's name).
@@ -954,43 +995,6 @@ pub(super) fn tables<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fault>, D::E
         }
     }
     Vec::<Table>::deserialize(d).map(|_| Vec::new())
-}
-
-impl super::Scenario {
-    /// Checks every `[[faults]]` entry: the index, the key and why.
-    pub(super) fn validate_faults(&self) -> Result<(), (usize, &'static str, String)> {
-        for (i, f) in self.faults.iter().enumerate() {
-            f.validate(self.run.duration)
-                .map_err(|(key, why)| (i, key, why))?;
-            if f.on_instances() && !self.capabilities().instance_faults {
-                return Err((
-                    i,
-                    "kind",
-                    format!(
-                        "a {} fault acts on the local platform's instances; a command \
-                         platform takes the sink-path faults (latency, http_error, reset, \
-                         blackhole, fail_first, bandwidth)",
-                        f.kind()
-                    ),
-                ));
-            }
-            if f.on_sink_path() && self.sink.url.is_some() {
-                return Err((
-                    i,
-                    "kind",
-                    "a sink-path fault puts a proxy between the apps and the sink, whose \
-                     address the harness hands out: remove sink.url"
-                        .into(),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The run has a fault that acts between the instances and the sink.
-    pub fn has_sink_faults(&self) -> bool {
-        self.faults.iter().any(|f| f.on_sink_path())
-    }
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ pub struct App {
     /// How the version being deployed misbehaves: a bad release (see
     /// [`super::Behaviour`]). Absent: a healthy one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub to_behaviour: Option<super::Behaviour>,
+    pub to_behaviour: Option<super::release::Behaviour>,
 }
 
 impl Default for App {
@@ -130,7 +130,7 @@ pub struct Workload {
     /// Messages each poll enqueues (queue workload): a number, or a demand schedule over
     /// time (see [`super::Events`]).
     #[serde(default)]
-    pub events: super::Events,
+    pub events: super::scaling::Events,
     /// Chaos: the queue handler always fails messages with this `n` (they end poisoned).
     #[serde(default)]
     pub fail_n: Option<u64>,

@@ -16,3 +16,4 @@ mod releases;
 mod runs;
 mod strategies;
 mod timer;
+mod virtual_time;
