@@ -363,7 +363,7 @@ async fn measure(
                 };
                 ledger.record(
                     ledger
-                        .event(reports::ledger::event::SINK_DIED, "", "", "")
+                        .event(reports::ledger::Kind::SinkDied, "", "", "")
                         .with("reason", reason.replace(' ', "_")),
                 );
                 died.cancel();
@@ -556,7 +556,7 @@ async fn drive(
     stop_on_death.abort();
     if sink.died.is_cancelled() && !user_cancel.is_cancelled() {
         let reason = ledger
-            .events_where(|e| e.event == reports::ledger::event::SINK_DIED)
+            .events_where(|e| e.event == reports::ledger::Kind::SinkDied)
             .first()
             .and_then(|e| e.get("reason").map(|r| r.replace('_', " ")))
             .unwrap_or_default();
@@ -692,7 +692,7 @@ async fn drive_until(
     probe_stop.cancel();
     ledger.record(
         ledger
-            .event("run_ended", "", "", "")
+            .event(reports::ledger::Kind::RunEnded, "", "", "")
             .with("alive", platform.alive().join("+")),
     );
     measured.probes = probe_task.await.unwrap_or_default();
@@ -726,9 +726,9 @@ async fn perform_update(
         // span, whatever the platform writes inside it.
         tokio::spawn(async move {
             let phase = |kind| ledger.event(kind, "", &to, "").with("phase", "update");
-            ledger.record(phase(reports::ledger::event::PHASE_BEGUN));
+            ledger.record(phase(reports::ledger::Kind::PhaseBegun));
             let updated = platform.update(&from, &to, n).await;
-            ledger.record(phase(reports::ledger::event::PHASE_ENDED));
+            ledger.record(phase(reports::ledger::Kind::PhaseEnded));
             updated
         })
     };
@@ -814,7 +814,7 @@ async fn roll_back_when_asked(
                 );
                 let failed = judged.iter().any(|j| j.ok == Some(false));
                 let mut e = ledger
-                    .event(reports::ledger::event::ANALYSIS_EVALUATED, "", "", "")
+                    .event(reports::ledger::Kind::AnalysisEvaluated, "", "", "")
                     .with("window_ms", window.as_millis())
                     .with("ok", !failed);
                 for j in &judged {
@@ -832,7 +832,7 @@ async fn roll_back_when_asked(
                         .collect();
                     ledger.record(
                         ledger
-                            .event(reports::ledger::event::ANALYSIS_FAILED, "", "", "")
+                            .event(reports::ledger::Kind::AnalysisFailed, "", "", "")
                             .with("window_ms", window.as_millis())
                             .with("failed", why.join("+")),
                     );
@@ -845,7 +845,7 @@ async fn roll_back_when_asked(
     ledger.record(
         ledger
             .event(
-                reports::ledger::event::ROLLBACK_TRIGGERED,
+                reports::ledger::Kind::RollbackTriggered,
                 "",
                 &s.app.from,
                 "",

@@ -26,7 +26,7 @@ use std::sync::mpsc::sync_channel;
 use crate::io::table::{Chunk, Table};
 use crate::model::arrival::{Arrival, ArrivalRef};
 use crate::model::expected::ExpectedSpec;
-use crate::model::ledger::LedgerEvent;
+use crate::model::ledger::{Kind, LedgerEvent};
 use crate::model::probe::Probe;
 use crate::model::summary::Summary;
 
@@ -298,7 +298,7 @@ impl RunDir {
             let text = |i| r.opt_str(i).map(|s| s.unwrap_or("").to_owned());
             let mut event = LedgerEvent {
                 t_ns: r.i64(0)?,
-                event: format!("{}{}", crate::model::lifecycle::APP_PREFIX, r.name(1)?),
+                event: Kind::of_app(r.name(1)?),
                 instance: text(2)?,
                 version: text(3)?,
                 slot: String::new(),
@@ -349,7 +349,7 @@ impl RunDir {
             let text = |i| r.opt_str(i).map(|s| s.unwrap_or("").to_owned());
             out.push(LedgerEvent {
                 t_ns: r.i64(0)?,
-                event: r.name(1)?.to_owned(),
+                event: Kind::from(r.name(1)?),
                 instance: text(2)?,
                 version: text(3)?,
                 slot: text(4)?,
