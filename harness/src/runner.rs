@@ -364,7 +364,7 @@ async fn measure(
                 ledger.record(
                     ledger
                         .event(reports::ledger::Kind::SinkDied, "", "", "")
-                        .with("reason", reason.replace(' ', "_")),
+                        .with("reason", &reason),
                 );
                 died.cancel();
             }
@@ -558,7 +558,7 @@ async fn drive(
         let reason = ledger
             .events_where(|e| e.event == reports::ledger::Kind::SinkDied)
             .first()
-            .and_then(|e| e.get("reason").map(|r| r.replace('_', " ")))
+            .and_then(|e| e.get("reason").map(str::to_owned))
             .unwrap_or_default();
         measured.failure = Some(Failure::new(
             "run",
@@ -828,7 +828,7 @@ async fn roll_back_when_asked(
                     let why: Vec<String> = judged
                         .iter()
                         .filter(|j| j.ok == Some(false))
-                        .map(|j| j.threshold.to_string().replace(' ', ""))
+                        .map(|j| j.threshold.to_string())
                         .collect();
                     ledger.record(
                         ledger

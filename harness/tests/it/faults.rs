@@ -321,6 +321,14 @@ fn a_run_whose_sink_dies_is_invalid() {
         .iter()
         .find(|e| e.event == Kind::SinkDied)
         .expect("the ledger says the sink died");
+    // The reason is kept as said, spaces and all, and the summary quotes it.
+    let reason = died.get("reason").expect("why the sink died");
+    assert_eq!(reason, "it was stopped (a sink_crash fault)");
+    assert!(
+        summary.invalid.iter().any(|r| r.contains(reason)),
+        "{:?}",
+        summary.invalid
+    );
     // The run stopped at once rather than running on to its end (10 s at 0.1).
     let last = ledger.iter().map(|e| e.t_ns).max().unwrap();
     assert!(

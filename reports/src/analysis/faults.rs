@@ -115,8 +115,7 @@ pub fn windows(ledger: &[LedgerEvent], origin_ns: i64) -> Vec<FaultCost> {
 /// The entry's own `key=value` pairs of a fault row.
 fn params(e: &LedgerEvent) -> impl Iterator<Item = (String, String)> + '_ {
     e.detail
-        .split(' ')
-        .filter_map(|pair| pair.split_once('='))
+        .pairs()
         .filter(|(k, _)| !NOT_PARAMS.contains(k))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
 }

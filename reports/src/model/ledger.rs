@@ -1,7 +1,9 @@
 //! `ledger.csv`: the platform's timestamped events.
 //!
 //! The host writes one row per event: `t_ns,event,instance,version,slot,detail`. `detail` is a
-//! space-separated list of `key=value` pairs. The events and the detail keys the checker reads:
+//! space-separated list of `key=value` pairs ([`Detail`]); a value holding a space, `=`, `"` or
+//! `\` is written quoted (`reason="it stopped serving"`, with `\"` and `\\` inside), any other
+//! as it is. The events ([`Kind`]) and the detail keys the checker reads:
 //!
 //! | event | meaning | detail keys |
 //! |---|---|---|
@@ -23,7 +25,7 @@
 //! | `scale_limited` | the demand wanted more than `scale.max` | the same, `wanted` |
 //! | `start_failed` | instances of a version did not start (exited, or never ready) | `count` |
 //! | `update_aborted` | the update gave up: a swap cancelled, a drain resumed, a recreate out of retries, a rolling update halted | `reason` (`start_failed`, `warmup_failed`, `halted_unready`) |
-//! | `analysis_evaluated` / `analysis_failed` | one evaluation of `[analysis]` over its window / the one that failed | `window_ms`, and per threshold `METRIC=VALUE` and `METRIC.samples` |
+//! | `analysis_evaluated` / `analysis_failed` | one evaluation of `[analysis]` over its window / the one that failed | `window_ms`, `ok`, and per threshold `METRIC=VALUE` and `METRIC.samples` / `window_ms`, `failed` (the thresholds that failed as written, joined by `+`) |
 //! | `rollback_triggered` | the runner rolls the update back | `by` (`manual`, `analysis`) |
 //! | `timer_lease` | the local timer's lease moved to the row's instance (the newest ready one in production) | |
 //! | `occurrence_missed` | no instance could run an occurrence (the local timer had no lease holder; the harness driver could not connect, or the proxy answered without an app) | `source`, `m`, (`reason`: `connect`, `http_NNN`) |
@@ -52,7 +54,7 @@ pub struct LedgerEvent {
     pub instance: String,
     pub version: String,
     pub slot: String,
-    pub detail: String,
+    pub detail: Detail,
 }
 
 /// Lists every event once: the enum, its names both ways and [`Kind::KNOWN`] come from
@@ -188,27 +190,19 @@ impl LedgerEvent {
             instance: instance.into(),
             version: version.into(),
             slot: slot.into(),
-            detail: String::new(),
+            detail: Detail::default(),
         }
     }
 
     /// Appends `key=value` to the detail.
-    pub fn with(mut self, key: &str, value: impl std::fmt::Display) -> Self {
-        if !self.detail.is_empty() {
-            self.detail.push(' ');
-        }
-        self.detail.push_str(key);
-        self.detail.push('=');
-        self.detail.push_str(&value.to_string());
+    pub fn with(mut self, key: &str, value: impl fmt::Display) -> Self {
+        self.detail.push(key, value);
         self
     }
 
-    /// The value of `key` in the detail, if present.
+    /// The value of `key` in the detail, if present, unquoted.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.detail.split(' ').find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k == key).then_some(v)
-        })
+        self.detail.get(key)
     }
 
     pub fn get_u64(&self, key: &str) -> Option<u64> {
@@ -217,6 +211,147 @@ impl LedgerEvent {
 
     pub fn flag(&self, key: &str) -> bool {
         self.get(key) == Some("true")
+    }
+}
+
+/// The `detail` column: `key=value` pairs in the order written.
+///
+/// A value holding a space, `=`, `"` or `\` is written between quotes, with `\"` and `\\`
+/// inside; any other value is written as it is, so a detail without such values reads and
+/// writes exactly as it did before values could be quoted. A word without `=` (none is written
+/// now) is kept as it was read, so the text reads back whole.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Detail {
+    /// `(key, value)`; `None` for a word without `=`.
+    parts: Vec<(String, Option<String>)>,
+}
+
+impl Detail {
+    /// Reads a detail as written: never fails, a malformed quote being read as a plain value.
+    pub fn parse(text: &str) -> Detail {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        loop {
+            let (part, after) = read_part(rest);
+            parts.push(part);
+            match after {
+                Some(after) => rest = after,
+                None => break,
+            }
+        }
+        if text.is_empty() {
+            parts.clear();
+        }
+        Detail { parts }
+    }
+
+    /// Appends `key=value`.
+    pub fn push(&mut self, key: &str, value: impl fmt::Display) {
+        self.parts.push((key.to_owned(), Some(value.to_string())));
+    }
+
+    /// The value of the first `key`, unquoted.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs().find_map(|(k, v)| (k == key).then_some(v))
+    }
+
+    /// Every `key=value` pair, values unquoted, in the order written.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.parts
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+}
+
+/// One part of `text` and what follows its separating space, if any.
+fn read_part(text: &str) -> ((String, Option<String>), Option<&str>) {
+    let word_end = text.find(' ').unwrap_or(text.len());
+    let Some(eq) = text[..word_end].find('=') else {
+        return (
+            (text[..word_end].to_owned(), None),
+            after_space(text, word_end),
+        );
+    };
+    let key = text[..eq].to_owned();
+    let value = &text[eq + 1..];
+    if let Some((unquoted, len)) = read_quoted(value) {
+        let end = eq + 1 + len;
+        if end == text.len() || text.as_bytes()[end] == b' ' {
+            return ((key, Some(unquoted)), after_space(text, end));
+        }
+    }
+    let value = text[eq + 1..word_end].to_owned();
+    ((key, Some(value)), after_space(text, word_end))
+}
+
+fn after_space(text: &str, end: usize) -> Option<&str> {
+    (end < text.len()).then(|| &text[end + 1..])
+}
+
+/// A quoted value at the start of `text`: its unquoted text and how many bytes it took.
+fn read_quoted(text: &str) -> Option<(String, usize)> {
+    let body = text.strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, i + 2)),
+            '\\' => out.push(chars.next()?.1),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+fn needs_quotes(value: &str) -> bool {
+    value.contains([' ', '=', '"', '\\'])
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (key, value)) in self.parts.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(key)?;
+            let Some(value) = value else { continue };
+            f.write_str("=")?;
+            if !needs_quotes(value) {
+                f.write_str(value)?;
+                continue;
+            }
+            f.write_str("\"")?;
+            for c in value.chars() {
+                if matches!(c, '"' | '\\') {
+                    f.write_str("\\")?;
+                }
+                write!(f, "{c}")?;
+            }
+            f.write_str("\"")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(text: &str) -> Detail {
+        Detail::parse(text)
+    }
+}
+
+impl Serialize for Detail {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Detail {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Detail, D::Error> {
+        Ok(Detail::parse(&String::deserialize(d)?))
     }
 }
 
@@ -299,13 +434,109 @@ mod tests {
     }
 
     #[test]
+    fn values_with_spaces_quotes_backslashes_and_equals_read_back_as_written() {
+        let values = [
+            "it stopped serving",
+            "say \"hi\"",
+            r"C:\temp\x",
+            "lost_rate <= 0.01+late_rate < 0.1",
+            "\"",
+            "\\",
+            " ",
+            "=",
+            "a\\\" b",
+            "",
+            "plain",
+        ];
+        let mut e = LedgerEvent::new(1, Kind::SinkDied, "", "", "");
+        for (i, v) in values.iter().enumerate() {
+            e = e.with(&format!("k{i}"), v);
+        }
+        let text = e.detail.to_string();
+        let read = Detail::parse(&text);
+        assert_eq!(read, e.detail, "{text}");
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(read.get(&format!("k{i}")), Some(*v), "{text}");
+        }
+        assert_eq!(read.to_string(), text);
+        let quoted = LedgerEvent::new(1, Kind::SinkDied, "", "", "")
+            .with("reason", "it said \"no\" \\ twice")
+            .with("then", 3);
+        assert_eq!(
+            quoted.detail.to_string(),
+            r#"reason="it said \"no\" \\ twice" then=3"#
+        );
+    }
+
+    #[test]
+    fn an_old_detail_reads_as_before_and_writes_back_the_same() {
+        let old = [
+            "",
+            "inv=7 source=tick m=12 catch_up=true",
+            "reason=it_stopped_serving",
+            "window_ms=2000 failed=lost_rate<=0.01+late_rate<0.1",
+            "signal=9",
+            "unknown",
+            "a=1  b=2 ",
+            "x=\"unclosed y=2",
+            "x=\"a\"b y=2",
+            "k= j=",
+        ];
+        // How details were read before values could be quoted.
+        let before = |text: &'static str, key: &str| {
+            text.split(' ').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                (k == key).then_some(v)
+            })
+        };
+        for text in old {
+            let read = Detail::parse(text);
+            for key in text.split(' ').filter_map(|p| Some(p.split_once('=')?.0)) {
+                assert_eq!(read.get(key), before(text, key), "{text:?} {key}");
+            }
+            // Only a value that would now be quoted is written otherwise.
+            if !read.pairs().any(|(_, v)| needs_quotes(v)) {
+                assert_eq!(read.to_string(), text);
+            }
+        }
+        assert_eq!(
+            Detail::parse("failed=lost_rate<=0.01").get("failed"),
+            Some("lost_rate<=0.01")
+        );
+        assert_eq!(
+            Detail::parse("x=\"unclosed y=2").get("x"),
+            Some("\"unclosed")
+        );
+        assert_eq!(Detail::parse("x=\"unclosed y=2").get("y"), Some("2"));
+        assert!(Detail::parse("").is_empty());
+    }
+
+    #[test]
+    fn a_row_with_a_quoted_value_reads_back_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = crate::RunDir::new(dir.path());
+        let ledger = vec![
+            LedgerEvent::new(1, Kind::SinkDied, "", "", "")
+                .with("reason", "it stopped serving, \"for good\""),
+            LedgerEvent::new(2, Kind::RunEnded, "", "", "").with("alive", ""),
+        ];
+        run.write_ledger(&ledger).unwrap();
+        let read = run.read_ledger().unwrap();
+        assert_eq!(read, ledger);
+        assert_eq!(
+            read[0].get("reason"),
+            Some("it stopped serving, \"for good\"")
+        );
+    }
+
+    #[test]
     fn detail_pairs() {
         let e = LedgerEvent::new(5, Kind::InvocationBegun, "a-0", "A", "production")
             .with("inv", 7)
             .with("source", "tick")
             .with("m", 12)
             .with("catch_up", true);
-        assert_eq!(e.detail, "inv=7 source=tick m=12 catch_up=true");
+        assert_eq!(e.detail.to_string(), "inv=7 source=tick m=12 catch_up=true");
         assert_eq!(e.get("source"), Some("tick"));
         assert_eq!(e.get_u64("m"), Some(12));
         assert_eq!(e.get_u64("n"), None);

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ledger::{Kind, LedgerEvent};
+use crate::model::ledger::{Detail, Kind, LedgerEvent};
 
 /// The prefix of every app event in the merged ledger.
 pub const APP_PREFIX: &str = "app_";
@@ -128,7 +128,7 @@ pub fn platform_events(ledger: &[LedgerEvent]) -> Vec<LedgerEvent> {
         }
         let like = |kind: Kind| LedgerEvent {
             event: kind,
-            detail: String::new(),
+            detail: Detail::default(),
             ..e.clone()
         };
         let inv = |run: &str| format!("app:{}:{run}", e.instance);
@@ -185,11 +185,14 @@ pub fn platform_events(ledger: &[LedgerEvent]) -> Vec<LedgerEvent> {
     // Silent without a word of exiting before the run ended: killed at its last sign.
     for (_, (e, exited)) in last {
         if !exited && e.t_ns < end - SILENCE_NS {
-            out.push(LedgerEvent {
-                event: Kind::InstanceKilled,
-                detail: "by=silence".into(),
-                ..e.clone()
-            });
+            out.push(
+                LedgerEvent {
+                    event: Kind::InstanceKilled,
+                    detail: Detail::default(),
+                    ..e.clone()
+                }
+                .with("by", "silence"),
+            );
         }
     }
     out

@@ -678,8 +678,16 @@ impl Host {
         } else {
             Kind::InstanceStopped
         };
-        let mut e = self.record(kind, &view);
-        e.detail = description.replace(' ', "_");
+        // The launcher says how the process ended as one `key=value` pair (`code=0`,
+        // `signal=9`, `error=...`), whose value may hold spaces.
+        let e = self.record(kind, &view);
+        let e = match description.split_once('=') {
+            Some((key, value)) => e.with(key, value),
+            None => LedgerEvent {
+                detail: description.as_str().into(),
+                ..e
+            },
+        };
         self.inner.ledger.record(e);
         let _ = exit_tx.send(Some(description));
         self.refresh_timer_lease(None);

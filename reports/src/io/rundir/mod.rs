@@ -26,7 +26,7 @@ use std::sync::mpsc::sync_channel;
 use crate::io::table::{Chunk, Table};
 use crate::model::arrival::{Arrival, ArrivalRef};
 use crate::model::expected::ExpectedSpec;
-use crate::model::ledger::{Kind, LedgerEvent};
+use crate::model::ledger::{Detail, Kind, LedgerEvent};
 use crate::model::probe::Probe;
 use crate::model::summary::Summary;
 
@@ -302,7 +302,7 @@ impl RunDir {
                 instance: text(2)?,
                 version: text(3)?,
                 slot: String::new(),
-                detail: text(4)?,
+                detail: r.opt_str(4)?.map(Detail::parse).unwrap_or_default(),
             };
             // The app's own clock, for spans between two of its own events.
             if let Some(app_ns) = r.opt_i64(5)? {
@@ -353,7 +353,7 @@ impl RunDir {
                 instance: text(2)?,
                 version: text(3)?,
                 slot: text(4)?,
-                detail: text(5)?,
+                detail: r.opt_str(5)?.map(Detail::parse).unwrap_or_default(),
             });
         }
         Ok(out)

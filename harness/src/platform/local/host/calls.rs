@@ -158,7 +158,7 @@ impl Host {
             }
         }
         if let Some(reason) = reason {
-            ended = ended.with("reason", reason.replace([' ', ','], "_"));
+            ended = ended.with("reason", reason);
         }
         self.inner.ledger.record(ended);
         (outcome, messages)
