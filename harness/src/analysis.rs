@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use reports::ledger::Kind;
 use reports::threshold::{parse_expression, Op};
 use reports::LedgerEvent;
 
@@ -156,11 +157,11 @@ pub fn evaluate(
     let ended: Vec<&LedgerEvent> = ledger
         .iter()
         .filter(|e| inside(e.t_ns))
-        .filter(|e| matches!(e.event.as_str(), "invocation_ok" | "invocation_failed"))
+        .filter(|e| matches!(e.event, Kind::InvocationOk | Kind::InvocationFailed))
         .collect();
     let missed = ledger
         .iter()
-        .filter(|e| inside(e.t_ns) && e.event == "occurrence_missed")
+        .filter(|e| inside(e.t_ns) && e.event == Kind::OccurrenceMissed)
         .count() as u64;
     thresholds
         .iter()
@@ -180,14 +181,17 @@ pub fn evaluate(
                 }
                 WindowMetric::InvocationsFailedRate => {
                     let n = ended.len() as u64;
-                    let bad = ended.iter().filter(|e| e.event != "invocation_ok").count() as f64;
+                    let bad = ended
+                        .iter()
+                        .filter(|e| e.event != Kind::InvocationOk)
+                        .count() as f64;
                     ((n > 0).then(|| bad / n as f64), n)
                 }
                 WindowMetric::OccurrencesMissed => {
                     // Every occurrence that fired or could not counts as a sample.
                     let fired = ledger
                         .iter()
-                        .filter(|e| inside(e.t_ns) && e.event == "invocation_begun")
+                        .filter(|e| inside(e.t_ns) && e.event == Kind::InvocationBegun)
                         .count() as u64;
                     (Some(missed as f64), fired + missed)
                 }
@@ -217,7 +221,7 @@ mod tests {
         }
     }
 
-    fn ended(t_s: i64, kind: &str) -> LedgerEvent {
+    fn ended(t_s: i64, kind: Kind) -> LedgerEvent {
         LedgerEvent::new(t_s * S, kind, "b-0", "B", "production")
     }
 
@@ -270,12 +274,12 @@ mod tests {
             WindowThreshold::parse("occurrences.missed == 0").unwrap(),
         ];
         let ledger = vec![
-            ended(1, "invocation_begun"),
-            ended(2, "invocation_ok"),
-            ended(3, "invocation_failed"),
-            ended(4, "invocation_killed"),
-            ended(5, "invocation_ok"),
-            ended(6, "occurrence_missed"),
+            ended(1, Kind::InvocationBegun),
+            ended(2, Kind::InvocationOk),
+            ended(3, Kind::InvocationFailed),
+            ended(4, Kind::InvocationKilled),
+            ended(5, Kind::InvocationOk),
+            ended(6, Kind::OccurrenceMissed),
         ];
         let j = evaluate(&t, 6 * S, 10 * S, 2, &[], &ledger);
         assert_eq!(

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use reports::ledger::event;
+use reports::ledger::Kind;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
 
     fn row(
         &self,
-        kind: &str,
+        kind: Kind,
         index: usize,
         fault: &ScheduledFault,
         target: Option<&FaultTarget>,
@@ -84,7 +84,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
 
     fn acted(&self, index: usize, fault: &ScheduledFault, target: &FaultTarget, action: &str) {
         self.ledger.record(
-            self.row(event::FAULT_ACTED, index, fault, Some(target))
+            self.row(Kind::FaultActed, index, fault, Some(target))
                 .with("action", action),
         );
     }
@@ -98,12 +98,12 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
         let (target, act) = match &fault.act {
             Act::SinkCrash => {
                 self.ledger
-                    .record(self.row(event::FAULT_STARTED, index, &fault, None));
+                    .record(self.row(Kind::FaultStarted, index, &fault, None));
                 if let Some(sink) = &self.sink {
                     sink.abort();
                 }
                 self.ledger
-                    .record(self.row(event::FAULT_ENDED, index, &fault, None));
+                    .record(self.row(Kind::FaultEnded, index, &fault, None));
                 return None;
             }
             Act::SinkPath(action) => {
@@ -112,7 +112,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
             Act::Instances { target, act } => (target, act),
         };
         let targets = self.pick(index, target);
-        let mut started = self.row(event::FAULT_STARTED, index, &fault, targets.first());
+        let mut started = self.row(Kind::FaultStarted, index, &fault, targets.first());
         for (k, v) in &fault.params {
             started = started.with(k, v);
         }
@@ -131,7 +131,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
         self.ledger.record(started);
         if targets.is_empty() {
             self.ledger
-                .record(self.row(event::FAULT_ENDED, index, &fault, None));
+                .record(self.row(Kind::FaultEnded, index, &fault, None));
             return Some(format!(
                 "faults[{index}] ({}) found no serving instance to act on at +{}",
                 fault.kind, fault.written_at
@@ -187,7 +187,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
                 }
             }
         }
-        let mut ended = self.row(event::FAULT_ENDED, index, &fault, None);
+        let mut ended = self.row(Kind::FaultEnded, index, &fault, None);
         if cut {
             ended = ended.with("cut", true);
         }
@@ -281,7 +281,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
                 fault.kind
             ));
         };
-        let mut started = self.row(event::FAULT_STARTED, index, fault, None);
+        let mut started = self.row(Kind::FaultStarted, index, fault, None);
         for (k, v) in &fault.params {
             started = started.with(k, v);
         }
@@ -290,7 +290,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
         let cut = !self.until(end).await;
         let counts = proxy.end(index);
         let mut ended = self
-            .row(event::FAULT_ENDED, index, fault, None)
+            .row(Kind::FaultEnded, index, fault, None)
             .with("requests", counts.requests)
             .with("affected", counts.affected);
         if cut {

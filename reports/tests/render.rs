@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use reports::history::History;
+use reports::ledger::Kind;
 use reports::plot::{self, BAND_OPACITY};
 use reports::RunDir;
 
@@ -80,7 +81,11 @@ fn the_timeline_has_one_band_per_phase_and_every_series() {
         .filter(|n| n.has_tag_name("rect"))
         .filter(|n| n.attribute("opacity") == Some(&BAND_OPACITY.to_string()[..]))
         .count();
-    let phases = h.ledger.iter().filter(|e| e.event == "phase_begun").count();
+    let phases = h
+        .ledger
+        .iter()
+        .filter(|e| e.event == Kind::PhaseBegun)
+        .count();
     assert_eq!(bands, phases, "one band per phase in the ledger");
     let labels = texts(&doc);
     for want in [
@@ -354,8 +359,8 @@ fn the_report_shows_each_probe_series_and_each_instance_as_it_told_it() {
     }
     run.write_probes(&probes).unwrap();
     let ledger = run.read_ledger().unwrap();
-    let t = |e: &str| ledger.iter().find(|l| l.event == e).unwrap().t_ns;
-    let (start, end) = (t("instance_started"), t("run_ended"));
+    let t = |e: Kind| ledger.iter().find(|l| l.event == e).unwrap().t_ns;
+    let (start, end) = (t(Kind::InstanceStarted), t(Kind::RunEnded));
     std::fs::write(
         dir.path().join("events.csv"),
         format!(
@@ -525,31 +530,31 @@ fn faults_and_the_control_are_costed_tabled_and_drawn() {
     }
     run.write_probes(&probes).unwrap();
     let mut ledger = RunDir::new(&src).read_ledger().unwrap();
-    let row = |t: i64, event: &str, instance: &str, fault: u64, kind: &str| {
+    let row = |t: i64, event: Kind, instance: &str, fault: u64, kind: &str| {
         reports::LedgerEvent::new(t, event, instance, "A", "")
             .with("fault", fault)
             .with("kind", kind)
     };
     ledger.extend([
-        row(at(3000), "fault_started", "a-0", 0, "pause")
+        row(at(3000), Kind::FaultStarted, "a-0", 0, "pause")
             .with("duration_ms", "500.000")
             .with("instances", "a-0"),
-        row(at(3000), "fault_acted", "a-0", 0, "pause").with("action", "sigstop"),
-        row(at(3500), "fault_acted", "a-0", 0, "pause").with("action", "sigcont"),
-        row(at(3500), "fault_ended", "", 0, "pause"),
-        row(at(3000), "fault_started", "", 1, "latency").with("latency_ms", "200.000"),
-        row(at(4000), "fault_ended", "", 1, "latency")
+        row(at(3000), Kind::FaultActed, "a-0", 0, "pause").with("action", "sigstop"),
+        row(at(3500), Kind::FaultActed, "a-0", 0, "pause").with("action", "sigcont"),
+        row(at(3500), Kind::FaultEnded, "", 0, "pause"),
+        row(at(3000), Kind::FaultStarted, "", 1, "latency").with("latency_ms", "200.000"),
+        row(at(4000), Kind::FaultEnded, "", 1, "latency")
             .with("requests", 40)
             .with("affected", 40),
         // Not restarted: a window of no length, at A(6,8)'s schedule, in the loop that
         // lost A(6,8) and A(6,9).
-        row(at(6800), "fault_started", "a-0", 2, "crash")
+        row(at(6800), Kind::FaultStarted, "a-0", 2, "crash")
             .with("restart", false)
             .with("instances", "a-0"),
-        row(at(6800), "fault_acted", "a-0", 2, "crash").with("action", "sigkill"),
-        row(at(6800), "fault_ended", "", 2, "crash"),
+        row(at(6800), Kind::FaultActed, "a-0", 2, "crash").with("action", "sigkill"),
+        row(at(6800), Kind::FaultEnded, "", 2, "crash"),
         // Still acting at the run's end.
-        row(at(8000), "fault_started", "", 3, "blackhole"),
+        row(at(8000), Kind::FaultStarted, "", 3, "blackhole"),
     ]);
     run.write_ledger(&ledger).unwrap();
 
@@ -634,7 +639,10 @@ fn faults_and_the_control_are_costed_tabled_and_drawn() {
     assert!(pause.1 > phase.1 && latency.1 > phase.1);
     assert_eq!(
         bands_of(&doc),
-        h.ledger.iter().filter(|e| e.event == "phase_begun").count(),
+        h.ledger
+            .iter()
+            .filter(|e| e.event == Kind::PhaseBegun)
+            .count(),
         "still one phase band per phase"
     );
 

@@ -47,7 +47,7 @@ fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, runner::RunOptions) 
                     .events_from(seen)
                     .into_iter()
                     .rev()
-                    .find(|e| e.event == reports::ledger::event::PHASE_BEGUN)
+                    .find(|e| e.event == reports::ledger::Kind::PhaseBegun)
                     .and_then(|e| e.get("phase").map(str::to_owned));
                 if let Some(phase) = phase {
                     b.set_message(format!("phase: {phase}"));

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::Clock;
-use reports::ledger::LedgerEvent;
+use reports::ledger::{Kind, LedgerEvent};
 
 /// A cheap-to-clone handle on the run's ledger.
 #[derive(Clone)]
@@ -64,7 +64,7 @@ impl Ledger {
     }
 
     /// Starts an event stamped now; finish it with `.with(...)` and [`Ledger::record`].
-    pub fn event(&self, kind: &str, instance: &str, version: &str, slot: &str) -> LedgerEvent {
+    pub fn event(&self, kind: Kind, instance: &str, version: &str, slot: &str) -> LedgerEvent {
         LedgerEvent::new(self.now_ns(), kind, instance, version, slot)
     }
 

@@ -72,9 +72,9 @@ async fn drive(
     stop_on_death.abort();
     if sink.died.is_cancelled() && !user_cancel.is_cancelled() {
         let reason = ledger
-            .events_where(|e| e.event == reports::ledger::event::SINK_DIED)
+            .events_where(|e| e.event == reports::ledger::Kind::SinkDied)
             .first()
-            .and_then(|e| e.get("reason").map(|r| r.replace('_', " ")))
+            .and_then(|e| e.get("reason").map(str::to_owned))
             .unwrap_or_default();
         measured.failure = Some(Failure::new(
             "run",
@@ -208,7 +208,7 @@ async fn drive_until(
     probe_stop.cancel();
     ledger.record(
         ledger
-            .event("run_ended", "", "", "")
+            .event(reports::ledger::Kind::RunEnded, "", "", "")
             .with("alive", platform.alive().join("+")),
     );
     measured.probes = probe_task.await.unwrap_or_default();

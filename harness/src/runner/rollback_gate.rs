@@ -68,7 +68,7 @@ pub async fn roll_back_when_asked(
                 );
                 let failed = judged.iter().any(|j| j.ok == Some(false));
                 let mut e = ledger
-                    .event(reports::ledger::event::ANALYSIS_EVALUATED, "", "", "")
+                    .event(reports::ledger::Kind::AnalysisEvaluated, "", "", "")
                     .with("window_ms", window.as_millis())
                     .with("ok", !failed);
                 for j in &judged {
@@ -82,11 +82,11 @@ pub async fn roll_back_when_asked(
                     let why: Vec<String> = judged
                         .iter()
                         .filter(|j| j.ok == Some(false))
-                        .map(|j| j.threshold.to_string().replace(' ', ""))
+                        .map(|j| j.threshold.to_string())
                         .collect();
                     ledger.record(
                         ledger
-                            .event(reports::ledger::event::ANALYSIS_FAILED, "", "", "")
+                            .event(reports::ledger::Kind::AnalysisFailed, "", "", "")
                             .with("window_ms", window.as_millis())
                             .with("failed", why.join("+")),
                     );
@@ -99,7 +99,7 @@ pub async fn roll_back_when_asked(
     ledger.record(
         ledger
             .event(
-                reports::ledger::event::ROLLBACK_TRIGGERED,
+                reports::ledger::Kind::RollbackTriggered,
                 "",
                 &s.app.from,
                 "",

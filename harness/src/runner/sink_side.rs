@@ -154,8 +154,8 @@ async fn watch(
         };
         ledger.record(
             ledger
-                .event(reports::ledger::event::SINK_DIED, "", "", "")
-                .with("reason", reason.replace(' ', "_")),
+                .event(reports::ledger::Kind::SinkDied, "", "", "")
+                .with("reason", &reason),
         );
         died.cancel();
     }

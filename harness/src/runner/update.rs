@@ -35,9 +35,9 @@ pub async fn perform_update(
         // span, whatever the platform writes inside it.
         tokio::spawn(async move {
             let phase = |kind| ledger.event(kind, "", &to, "").with("phase", "update");
-            ledger.record(phase(reports::ledger::event::PHASE_BEGUN));
+            ledger.record(phase(reports::ledger::Kind::PhaseBegun));
             let updated = platform.update(&from, &to, n).await;
-            ledger.record(phase(reports::ledger::event::PHASE_ENDED));
+            ledger.record(phase(reports::ledger::Kind::PhaseEnded));
             updated
         })
     };

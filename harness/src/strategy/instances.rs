@@ -12,7 +12,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use reports::ledger::{event, LedgerEvent};
+use reports::ledger::{Kind, LedgerEvent};
 use tokio_util::task::TaskTracker;
 
 use crate::platform::ledger::Ledger;
@@ -137,7 +137,7 @@ pub trait Instances: Clone + Send + Sync + 'static {
     fn phase_begun(&self, phase: &str, version: &str) {
         let l = self.ledger();
         l.record(
-            l.event(event::PHASE_BEGUN, "", version, "")
+            l.event(Kind::PhaseBegun, "", version, "")
                 .with("phase", phase),
         );
     }
@@ -146,7 +146,7 @@ pub trait Instances: Clone + Send + Sync + 'static {
     fn phase_ended(&self, phase: &str, version: &str) {
         let l = self.ledger();
         l.record(
-            l.event(event::PHASE_ENDED, "", version, "")
+            l.event(Kind::PhaseEnded, "", version, "")
                 .with("phase", phase),
         );
     }

@@ -19,7 +19,7 @@ pub mod swap;
 
 use std::time::Duration;
 
-use reports::ledger::event;
+use reports::ledger::Kind;
 
 use crate::duration::Span;
 use crate::scenario::{Scenario, Strategy};
@@ -82,7 +82,7 @@ impl Plan {
         // `deploymentStart`); a rolling update may begin only after its timing gap, and until
         // then the platform goes on deploying `from`.
         host.ledger()
-            .record(host.ledger().event(event::UPDATE_ACCEPTED, "", to, ""));
+            .record(host.ledger().event(Kind::UpdateAccepted, "", to, ""));
         if let Plan::Rolling(r) = self {
             return r.perform(host, to, instances).await;
         }
@@ -112,9 +112,9 @@ impl Plan {
         if matches!(self, Plan::Swap(_)) {
             // A swap is not interrupted halfway: the rollback waits for it to end.
             host.wait_for_ledger(|e| {
-                (e.event == event::PHASE_ENDED
+                (e.event == Kind::PhaseEnded
                     && matches!(e.get("phase"), Some("swap") | Some("update")))
-                    || e.event == event::UPDATE_ABORTED
+                    || e.event == Kind::UpdateAborted
             })
             .await;
         }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reports::ledger::event;
+use reports::ledger::Kind;
 
 use super::instances::Instances;
 use crate::slot::PRODUCTION;
@@ -118,7 +118,7 @@ pub async fn start_all<I: Instances>(
 pub fn start_failed<I: Instances>(host: &I, version: &str, count: usize) {
     host.ledger().record(
         host.ledger()
-            .event(event::START_FAILED, "", version, PRODUCTION)
+            .event(Kind::StartFailed, "", version, PRODUCTION)
             .with("count", count),
     );
 }
@@ -127,7 +127,7 @@ pub fn start_failed<I: Instances>(host: &I, version: &str, count: usize) {
 pub fn aborted<I: Instances>(host: &I, version: &str, reason: &str) {
     host.ledger().record(
         host.ledger()
-            .event(event::UPDATE_ABORTED, "", version, "")
+            .event(Kind::UpdateAborted, "", version, "")
             .with("reason", reason),
     );
 }

@@ -1,5 +1,6 @@
 //! The `harness` binary as a user runs it.
 
+use reports::ledger::Kind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -711,7 +712,7 @@ fn ctrl_c_stops_every_instance_and_exits_130() {
         .contains("interrupted"));
     assert!(run_dir_file(&out_dir, "junit.xml").contains("errors=\"1\""));
     let events = reports::RunDir::new(&out_dir).read_ledger().unwrap();
-    for e in events.iter().filter(|e| e.event == "instance_started") {
+    for e in events.iter().filter(|e| e.event == Kind::InstanceStarted) {
         let pid = e.get_u64("pid").unwrap();
         let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .map(|s| {

@@ -3,6 +3,7 @@
 //! SIGTERM and replaced): each driver, the lease, failing and hanging commands, and the
 //! causes the apps' own events give, held against what the host's ledger says.
 
+use reports::ledger::Kind;
 use std::path::{Path, PathBuf};
 
 use harness::scenario::Scenario;
@@ -59,7 +60,7 @@ async fn run(scenario: Scenario, out: &Path) -> reports::Summary {
 fn commands_run(ledger: &[LedgerEvent]) -> Vec<String> {
     ledger
         .iter()
-        .filter(|e| e.event == "command_ended")
+        .filter(|e| e.event == Kind::CommandEnded)
         .filter_map(|e| Some(format!("{}={}", e.get("command")?, e.get("exit")?)))
         .collect()
 }
@@ -89,7 +90,7 @@ async fn the_harness_driver_invokes_through_the_front_door_and_the_ledger_explai
     for c in ["deploy=0", "update=0", "status=0", "teardown=0"] {
         assert!(commands.contains(&c.to_owned()), "{commands:?}");
     }
-    assert!(ledger.iter().any(|e| e.event == "update_complete"));
+    assert!(ledger.iter().any(|e| e.event == Kind::UpdateComplete));
     assert!(out.join("commands/00-deploy.log").exists());
     // Both probe series were measured and told apart.
     assert_eq!(
@@ -136,7 +137,9 @@ async fn the_app_driver_fires_on_every_instance_unless_a_lease_picks_one() {
     let events = RunDir::new(dir.path().join("leased"))
         .read_app_events()
         .unwrap();
-    assert!(events.iter().any(|e| e.event == "app_lease_acquired"));
+    assert!(events
+        .iter()
+        .any(|e| e.event.app() == Some("lease_acquired")));
     common::assert_nothing_left(&dir.path().join("both"));
     common::assert_nothing_left(&dir.path().join("leased"));
 }
@@ -217,7 +220,7 @@ async fn lifecycle_events_give_the_causes_the_hosts_ledger_gives() {
         run.read_platform_ledger()
             .unwrap()
             .into_iter()
-            .filter(|e| e.event == "run_ended"),
+            .filter(|e| e.event == Kind::RunEnded),
     );
     let by_apps = reports::checker::check_run_with(&run, &spec, &probes, &told).unwrap();
     assert!(
@@ -306,8 +309,8 @@ async fn the_completion_query_runs_over_the_apps_own_events_against_the_status_c
         .expect("[completion] asks for the estimate");
     let ledger = RunDir::new(&out).read_ledger().unwrap();
     let at = |pred: &dyn Fn(&LedgerEvent) -> bool| ledger.iter().find(|e| pred(e)).unwrap().t_ns;
-    let update_begun = at(&|e| e.event == "phase_begun" && e.get("phase") == Some("update"));
-    let status_said = at(&|e| e.event == "update_complete");
+    let update_begun = at(&|e| e.event == Kind::PhaseBegun && e.get("phase") == Some("update"));
+    let status_said = at(&|e| e.event == Kind::UpdateComplete);
     assert_eq!(c.deployment_start_ns, update_begun);
     assert_eq!(c.truth, reports::completion::TruthKind::Status);
     assert_eq!(c.true_complete_ns, Some(status_said));
@@ -316,7 +319,7 @@ async fn the_completion_query_runs_over_the_apps_own_events_against_the_status_c
     // NO while A's last event is inside the check interval, and YES once it is not.
     let a_last = ledger
         .iter()
-        .filter(|e| e.event.starts_with("app_") && e.instance == "a-0")
+        .filter(|e| e.event.app().is_some() && e.instance == "a-0")
         .map(|e| e.t_ns)
         .max()
         .unwrap();

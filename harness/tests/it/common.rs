@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+use reports::ledger::Kind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -174,7 +175,7 @@ pub fn host(dir: &Path, sink_url: &str, items: u32, delay: Duration) -> Host {
 pub fn surviving_pids(ledger: &[LedgerEvent]) -> Vec<u32> {
     ledger
         .iter()
-        .filter(|e| e.event == "instance_started")
+        .filter(|e| e.event == Kind::InstanceStarted)
         .filter_map(|e| e.get_u64("pid"))
         .map(|pid| pid as u32)
         .filter(|pid| {
@@ -190,7 +191,7 @@ pub fn surviving_pids(ledger: &[LedgerEvent]) -> Vec<u32> {
 pub fn invocations(ledger: &[LedgerEvent]) -> Vec<(u64, String, bool)> {
     ledger
         .iter()
-        .filter(|e| e.event == "invocation_begun")
+        .filter(|e| e.event == Kind::InvocationBegun)
         .map(|e| {
             (
                 e.get_u64("m").unwrap(),
@@ -262,7 +263,7 @@ pub fn assert_nothing_left(out: &Path) {
     let ledger = reports::RunDir::new(out).read_ledger().unwrap();
     let pids: Vec<u64> = ledger
         .iter()
-        .filter(|e| e.event == "command_started" || e.event == "app_started")
+        .filter(|e| e.event == Kind::CommandStarted || e.event.app() == Some("started"))
         .filter_map(|e| e.get_u64("pid"))
         .collect();
     assert!(!pids.is_empty(), "the run recorded its processes");

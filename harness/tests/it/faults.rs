@@ -2,6 +2,7 @@
 //! real processes and through the real fault proxy, asserted from what the ledger recorded
 //! and what the verdict made of it.
 
+use reports::ledger::Kind;
 use std::path::Path;
 
 use harness::duration::Span;
@@ -17,13 +18,13 @@ struct Run {
 }
 
 impl Run {
-    fn rows(&self, kind: &str) -> Vec<&LedgerEvent> {
+    fn rows(&self, kind: Kind) -> Vec<&LedgerEvent> {
         self.ledger.iter().filter(|e| e.event == kind).collect()
     }
 
     /// The `fault_acted` rows with `action`.
     fn acted(&self, action: &str) -> Vec<&LedgerEvent> {
-        self.rows("fault_acted")
+        self.rows(Kind::FaultActed)
             .into_iter()
             .filter(|e| e.get("action") == Some(action))
             .collect()
@@ -31,14 +32,14 @@ impl Run {
 
     /// Fault `index`'s `fault_ended` row.
     fn ended(&self, index: u64) -> &LedgerEvent {
-        self.rows("fault_ended")
+        self.rows(Kind::FaultEnded)
             .into_iter()
             .find(|e| e.get_u64("fault") == Some(index))
             .unwrap_or_else(|| panic!("fault {index} ended: {:#?}", self.ledger))
     }
 
     fn started(&self, index: u64) -> &LedgerEvent {
-        self.rows("fault_started")
+        self.rows(Kind::FaultStarted)
             .into_iter()
             .find(|e| e.get_u64("fault") == Some(index))
             .unwrap_or_else(|| panic!("fault {index} started"))
@@ -170,11 +171,11 @@ async fn a_crash_kills_one_instance_and_the_platform_restarts_it() {
     );
     // The host saw the kill, and the restart became ready before the fault ended.
     assert!(run
-        .rows("instance_killed")
+        .rows(Kind::InstanceKilled)
         .iter()
         .any(|e| &e.instance == victim && e.t_ns <= killed[0].t_ns));
     let ready = run
-        .rows("instance_ready")
+        .rows(Kind::InstanceReady)
         .into_iter()
         .find(|e| e.instance == restarted[0].instance)
         .expect("the restart became ready");
@@ -318,8 +319,16 @@ fn a_run_whose_sink_dies_is_invalid() {
     let ledger = RunDir::new(&out).read_ledger().unwrap();
     let died = ledger
         .iter()
-        .find(|e| e.event == "sink_died")
+        .find(|e| e.event == Kind::SinkDied)
         .expect("the ledger says the sink died");
+    // The reason is kept as said, spaces and all, and the summary quotes it.
+    let reason = died.get("reason").expect("why the sink died");
+    assert_eq!(reason, "it was stopped (a sink_crash fault)");
+    assert!(
+        summary.invalid.iter().any(|r| r.contains(reason)),
+        "{:?}",
+        summary.invalid
+    );
     // The run stopped at once rather than running on to its end (10 s at 0.1).
     let last = ledger.iter().map(|e| e.t_ns).max().unwrap();
     assert!(

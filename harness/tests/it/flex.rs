@@ -2,6 +2,7 @@
 //! controller under a burst during a rolling update, the timing gap's false completion and
 //! the silent instance's, each asserted from what the ledger and `traces.csv` recorded.
 
+use reports::ledger::Kind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -29,18 +30,18 @@ impl Flex {
             .expect("a rolling update is estimated")
     }
 
-    fn at(&self, kind: &str) -> Vec<&LedgerEvent> {
+    fn at(&self, kind: Kind) -> Vec<&LedgerEvent> {
         self.ledger.iter().filter(|e| e.event == kind).collect()
     }
 
     fn accepted_ns(&self) -> i64 {
-        self.at("update_accepted")[0].t_ns
+        self.at(Kind::UpdateAccepted)[0].t_ns
     }
 
     fn started_ns(&self, instance: &str) -> i64 {
         self.ledger
             .iter()
-            .find(|e| e.event == "instance_started" && e.instance == instance)
+            .find(|e| e.event == Kind::InstanceStarted && e.instance == instance)
             .unwrap_or_else(|| panic!("{instance} started"))
             .t_ns
     }
@@ -89,11 +90,11 @@ fn serving_counts(ledger: &[LedgerEvent]) -> Vec<(i64, i64)> {
     events.sort_by_key(|e| e.t_ns);
     let mut out = Vec::new();
     for e in events {
-        match e.event.as_str() {
-            "instance_started" => {
+        match e.event {
+            Kind::InstanceStarted => {
                 serving.insert(&e.instance);
             }
-            "instance_draining" | "instance_stopped" | "instance_killed" => {
+            Kind::InstanceDraining | Kind::InstanceStopped | Kind::InstanceKilled => {
                 serving.remove(e.instance.as_str());
             }
             _ => continue,
@@ -110,9 +111,9 @@ async fn the_scale_controller_provisions_the_new_version_during_the_update_and_s
     let v = &r.summary.verdict;
     assert_eq!(v.lost, 0, "nothing lost: {:?}", v.lost_items);
     let (min, max) = (2, 8);
-    let outs = r.at("scale_out");
+    let outs = r.at(Kind::ScaleOut);
     assert!(!outs.is_empty(), "the burst scaled out");
-    for d in outs.iter().chain(&r.at("scale_in")) {
+    for d in outs.iter().chain(&r.at(Kind::ScaleIn)) {
         let desired = d.get_u64("desired").unwrap();
         assert!(
             (min..=max).contains(&desired),
@@ -130,11 +131,11 @@ async fn the_scale_controller_provisions_the_new_version_during_the_update_and_s
     let ended = r
         .ledger
         .iter()
-        .find(|e| e.event == "phase_ended" && e.get("phase") == Some("update"))
+        .find(|e| e.event == Kind::PhaseEnded && e.get("phase") == Some("update"))
         .unwrap()
         .t_ns;
     let started_during: Vec<&LedgerEvent> = r
-        .at("instance_started")
+        .at(Kind::InstanceStarted)
         .into_iter()
         .filter(|e| (begun..=ended).contains(&e.t_ns))
         .collect();
@@ -149,7 +150,7 @@ async fn the_scale_controller_provisions_the_new_version_during_the_update_and_s
         "scale-outs during the update are of B"
     );
     let drained_during = r
-        .at("instance_draining")
+        .at(Kind::InstanceDraining)
         .into_iter()
         .filter(|e| (begun..=ended).contains(&e.t_ns))
         .count();
@@ -160,14 +161,14 @@ async fn the_scale_controller_provisions_the_new_version_during_the_update_and_s
     );
     // After the burst the controller scales back in, to no fewer than min: once the last
     // scale-in's instances are drained, min serve.
-    let ins = r.at("scale_in");
+    let ins = r.at(Kind::ScaleIn);
     let last_in = *ins
         .last()
         .expect("the controller scaled in after the burst");
     let ids: Vec<&str> = last_in.get("ids").unwrap().split('+').collect();
     assert_eq!(ids.len() as u64, last_in.get_u64("removing").unwrap());
     let drained_by = r
-        .at("instance_draining")
+        .at(Kind::InstanceDraining)
         .into_iter()
         .filter(|e| ids.contains(&e.instance.as_str()) && e.t_ns >= last_in.t_ns)
         .map(|e| e.t_ns)
@@ -207,7 +208,7 @@ async fn a_scale_out_in_the_timing_gap_makes_the_query_say_complete_too_early() 
     let rolling_began = r
         .ledger
         .iter()
-        .find(|e| e.event == "phase_ended" && e.get("phase") == Some("start_gap"))
+        .find(|e| e.event == Kind::PhaseEnded && e.get("phase") == Some("start_gap"))
         .unwrap()
         .t_ns;
     for f in &c.false_completions {

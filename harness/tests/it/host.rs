@@ -1,5 +1,6 @@
 //! The host's own record of what an instance left unfinished when it died.
 
+use reports::ledger::Kind;
 use std::time::Duration;
 
 use harness::slot::PRODUCTION;
@@ -46,7 +47,7 @@ async fn an_item_whose_submit_hangs_when_its_instance_dies_is_lost_in_flight() {
     let ledger = host.ledger().events();
     let sent: Vec<(u64, u64)> = ledger
         .iter()
-        .filter(|e| e.event == "item_sent")
+        .filter(|e| e.event == Kind::ItemSent)
         .map(|e| (e.get_u64("m").unwrap(), e.get_u64("n").unwrap()))
         .collect();
     assert_eq!(
@@ -56,10 +57,14 @@ async fn an_item_whose_submit_hangs_when_its_instance_dies_is_lost_in_flight() {
     );
     let killed_at = ledger
         .iter()
-        .find(|e| e.event == "instance_killed")
+        .find(|e| e.event == Kind::InstanceKilled)
         .unwrap()
         .t_ns;
-    let sent_at = ledger.iter().find(|e| e.event == "item_sent").unwrap().t_ns;
+    let sent_at = ledger
+        .iter()
+        .find(|e| e.event == Kind::ItemSent)
+        .unwrap()
+        .t_ns;
     assert!(sent_at < killed_at, "stamped when it was reported sent");
 
     let run = RunDir::new(dir.path());
@@ -112,15 +117,15 @@ async fn past_the_runs_instance_limit_a_start_fails_at_once_and_the_ledger_says_
     }
     host.kill(&first).await;
     let ledger = host.ledger().events();
-    let count = |name: &str| ledger.iter().filter(|e| e.event == name).count();
+    let count = |name: Kind| ledger.iter().filter(|e| e.event == name).count();
     assert_eq!(
-        count("instance_started"),
+        count(Kind::InstanceStarted),
         1,
         "nothing launched past the limit"
     );
     let said: Vec<_> = ledger
         .iter()
-        .filter(|e| e.event == "instance_limit")
+        .filter(|e| e.event == Kind::InstanceLimit)
         .collect();
     assert_eq!(said.len(), 1, "said once");
     assert_eq!(said[0].get_u64("limit"), Some(1));

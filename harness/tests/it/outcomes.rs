@@ -2,6 +2,7 @@
 //! failed run ends with `summary.json` and `junit.xml`, says what failed even when quiet,
 //! and leaves no process behind, whoever reads its output or kills it.
 
+use reports::ledger::Kind;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,11 +64,11 @@ fn a_failed_update_ends_the_run_at_once_and_leaves_every_file() {
     assert_eq!(summary["thresholds"][0]["threshold"], "lost == 0");
     // It ended at the failed update, not after the whole duration (100 s x 0.05).
     let ledger = reports::RunDir::new(&out_dir).read_ledger().unwrap();
-    let at = |event: &str| ledger.iter().find(|e| e.event == event).unwrap().t_ns;
+    let at = |event: Kind| ledger.iter().find(|e| e.event == event).unwrap().t_ns;
     let epoch_ns = json(&out_dir.join("expected.json"))["sources"][0]["epoch_ns"]
         .as_i64()
         .unwrap();
-    let ended_s = (at("run_ended") - epoch_ns) as f64 / 1e9;
+    let ended_s = (at(Kind::RunEnded) - epoch_ns) as f64 / 1e9;
     assert!(
         ended_s < 4.5,
         "ended {ended_s} s after the epoch, update at 3.25 s"
@@ -269,7 +270,7 @@ fn a_harness_killed_with_sigkill_leaves_no_instance() {
     assert_eq!(
         events
             .iter()
-            .filter(|e| e.event == "instance_started")
+            .filter(|e| e.event == Kind::InstanceStarted)
             .count(),
         3
     );

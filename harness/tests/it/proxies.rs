@@ -1,6 +1,7 @@
 //! The command platform on real software nobody here wrote: nginx and HAProxy, started by
 //! the scripts in `platforms/` (`.ci/run` installs Debian's `nginx-light` and `haproxy`).
 
+use reports::ledger::Kind;
 use std::path::Path;
 
 use harness::runner::RunPlan;
@@ -74,7 +75,7 @@ async fn nginx_and_haproxy_blue_green_and_an_haproxy_rolling_update_measured_end
         assert_eq!(versions.last(), Some(&"B"), "{name}");
         let ledger = run.read_ledger().unwrap();
         assert!(
-            ledger.iter().any(|e| e.event == "update_complete"),
+            ledger.iter().any(|e| e.event == Kind::UpdateComplete),
             "{name}"
         );
         common::assert_nothing_left(&out);

@@ -2,6 +2,7 @@
 //! a version that never becomes ready, a release that fails a share of its runs, and the
 //! manual and analysis-gated rollbacks, each asserted from what the ledger recorded.
 
+use reports::ledger::Kind;
 use std::path::Path;
 
 use harness::scenario::Scenario;
@@ -18,26 +19,26 @@ struct Run {
 }
 
 impl Run {
-    fn at(&self, kind: &str) -> Vec<&LedgerEvent> {
+    fn at(&self, kind: Kind) -> Vec<&LedgerEvent> {
         self.ledger.iter().filter(|e| e.event == kind).collect()
     }
 
     fn started(&self, version: &str) -> Vec<&LedgerEvent> {
-        self.at("instance_started")
+        self.at(Kind::InstanceStarted)
             .into_iter()
             .filter(|e| e.version == version)
             .collect()
     }
 
     fn ready(&self, version: &str) -> usize {
-        self.at("instance_ready")
+        self.at(Kind::InstanceReady)
             .into_iter()
             .filter(|e| e.version == version)
             .count()
     }
 
     fn aborted(&self) -> Option<&str> {
-        self.at("update_aborted")
+        self.at(Kind::UpdateAborted)
             .first()
             .and_then(|e| e.get("reason"))
     }
@@ -75,7 +76,7 @@ async fn a_swap_to_a_version_that_never_becomes_ready_is_cancelled_and_productio
         "only in staging"
     );
     assert!(
-        r.at("phase_begun")
+        r.at(Kind::PhaseBegun)
             .iter()
             .all(|e| e.get("phase") != Some("swap")),
         "never swapped"
@@ -98,7 +99,7 @@ async fn a_recreate_to_a_version_that_never_becomes_ready_is_down_and_keeps_retr
         "the platform tried B again: {}",
         r.started("B").len()
     );
-    assert!(!r.at("start_failed").is_empty());
+    assert!(!r.at(Kind::StartFailed).is_empty());
     assert_eq!(
         r.aborted(),
         Some("start_failed"),
@@ -125,7 +126,7 @@ async fn a_rolling_update_halts_on_a_replacement_that_never_becomes_ready_unless
     let halt = run("seed-rolling-never-ready", longer).await;
     assert_eq!(halt.aborted(), Some("halted_unready"));
     assert_eq!(
-        halt.at("instance_draining").len(),
+        halt.at(Kind::InstanceDraining).len(),
         1,
         "one batch drained, then halted"
     );
@@ -139,7 +140,7 @@ async fn a_rolling_update_halts_on_a_replacement_that_never_becomes_ready_unless
     .await;
     assert_eq!(carry_on.aborted(), None);
     assert_eq!(
-        carry_on.at("instance_draining").len(),
+        carry_on.at(Kind::InstanceDraining).len(),
         3,
         "every A instance drained anyway"
     );
@@ -160,21 +161,23 @@ async fn a_drain_to_a_version_that_never_starts_keeps_the_old_version_serving() 
     assert_eq!(r.ready("B"), 0, "B exited at start");
     let a_ended = r.ledger.iter().any(|e| {
         e.version == "A"
-            && matches!(e.event.as_str(), "instance_killed" | "instance_stopped")
-            && e.t_ns < r.at("run_ended")[0].t_ns
+            && matches!(e.event, Kind::InstanceKilled | Kind::InstanceStopped)
+            && e.t_ns < r.at(Kind::RunEnded)[0].t_ns
     });
     assert!(!a_ended, "A was never stopped during the run");
-    let modes = r.at("app_mode");
+    let modes = r.at(Kind::of_app("mode"));
     assert!(
-        modes.iter().any(|e| e.detail.contains("Normal")),
+        modes
+            .iter()
+            .any(|e| e.detail.to_string().contains("Normal")),
         "A was set back to Normal: {modes:?}"
     );
     let v = &r.summary.verdict;
     assert_eq!(v.downtime.windows, 0);
     // After the abort A runs every later occurrence itself.
-    let abort_ns = r.at("update_aborted")[0].t_ns;
+    let abort_ns = r.at(Kind::UpdateAborted)[0].t_ns;
     let later = r
-        .at("invocation_ok")
+        .at(Kind::InvocationOk)
         .into_iter()
         .filter(|e| e.t_ns > abort_ns && e.version == "A")
         .count();
@@ -188,7 +191,7 @@ async fn a_release_that_fails_a_share_of_its_runs_loses_exactly_those_runs() {
     })
     .await;
     let failed: Vec<&LedgerEvent> = r
-        .at("invocation_failed")
+        .at(Kind::InvocationFailed)
         .into_iter()
         .filter(|e| e.get("reason") == Some("bad_release"))
         .collect();
@@ -198,7 +201,7 @@ async fn a_release_that_fails_a_share_of_its_runs_loses_exactly_those_runs() {
     let failed_m: Vec<u64> = failed
         .iter()
         .filter_map(|f| {
-            r.at("invocation_begun")
+            r.at(Kind::InvocationBegun)
                 .into_iter()
                 .find(|b| b.get("inv") == f.get("inv"))
                 .and_then(|b| b.get_u64("m"))
@@ -227,14 +230,14 @@ async fn a_failing_analysis_window_rolls_back_exactly_once() {
     })
     .await;
     assert_eq!(
-        r.at("analysis_failed").len(),
+        r.at(Kind::AnalysisFailed).len(),
         1,
         "one failing window decides"
     );
-    assert_eq!(r.at("rollback_triggered").len(), 1, "one rollback");
-    assert_eq!(r.at("rollback_triggered")[0].get("by"), Some("analysis"));
-    let failed_at = r.at("analysis_failed")[0].t_ns;
-    let evaluations = r.at("analysis_evaluated");
+    assert_eq!(r.at(Kind::RollbackTriggered).len(), 1, "one rollback");
+    assert_eq!(r.at(Kind::RollbackTriggered)[0].get("by"), Some("analysis"));
+    let failed_at = r.at(Kind::AnalysisFailed)[0].t_ns;
+    let evaluations = r.at(Kind::AnalysisEvaluated);
     assert!(
         evaluations.iter().all(|e| e.t_ns <= failed_at),
         "no evaluation after the decision"
@@ -248,7 +251,7 @@ async fn a_failing_analysis_window_rolls_back_exactly_once() {
     let rollback_begun = r
         .ledger
         .iter()
-        .find(|e| e.event == "phase_begun" && e.get("phase") == Some("rollback"))
+        .find(|e| e.event == Kind::PhaseBegun && e.get("phase") == Some("rollback"))
         .expect("the rollback phase")
         .t_ns;
     assert!(
@@ -256,7 +259,7 @@ async fn a_failing_analysis_window_rolls_back_exactly_once() {
         "A started again"
     );
     assert!(
-        r.at("invocation_ok")
+        r.at(Kind::InvocationOk)
             .into_iter()
             .any(|e| e.version == "A" && e.t_ns > rollback_begun),
         "A ran again"
@@ -287,9 +290,9 @@ async fn a_manual_rollback_swaps_back_while_the_old_version_is_still_in_staging(
         )
     })
     .await;
-    assert_eq!(r.at("rollback_triggered")[0].get("by"), Some("manual"));
+    assert_eq!(r.at(Kind::RollbackTriggered)[0].get("by"), Some("manual"));
     let swaps = r
-        .at("phase_begun")
+        .at(Kind::PhaseBegun)
         .into_iter()
         .filter(|e| e.get("phase") == Some("swap"))
         .count();
@@ -300,7 +303,7 @@ async fn a_manual_rollback_swaps_back_while_the_old_version_is_still_in_staging(
         "the same A instance came back: none started"
     );
     assert!(
-        r.at("instance_killed").iter().any(|e| e.version == "B"),
+        r.at(Kind::InstanceKilled).iter().any(|e| e.version == "B"),
         "B was recycled after the swap back"
     );
     assert_eq!(
@@ -323,7 +326,7 @@ async fn a_release_that_fails_http_requests_or_crashes_shows_in_the_probes_and_t
         d.failed_by
     );
     let first_b_ready = http
-        .at("instance_ready")
+        .at(Kind::InstanceReady)
         .into_iter()
         .filter(|e| e.version == "B")
         .map(|e| e.t_ns)
@@ -338,16 +341,16 @@ async fn a_release_that_fails_http_requests_or_crashes_shows_in_the_probes_and_t
     })
     .await;
     let b_ended = crash
-        .at("instance_stopped")
+        .at(Kind::InstanceStopped)
         .into_iter()
         .find(|e| e.version == "B")
         .expect("B exited by itself, not killed by the host");
-    assert!(b_ended.detail.contains("code=1"), "{b_ended:?}");
-    let run_ended = crash.at("run_ended")[0].t_ns;
+    assert_eq!(b_ended.get("code"), Some("1"), "{b_ended:?}");
+    let run_ended = crash.at(Kind::RunEnded)[0].t_ns;
     assert!(b_ended.t_ns < run_ended, "during the run");
     let v = &crash.summary.verdict;
     let b_ready = crash
-        .at("instance_ready")
+        .at(Kind::InstanceReady)
         .into_iter()
         .find(|e| e.version == "B")
         .expect("B served before it crashed")

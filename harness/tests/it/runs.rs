@@ -1,6 +1,7 @@
 //! Whole runs at small time scales. Each asserts what follows from the ledger it recorded,
 //! and that no instance outlived the run.
 
+use reports::ledger::Kind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ async fn run(mut scenario: Scenario, out: &Path) -> Summary {
     run_valid(plan(scenario, out, SCALE)).await
 }
 
-fn t(ledger: &[LedgerEvent], event: &str, pred: impl Fn(&LedgerEvent) -> bool) -> Vec<i64> {
+fn t(ledger: &[LedgerEvent], event: Kind, pred: impl Fn(&LedgerEvent) -> bool) -> Vec<i64> {
     ledger
         .iter()
         .filter(|e| e.event == event && pred(e))
@@ -55,20 +56,20 @@ async fn a_swap_that_recycles_mid_loop_loses_exactly_the_unsent_items_of_the_kil
     let arrivals = run.read_arrivals().unwrap();
 
     // The old instance was killed by the recycle phase, in the middle of a run.
-    let recycle = t(&ledger, "phase_begun", |e| {
+    let recycle = t(&ledger, Kind::PhaseBegun, |e| {
         e.get("phase") == Some("recycle")
     });
-    let killed = t(&ledger, "instance_killed", |e| e.version == "A");
+    let killed = t(&ledger, Kind::InstanceKilled, |e| e.version == "A");
     assert_eq!((recycle.len(), killed.len()), (1, 1), "one recycle kills A");
     assert!(killed[0] >= recycle[0]);
     let killed_runs: Vec<u64> = ledger
         .iter()
-        .filter(|e| e.event == "invocation_killed" && e.instance == "a-0")
+        .filter(|e| e.event == Kind::InvocationKilled && e.instance == "a-0")
         .filter_map(|e| {
             let inv = e.get("inv")?;
             ledger
                 .iter()
-                .find(|b| b.event == "invocation_begun" && b.get("inv") == Some(inv))
+                .find(|b| b.event == Kind::InvocationBegun && b.get("inv") == Some(inv))
                 .and_then(|b| b.get_u64("m"))
         })
         .collect();
@@ -91,7 +92,7 @@ async fn a_swap_that_recycles_mid_loop_loses_exactly_the_unsent_items_of_the_kil
     assert_eq!(v.causes.lost.killed_before_send + in_flight, items - k);
     let sent_unacked: Vec<(u64, u64)> = ledger
         .iter()
-        .filter(|e| e.event == "item_sent")
+        .filter(|e| e.event == Kind::ItemSent)
         .map(|e| (e.get_u64("m").unwrap(), e.get_u64("n").unwrap()))
         .collect();
     if in_flight == 1 {
@@ -128,7 +129,7 @@ async fn staging_triggers_fire_the_same_occurrence_twice() {
     let ledger = RunDir::new(dir.path()).read_ledger().unwrap();
     // Occurrences begun on two instances, per the ledger.
     let mut by_m: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
-    for e in ledger.iter().filter(|e| e.event == "invocation_begun") {
+    for e in ledger.iter().filter(|e| e.event == Kind::InvocationBegun) {
         by_m.entry(e.get_u64("m").unwrap())
             .or_default()
             .insert(e.instance.clone());
@@ -153,11 +154,11 @@ async fn recreate_is_down_from_the_last_death_to_the_first_ready() {
     let summary = run(scenario, dir.path()).await;
     let v = &summary.verdict;
     let ledger = RunDir::new(dir.path()).read_ledger().unwrap();
-    let last_a_death = *t(&ledger, "instance_killed", |e| e.version == "A")
+    let last_a_death = *t(&ledger, Kind::InstanceKilled, |e| e.version == "A")
         .iter()
         .max()
         .unwrap();
-    let first_b_ready = *t(&ledger, "instance_ready", |e| e.version == "B")
+    let first_b_ready = *t(&ledger, Kind::InstanceReady, |e| e.version == "B")
         .iter()
         .min()
         .unwrap();

@@ -2,6 +2,7 @@
 //! Every run's verdict is also checked against its ledger: each lost item must belong to a
 //! run the ledger shows killed, cancelled or never invoked, or to a poisoned message.
 
+use reports::ledger::Kind;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -70,7 +71,7 @@ fn assert_verdict_agrees_with_ledger(v: &Verdict, ledger: &[LedgerEvent]) {
         ledger
             .iter()
             .filter(|e| {
-                e.event == "invocation_begun"
+                e.event == Kind::InvocationBegun
                     && e.get("source") == Some(source)
                     && e.get_u64("m") == Some(m)
                     && e.get_u64("n").is_none_or(|own| own == n)
@@ -79,8 +80,8 @@ fn assert_verdict_agrees_with_ledger(v: &Verdict, ledger: &[LedgerEvent]) {
     };
     let ended_killed = |inv: &str, instance: &str, from_ns: i64| {
         ledger.iter().any(|e| {
-            (e.event == "invocation_killed" && e.get("inv") == Some(inv))
-                || (matches!(e.event.as_str(), "instance_killed" | "instance_stopped")
+            (e.event == Kind::InvocationKilled && e.get("inv") == Some(inv))
+                || (matches!(e.event, Kind::InstanceKilled | Kind::InstanceStopped)
                     && e.instance == instance
                     && e.t_ns >= from_ns)
         })
@@ -96,19 +97,19 @@ fn assert_verdict_agrees_with_ledger(v: &Verdict, ledger: &[LedgerEvent]) {
                 "{item:?}: no killed run in the ledger"
             ),
             Some("in_flight") => assert!(
-                ledger.iter().any(|e| e.event == "item_sent"
+                ledger.iter().any(|e| e.event == Kind::ItemSent
                     && e.get("source") == Some(item.source.as_str())
                     && e.get_u64("m") == Some(item.m)
                     && e.get_u64("n") == Some(item.n)),
                 "{item:?}: never reported sent"
             ),
-            Some("poisoned") => assert!(ledger.iter().any(|e| e.event == "message_poisoned"
+            Some("poisoned") => assert!(ledger.iter().any(|e| e.event == Kind::MessagePoisoned
                 && e.get_u64("m") == Some(item.m)
                 && e.get_u64("n") == Some(item.n))),
             Some("failed") => assert!(
                 runs.iter().any(|r| ledger
                     .iter()
-                    .any(|e| e.event == "invocation_failed" && e.get("inv") == r.get("inv"))),
+                    .any(|e| e.event == Kind::InvocationFailed && e.get("inv") == r.get("inv"))),
                 "{item:?}: no failed run in the ledger"
             ),
             other => panic!("{item:?}: unexpected cause {other:?}; its runs: {runs:#?}"),
@@ -119,7 +120,7 @@ fn assert_verdict_agrees_with_ledger(v: &Verdict, ledger: &[LedgerEvent]) {
 fn alive_at_end(ledger: &[LedgerEvent]) -> Vec<String> {
     let end = ledger
         .iter()
-        .find(|e| e.event == "run_ended")
+        .find(|e| e.event == Kind::RunEnded)
         .expect("run_ended");
     end.get("alive")
         .unwrap_or("")
@@ -140,7 +141,7 @@ async fn drain_in_process_behaves_as_with_processes() {
     assert!(r
         .ledger
         .iter()
-        .filter(|e| e.event == "instance_started")
+        .filter(|e| e.event == Kind::InstanceStarted)
         .all(|e| e.get_u64("pid") == Some(0)));
     assert_a_clean_drain(&r);
 }
@@ -156,7 +157,7 @@ fn assert_a_clean_drain(r: &Run) {
     let handed_over: u64 = r
         .ledger
         .iter()
-        .filter(|e| e.event == "invocation_ok")
+        .filter(|e| e.event == Kind::InvocationOk)
         .filter_map(|e| e.get_u64("stashed"))
         .sum();
     assert!(
@@ -177,7 +178,7 @@ async fn rolling_three_instances_has_no_downtime_and_loses_nothing() {
     let failures: Vec<&LedgerEvent> = r
         .ledger
         .iter()
-        .filter(|e| e.event == "invocation_failed")
+        .filter(|e| e.event == Kind::InvocationFailed)
         .collect();
     assert_eq!(
         v.lost, 0,
@@ -188,21 +189,22 @@ async fn rolling_three_instances_has_no_downtime_and_loses_nothing() {
         .ledger
         .iter()
         .filter(|e| {
-            e.event == "phase_begun" && e.get("phase").is_some_and(|p| p.starts_with("drain_batch"))
+            e.event == Kind::PhaseBegun
+                && e.get("phase").is_some_and(|p| p.starts_with("drain_batch"))
         })
         .count();
     assert_eq!(batches, 3);
     let ends: Vec<i64> = r
         .ledger
         .iter()
-        .filter(|e| e.event == "phase_ended" && e.get("phase") == Some("update"))
+        .filter(|e| e.event == Kind::PhaseEnded && e.get("phase") == Some("update"))
         .map(|e| e.t_ns)
         .collect();
     assert_eq!(ends.len(), 1, "the ledger says when the update completed");
     let last_old_gone = r
         .ledger
         .iter()
-        .filter(|e| e.event == "instance_killed" && e.version == "A")
+        .filter(|e| e.event == Kind::InstanceKilled && e.version == "A")
         .map(|e| e.t_ns)
         .max()
         .unwrap();
@@ -224,13 +226,13 @@ async fn rolling_a_single_instance_shows_a_downtime_window() {
     let drained = r
         .ledger
         .iter()
-        .find(|e| e.event == "instance_draining" && e.version == "A")
+        .find(|e| e.event == Kind::InstanceDraining && e.version == "A")
         .unwrap()
         .t_ns;
     let ready = r
         .ledger
         .iter()
-        .find(|e| e.event == "instance_ready" && e.version == "B")
+        .find(|e| e.event == Kind::InstanceReady && e.version == "B")
         .unwrap()
         .t_ns;
     // The window over the cold start: from the drain (no instance left to route to) to B's
@@ -260,7 +262,7 @@ async fn an_overlapping_update_ends_with_only_the_newest_version() {
     let updates = r
         .ledger
         .iter()
-        .filter(|e| e.event == "phase_begun" && e.get("phase") == Some("update"))
+        .filter(|e| e.event == Kind::PhaseBegun && e.get("phase") == Some("update"))
         .count();
     assert_eq!(updates, 2);
 }
@@ -270,7 +272,7 @@ fn cancelled_run(ledger: &[LedgerEvent]) -> (u64, u64) {
     let killed = ledger
         .iter()
         .find(|e| {
-            e.event == "invocation_killed"
+            e.event == Kind::InvocationKilled
                 && e.get("reason").is_some_and(|r| r.starts_with("cancelled"))
         })
         .expect("the SIGTERM cancelled a run");
@@ -282,7 +284,7 @@ fn cancelled_run(ledger: &[LedgerEvent]) -> (u64, u64) {
     let inv = killed.get("inv").unwrap();
     let m = ledger
         .iter()
-        .find(|e| e.event == "invocation_begun" && e.get("inv") == Some(inv))
+        .find(|e| e.event == Kind::InvocationBegun && e.get("inv") == Some(inv))
         .and_then(|e| e.get_u64("m"))
         .unwrap();
     (m, stashed)
@@ -306,7 +308,7 @@ async fn graceful_with_an_abandoning_token_loses_the_rest_of_the_run() {
     let stopping = r
         .ledger
         .iter()
-        .find(|e| e.event == "instance_stopping")
+        .find(|e| e.event == Kind::InstanceStopping)
         .unwrap();
     let grace_ms = stopping.get_u64("grace_ms").unwrap();
     assert!(
@@ -334,7 +336,7 @@ async fn graceful_in_process_cancels_by_token_and_kills_by_dropping_the_runtime(
     assert!(r
         .ledger
         .iter()
-        .any(|e| e.event == "instance_killed" && e.version == "A"));
+        .any(|e| e.event == Kind::InstanceKilled && e.version == "A"));
 }
 
 fn assert_stashed_and_late(r: &Run) {
@@ -360,7 +362,7 @@ async fn the_queue_redelivers_killed_messages_and_poisons_a_failing_one() {
     let poisoned: BTreeSet<(u64, u64)> = r
         .ledger
         .iter()
-        .filter(|e| e.event == "message_poisoned")
+        .filter(|e| e.event == Kind::MessagePoisoned)
         .map(|e| (e.get_u64("m").unwrap(), e.get_u64("n").unwrap()))
         .collect();
     assert!(!poisoned.is_empty());
@@ -371,7 +373,7 @@ async fn the_queue_redelivers_killed_messages_and_poisons_a_failing_one() {
     assert!(r
         .ledger
         .iter()
-        .filter(|e| e.event == "message_poisoned")
+        .filter(|e| e.event == Kind::MessagePoisoned)
         .all(|e| e.get_u64("dequeue") == Some(5)));
     assert_eq!(
         v.lost,
@@ -383,7 +385,7 @@ async fn the_queue_redelivers_killed_messages_and_poisons_a_failing_one() {
     let redelivered: BTreeSet<(u64, u64)> = r
         .ledger
         .iter()
-        .filter(|e| e.event == "invocation_begun" && e.get_u64("dequeue").is_some_and(|d| d > 1))
+        .filter(|e| e.event == Kind::InvocationBegun && e.get_u64("dequeue").is_some_and(|d| d > 1))
         .filter(|e| e.get_u64("n") != Some(7))
         .map(|e| (e.get_u64("m").unwrap(), e.get_u64("n").unwrap()))
         .collect();
@@ -445,10 +447,14 @@ async fn a_drain_past_its_timeout_fails_the_run_at_once() {
     // It failed when the drain timed out, not after the run's whole duration.
     let begun = ledger
         .iter()
-        .find(|e| e.event == "phase_begun" && e.get("phase") == Some("update"))
+        .find(|e| e.event == Kind::PhaseBegun && e.get("phase") == Some("update"))
         .unwrap()
         .t_ns;
-    let ended = ledger.iter().find(|e| e.event == "run_ended").unwrap().t_ns;
+    let ended = ledger
+        .iter()
+        .find(|e| e.event == Kind::RunEnded)
+        .unwrap()
+        .t_ns;
     let first = ledger.first().unwrap().t_ns;
     assert!(
         ended - first < duration.as_nanos() as i64,
@@ -468,7 +474,7 @@ async fn recreate_with_term_signals_first_and_waits_its_grace() {
     let stopping: Vec<&LedgerEvent> = r
         .ledger
         .iter()
-        .filter(|e| e.event == "instance_stopping")
+        .filter(|e| e.event == Kind::InstanceStopping)
         .collect();
     assert_eq!(stopping.len(), 1, "A's one instance got SIGTERM");
     assert_eq!(stopping[0].version, "A");
@@ -480,15 +486,15 @@ async fn recreate_with_term_signals_first_and_waits_its_grace() {
         .iter()
         .find(|e| {
             e.instance == stopping[0].instance
-                && (e.event == "instance_stopped" || e.event == "instance_killed")
+                && (e.event == Kind::InstanceStopped || e.event == Kind::InstanceKilled)
         })
         .unwrap();
-    assert_eq!(exit.event, "instance_stopped", "{exit:?}");
+    assert_eq!(exit.event, Kind::InstanceStopped, "{exit:?}");
     assert!(exit.t_ns - stopping[0].t_ns <= 100_000_000 + 50_000_000);
     let b_started = r
         .ledger
         .iter()
-        .find(|e| e.event == "instance_started" && e.version == "B")
+        .find(|e| e.event == Kind::InstanceStarted && e.version == "B")
         .unwrap();
     assert!(b_started.t_ns >= exit.t_ns, "B starts once A is gone");
     let v = r.verdict();
@@ -513,13 +519,13 @@ async fn finish_item_sends_the_item_in_hand_and_nothing_after() {
     let begun = r
         .ledger
         .iter()
-        .find(|e| e.event == "invocation_begun" && e.get_u64("m") == Some(m))
+        .find(|e| e.event == Kind::InvocationBegun && e.get_u64("m") == Some(m))
         .unwrap()
         .t_ns;
     let term = r
         .ledger
         .iter()
-        .find(|e| e.event == "instance_stopping")
+        .find(|e| e.event == Kind::InstanceStopping)
         .unwrap()
         .t_ns;
     // The item in hand: the last one due when the token fired.
@@ -550,12 +556,12 @@ async fn rolling_kills_a_drained_instance_after_its_scale_in_grace() {
     let draining = r
         .ledger
         .iter()
-        .find(|e| e.event == "instance_draining" && e.version == "A")
+        .find(|e| e.event == Kind::InstanceDraining && e.version == "A")
         .unwrap();
     let killed = r
         .ledger
         .iter()
-        .find(|e| e.event == "instance_killed" && e.instance == draining.instance)
+        .find(|e| e.event == Kind::InstanceKilled && e.instance == draining.instance)
         .expect("the drained instance was killed, not stopped");
     let after_ns = killed.t_ns - draining.t_ns;
     assert!(

@@ -1,6 +1,7 @@
 //! The timer service on real `testfn` processes: singleton runs, catch-up after a kill, and
 //! several missed occurrences collapsing into one catch-up.
 
+use reports::ledger::Kind;
 use std::time::Duration;
 
 use harness::clock::Schedule;
@@ -200,7 +201,7 @@ async fn several_missed_occurrences_collapse_into_one_catch_up() {
         host.ledger()
             .events()
             .iter()
-            .filter(|e| e.event == "invocation_ok")
+            .filter(|e| e.event == Kind::InvocationOk)
             .count()
             >= 2
     })
@@ -222,7 +223,7 @@ async fn several_missed_occurrences_collapse_into_one_catch_up() {
     );
     let missed = ledger
         .iter()
-        .filter(|e| e.event == "occurrence_missed")
+        .filter(|e| e.event == Kind::OccurrenceMissed)
         .count();
     assert!(missed >= 2, "3 and 4 found no instance ({missed} missed)");
     let run = RunDir::new(dir.path());

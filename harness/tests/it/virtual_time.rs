@@ -14,6 +14,7 @@ use harness::platform::ledger::Ledger;
 use harness::platform::{BoxFuture, Platform, Rollback, Wiring};
 use harness::runner::{self, RunOptions};
 use harness::scenario::Scenario;
+use reports::ledger::Kind;
 use reports::LedgerEvent;
 use tokio_util::sync::CancellationToken;
 
@@ -185,11 +186,11 @@ fn at(calls: &[(String, i64)], what: &str) -> i64 {
         .1
 }
 
-fn row(ledger: &[LedgerEvent], event: &str, phase: Option<&str>) -> i64 {
+fn row(ledger: &[LedgerEvent], event: Kind, phase: Option<&str>) -> i64 {
     ledger
         .iter()
         .find(|e| e.event == event && (phase.is_none() || e.get("phase") == phase))
-        .unwrap_or_else(|| panic!("{event} {phase:?} in the ledger"))
+        .unwrap_or_else(|| panic!("{event:?} {phase:?} in the ledger"))
         .t_ns
 }
 
@@ -207,20 +208,23 @@ async fn the_runs_schedule_follows_the_virtual_clock_alone() {
     assert_eq!(at(c, "start_triggers"), epoch);
     assert_eq!(at(c, "update"), epoch + 1800 * S, "run.update_at");
     assert_eq!(
-        row(&r.ledger, "phase_begun", Some("update")),
+        row(&r.ledger, Kind::PhaseBegun, Some("update")),
         epoch + 1800 * S
     );
     assert_eq!(
-        row(&r.ledger, "phase_ended", Some("update")),
+        row(&r.ledger, Kind::PhaseEnded, Some("update")),
         epoch + 1800 * S + UPDATE.as_nanos() as i64,
         "the runner's update phase spans the platform's update"
     );
-    assert_eq!(row(&r.ledger, "rollback_triggered", None), epoch + 2400 * S);
+    assert_eq!(
+        row(&r.ledger, Kind::RollbackTriggered, None),
+        epoch + 2400 * S
+    );
     assert_eq!(at(c, "rollback"), epoch + 2400 * S, "run.rollback_at");
     assert_eq!(at(c, "stop_triggers"), epoch + 3600 * S, "run.duration");
     assert_eq!(at(c, "settle"), epoch + 3600 * S);
     let ended = epoch + 3600 * S + SETTLE.as_nanos() as i64;
-    assert_eq!(row(&r.ledger, "run_ended", None), ended);
+    assert_eq!(row(&r.ledger, Kind::RunEnded, None), ended);
     assert_eq!(at(c, "teardown"), ended);
     let names: Vec<&str> = c.iter().map(|(w, _)| w.as_str()).collect();
     assert_eq!(

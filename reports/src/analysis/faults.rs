@@ -22,7 +22,7 @@
 //!   poll's instant.
 
 use crate::analysis::key_grid::KeyGrid;
-use crate::model::ledger::{event, LedgerEvent};
+use crate::model::ledger::{Kind, LedgerEvent};
 use crate::model::verdict::{ns_to_ms, Downtime, FaultAction, FaultCost};
 
 /// Detail keys that are the ledger's own, not the entry's parameters.
@@ -46,7 +46,7 @@ pub fn windows(ledger: &[LedgerEvent], origin_ns: i64) -> Vec<FaultCost> {
     order.sort_by_key(|e| e.t_ns);
     let run_end_ns = order
         .iter()
-        .find(|e| e.event == "run_ended")
+        .find(|e| e.event == Kind::RunEnded)
         .or(order.last())
         .map_or(0, |e| e.t_ns);
     let mut out: Vec<FaultCost> = Vec::new();
@@ -56,8 +56,8 @@ pub fn windows(ledger: &[LedgerEvent], origin_ns: i64) -> Vec<FaultCost> {
         let Some(fault) = e.get_u64("fault") else {
             continue;
         };
-        match e.event.as_str() {
-            event::FAULT_STARTED => {
+        match e.event {
+            Kind::FaultStarted => {
                 open.push(out.len());
                 out.push(FaultCost {
                     fault,
@@ -69,7 +69,7 @@ pub fn windows(ledger: &[LedgerEvent], origin_ns: i64) -> Vec<FaultCost> {
                     ..FaultCost::default()
                 });
             }
-            event::FAULT_ENDED => {
+            Kind::FaultEnded => {
                 // An end without a start (a ledger cut short at its head) has no window.
                 let Some(at) = open.iter().position(|&i| out[i].fault == fault) else {
                     continue;
@@ -91,7 +91,7 @@ pub fn windows(ledger: &[LedgerEvent], origin_ns: i64) -> Vec<FaultCost> {
     }
     // Actions go to the latest window of their fault begun by then (an action stamped just
     // before its window's start row, to the fault's first window); without one, nowhere.
-    for e in order.iter().filter(|e| e.event == event::FAULT_ACTED) {
+    for e in order.iter().filter(|e| e.event == Kind::FaultActed) {
         let Some(fault) = e.get_u64("fault") else {
             continue;
         };
@@ -115,8 +115,7 @@ pub fn windows(ledger: &[LedgerEvent], origin_ns: i64) -> Vec<FaultCost> {
 /// The entry's own `key=value` pairs of a fault row.
 fn params(e: &LedgerEvent) -> impl Iterator<Item = (String, String)> + '_ {
     e.detail
-        .split(' ')
-        .filter_map(|pair| pair.split_once('='))
+        .pairs()
         .filter(|(k, _)| !NOT_PARAMS.contains(k))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
 }
@@ -127,24 +126,24 @@ mod tests {
 
     const S: i64 = 1_000_000_000;
 
-    fn row(t_s: i64, kind: &str, instance: &str) -> LedgerEvent {
+    fn row(t_s: i64, kind: Kind, instance: &str) -> LedgerEvent {
         LedgerEvent::new(t_s * S, kind, instance, "", "")
     }
 
     fn started(t_s: i64, fault: u64, kind: &str) -> LedgerEvent {
-        row(t_s, event::FAULT_STARTED, "")
+        row(t_s, Kind::FaultStarted, "")
             .with("fault", fault)
             .with("kind", kind)
     }
 
     fn ended(t_s: i64, fault: u64, kind: &str) -> LedgerEvent {
-        row(t_s, event::FAULT_ENDED, "")
+        row(t_s, Kind::FaultEnded, "")
             .with("fault", fault)
             .with("kind", kind)
     }
 
     fn acted(t_s: i64, fault: u64, instance: &str, action: &str) -> LedgerEvent {
-        row(t_s, event::FAULT_ACTED, instance)
+        row(t_s, Kind::FaultActed, instance)
             .with("fault", fault)
             .with("kind", "pause")
             .with("action", action)
@@ -153,7 +152,7 @@ mod tests {
     #[test]
     fn windows_pair_starts_and_ends_and_collect_actions_and_parameters() {
         let ledger = vec![
-            row(0, "phase_begun", "").with("phase", "start"),
+            row(0, Kind::PhaseBegun, "").with("phase", "start"),
             started(30, 0, "pause")
                 .with("target", "instance:a-0")
                 .with("instances", "a-0"),
@@ -173,7 +172,7 @@ mod tests {
             started(50, 2, "crash"),
             acted(50, 2, "b-1", "sigkill"),
             ended(50, 2, "crash"),
-            row(60, "run_ended", ""),
+            row(60, Kind::RunEnded, ""),
         ];
         let f = windows(&ledger, 10 * S);
         assert_eq!(f.len(), 3);
@@ -207,8 +206,8 @@ mod tests {
     fn a_fault_never_ended_runs_to_the_run_end_or_the_last_row() {
         let mut ledger = vec![
             started(30, 0, "blackhole"),
-            row(50, "run_ended", ""),
-            row(55, "instance_killed", "a-0"),
+            row(50, Kind::RunEnded, ""),
+            row(55, Kind::InstanceKilled, "a-0"),
         ];
         let f = windows(&ledger, 0);
         assert_eq!((f[0].end_ns, f[0].ended), (50 * S, false));

@@ -8,7 +8,7 @@
 use crate::io::rundir::{RunDir, RunDirError};
 use crate::model::arrival::Arrival;
 use crate::model::expected::ExpectedSpec;
-use crate::model::ledger::{event, LedgerEvent};
+use crate::model::ledger::{Kind, LedgerEvent};
 use crate::model::probe::Probe;
 use crate::model::summary::{RunInfo, Summary};
 use crate::model::verdict::Verdict;
@@ -118,14 +118,14 @@ impl History {
         events.sort_by_key(|e| e.t_ns);
         for e in events {
             let Some(name) = e.get("phase") else { continue };
-            match e.event.as_str() {
-                event::PHASE_BEGUN => open.push(PhaseBand {
+            match e.event {
+                Kind::PhaseBegun => open.push(PhaseBand {
                     name: name.to_owned(),
                     version: e.version.clone(),
                     start_ns: e.t_ns,
                     end_ns: last,
                 }),
-                event::PHASE_ENDED => {
+                Kind::PhaseEnded => {
                     if let Some(i) = open
                         .iter()
                         .position(|p| p.name == name && p.version == e.version)
@@ -147,7 +147,7 @@ impl History {
     pub fn instance_ends(&self) -> Vec<(i64, String)> {
         self.ledger
             .iter()
-            .filter(|e| e.event == event::INSTANCE_KILLED || e.event == event::INSTANCE_STOPPED)
+            .filter(|e| e.event == Kind::InstanceKilled || e.event == Kind::InstanceStopped)
             .map(|e| (e.t_ns, e.instance.clone()))
             .collect()
     }

@@ -4,7 +4,7 @@
 //! down from the first failure to the recovery (the rollback's end).
 
 use crate::analysis::key_grid::KeyGrid;
-use crate::model::ledger::{event, LedgerEvent};
+use crate::model::ledger::{Kind, LedgerEvent};
 use crate::model::probe::Probe;
 use crate::model::verdict::{ns_to_ms, Rollback, Verdict};
 
@@ -16,10 +16,8 @@ pub fn of_run(
     v: &Verdict,
     items: &KeyGrid,
 ) -> Option<Rollback> {
-    let triggered = ledger
-        .iter()
-        .find(|e| e.event == event::ROLLBACK_TRIGGERED)?;
-    let phase = |kind: &str| {
+    let triggered = ledger.iter().find(|e| e.event == Kind::RollbackTriggered)?;
+    let phase = |kind: Kind| {
         ledger
             .iter()
             .find(|e| e.event == kind && e.get("phase") == Some("rollback"))
@@ -27,7 +25,7 @@ pub fn of_run(
     };
     let update_begun_ns = ledger
         .iter()
-        .filter(|e| e.event == event::PHASE_BEGUN && e.get("phase") == Some("update"))
+        .filter(|e| e.event == Kind::PhaseBegun && e.get("phase") == Some("update"))
         .map(|e| e.t_ns)
         .min()
         .unwrap_or(triggered.t_ns);
@@ -38,12 +36,7 @@ pub fn of_run(
     let failing_event = ledger
         .iter()
         .filter(|e| e.t_ns >= update_begun_ns && e.t_ns <= triggered.t_ns)
-        .filter(|e| {
-            matches!(
-                e.event.as_str(),
-                event::INVOCATION_FAILED | event::START_FAILED
-            )
-        })
+        .filter(|e| matches!(e.event, Kind::InvocationFailed | Kind::StartFailed))
         .map(|e| e.t_ns)
         .min();
     let failing_probe = probes
@@ -53,8 +46,8 @@ pub fn of_run(
         .map(|p| p.intended_ns)
         .min();
     let first_failure_ns = [failing_event, failing_probe].into_iter().flatten().min();
-    let rolled_back_ns = phase(event::PHASE_ENDED);
-    let analysis = ledger.iter().find(|e| e.event == event::ANALYSIS_FAILED);
+    let rolled_back_ns = phase(Kind::PhaseEnded);
+    let analysis = ledger.iter().find(|e| e.event == Kind::AnalysisFailed);
     let failing_window = analysis.and_then(|a| {
         let ms: i64 = a.get("window_ms")?.parse().ok()?;
         Some((a.t_ns - ms * 1_000_000, a.t_ns))
@@ -72,7 +65,7 @@ pub fn of_run(
         failing_window,
         evaluations: ledger
             .iter()
-            .filter(|e| e.event == event::ANALYSIS_EVALUATED)
+            .filter(|e| e.event == Kind::AnalysisEvaluated)
             .count() as u64,
         time_to_detect_ms: ns_to_ms(triggered.t_ns - from),
         time_to_roll_back_ms: rolled_back_ns.map(|r| ns_to_ms(r - triggered.t_ns)),

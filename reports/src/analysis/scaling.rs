@@ -5,33 +5,33 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::ledger::{event, LedgerEvent};
+use crate::model::ledger::{Kind, LedgerEvent};
 use crate::model::verdict::Scaling;
 
 /// The scaling of a run; `None` when no scale controller decided anything.
 pub fn of_ledger(ledger: &[LedgerEvent]) -> Option<Scaling> {
     fn decided<'a>(
         ledger: &'a [LedgerEvent],
-        kind: &'a str,
+        kind: Kind,
     ) -> impl Iterator<Item = &'a LedgerEvent> + 'a {
         ledger.iter().filter(move |e| e.event == kind)
     }
-    let decided = |kind: &'static str| decided(ledger, kind);
-    decided(event::SCALE_OUT)
-        .chain(decided(event::SCALE_IN))
-        .chain(decided(event::SCALE_LIMITED))
+    let decided = |kind: Kind| decided(ledger, kind);
+    decided(Kind::ScaleOut)
+        .chain(decided(Kind::ScaleIn))
+        .chain(decided(Kind::ScaleLimited))
         .next()?;
-    let count = |kind: &'static str, key: &str| -> u64 {
+    let count = |kind: Kind, key: &str| -> u64 {
         decided(kind)
             .filter_map(|e| e.get(key)?.parse::<u64>().ok())
             .sum()
     };
     let mut s = Scaling {
-        scale_outs: decided(event::SCALE_OUT).count() as u64,
-        added: count(event::SCALE_OUT, "adding"),
-        scale_ins: decided(event::SCALE_IN).count() as u64,
-        removed: count(event::SCALE_IN, "removing"),
-        limited: decided(event::SCALE_LIMITED).count() as u64,
+        scale_outs: decided(Kind::ScaleOut).count() as u64,
+        added: count(Kind::ScaleOut, "adding"),
+        scale_ins: decided(Kind::ScaleIn).count() as u64,
+        removed: count(Kind::ScaleIn, "removing"),
+        limited: decided(Kind::ScaleLimited).count() as u64,
         ..Scaling::default()
     };
     let mut events: Vec<&LedgerEvent> = ledger.iter().collect();
@@ -41,20 +41,20 @@ pub fn of_ledger(ledger: &[LedgerEvent]) -> Option<Scaling> {
     let mut updating = false;
     let mut started: BTreeMap<String, u64> = BTreeMap::new();
     for e in events {
-        match e.event.as_str() {
-            event::PHASE_BEGUN if update_phase(e) => updating = true,
-            event::PHASE_ENDED if update_phase(e) => updating = false,
-            event::INSTANCE_STARTED if e.slot != "staging" => {
+        match e.event {
+            Kind::PhaseBegun if update_phase(e) => updating = true,
+            Kind::PhaseEnded if update_phase(e) => updating = false,
+            Kind::InstanceStarted if e.slot != "staging" => {
                 alive += 1;
                 s.peak_instances = s.peak_instances.max(alive as u64);
                 if updating {
                     *started.entry(e.version.clone()).or_default() += 1;
                 }
             }
-            event::INSTANCE_STOPPED | event::INSTANCE_KILLED if e.slot != "staging" => {
+            Kind::InstanceStopped | Kind::InstanceKilled if e.slot != "staging" => {
                 alive -= 1;
             }
-            "instance_draining" if updating => s.drained_during_update += 1,
+            Kind::InstanceDraining if updating => s.drained_during_update += 1,
             _ => {}
         }
     }
@@ -66,28 +66,28 @@ pub fn of_ledger(ledger: &[LedgerEvent]) -> Option<Scaling> {
 mod tests {
     use super::*;
 
-    fn at(t_ns: i64, kind: &str, instance: &str, version: &str) -> LedgerEvent {
+    fn at(t_ns: i64, kind: Kind, instance: &str, version: &str) -> LedgerEvent {
         LedgerEvent::new(t_ns, kind, instance, version, "production")
     }
 
     #[test]
     fn counts_decisions_the_peak_and_what_the_update_started_and_drained() {
         let ledger = vec![
-            at(0, event::INSTANCE_STARTED, "a-0", "A"),
-            at(0, event::INSTANCE_STARTED, "a-1", "A"),
-            at(10, event::PHASE_BEGUN, "", "B").with("phase", "update"),
-            at(10, "instance_draining", "a-0", "A"),
-            at(10, event::INSTANCE_STARTED, "b-0", "B"),
-            at(11, event::INSTANCE_KILLED, "a-0", "A"),
-            at(12, event::SCALE_OUT, "", "B").with("adding", 2),
-            at(12, event::INSTANCE_STARTED, "b-1", "B"),
-            at(12, event::INSTANCE_STARTED, "b-2", "B"),
-            at(13, event::SCALE_LIMITED, "", "B").with("wanted", 9),
-            at(14, "instance_draining", "a-1", "A"),
-            at(15, event::INSTANCE_KILLED, "a-1", "A"),
-            at(16, event::PHASE_ENDED, "", "B").with("phase", "update"),
-            at(20, event::SCALE_IN, "", "B").with("removing", 1),
-            at(20, "instance_draining", "b-2", "B"),
+            at(0, Kind::InstanceStarted, "a-0", "A"),
+            at(0, Kind::InstanceStarted, "a-1", "A"),
+            at(10, Kind::PhaseBegun, "", "B").with("phase", "update"),
+            at(10, Kind::InstanceDraining, "a-0", "A"),
+            at(10, Kind::InstanceStarted, "b-0", "B"),
+            at(11, Kind::InstanceKilled, "a-0", "A"),
+            at(12, Kind::ScaleOut, "", "B").with("adding", 2),
+            at(12, Kind::InstanceStarted, "b-1", "B"),
+            at(12, Kind::InstanceStarted, "b-2", "B"),
+            at(13, Kind::ScaleLimited, "", "B").with("wanted", 9),
+            at(14, Kind::InstanceDraining, "a-1", "A"),
+            at(15, Kind::InstanceKilled, "a-1", "A"),
+            at(16, Kind::PhaseEnded, "", "B").with("phase", "update"),
+            at(20, Kind::ScaleIn, "", "B").with("removing", 1),
+            at(20, Kind::InstanceDraining, "b-2", "B"),
         ];
         let s = of_ledger(&ledger).expect("a controller decided");
         assert_eq!(

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ledger::{event, LedgerEvent};
+use crate::model::ledger::{Detail, Kind, LedgerEvent};
 
 /// The prefix of every app event in the merged ledger.
 pub const APP_PREFIX: &str = "app_";
@@ -81,14 +81,14 @@ impl InstanceLife {
 }
 
 fn app(e: &LedgerEvent) -> Option<&str> {
-    e.event.strip_prefix(APP_PREFIX)
+    e.event.app()
 }
 
 /// The instances the harness itself recorded (its host started them).
 fn hosted(ledger: &[LedgerEvent]) -> HashSet<&str> {
     ledger
         .iter()
-        .filter(|e| e.event == event::INSTANCE_STARTED)
+        .filter(|e| e.event == Kind::InstanceStarted)
         .map(|e| e.instance.as_str())
         .collect()
 }
@@ -97,7 +97,7 @@ fn hosted(ledger: &[LedgerEvent]) -> HashSet<&str> {
 fn run_end_ns(ledger: &[LedgerEvent]) -> i64 {
     ledger
         .iter()
-        .filter(|e| e.event == "run_ended")
+        .filter(|e| e.event == Kind::RunEnded)
         .map(|e| e.t_ns)
         .max()
         .or_else(|| ledger.iter().map(|e| e.t_ns).max())
@@ -111,7 +111,7 @@ pub fn platform_events(ledger: &[LedgerEvent]) -> Vec<LedgerEvent> {
     // the harness's, not the app's runs, or every run would count twice.
     let invoked: HashSet<(String, String)> = ledger
         .iter()
-        .filter(|e| e.event == event::INVOCATION_BEGUN)
+        .filter(|e| e.event == Kind::InvocationBegun)
         .filter_map(|e| Some((e.get("source")?.to_owned(), e.get("m")?.to_owned())))
         .collect();
     let end = run_end_ns(ledger);
@@ -126,22 +126,22 @@ pub fn platform_events(ledger: &[LedgerEvent]) -> Vec<LedgerEvent> {
         if e.t_ns >= entry.0.t_ns {
             entry.0 = e;
         }
-        let like = |kind: &str| LedgerEvent {
-            event: kind.to_owned(),
-            detail: String::new(),
+        let like = |kind: Kind| LedgerEvent {
+            event: kind,
+            detail: Detail::default(),
             ..e.clone()
         };
         let inv = |run: &str| format!("app:{}:{run}", e.instance);
         match name {
-            "started" => out.push(like(event::INSTANCE_STARTED)),
-            "ready" => out.push(like(event::INSTANCE_READY)),
-            "cancelled" => out.push(like(event::INSTANCE_STOPPING)),
+            "started" => out.push(like(Kind::InstanceStarted)),
+            "ready" => out.push(like(Kind::InstanceReady)),
+            "cancelled" => out.push(like(Kind::InstanceStopping)),
             "exiting" => {
                 entry.1 = true;
-                out.push(like(event::INSTANCE_STOPPED));
+                out.push(like(Kind::InstanceStopped));
             }
             "unacked" => {
-                let mut sent = like(event::ITEM_SENT);
+                let mut sent = like(Kind::ItemSent);
                 sent.detail = e.detail.clone();
                 sent.t_ns = e
                     .get("sent_ns")
@@ -158,7 +158,7 @@ pub fn platform_events(ledger: &[LedgerEvent]) -> Vec<LedgerEvent> {
                 if invoked.contains(&(source.to_owned(), m.to_owned())) {
                     continue;
                 }
-                let mut begun = like(event::INVOCATION_BEGUN)
+                let mut begun = like(Kind::InvocationBegun)
                     .with("inv", inv(run))
                     .with("source", source)
                     .with("m", m);
@@ -173,9 +173,9 @@ pub fn platform_events(ledger: &[LedgerEvent]) -> Vec<LedgerEvent> {
             "run_ended" => {
                 let Some(run) = e.get("run") else { continue };
                 let kind = match e.get("outcome") {
-                    Some("ok") => event::INVOCATION_OK,
-                    Some("cancelled") => event::INVOCATION_KILLED,
-                    _ => event::INVOCATION_FAILED,
+                    Some("ok") => Kind::InvocationOk,
+                    Some("cancelled") => Kind::InvocationKilled,
+                    _ => Kind::InvocationFailed,
                 };
                 out.push(like(kind).with("inv", inv(run)));
             }
@@ -185,11 +185,14 @@ pub fn platform_events(ledger: &[LedgerEvent]) -> Vec<LedgerEvent> {
     // Silent without a word of exiting before the run ended: killed at its last sign.
     for (_, (e, exited)) in last {
         if !exited && e.t_ns < end - SILENCE_NS {
-            out.push(LedgerEvent {
-                event: event::INSTANCE_KILLED.to_owned(),
-                detail: "by=silence".into(),
-                ..e.clone()
-            });
+            out.push(
+                LedgerEvent {
+                    event: Kind::InstanceKilled,
+                    detail: Detail::default(),
+                    ..e.clone()
+                }
+                .with("by", "silence"),
+            );
         }
     }
     out
@@ -203,7 +206,7 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
     // On the app's own clock: when it was cancelled and its last sign.
     let mut app_clock: BTreeMap<String, (Option<i64>, i64)> = BTreeMap::new();
     for e in ledger {
-        if e.event == event::INSTANCE_STOPPING {
+        if e.event == Kind::InstanceStopping {
             sigterm.entry(&e.instance).or_insert(e.t_ns);
         }
         let Some(name) = app(e) else { continue };
@@ -259,7 +262,7 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
 mod tests {
     use super::*;
 
-    fn ev(t_ms: i64, name: &str, instance: &str, detail: &str) -> LedgerEvent {
+    fn ev(t_ms: i64, name: Kind, instance: &str, detail: &str) -> LedgerEvent {
         LedgerEvent {
             detail: detail.into(),
             ..LedgerEvent::new(t_ms * 1_000_000, name, instance, "A", "")
@@ -269,45 +272,60 @@ mod tests {
     #[test]
     fn app_events_become_the_hosts_words_for_unhosted_instances() {
         let ledger = vec![
-            ev(0, "app_started", "a-0", "pid=1"),
+            ev(0, Kind::of_app("started"), "a-0", "pid=1"),
             ev(
                 10,
-                "app_run_begun",
+                Kind::of_app("run_begun"),
                 "a-0",
                 "run=0 source=tick m=3 catch_up=false",
             ),
-            ev(20, "app_cancelled", "a-0", "active=1"),
-            ev(25, "app_run_ended", "a-0", "run=0 outcome=cancelled sent=4"),
+            ev(20, Kind::of_app("cancelled"), "a-0", "active=1"),
+            ev(
+                25,
+                Kind::of_app("run_ended"),
+                "a-0",
+                "run=0 outcome=cancelled sent=4",
+            ),
             ev(
                 26,
-                "app_unacked",
+                Kind::of_app("unacked"),
                 "a-0",
                 "source=tick m=3 n=4 sent_ns=24000000",
             ),
-            ev(27, "app_exiting", "a-0", "unacked=1"),
+            ev(27, Kind::of_app("exiting"), "a-0", "unacked=1"),
             // b-0 falls silent long before the end: killed.
-            ev(30, "app_run_begun", "b-0", "run=0 source=tick m=4"),
+            ev(
+                30,
+                Kind::of_app("run_begun"),
+                "b-0",
+                "run=0 source=tick m=4",
+            ),
             // The host started h-0 itself: its app events are not repeated.
-            ev(0, "instance_started", "h-0", ""),
-            ev(40, "app_run_begun", "h-0", "run=0 source=tick m=5"),
-            ev(5_000, "run_ended", "", ""),
+            ev(0, Kind::InstanceStarted, "h-0", ""),
+            ev(
+                40,
+                Kind::of_app("run_begun"),
+                "h-0",
+                "run=0 source=tick m=5",
+            ),
+            ev(5_000, Kind::RunEnded, "", ""),
         ];
         let made = platform_events(&ledger);
-        let names: Vec<(&str, &str)> = made
+        let names: Vec<(Kind, &str)> = made
             .iter()
-            .map(|e| (e.event.as_str(), e.instance.as_str()))
+            .map(|e| (e.event.clone(), e.instance.as_str()))
             .collect();
         assert_eq!(
             names,
             [
-                ("instance_started", "a-0"),
-                ("invocation_begun", "a-0"),
-                ("instance_stopping", "a-0"),
-                ("invocation_killed", "a-0"),
-                ("item_sent", "a-0"),
-                ("instance_stopped", "a-0"),
-                ("invocation_begun", "b-0"),
-                ("instance_killed", "b-0"),
+                (Kind::InstanceStarted, "a-0"),
+                (Kind::InvocationBegun, "a-0"),
+                (Kind::InstanceStopping, "a-0"),
+                (Kind::InvocationKilled, "a-0"),
+                (Kind::ItemSent, "a-0"),
+                (Kind::InstanceStopped, "a-0"),
+                (Kind::InvocationBegun, "b-0"),
+                (Kind::InstanceKilled, "b-0"),
             ]
         );
         assert_eq!(
@@ -332,13 +350,18 @@ mod tests {
     #[test]
     fn the_harness_drivers_invocations_are_not_counted_twice() {
         let ledger = vec![
-            ev(0, "invocation_begun", "", "inv=h3 source=tick m=3"),
-            ev(1, "app_run_begun", "a-0", "run=0 source=tick m=3"),
-            ev(2, "app_run_ended", "a-0", "run=0 outcome=ok sent=10"),
+            ev(0, Kind::InvocationBegun, "", "inv=h3 source=tick m=3"),
+            ev(1, Kind::of_app("run_begun"), "a-0", "run=0 source=tick m=3"),
+            ev(
+                2,
+                Kind::of_app("run_ended"),
+                "a-0",
+                "run=0 outcome=ok sent=10",
+            ),
         ];
         let made = platform_events(&ledger);
         assert!(
-            made.iter().all(|e| e.event != "invocation_begun"),
+            made.iter().all(|e| e.event != Kind::InvocationBegun),
             "{made:?}"
         );
     }

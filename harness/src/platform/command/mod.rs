@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reports::ledger::event;
+use reports::ledger::Kind;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -163,7 +163,7 @@ impl CommandPlatform {
         };
         let l = &self.inner.ledger;
         l.record(
-            l.event("command_started", "", "", "")
+            l.event(Kind::CommandStarted, "", "", "")
                 .with("command", name)
                 .with("pid", pid),
         );
@@ -189,7 +189,7 @@ impl CommandPlatform {
                 .retain(|&g| g != pid);
         }
         let mut ended = l
-            .event("command_ended", "", "", "")
+            .event(Kind::CommandEnded, "", "", "")
             .with("command", name)
             .with("exit", code.map_or("none".to_owned(), |c| c.to_string()))
             .with("ms", format!("{elapsed_ms:.1}"));
@@ -237,7 +237,10 @@ impl CommandPlatform {
             let ran = self.run("status", status, Some("status.log")).await?;
             if ran.code == Some(0) {
                 let l = &self.inner.ledger;
-                l.record(l.event("update_complete", "", "", "").with("by", "status"));
+                l.record(
+                    l.event(Kind::UpdateComplete, "", "", "")
+                        .with("by", "status"),
+                );
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -278,7 +281,7 @@ impl CommandPlatform {
         let l = &self.inner.ledger;
         let inv = format!("h{m}");
         let begun = l
-            .event(event::INVOCATION_BEGUN, "", "", "")
+            .event(Kind::InvocationBegun, "", "", "")
             .with("inv", &inv)
             .with("source", "tick")
             .with("m", m);
@@ -307,11 +310,11 @@ impl CommandPlatform {
                     body.version.clone().unwrap_or_default(),
                 );
                 if status.is_success() {
-                    (event::INVOCATION_OK, who.0, who.1, String::new())
+                    (Kind::InvocationOk, who.0, who.1, String::new())
                 } else if body.instance.is_none() {
                     // An answer no app gave (the proxy's 502 or 503): no app ran it.
                     l.record(
-                        l.event("occurrence_missed", "", "", "")
+                        l.event(Kind::OccurrenceMissed, "", "", "")
                             .with("source", "tick")
                             .with("m", m)
                             .with("reason", format!("http_{}", status.as_u16())),
@@ -320,18 +323,18 @@ impl CommandPlatform {
                 } else if body.cancelled {
                     // The run was stopped by its cancellation token: what it had not sent
                     // was killed before it was sent.
-                    (event::INVOCATION_KILLED, who.0, who.1, "cancelled".into())
+                    (Kind::InvocationKilled, who.0, who.1, "cancelled".into())
                 } else {
                     let reason = body
                         .error
                         .map(|e| e.replace([' ', ','], "_"))
                         .unwrap_or_else(|| format!("http_{}", status.as_u16()));
-                    (event::INVOCATION_FAILED, who.0, who.1, reason)
+                    (Kind::InvocationFailed, who.0, who.1, reason)
                 }
             }
             Err(e) if e.is_connect() => {
                 l.record(
-                    l.event("occurrence_missed", "", "", "")
+                    l.event(Kind::OccurrenceMissed, "", "", "")
                         .with("source", "tick")
                         .with("m", m)
                         .with("reason", "connect"),
@@ -339,7 +342,7 @@ impl CommandPlatform {
                 return;
             }
             Err(e) if e.is_timeout() => (
-                event::INVOCATION_FAILED,
+                Kind::InvocationFailed,
                 String::new(),
                 String::new(),
                 "timeout".into(),
@@ -347,7 +350,7 @@ impl CommandPlatform {
             // Connected, sent, and the connection broke before an answer: whatever ran it
             // went away mid-run.
             Err(_) => (
-                event::INVOCATION_KILLED,
+                Kind::InvocationKilled,
                 String::new(),
                 String::new(),
                 "connection_lost".into(),
@@ -385,12 +388,12 @@ impl Platform for CommandPlatform {
         Box::pin(async move {
             let l = &self.inner.ledger;
             l.record(
-                l.event(event::PHASE_BEGUN, "", version, "")
+                l.event(Kind::PhaseBegun, "", version, "")
                     .with("phase", "deploy"),
             );
             let result = self.must("deploy", &self.settings().deploy.clone()).await;
             l.record(
-                l.event(event::PHASE_ENDED, "", version, "")
+                l.event(Kind::PhaseEnded, "", version, "")
                     .with("phase", "deploy"),
             );
             result
@@ -413,13 +416,13 @@ impl Platform for CommandPlatform {
             // The runner writes the `update` phase around this.
             let l = &self.inner.ledger;
             l.record(
-                l.event(event::PHASE_BEGUN, "", to, "")
+                l.event(Kind::PhaseBegun, "", to, "")
                     .with("phase", "update_command"),
             );
             let s = self.settings().clone();
             let mut result = self.must("update", &s.update).await;
             l.record(
-                l.event(event::PHASE_ENDED, "", to, "")
+                l.event(Kind::PhaseEnded, "", to, "")
                     .with("phase", "update_command"),
             );
             if result.is_ok() {
@@ -491,7 +494,10 @@ impl Platform for CommandPlatform {
                 if group_alive(g) {
                     kill_group(g, libc::SIGKILL);
                 }
-                l.record(l.event("command_group_killed", "", "", "").with("pgid", g));
+                l.record(
+                    l.event(Kind::CommandGroupKilled, "", "", "")
+                        .with("pgid", g),
+                );
             }
         })
     }

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reports::ledger::{event, LedgerEvent};
+use reports::ledger::{Kind, LedgerEvent};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
@@ -379,7 +379,7 @@ impl Host {
             .collect()
     }
 
-    fn record(&self, kind: &str, view: &InstanceView) -> reports::LedgerEvent {
+    fn record(&self, kind: Kind, view: &InstanceView) -> reports::LedgerEvent {
         self.inner
             .ledger
             .event(kind, &view.id, &view.version, &view.slot)
@@ -446,7 +446,7 @@ impl Host {
                     self.inner.ledger.record(
                         self.inner
                             .ledger
-                            .event(event::INSTANCE_LIMIT, "", version, slot)
+                            .event(Kind::InstanceLimit, "", version, slot)
                             .with("limit", limit),
                     );
                 }
@@ -559,7 +559,7 @@ impl Host {
         };
         self.inner
             .ledger
-            .record(self.record(event::INSTANCE_STARTED, &view).with("pid", pid));
+            .record(self.record(Kind::InstanceStarted, &view).with("pid", pid));
         // The watcher owns the child: it reaps it, reads the rest of its stdout, and records
         // the items it left in flight and how it ended.
         let host = self.clone();
@@ -591,7 +591,7 @@ impl Host {
                     entry.view.clone()
                 };
                 self.inner.ledger.record(
-                    self.record(event::INSTANCE_READY, &view)
+                    self.record(Kind::InstanceReady, &view)
                         .with("port", addr.port()),
                 );
                 self.refresh_timer_lease(None);
@@ -667,19 +667,27 @@ impl Host {
             (entry.view.clone(), killed)
         };
         for (t_ns, item) in unacked {
-            let e = LedgerEvent::new(t_ns, event::ITEM_SENT, &view.id, &view.version, &view.slot)
+            let e = LedgerEvent::new(t_ns, Kind::ItemSent, &view.id, &view.version, &view.slot)
                 .with("source", &item.source)
                 .with("m", item.m)
                 .with("n", item.n);
             self.inner.ledger.record(e);
         }
         let kind = if killed_by_us {
-            event::INSTANCE_KILLED
+            Kind::InstanceKilled
         } else {
-            event::INSTANCE_STOPPED
+            Kind::InstanceStopped
         };
-        let mut e = self.record(kind, &view);
-        e.detail = description.replace(' ', "_");
+        // The launcher says how the process ended as one `key=value` pair (`code=0`,
+        // `signal=9`, `error=...`), whose value may hold spaces.
+        let e = self.record(kind, &view);
+        let e = match description.split_once('=') {
+            Some((key, value)) => e.with(key, value),
+            None => LedgerEvent {
+                detail: description.as_str().into(),
+                ..e
+            },
+        };
         self.inner.ledger.record(e);
         let _ = exit_tx.send(Some(description));
         self.refresh_timer_lease(None);
@@ -725,7 +733,7 @@ impl Host {
             return;
         };
         self.inner.ledger.record(
-            self.record(event::INSTANCE_STOPPING, &view)
+            self.record(Kind::InstanceStopping, &view)
                 .with("grace_ms", grace.as_millis()),
         );
         control.signal(Signal::Term);
@@ -787,7 +795,7 @@ impl Host {
         if let Some(Signalled { view, .. }) = self.set_phase(id, Phase::Draining) {
             self.inner
                 .ledger
-                .record(self.record("instance_draining", &view));
+                .record(self.record(Kind::InstanceDraining, &view));
             self.refresh_timer_lease(None);
         }
     }

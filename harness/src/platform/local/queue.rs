@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use reports::ledger::event;
+use reports::ledger::Kind;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -132,7 +132,7 @@ pub async fn run(host: Host, options: QueueOptions, stop: CancellationToken) {
             for (message, dequeue) in poisoned {
                 host.ledger().record(
                     host.ledger()
-                        .event(event::MESSAGE_POISONED, "", "", "")
+                        .event(Kind::MessagePoisoned, "", "", "")
                         .with("source", "proc")
                         .with("m", message.m)
                         .with("n", message.n)

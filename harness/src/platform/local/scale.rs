@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use reports::ledger::event;
+use reports::ledger::Kind;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -75,7 +75,7 @@ pub async fn run(host: Host, options: ScaleOptions, stop: CancellationToken) {
         };
         let (wanted, desired) = options.desired(demand);
         let capacity = host.capacity();
-        let decision = |kind: &str, version: &str| {
+        let decision = |kind: Kind, version: &str| {
             host.ledger()
                 .event(kind, "", version, PRODUCTION)
                 .with("messages", demand.messages)
@@ -86,14 +86,14 @@ pub async fn run(host: Host, options: ScaleOptions, stop: CancellationToken) {
         let version = host.target_version().unwrap_or_default();
         if wanted > options.max && !limited {
             host.ledger()
-                .record(decision(event::SCALE_LIMITED, &version).with("wanted", wanted));
+                .record(decision(Kind::ScaleLimited, &version).with("wanted", wanted));
         }
         limited = wanted > options.max;
         if desired > capacity {
             below_since = None;
             let adding = desired - capacity;
             host.ledger()
-                .record(decision(event::SCALE_OUT, &version).with("adding", adding));
+                .record(decision(Kind::ScaleOut, &version).with("adding", adding));
             for _ in 0..adding {
                 let (host, version) = (host.clone(), version.clone());
                 // A promise, so the next evaluation counts this start before it exists.
@@ -114,7 +114,7 @@ pub async fn run(host: Host, options: ScaleOptions, stop: CancellationToken) {
                 let victims = scale_in_victims(&host, &version, capacity - desired);
                 if !victims.is_empty() {
                     host.ledger().record(
-                        decision(event::SCALE_IN, &version)
+                        decision(Kind::ScaleIn, &version)
                             .with("removing", victims.len())
                             .with("ids", victims.join("+")),
                     );

@@ -11,6 +11,7 @@
 //! exactly one catch-up run of it fires: a killed run is repeated (duplicates and late
 //! items), and several missed occurrences collapse into one (the rest are lost).
 
+use reports::ledger::Kind;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -88,7 +89,7 @@ impl Host {
             st.timer.holder = new.as_ref().map(|v| v.id.clone());
             let new = new?;
             self.inner.ledger.record(self.inner.ledger.event(
-                "timer_lease",
+                Kind::TimerLease,
                 &new.id,
                 &new.version,
                 &new.slot,
@@ -171,7 +172,7 @@ pub async fn run(
             Some(holder) => host.spawn_tick(&holder, m, false, options),
             None => host.ledger().record(
                 host.ledger()
-                    .event("occurrence_missed", "", "", PRODUCTION)
+                    .event(Kind::OccurrenceMissed, "", "", PRODUCTION)
                     .with("source", "tick")
                     .with("m", m),
             ),

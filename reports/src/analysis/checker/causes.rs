@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::analysis::key_grid::{Cell, FLAG_RETRIED};
 use crate::model::expected::ExpectedSpec;
-use crate::model::ledger::{event, LedgerEvent};
+use crate::model::ledger::{Kind, LedgerEvent};
 use crate::model::verdict::{DuplicateCause, LostCause};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,8 +57,8 @@ impl LedgerIndex {
             Some((si, e.get_u64("m")?, e.get_u64("n")?))
         };
         for e in order {
-            match e.event.as_str() {
-                event::INVOCATION_BEGUN => {
+            match e.event {
+                Kind::InvocationBegun => {
                     let Some(si) = e.get("source").and_then(|s| spec.source_index(s)) else {
                         continue;
                     };
@@ -76,10 +76,10 @@ impl LedgerIndex {
                         open_on.entry(&e.instance).or_default().push(id.to_owned());
                     }
                 }
-                event::INVOCATION_OK | event::INVOCATION_FAILED | event::INVOCATION_KILLED => {
-                    let outcome = match e.event.as_str() {
-                        event::INVOCATION_OK => Outcome::Ok,
-                        event::INVOCATION_FAILED => Outcome::Failed,
+                Kind::InvocationOk | Kind::InvocationFailed | Kind::InvocationKilled => {
+                    let outcome = match e.event {
+                        Kind::InvocationOk => Outcome::Ok,
+                        Kind::InvocationFailed => Outcome::Failed,
                         _ => Outcome::Killed,
                     };
                     if let Some(id) = e.get("inv") {
@@ -89,17 +89,17 @@ impl LedgerIndex {
                         }
                     }
                 }
-                event::INSTANCE_KILLED | event::INSTANCE_STOPPED => {
+                Kind::InstanceKilled | Kind::InstanceStopped => {
                     for id in open_on.remove(e.instance.as_str()).unwrap_or_default() {
                         index.end(&by_id, &id, Outcome::Killed, &e.version);
                     }
                 }
-                event::MESSAGE_POISONED => {
+                Kind::MessagePoisoned => {
                     if let Some(key) = key_of(e) {
                         index.poisoned.insert(key);
                     }
                 }
-                event::ITEM_SENT => {
+                Kind::ItemSent => {
                     if let Some(key) = key_of(e) {
                         index.sent.insert(key);
                     }

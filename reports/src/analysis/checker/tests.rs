@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use super::downtime::{overlaps, subtract};
 use super::*;
 use crate::model::expected::SourceSpec;
-use crate::model::ledger::event;
+use crate::model::ledger::Kind;
 use crate::model::verdict::{Downtime, Window};
 
 const PERIOD: i64 = 10_000;
@@ -52,13 +52,13 @@ fn run(arrivals: &[Arrival], probes: &[Probe], ledger: &[LedgerEvent]) -> Verdic
 }
 
 fn begun(t: i64, inv: u64, instance: &str, version: &str, slot: &str, m: u64) -> LedgerEvent {
-    LedgerEvent::new(t, event::INVOCATION_BEGUN, instance, version, slot)
+    LedgerEvent::new(t, Kind::InvocationBegun, instance, version, slot)
         .with("inv", inv)
         .with("source", "tick")
         .with("m", m)
 }
 
-fn ended(t: i64, what: &str, inv: u64, instance: &str) -> LedgerEvent {
+fn ended(t: i64, what: Kind, inv: u64, instance: &str) -> LedgerEvent {
     LedgerEvent::new(t, what, instance, "A", "production").with("inv", inv)
 }
 
@@ -68,7 +68,7 @@ fn clean_ledger() -> Vec<LedgerEvent> {
         .flat_map(|m| {
             [
                 begun(sched(m, 0), m, "a-0", "A", "production", m),
-                ended(sched(m, 9) + 200, event::INVOCATION_OK, m, "a-0"),
+                ended(sched(m, 9) + 200, Kind::InvocationOk, m, "a-0"),
             ]
         })
         .collect()
@@ -332,7 +332,7 @@ fn an_empty_arrivals_file() {
 
 /// The ledger's word that a-0 sent tick item (m, n) and the sink never acknowledged it.
 fn item_sent(m: u64, n: u64) -> LedgerEvent {
-    LedgerEvent::new(sched(m, n), event::ITEM_SENT, "a-0", "A", "production")
+    LedgerEvent::new(sched(m, n), Kind::ItemSent, "a-0", "A", "production")
         .with("source", "tick")
         .with("m", m)
         .with("n", n)
@@ -343,10 +343,10 @@ fn a_killed_run_loses_the_items_it_had_not_sent() {
     let mut ledger = clean_ledger();
     // Occurrence 2's run is killed with its instance after sending items 0..=4; item 5 was
     // reported sent but never recorded.
-    ledger.retain(|e| !(e.event == event::INVOCATION_OK && e.get("inv") == Some("2")));
+    ledger.retain(|e| !(e.event == Kind::InvocationOk && e.get("inv") == Some("2")));
     ledger.push(LedgerEvent::new(
         sched(2, 5) + 10,
-        event::INSTANCE_KILLED,
+        Kind::InstanceKilled,
         "a-0",
         "A",
         "production",
@@ -394,13 +394,13 @@ fn a_catch_up_run_turns_a_killed_run_into_duplicates_and_late_items() {
     ledger.push(begun(sched(2, 0), 2, "a-0", "A", "production", 2));
     ledger.push(LedgerEvent::new(
         sched(2, 5),
-        event::INSTANCE_KILLED,
+        Kind::InstanceKilled,
         "a-0",
         "A",
         "production",
     ));
     ledger.push(begun(sched(2, 5) + 10, 20, "b-0", "B", "production", 2).with("catch_up", true));
-    ledger.push(ended(sched(2, 9) + 5_000, event::INVOCATION_OK, 20, "b-0"));
+    ledger.push(ended(sched(2, 9) + 5_000, Kind::InvocationOk, 20, "b-0"));
     let mut arrivals = all_on_time();
     arrivals.retain(|a| a.m != 2 || a.n < 5);
     // The catch-up run resends the whole loop, starting after the kill.
@@ -421,10 +421,10 @@ fn never_invoked_failed_unfinished_and_unexplained_losses() {
     let ledger = vec![
         // m=1 ran and said OK, yet item 9 never came.
         begun(sched(1, 0), 1, "a-0", "A", "production", 1),
-        ended(sched(1, 9), event::INVOCATION_OK, 1, "a-0"),
+        ended(sched(1, 9), Kind::InvocationOk, 1, "a-0"),
         // m=2 failed.
         begun(sched(2, 0), 2, "a-0", "A", "production", 2),
-        ended(sched(2, 9), event::INVOCATION_FAILED, 2, "a-0").with("reason", "sink_unreachable"),
+        ended(sched(2, 9), Kind::InvocationFailed, 2, "a-0").with("reason", "sink_unreachable"),
         // m=3 began and never ended in the ledger.
         begun(sched(3, 0), 3, "a-0", "A", "production", 3),
     ];
@@ -477,7 +477,7 @@ fn queue_redelivery_and_poison() {
         completion: None,
     };
     let msg = |t, inv, n, dequeue| {
-        LedgerEvent::new(t, event::INVOCATION_BEGUN, "a-0", "A", "production")
+        LedgerEvent::new(t, Kind::InvocationBegun, "a-0", "A", "production")
             .with("inv", inv)
             .with("source", "proc")
             .with("m", 0)
@@ -486,12 +486,12 @@ fn queue_redelivery_and_poison() {
     };
     let ledger = vec![
         msg(1, 1, 0, 1),
-        ended(2, event::INVOCATION_OK, 1, "a-0"),
+        ended(2, Kind::InvocationOk, 1, "a-0"),
         msg(3, 2, 1, 1),
-        ended(4, event::INVOCATION_KILLED, 2, "a-0"),
+        ended(4, Kind::InvocationKilled, 2, "a-0"),
         msg(5, 3, 1, 2),
-        ended(6, event::INVOCATION_OK, 3, "a-0"),
-        LedgerEvent::new(7, event::MESSAGE_POISONED, "", "", "")
+        ended(6, Kind::InvocationOk, 3, "a-0"),
+        LedgerEvent::new(7, Kind::MessagePoisoned, "", "", "")
             .with("source", "proc")
             .with("m", 0)
             .with("n", 2)
@@ -827,13 +827,13 @@ mod rollback_cost {
     use crate::analysis::rollback::of_run;
     use crate::model::arrival::Arrival;
     use crate::model::expected::{ExpectedSpec, SourceSpec};
-    use crate::model::ledger::{event, LedgerEvent};
+    use crate::model::ledger::{Kind, LedgerEvent};
     use crate::model::probe::Probe;
     use crate::model::verdict::{Verdict, Window};
 
     const S: i64 = 1_000_000_000;
 
-    fn at(t_s: i64, kind: &str) -> LedgerEvent {
+    fn at(t_s: i64, kind: Kind) -> LedgerEvent {
         LedgerEvent::new(t_s * S, kind, "", "B", "")
     }
 
@@ -854,15 +854,15 @@ mod rollback_cost {
             completion: None,
         };
         let ledger = vec![
-            at(50, event::PHASE_BEGUN).with("phase", "update"),
-            at(53, event::INVOCATION_FAILED),
-            at(58, event::ANALYSIS_EVALUATED),
-            at(60, event::ANALYSIS_FAILED)
+            at(50, Kind::PhaseBegun).with("phase", "update"),
+            at(53, Kind::InvocationFailed),
+            at(58, Kind::AnalysisEvaluated),
+            at(60, Kind::AnalysisFailed)
                 .with("window_ms", 10_000)
                 .with("failed", "invocations.failed_rate<0.2"),
-            at(60, event::ROLLBACK_TRIGGERED).with("by", "analysis"),
-            at(60, event::PHASE_BEGUN).with("phase", "rollback"),
-            at(64, event::PHASE_ENDED).with("phase", "rollback"),
+            at(60, Kind::RollbackTriggered).with("by", "analysis"),
+            at(60, Kind::PhaseBegun).with("phase", "rollback"),
+            at(64, Kind::PhaseEnded).with("phase", "rollback"),
         ];
         // Every item arrives on time but A(4,0), A(5,3) and A(7,0).
         let arrivals: Vec<Arrival> = (0..10u64)
@@ -926,23 +926,23 @@ mod fault_cost {
     use crate::analysis::faults::of_run;
     use crate::model::arrival::Arrival;
     use crate::model::expected::{ExpectedSpec, SourceSpec};
-    use crate::model::ledger::{event, LedgerEvent};
+    use crate::model::ledger::{Kind, LedgerEvent};
     use crate::model::verdict::{Downtime, Window};
 
     const S: i64 = 1_000_000_000;
 
-    fn row(t_s: i64, kind: &str, instance: &str) -> LedgerEvent {
+    fn row(t_s: i64, kind: Kind, instance: &str) -> LedgerEvent {
         LedgerEvent::new(t_s * S, kind, instance, "", "")
     }
 
     fn started(t_s: i64, fault: u64, kind: &str) -> LedgerEvent {
-        row(t_s, event::FAULT_STARTED, "")
+        row(t_s, Kind::FaultStarted, "")
             .with("fault", fault)
             .with("kind", kind)
     }
 
     fn ended(t_s: i64, fault: u64, kind: &str) -> LedgerEvent {
-        row(t_s, event::FAULT_ENDED, "")
+        row(t_s, Kind::FaultEnded, "")
             .with("fault", fault)
             .with("kind", kind)
     }

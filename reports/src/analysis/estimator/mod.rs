@@ -19,8 +19,8 @@ use crate::model::completion::{
     TruthKind,
 };
 use crate::model::expected::CompletionSpec;
-use crate::model::ledger::{event, LedgerEvent};
-use crate::model::lifecycle::{APP_PREFIX, SILENCE_NS};
+use crate::model::ledger::{Kind, LedgerEvent};
+use crate::model::lifecycle::SILENCE_NS;
 use crate::model::trace::LogLine;
 use crate::model::units::ns_to_ms;
 
@@ -350,15 +350,15 @@ pub fn of_run(
 ) -> Option<CompletionEstimate> {
     let start_ns = ledger
         .iter()
-        .find(|e| e.event == event::UPDATE_ACCEPTED)
+        .find(|e| e.event == Kind::UpdateAccepted)
         .or_else(|| {
             ledger
                 .iter()
-                .find(|e| e.event == event::PHASE_BEGUN && e.get("phase") == Some("update"))
+                .find(|e| e.event == Kind::PhaseBegun && e.get("phase") == Some("update"))
         })?
         .t_ns;
     let end_ns = ledger.iter().map(|e| e.t_ns).max().unwrap_or(start_ns);
-    let is_app = |e: &&LedgerEvent| e.event.starts_with(APP_PREFIX);
+    let is_app = |e: &&LedgerEvent| e.event.app().is_some();
     let lines: Vec<Trace<'_>> = match traces {
         Some(lines) => lines
             .iter()
@@ -378,7 +378,7 @@ pub fn of_run(
     };
     let hosted: Vec<TrueInstance> = ledger
         .iter()
-        .filter(|e| e.event == event::INSTANCE_STARTED && e.version == spec.from_version)
+        .filter(|e| e.event == Kind::InstanceStarted && e.version == spec.from_version)
         .map(|started| TrueInstance {
             instance: started.instance.clone(),
             started_ns: started.t_ns,
@@ -386,12 +386,12 @@ pub fn of_run(
                 .iter()
                 .find(|e| {
                     e.instance == started.instance
-                        && (e.event == event::INSTANCE_STOPPED || e.event == event::INSTANCE_KILLED)
+                        && (e.event == Kind::InstanceStopped || e.event == Kind::InstanceKilled)
                 })
                 .map(|e| e.t_ns),
         })
         .collect();
-    let status = ledger.iter().find(|e| e.event == "update_complete");
+    let status = ledger.iter().find(|e| e.event == Kind::UpdateComplete);
     let truth = if !hosted.is_empty() {
         Truth::Instances(hosted)
     } else if let Some(done) = status {
@@ -414,12 +414,12 @@ fn told_lives(ledger: &[LedgerEvent], version: &str, end_ns: i64) -> Vec<TrueIns
     let mut lives: BTreeMap<&str, (i64, i64, bool)> = BTreeMap::new();
     for e in ledger
         .iter()
-        .filter(|e| e.event.starts_with(APP_PREFIX) && e.version == version)
+        .filter(|e| e.event.app().is_some() && e.version == version)
     {
         let life = lives.entry(&e.instance).or_insert((e.t_ns, e.t_ns, false));
         life.0 = life.0.min(e.t_ns);
         life.1 = life.1.max(e.t_ns);
-        life.2 |= e.event == format!("{APP_PREFIX}exiting");
+        life.2 |= e.event.app() == Some("exiting");
     }
     lives
         .into_iter()

@@ -26,7 +26,7 @@ use std::sync::mpsc::sync_channel;
 use crate::io::table::{Chunk, Table};
 use crate::model::arrival::{Arrival, ArrivalRef};
 use crate::model::expected::ExpectedSpec;
-use crate::model::ledger::LedgerEvent;
+use crate::model::ledger::{Detail, Kind, LedgerEvent};
 use crate::model::probe::Probe;
 use crate::model::record::{Record, RECORD_FILE, RECORD_SCHEMA};
 use crate::model::summary::Summary;
@@ -299,11 +299,11 @@ impl RunDir {
             let text = |i| r.opt_str(i).map(|s| s.unwrap_or("").to_owned());
             let mut event = LedgerEvent {
                 t_ns: r.i64(0)?,
-                event: format!("{}{}", crate::model::lifecycle::APP_PREFIX, r.name(1)?),
+                event: Kind::of_app(r.name(1)?),
                 instance: text(2)?,
                 version: text(3)?,
                 slot: String::new(),
-                detail: text(4)?,
+                detail: r.opt_str(4)?.map(Detail::parse).unwrap_or_default(),
             };
             // The app's own clock, for spans between two of its own events.
             if let Some(app_ns) = r.opt_i64(5)? {
@@ -350,11 +350,11 @@ impl RunDir {
             let text = |i| r.opt_str(i).map(|s| s.unwrap_or("").to_owned());
             out.push(LedgerEvent {
                 t_ns: r.i64(0)?,
-                event: r.name(1)?.to_owned(),
+                event: Kind::from(r.name(1)?),
                 instance: text(2)?,
                 version: text(3)?,
                 slot: text(4)?,
-                detail: text(5)?,
+                detail: r.opt_str(5)?.map(Detail::parse).unwrap_or_default(),
             });
         }
         Ok(out)

@@ -135,7 +135,7 @@ fn files_round_trip() {
     assert_eq!(run.read_probes().unwrap(), probes);
 
     let ledger = vec![
-        LedgerEvent::new(1, "invocation_begun", "a-0", "A", "production")
+        LedgerEvent::new(1, Kind::InvocationBegun, "a-0", "A", "production")
             .with("inv", 1)
             .with("source", "tick"),
     ];
@@ -155,7 +155,7 @@ fn files_read_whole_stop_past_the_row_limit_and_streaming_reads_do_not() {
     let probes: Vec<_> = four(5).map(|t| Probe::new(t, t + 1, true)).collect();
     run.write_probes(&probes).unwrap();
     let ledger: Vec<_> = four(1)
-        .map(|t| LedgerEvent::new(t, "timer_lease", "a-0", "A", "production"))
+        .map(|t| LedgerEvent::new(t, Kind::TimerLease, "a-0", "A", "production"))
         .collect();
     run.write_ledger(&ledger).unwrap();
     std::fs::write(

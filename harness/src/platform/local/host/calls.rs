@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use reports::ledger::event;
+use reports::ledger::Kind;
 
 use super::{Host, InFlight, Outcome, Phase};
 use crate::protocol::{
@@ -66,7 +66,7 @@ impl Host {
         };
         let inv = self.inner.next_invocation.fetch_add(1, Ordering::Relaxed);
         let mut begun = self
-            .record(event::INVOCATION_BEGUN, &view)
+            .record(Kind::InvocationBegun, &view)
             .with("inv", inv)
             .with("source", call.source())
             .with("m", call.m());
@@ -145,9 +145,9 @@ impl Host {
         };
         drop(in_flight);
         let (kind, reason) = match &outcome {
-            Outcome::Ok { .. } => (event::INVOCATION_OK, None),
-            Outcome::Failed { reason } => (event::INVOCATION_FAILED, Some(reason.clone())),
-            Outcome::Killed { reason } => (event::INVOCATION_KILLED, Some(reason.clone())),
+            Outcome::Ok { .. } => (Kind::InvocationOk, None),
+            Outcome::Failed { reason } => (Kind::InvocationFailed, Some(reason.clone())),
+            Outcome::Killed { reason } => (Kind::InvocationKilled, Some(reason.clone())),
         };
         let view = self.instance(id).unwrap_or(view);
         let mut ended = self.record(kind, &view).with("inv", inv);
@@ -158,7 +158,7 @@ impl Host {
             }
         }
         if let Some(reason) = reason {
-            ended = ended.with("reason", reason.replace([' ', ','], "_"));
+            ended = ended.with("reason", reason);
         }
         self.inner.ledger.record(ended);
         (outcome, messages)
