@@ -86,10 +86,13 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
 #[derive(Default)]
 pub struct RunOptions {
     /// Called once with the run's ledger as soon as it exists (a progress bar follows it).
-    pub on_ledger: Option<Box<dyn FnOnce(&Ledger) + Send>>,
+    pub on_ledger: Option<OnLedger>,
     /// Builds the platform instead of the scenario's kind: a test's, or a simulation's.
     pub platform: Option<PlatformFactory>,
 }
+
+/// Told the run's ledger once it exists.
+pub type OnLedger = Box<dyn FnOnce(&Ledger) + Send>;
 
 /// Builds a run's platform from what the runner hands every platform.
 pub type PlatformFactory = Box<dyn FnOnce(Wiring) -> anyhow::Result<Arc<dyn Platform>> + Send>;

@@ -12,38 +12,9 @@ use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::AppState;
+use super::config::OwnTimer;
+use super::state::AppState;
 use crate::protocol::TickRequest;
-
-/// The schedule and the lease, from the command line.
-#[derive(Clone, Debug)]
-pub struct OwnTimer {
-    pub epoch_ns: i64,
-    pub period: Duration,
-    /// The first occurrence fired (the trigger's enabling), and the end (exclusive).
-    pub first: u64,
-    pub until: Option<u64>,
-    pub lease: Option<String>,
-    pub lease_ttl: Duration,
-}
-
-impl OwnTimer {
-    /// The first occurrence scheduled at or after `now_ns` (and not before `first`).
-    pub fn next_at_or_after(&self, now_ns: i64) -> u64 {
-        let period = self.period.as_nanos().max(1) as i64;
-        let since = now_ns - self.epoch_ns;
-        let next = if since <= 0 {
-            0
-        } else {
-            (since + period - 1) / period
-        };
-        (next as u64).max(self.first)
-    }
-
-    fn scheduled_ns(&self, m: u64) -> i64 {
-        self.epoch_ns + self.period.as_nanos() as i64 * m as i64
-    }
-}
 
 /// Fires the occurrences on schedule until `cancel` (or `until`), each run in `state`'s run
 /// tracker so the process waits for it before exiting.
@@ -94,7 +65,7 @@ pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToke
             };
             let runner = state.clone();
             state.runs.spawn(async move {
-                super::run_tick(&runner, request).await;
+                super::tick::run_tick(&runner, request).await;
             });
         }
         m += 1;

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{serve, Config, Work};
+use super::app::serve;
+use super::config::{Config, Work};
+use super::line_out::LineOut;
 use crate::scenario::OnCancel;
 
 /// The command line of an instance, `harness testfn ...` or the standalone `testfn`: what
@@ -130,47 +132,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         token.cancel();
     });
     run_with(args, LineOut::stdout(), cancel).await
-}
-
-/// Where the function writes its stdout lines (its address, then its send reports): the
-/// process's stdout, or a channel when it runs in the harness's own process.
-#[derive(Clone)]
-pub struct LineOut(Option<tokio::sync::mpsc::UnboundedSender<String>>);
-
-impl LineOut {
-    pub fn stdout() -> LineOut {
-        LineOut(None)
-    }
-
-    pub fn channel(lines: tokio::sync::mpsc::UnboundedSender<String>) -> LineOut {
-        LineOut(Some(lines))
-    }
-
-    /// Writes one whole line: the host reads continuously, so this never blocks for long,
-    /// and a line written before a kill is still read.
-    pub fn line(&self, text: &str) {
-        match &self.0 {
-            None => {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
-            Some(tx) => {
-                let _ = tx.send(format!("{text}\n"));
-            }
-        }
-    }
-}
-
-impl std::fmt::Debug for LineOut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "LineOut(channel)"
-        } else {
-            "LineOut(stdout)"
-        })
-    }
 }
 
 /// The function with its stdout and its cancellation token given: SIGTERM fires `cancel`.

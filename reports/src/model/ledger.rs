@@ -44,7 +44,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::model::lifecycle::APP_PREFIX;
+/// The prefix of every app event in the merged ledger.
+pub const APP_PREFIX: &str = "app_";
 
 /// One ledger row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

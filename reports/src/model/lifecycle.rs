@@ -15,10 +15,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::ledger::APP_PREFIX;
 use crate::model::ledger::{Detail, Kind, LedgerEvent};
-
-/// The prefix of every app event in the merged ledger.
-pub const APP_PREFIX: &str = "app_";
 
 /// The detail key holding the app's own clock of an event (`events.csv`'s `t_ns`).
 pub const APP_NS: &str = "app_ns";

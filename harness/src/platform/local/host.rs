@@ -27,15 +27,15 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use super::launcher::{Control, Launcher, Signal};
-use super::{queue, timer};
+use super::queue::store::Queue;
+use super::timer::state::TimerState;
 use crate::platform::ledger::Ledger;
 use crate::protocol::SendReport;
 pub use crate::strategy::instances::{InstanceView, Phase};
 use crate::testfn::Work;
 
-mod calls;
+pub mod calls;
 mod instances;
-pub use calls::ModeError;
 
 pub const PRODUCTION: &str = "production";
 pub const STAGING: &str = "staging";
@@ -113,7 +113,7 @@ pub(super) struct State {
     /// The ledger has said the instance limit was met.
     limit_said: bool,
     round_robin: usize,
-    pub(super) timer: timer::TimerState,
+    pub(super) timer: TimerState,
     /// The version the newest update moves to: an older update's replacements stand down.
     target_version: Option<String>,
 }
@@ -137,7 +137,7 @@ pub(super) struct Inner {
     /// Every background invocation, so the runner can wait for in-flight work to settle.
     tasks: TaskTracker,
     /// The storage queue: the host owns it, so it outlives every instance.
-    queue: queue::Queue,
+    queue: Queue,
     /// Instances a strategy has promised to start and not yet started (a rolling update's
     /// replacements waiting out their start delay): the scale controller counts them.
     pending_starts: Arc<AtomicU32>,
@@ -260,7 +260,7 @@ impl Host {
                 client,
                 next_invocation: AtomicU64::new(1),
                 tasks: TaskTracker::new(),
-                queue: queue::Queue::default(),
+                queue: Queue::default(),
                 pending_starts: Arc::new(AtomicU32::new(0)),
                 deadline: Mutex::new(None),
                 instance_limit: AtomicU64::new(MAX_INSTANCES_STARTED),
@@ -281,7 +281,7 @@ impl Host {
         &self.inner.tasks
     }
 
-    pub fn queue(&self) -> &queue::Queue {
+    pub fn queue(&self) -> &Queue {
         &self.inner.queue
     }
 

@@ -18,7 +18,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use host::{Host, HostConfig, InFlight, InstanceView, ModeError, Outcome, Phase};
+pub use host::calls::ModeError;
+pub use host::{Host, HostConfig, InFlight, InstanceView, Outcome, Phase};
 use queue::QueueOptions;
 use scale::ScaleOptions;
 use timer::{TimerFunction, TimerOptions};

@@ -6,110 +6,22 @@
 //! poison queue. Each instance has at most `batch_size` messages in flight. The host owns the
 //! queue, so it is durable across instance restarts.
 
-use std::collections::{BTreeMap, VecDeque};
+pub mod store;
+
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use reports::ledger::Kind;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use store::{Queue, QueueOptions};
+
 use super::{Host, Outcome};
-use crate::protocol::{Invocation, Message, ProcRequest};
+use crate::protocol::{Invocation, ProcRequest};
 use crate::slot::PRODUCTION;
 
 /// The queue trigger's settings.
-#[derive(Clone, Copy, Debug)]
-pub struct QueueOptions {
-    /// How long a delivered message stays invisible (platform: 10 min).
-    pub visibility: Duration,
-    /// Deliveries before a message is poisoned (platform: 5).
-    pub max_dequeue: u32,
-    /// Messages in flight per instance (platform: 16).
-    pub batch_size: u32,
-}
-
-#[derive(Clone, Debug)]
-struct Queued {
-    message: Message,
-    dequeue: u32,
-    visible_at: Instant,
-    id: u64,
-}
-
-#[derive(Default)]
-struct State {
-    messages: VecDeque<Queued>,
-    next_id: u64,
-}
-
-/// The queue itself: visible and leased messages. A poisoned message leaves it; the ledger's
-/// `message_poisoned` event is the poison queue's record.
-#[derive(Default)]
-pub struct Queue {
-    state: Mutex<State>,
-}
-
-impl Queue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().expect("queue lock")
-    }
-
-    pub fn enqueue(&self, message: Message) {
-        let mut s = self.lock();
-        s.next_id += 1;
-        let id = s.next_id;
-        s.messages.push_back(Queued {
-            message,
-            dequeue: 0,
-            visible_at: Instant::now(),
-            id,
-        });
-    }
-
-    /// Messages not yet deleted or poisoned (leased ones included).
-    pub fn len(&self) -> usize {
-        self.lock().messages.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Leases the first visible message; poisons the ones delivered too often on the way.
-    fn lease(
-        &self,
-        options: &QueueOptions,
-        poisoned: &mut Vec<(Message, u32)>,
-    ) -> Option<(u64, Message, u32)> {
-        let now = Instant::now();
-        let mut s = self.lock();
-        loop {
-            let at = s.messages.iter().position(|q| q.visible_at <= now)?;
-            if s.messages[at].dequeue >= options.max_dequeue {
-                let q = s.messages.remove(at).expect("found above");
-                poisoned.push((q.message, q.dequeue));
-                continue;
-            }
-            let q = &mut s.messages[at];
-            q.dequeue += 1;
-            q.visible_at = now + options.visibility;
-            return Some((q.id, q.message, q.dequeue));
-        }
-    }
-
-    fn delete(&self, id: u64) {
-        self.lock().messages.retain(|q| q.id != id);
-    }
-
-    /// Makes a leased message visible again now (after a failed invocation).
-    fn release(&self, id: u64) {
-        if let Some(q) = self.lock().messages.iter_mut().find(|q| q.id == id) {
-            q.visible_at = Instant::now();
-        }
-    }
-}
-
 /// Delivers messages to the ready production instances until `stop`.
 pub async fn run(host: Host, options: QueueOptions, stop: CancellationToken) {
     let in_flight: std::sync::Arc<Mutex<BTreeMap<String, u32>>> = Default::default();

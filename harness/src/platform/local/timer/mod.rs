@@ -11,45 +11,17 @@
 //! exactly one catch-up run of it fires: a killed run is repeated (duplicates and late
 //! items), and several missed occurrences collapse into one (the rest are lost).
 
+pub mod state;
+
 use reports::ledger::Kind;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use state::{TimerFunction, TimerOptions, TimerState};
+
 use super::{Host, Outcome, Phase};
-use crate::clock::Schedule;
 use crate::protocol::{Invocation, PollRequest};
 use crate::slot::{PRODUCTION, STAGING};
-
-/// Which function the timer runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimerFunction {
-    /// `/tick`: the loop that submits `tick(m, n)` items itself.
-    Tick,
-    /// `/poll`: returns messages, which the host enqueues for the queue trigger.
-    Poll,
-}
-
-/// The timer's platform behaviour for one run.
-#[derive(Clone, Copy, Debug)]
-pub struct TimerOptions {
-    pub function: TimerFunction,
-    pub schedule: Schedule,
-    pub use_monitor: bool,
-    /// The staging slot's timer fires too.
-    pub staging_triggers: bool,
-}
-
-/// The lease and the monitor, kept in the host's state.
-#[derive(Debug, Default)]
-pub struct TimerState {
-    pub holder: Option<String>,
-    /// The schedule monitor: the last occurrence whose run completed (OK or failed).
-    pub last_completed: Option<u64>,
-    pub options: Option<TimerOptions>,
-    /// The demand schedule: changes the poll of occurrence `m` finds (`[m]`), when the
-    /// scenario gives one; otherwise the app's own count.
-    pub poll_events: Option<std::sync::Arc<Vec<u32>>>,
-}
 
 impl Host {
     /// Sets the timer's behaviour; the lease is acquired at the next firing or refresh.

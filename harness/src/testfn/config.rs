@@ -1,0 +1,117 @@
+//! What the test function is told: the work the host passes to every instance it starts,
+//! and everything an instance knows about itself.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::line_out::LineOut;
+use super::release;
+use crate::scenario::OnCancel;
+
+/// How the function works: the settings the host passes to every instance it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Work {
+    pub items: u32,
+    pub item_delay: Duration,
+    pub processing: Duration,
+    pub submit_timeout: Duration,
+    pub retries: u32,
+    pub on_cancel: OnCancel,
+    /// Messages each `/poll` run emits.
+    pub events: u32,
+    /// Chaos: the queue handler always fails messages with this `n` (they end poisoned).
+    pub fail_n: Option<u64>,
+}
+
+impl Work {
+    /// The command-line flags that give an instance these settings.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--items".into(),
+            self.items.to_string(),
+            "--item-delay-ns".into(),
+            self.item_delay.as_nanos().to_string(),
+            "--processing-ns".into(),
+            self.processing.as_nanos().to_string(),
+            "--submit-timeout-ms".into(),
+            self.submit_timeout.as_millis().max(1).to_string(),
+            "--retries".into(),
+            self.retries.to_string(),
+            "--on-cancel".into(),
+            self.on_cancel.as_str().into(),
+            "--events".into(),
+            self.events.to_string(),
+        ];
+        if let Some(n) = self.fail_n {
+            args.extend(["--fail-n".into(), n.to_string()]);
+        }
+        args
+    }
+}
+
+/// Everything the function knows about itself and its work.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub version: String,
+    pub instance: String,
+    pub slot: String,
+    /// The sink's base URL, e.g. `http://127.0.0.1:4000`.
+    pub sink_url: String,
+    pub stash_dir: Option<PathBuf>,
+    /// Report each item's first submit and its acknowledgement on stdout (see
+    /// [`SendReport`]).
+    pub report_sends: bool,
+    /// Where stdout lines go.
+    pub out: LineOut,
+    pub work: Work,
+    /// The sink's bearer token, sent with every request to it.
+    pub sink_token: Option<String>,
+    /// Post lifecycle events to the sink's `/events`.
+    pub lifecycle: bool,
+    /// How often a heartbeat event is posted (zero: never).
+    pub heartbeat: Duration,
+    /// Fire occurrences on this schedule itself (the app driver).
+    pub own_timer: Option<OwnTimer>,
+    /// How this version misbehaves, when it is a bad release.
+    pub release: release::ReleaseArgs,
+}
+
+/// A run's unsent items, as written to the stash directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Stash {
+    pub source: String,
+    pub m: u64,
+    pub ns: Vec<u64>,
+}
+
+/// The schedule and the lease, from the command line.
+#[derive(Clone, Debug)]
+pub struct OwnTimer {
+    pub epoch_ns: i64,
+    pub period: Duration,
+    /// The first occurrence fired (the trigger's enabling), and the end (exclusive).
+    pub first: u64,
+    pub until: Option<u64>,
+    pub lease: Option<String>,
+    pub lease_ttl: Duration,
+}
+
+impl OwnTimer {
+    /// The first occurrence scheduled at or after `now_ns` (and not before `first`).
+    pub fn next_at_or_after(&self, now_ns: i64) -> u64 {
+        let period = self.period.as_nanos().max(1) as i64;
+        let since = now_ns - self.epoch_ns;
+        let next = if since <= 0 {
+            0
+        } else {
+            (since + period - 1) / period
+        };
+        (next as u64).max(self.first)
+    }
+
+    pub(super) fn scheduled_ns(&self, m: u64) -> i64 {
+        self.epoch_ns + self.period.as_nanos() as i64 * m as i64
+    }
+}
