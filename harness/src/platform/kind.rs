@@ -1,8 +1,21 @@
-//! Each platform kind's capabilities and checks, as its own folder states them.
+//! Where each platform kind reaches its folder: its capabilities, its checks of a scenario
+//! and its builder. The one place, with the variant in `capabilities.rs`, that a new
+//! platform adds arms to.
+
+use std::sync::Arc;
 
 use super::capabilities::{Capabilities, PlatformKind};
-use super::{command, local};
+use super::{command, local, Platform, Wiring};
+use crate::run_plan::RunPlan;
 use crate::scenario::sections::PlatformSection;
+
+/// Builds the plan's platform.
+pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<Arc<dyn Platform>> {
+    Ok(match plan.scenario.platform.kind {
+        PlatformKind::Local => Arc::new(local::build::build(plan, wiring).await?),
+        PlatformKind::Command => Arc::new(command::build::build(plan, wiring).await?),
+    })
+}
 
 impl PlatformKind {
     /// What this platform can do, which the scenario's checks hold a scenario to before a

@@ -6,11 +6,12 @@
 //! door, and the platform records what it does in the run's [`ledger::Ledger`]. The sink,
 //! the probes, the checker and the reports never see which platform ran.
 //!
-//! A platform is one folder and one arm of [`PlatformKind`]: the folder holds the platform
-//! itself, its [`Capabilities`] and its checks of a scenario (`section.rs`), and how it is
-//! built from a resolved run (`build.rs`, with any environment contract it has). Nothing
-//! outside this folder names a platform: the scenario's checks ask the kind's capabilities,
-//! and the runner gets a `dyn Platform` from [`build`].
+//! A platform is one folder and one variant of [`PlatformKind`] (`capabilities.rs`), whose
+//! arms in `kind.rs` reach the folder: the folder holds the platform itself, its
+//! [`Capabilities`] and its checks of a scenario (`section.rs`), and how it is built from a
+//! resolved run (`build.rs`, with any environment contract it has). Nothing outside this
+//! folder names a platform: the scenario's checks ask the kind's capabilities, and the
+//! runner gets a `dyn Platform` from [`build`].
 //!
 //! - [`local`]: the local emulator, real processes on loopback run by its host, with the
 //!   strategies of [`crate::strategy`].
@@ -19,7 +20,7 @@
 
 pub mod capabilities;
 pub mod command;
-mod kind;
+pub mod kind;
 pub mod ledger;
 pub mod local;
 pub mod process_group;
@@ -31,7 +32,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, Schedule};
-use crate::run_plan::RunPlan;
 pub use capabilities::{Capabilities, CompletionTruth, Driver, LifecycleSource, PlatformKind};
 use ledger::Ledger;
 
@@ -67,14 +67,6 @@ pub struct Wiring {
     /// Where the apps send their items (the sink, or the fault proxy in front of it).
     pub sink_url: String,
     pub sink_token: Option<String>,
-}
-
-/// Builds the plan's platform.
-pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<Arc<dyn Platform>> {
-    Ok(match plan.scenario.platform.kind {
-        PlatformKind::Local => Arc::new(local::build::build(plan, wiring).await?),
-        PlatformKind::Command => Arc::new(command::build::build(plan, wiring).await?),
-    })
 }
 
 /// The seam between the runner and a platform.

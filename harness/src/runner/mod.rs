@@ -7,7 +7,7 @@
 //! ready, Ctrl-C), every instance is stopped first, and the run ends with its files:
 //! `summary.json` says why it failed, in which phase, and what was measured up to then;
 //! `junit.xml` has an errored test case naming the reason. The runner never names a
-//! platform: it drives the one [`crate::platform::build`] gives it.
+//! platform: it drives the one [`crate::platform::kind::build`] gives it.
 //!
 //! - [`sink_side`]: the sink and the fault proxy, and what the sink refused;
 //! - [`drive`]: deploy, probes, faults, settle, teardown;
@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::platform::ledger::Ledger;
-use crate::platform::{self, Platform, Wiring};
+use crate::platform::{kind, Platform, Wiring};
 use crate::probes;
 pub use crate::run_plan::{BaselinePlan, RunPlan};
 pub use expected::expected;
@@ -188,7 +188,7 @@ async fn measure(
     };
     let built = match factory {
         Some(build) => build(wiring),
-        None => platform::build(plan, wiring).await,
+        None => kind::build(plan, wiring).await,
     };
     let mut measured = match built {
         Ok(platform) => drive::run_on(plan, &platform, ledger, clock, &sink, cancel).await,

@@ -15,5 +15,6 @@ mod proxies;
 mod releases;
 mod runs;
 mod strategies;
+mod structure;
 mod timer;
 mod virtual_time;
