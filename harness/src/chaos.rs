@@ -94,7 +94,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
         if !self.until(self.epoch + fault.at).await {
             return None;
         }
-        let end = Instant::now() + fault.duration;
+        let end = self.ledger.clock().now() + fault.duration;
         let (target, act) = match &fault.act {
             Act::SinkCrash => {
                 self.ledger
@@ -216,7 +216,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
             let Some(restart_after) = restart_after else {
                 return Ok(false);
             };
-            if !self.until(Instant::now() + restart_after).await {
+            if !self.until(self.ledger.clock().now() + restart_after).await {
                 return Ok(true);
             }
             let Some(id) = self
@@ -229,11 +229,11 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
             };
             victim = FaultTarget { id, ..victim };
             self.acted(index, fault, &victim, "restart");
-            let Some(up_for) = up_for.filter(|_| Instant::now() < end) else {
+            let Some(up_for) = up_for.filter(|_| self.ledger.clock().now() < end) else {
                 return Ok(false);
             };
             // It lives `up_for`, unless the loop's window closes first: then it stays.
-            let dies = Instant::now() + up_for;
+            let dies = self.ledger.clock().now() + up_for;
             if dies >= end {
                 return Ok(!self.until(end).await);
             }

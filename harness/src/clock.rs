@@ -87,6 +87,55 @@ impl Clock {
     pub async fn sleep_until(&self, at: Instant) {
         tokio::time::sleep_until(at).await;
     }
+
+    /// Calls `tick(i)` at `start + i * interval` for i = 0, 1, ... until `stop`: an
+    /// open-loop schedule that never waits for what a tick started (wrk2's), so a slow
+    /// tick shows as lateness rather than as fewer ticks. On the machine's clock it runs on
+    /// an operating-system thread of its own: tokio's timer wheel has 1 ms granularity,
+    /// while the thread's nanosleep wakes within tens of microseconds of the intended time.
+    /// In virtual time it runs on tokio's clock, which has no other.
+    pub async fn pace(
+        &self,
+        start: Instant,
+        interval: Duration,
+        stop: tokio_util::sync::CancellationToken,
+        mut tick: impl FnMut(u64) + Send + 'static,
+    ) {
+        if self.virtual_time {
+            let pacer = tokio::spawn(async move {
+                for i in 0u64.. {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(start + interval * i as u32) => tick(i),
+                        () = stop.cancelled() => break,
+                    }
+                }
+            });
+            let _ = pacer.await;
+            return;
+        }
+        let start = start.into_std();
+        let pacer = std::thread::Builder::new()
+            .name("pacer".into())
+            .spawn(move || {
+                for i in 0u64.. {
+                    let due = start + interval * i as u32;
+                    loop {
+                        let now = std::time::Instant::now();
+                        if now >= due || stop.is_cancelled() {
+                            break;
+                        }
+                        // Sleep in slices so a stop is noticed promptly.
+                        std::thread::sleep((due - now).min(Duration::from_millis(20)));
+                    }
+                    if stop.is_cancelled() {
+                        break;
+                    }
+                    tick(i);
+                }
+            })
+            .expect("spawning the pacer thread");
+        let _ = tokio::task::spawn_blocking(move || pacer.join()).await;
+    }
 }
 
 /// The sink, the ledger and the apps in this process stamp with the run's clock.

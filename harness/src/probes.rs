@@ -171,8 +171,24 @@ pub async fn run_all(
         }
         probes
     });
+    // On the machine's clock the probes run on a runtime of their own, so that the harness's
+    // own servers (the local front door, the sink) do not delay their sends; in virtual time
+    // they run in the run's own runtime, on its clock.
+    let own_runtime = (!clock.is_virtual()).then(|| {
+        RuntimeGuard(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("probe")
+                .enable_all()
+                .build()
+                .expect("the probes' runtime builds"),
+        ))
+    });
+    let runtime = own_runtime
+        .as_ref()
+        .map_or_else(tokio::runtime::Handle::current, RuntimeGuard::handle);
     // Tick `i` of the schedule: every target's every series, each probe on `runtime`.
-    let fire = move |i: u64, runtime: &tokio::runtime::Handle| {
+    let fire = move |i: u64| {
         let intended_ns = start_ns + (interval.as_nanos() as i64) * i as i64;
         for (prober, s) in &sends {
             let (prober, s, tx) = (prober.clone(), *s, tx.clone());
@@ -196,66 +212,11 @@ pub async fn run_all(
             });
         }
     };
-    if clock.is_virtual() {
-        // Virtual time has no operating-system clock to be precise against: the schedule
-        // runs on tokio's, in the run's own runtime.
-        let runtime = tokio::runtime::Handle::current();
-        let pacer = tokio::spawn(async move {
-            for i in 0u64.. {
-                tokio::select! {
-                    () = clock.sleep_until(start + interval * i as u32) => fire(i, &runtime),
-                    () = stop.cancelled() => break,
-                }
-            }
-        });
-        let _ = pacer.await;
-        return collect(collector).await;
-    }
-    // The schedule runs on its own OS thread: tokio's timer wheel has 1 ms granularity,
-    // while the thread's nanosleep wakes within tens of microseconds of the intended time.
-    // The probes run on a runtime of their own, so that the harness's own servers (the local
-    // front door, the sink) do not delay their sends.
-    let own_runtime = RuntimeGuard(Some(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("probe")
-            .enable_all()
-            .build()
-            .expect("the probes' runtime builds"),
-    ));
-    let runtime = own_runtime.handle();
-    let start = start.into_std();
-    let scheduler = std::thread::Builder::new()
-        .name("probe-scheduler".into())
-        .spawn(move || {
-            for i in 0u64.. {
-                let due = start + interval * i as u32;
-                loop {
-                    let now = std::time::Instant::now();
-                    if now >= due || stop.is_cancelled() {
-                        break;
-                    }
-                    // Sleep in slices so a stop is noticed promptly.
-                    std::thread::sleep((due - now).min(Duration::from_millis(20)));
-                }
-                if stop.is_cancelled() {
-                    break;
-                }
-                fire(i, &runtime);
-            }
-        })
-        .expect("spawning the probe scheduler thread");
-    // The scheduler thread owned the last sender but one; the spawned probes hold the rest.
-    let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
-    let probes = collect(collector).await;
-    drop(own_runtime);
-    probes
-}
-
-/// Every probe sent, by intended time, once the collector has them all.
-async fn collect(collector: tokio::task::JoinHandle<Vec<Probe>>) -> Vec<Probe> {
+    // The pacer owned the last sender but one; the spawned probes hold the rest.
+    clock.pace(start, interval, stop, fire).await;
     let mut probes = collector.await.unwrap_or_default();
     probes.sort_by_key(|p| p.intended_ns);
+    drop(own_runtime);
     probes
 }
 

@@ -215,7 +215,7 @@ async fn drive_until(
     // A run stopped short is judged on the loops that could end before it stopped.
     measured.window_end = match &failure {
         None => s.run.duration.0,
-        Some(_) => schedule.epoch.elapsed().div_f64(scale),
+        Some(_) => clock.now().duration_since(schedule.epoch).div_f64(scale),
     };
     measured.failure = failure;
     measured

@@ -88,7 +88,7 @@ async fn drain<I: Instances>(
     for v in &old {
         host.set_mode(&v.id, Mode::PreparingForStop).await?;
     }
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = host.ledger().clock().now() + timeout;
     let mut waiting: Vec<_> = old.clone();
     while !waiting.is_empty() {
         let mut still = Vec::new();
@@ -101,7 +101,7 @@ async fn drain<I: Instances>(
         if waiting.is_empty() {
             break;
         }
-        if tokio::time::Instant::now() >= deadline {
+        if host.ledger().clock().now() >= deadline {
             let ids: Vec<&str> = waiting.iter().map(|v| v.id.as_str()).collect();
             anyhow::bail!(
                 "drain aborted: {} did not reach SafeToStop within {timeout:?}",

@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reports::ledger::Kind;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -149,7 +148,7 @@ impl CommandPlatform {
             .stdout(Stdio::from(file.try_clone()?))
             .stderr(Stdio::from(file));
         crate::platform::process_group::own_group_dying_with_us(&mut cmd);
-        let started = Instant::now();
+        let started = self.inner.ledger.clock().now();
         let mut child = cmd
             .spawn()
             .map_err(|e| anyhow::anyhow!("{name}: starting {} failed: {e}", program.display()))?;
@@ -168,7 +167,7 @@ impl CommandPlatform {
                 .with("pid", pid),
         );
         let waited = tokio::time::timeout(s.timeout, child.wait()).await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        let elapsed_ms = l.clock().now().duration_since(started).as_secs_f64() * 1e3;
         let (code, timed_out) = match waited {
             Ok(Ok(status)) => (status.code(), false),
             Ok(Err(e)) => return Err(anyhow::anyhow!("{name}: waiting for it failed: {e}")),
@@ -232,7 +231,7 @@ impl CommandPlatform {
     /// Polls `status` until it exits 0; the time it first did is the platform's completion.
     async fn wait_complete(&self, status: &[String]) -> anyhow::Result<()> {
         let s = self.settings();
-        let deadline = Instant::now() + s.timeout;
+        let deadline = self.inner.ledger.clock().now() + s.timeout;
         loop {
             let ran = self.run("status", status, Some("status.log")).await?;
             if ran.code == Some(0) {
@@ -243,7 +242,7 @@ impl CommandPlatform {
                 );
                 return Ok(());
             }
-            if Instant::now() >= deadline {
+            if self.inner.ledger.clock().now() >= deadline {
                 anyhow::bail!(
                     "status ({}) never exited 0 within {:?} after the update; see {}",
                     status.join(" "),
@@ -485,8 +484,9 @@ impl Platform for CommandPlatform {
             for &g in &alive {
                 kill_group(g, libc::SIGTERM);
             }
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while Instant::now() < deadline && alive.iter().any(|&g| group_alive(g)) {
+            let clock = self.inner.ledger.clock();
+            let deadline = clock.now() + Duration::from_secs(2);
+            while clock.now() < deadline && alive.iter().any(|&g| group_alive(g)) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             let l = &self.inner.ledger;

@@ -238,6 +238,7 @@ async fn copy_log(
 
 impl Host {
     pub fn new(config: HostConfig, ledger: Ledger) -> std::io::Result<Host> {
+        let clock = ledger.clock();
         std::fs::create_dir_all(&config.stash_dir)?;
         std::fs::create_dir_all(&config.log_dir)?;
         let client = reqwest::Client::builder()
@@ -260,7 +261,7 @@ impl Host {
                 client,
                 next_invocation: AtomicU64::new(1),
                 tasks: TaskTracker::new(),
-                queue: Queue::default(),
+                queue: Queue::new(clock),
                 pending_starts: Arc::new(AtomicU32::new(0)),
                 deadline: Mutex::new(None),
                 instance_limit: AtomicU64::new(MAX_INSTANCES_STARTED),
@@ -300,7 +301,7 @@ impl Host {
             .deadline
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .is_some_and(|d| tokio::time::Instant::now() >= d)
+            .is_some_and(|d| self.inner.ledger.clock().now() >= d)
     }
 
     /// Marks `version` as the one the newest update moves to.
@@ -325,11 +326,11 @@ impl Host {
     /// Waits until an instance's invocations have ended (or `work_grace` passed) and its
     /// HTTP requests have too (or `http_grace` passed); true if it went idle in time.
     pub async fn wait_idle(&self, id: &str, work_grace: Duration, http_grace: Duration) -> bool {
-        let start = tokio::time::Instant::now();
+        let start = self.inner.ledger.clock().now();
         loop {
             let alive = self.instance(id).is_some_and(|v| v.phase != Phase::Exited);
             let (work, http) = self.in_flight(id);
-            let waited = start.elapsed();
+            let waited = self.inner.ledger.clock().now().duration_since(start);
             let work_done = work == 0 || waited >= work_grace;
             let http_done = http == 0 || waited >= http_grace;
             if !alive || (work == 0 && http == 0) {

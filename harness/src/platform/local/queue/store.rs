@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock::Clock;
 use crate::protocol::Message;
 
 #[derive(Clone, Copy, Debug)]
@@ -35,12 +36,20 @@ struct State {
 
 /// The queue itself: visible and leased messages. A poisoned message leaves it; the ledger's
 /// `message_poisoned` event is the poison queue's record.
-#[derive(Default)]
 pub struct Queue {
     state: Mutex<State>,
+    /// When a message becomes visible again is on the run's clock.
+    clock: Clock,
 }
 
 impl Queue {
+    pub fn new(clock: Clock) -> Queue {
+        Queue {
+            state: Mutex::new(State::default()),
+            clock,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("queue lock")
     }
@@ -52,7 +61,7 @@ impl Queue {
         s.messages.push_back(Queued {
             message,
             dequeue: 0,
-            visible_at: Instant::now(),
+            visible_at: self.clock.now(),
             id,
         });
     }
@@ -72,7 +81,7 @@ impl Queue {
         options: &QueueOptions,
         poisoned: &mut Vec<(Message, u32)>,
     ) -> Option<(u64, Message, u32)> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut s = self.lock();
         loop {
             let at = s.messages.iter().position(|q| q.visible_at <= now)?;
@@ -95,7 +104,7 @@ impl Queue {
     /// Makes a leased message visible again now (after a failed invocation).
     pub(super) fn release(&self, id: u64) {
         if let Some(q) = self.lock().messages.iter_mut().find(|q| q.id == id) {
-            q.visible_at = Instant::now();
+            q.visible_at = self.clock.now();
         }
     }
 }

@@ -14,7 +14,6 @@
 pub mod state;
 
 use reports::ledger::Kind;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use state::{TimerFunction, TimerOptions, TimerState};
@@ -70,7 +69,7 @@ impl Host {
             if options.use_monitor {
                 if let Some(last) = st.timer.last_completed {
                     let next = last + 1;
-                    let due = options.schedule.instant(next) <= Instant::now();
+                    let due = options.schedule.instant(next) <= self.ledger().clock().now();
                     let firing_now = firing.is_some_and(|f| next >= f);
                     if due && !firing_now {
                         catch_up = Some(next);
