@@ -96,76 +96,19 @@ async fn drive_until(
     cancel: &CancellationToken,
 ) -> Measured {
     let s = &plan.scenario;
-    let scale = plan.time_scale;
     let mut measured = Measured::default();
-
-    let deployed = tokio::select! {
-        deployed = platform.deploy(&s.app.from, s.app.instances) => {
-            deployed.map_err(|e| Failure::new("start", format!("{e:#}")))
+    let schedule = match deploy(plan, platform, clock, cancel).await {
+        Ok(schedule) => schedule,
+        Err(f) => {
+            measured.failure = Some(f);
+            return measured;
         }
-        () = cancel.cancelled() => Err(Failure::interrupted("start")),
     };
-    if let Err(f) = deployed {
-        measured.failure = Some(f);
-        return measured;
-    }
-
-    let schedule = platform
-        .fixed_schedule()
-        .unwrap_or_else(|| Schedule::starting_now(&clock, plan.timing.period));
     measured.schedule = Some(schedule);
-    // An epoch fixed before the deploy (the app driver) must still be ahead of the warm-up's
-    // end, or occurrences the run expects were due before anything could run them.
-    let late = clock.now().saturating_duration_since(schedule.epoch);
-    if platform.fixed_schedule().is_some() && late > plan.timing.warmup {
-        measured.failure = Some(Failure::new(
-            "start",
-            format!(
-                "the deploy ended {:.1} s after the schedule's epoch, past run.warmup ({:.1} s \
-                 scaled): the apps' timers were due before they ran; raise run.warmup",
-                late.as_secs_f64(),
-                plan.timing.warmup.as_secs_f64()
-            ),
-        ));
-        measured.schedule = None;
-        return measured;
-    }
     platform.start_triggers(schedule);
     let probe_stop = CancellationToken::new();
-    // Probes start at the epoch, or now when the epoch is already past (the app driver's):
-    // a backlog of probes fired at once would only measure the client.
-    let probe_start = schedule.epoch.max(clock.now());
-    let probe_start_ns =
-        schedule.epoch_ns + probe_start.duration_since(schedule.epoch).as_nanos() as i64;
-    let mut probe = probe_config(s, platform.front_door(), plan.timing.probe_timeout);
-    probe.host = platform.front_door_host();
     let live = crate::analysis::LiveProbes::default();
-    if s.analysis.is_some() {
-        probe.live = Some(live.clone());
-    }
-    // The control probe: the sink's own `/health`, which no update touches, at the same
-    // rate on the same schedule, so a window the app and the control both failed is the
-    // harness's or the machine's trouble, not the app's downtime (OpenShift's monitor does
-    // the same).
-    let mut targets = vec![probe];
-    if s.probes.control {
-        let mut control = ProbeConfig::new(
-            sink.control,
-            "/health",
-            s.probes.rate,
-            plan.timing.probe_timeout,
-        );
-        control.connections = 1;
-        control.label = Some(reports::probe::CONTROL_SERIES.into());
-        targets.push(control);
-    }
-    let probe_task = tokio::spawn(probes::run_all(
-        targets,
-        clock,
-        probe_start,
-        probe_start_ns,
-        probe_stop.clone(),
-    ));
+    let probe_task = start_probes(plan, platform, clock, sink, schedule, &live, &probe_stop);
     let chaos_stop = CancellationToken::new();
     let chaos_task = (!plan.faults.is_empty()).then(|| {
         let chaos = crate::chaos::Chaos {
@@ -215,8 +158,92 @@ async fn drive_until(
     // A run stopped short is judged on the loops that could end before it stopped.
     measured.window_end = match &failure {
         None => s.run.duration.0,
-        Some(_) => clock.now().duration_since(schedule.epoch).div_f64(scale),
+        Some(_) => clock
+            .now()
+            .duration_since(schedule.epoch)
+            .div_f64(plan.time_scale),
     };
     measured.failure = failure;
     measured
+}
+
+/// Deploys version A and fixes the run's schedule: the platform's own, or from now.
+async fn deploy(
+    plan: &RunPlan,
+    platform: &Arc<dyn Platform>,
+    clock: Clock,
+    cancel: &CancellationToken,
+) -> Result<Schedule, Failure> {
+    let s = &plan.scenario;
+    tokio::select! {
+        deployed = platform.deploy(&s.app.from, s.app.instances) => {
+            deployed.map_err(|e| Failure::new("start", format!("{e:#}")))?
+        }
+        () = cancel.cancelled() => return Err(Failure::interrupted("start")),
+    };
+    let Some(schedule) = platform.fixed_schedule() else {
+        return Ok(Schedule::starting_now(&clock, plan.timing.period));
+    };
+    // An epoch fixed before the deploy (the app driver) must still be ahead of the warm-up's
+    // end, or occurrences the run expects were due before anything could run them.
+    let late = clock.now().saturating_duration_since(schedule.epoch);
+    if late > plan.timing.warmup {
+        return Err(Failure::new(
+            "start",
+            format!(
+                "the deploy ended {:.1} s after the schedule's epoch, past run.warmup ({:.1} s \
+                 scaled): the apps' timers were due before they ran; raise run.warmup",
+                late.as_secs_f64(),
+                plan.timing.warmup.as_secs_f64()
+            ),
+        ));
+    }
+    Ok(schedule)
+}
+
+/// Starts the probes of the front door and of the control on the schedule, until
+/// `stop`; `live` gets the front door's for the analysis.
+fn start_probes(
+    plan: &RunPlan,
+    platform: &Arc<dyn Platform>,
+    clock: Clock,
+    sink: &SinkSide,
+    schedule: Schedule,
+    live: &crate::analysis::LiveProbes,
+    stop: &CancellationToken,
+) -> tokio::task::JoinHandle<Vec<reports::Probe>> {
+    let s = &plan.scenario;
+    // Probes start at the epoch, or now when the epoch is already past (the app driver's):
+    // a backlog of probes fired at once would only measure the client.
+    let probe_start = schedule.epoch.max(clock.now());
+    let probe_start_ns =
+        schedule.epoch_ns + probe_start.duration_since(schedule.epoch).as_nanos() as i64;
+    let mut probe = probe_config(s, platform.front_door(), plan.timing.probe_timeout);
+    probe.host = platform.front_door_host();
+    if s.analysis.is_some() {
+        probe.live = Some(live.clone());
+    }
+    // The control probe: the sink's own `/health`, which no update touches, at the same
+    // rate on the same schedule, so a window the app and the control both failed is the
+    // harness's or the machine's trouble, not the app's downtime (OpenShift's monitor does
+    // the same).
+    let mut targets = vec![probe];
+    if s.probes.control {
+        let mut control = ProbeConfig::new(
+            sink.control,
+            "/health",
+            s.probes.rate,
+            plan.timing.probe_timeout,
+        );
+        control.connections = 1;
+        control.label = Some(reports::probe::CONTROL_SERIES.into());
+        targets.push(control);
+    }
+    tokio::spawn(probes::run_all(
+        targets,
+        clock,
+        probe_start,
+        probe_start_ns,
+        stop.clone(),
+    ))
 }

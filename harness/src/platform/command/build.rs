@@ -3,11 +3,12 @@
 //! facts as `HARNESS_*` variables, the contract every platform script reads (README,
 //! "Command platform").
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{CommandPlatform, CommandSettings};
-use crate::clock::Schedule;
+use crate::clock::{Clock, Schedule};
 use crate::platform::{Driver, Wiring};
 use crate::run_plan::RunPlan;
 
@@ -20,67 +21,139 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<CommandPlat
         sink_url,
         sink_token,
     } = wiring;
-    let sink_token = sink_token.as_deref();
     let (s, t, out) = (&plan.scenario, &plan.timing, &plan.out_dir);
     let p = &s.platform;
-    let url = p.url.clone().unwrap_or_default();
-    let (host, mut port) = super::section::front_door_addr(&url).map_err(anyhow::Error::msg)?;
+    let door = front_door(p.url.as_deref().unwrap_or_default()).await?;
+    let driver = s.driver();
+    let schedule = schedule(&clock, driver, t.period);
+    let run_dir = std::path::absolute(out)?;
+    let state_dir = run_dir.join("platform");
+    std::fs::create_dir_all(&state_dir)?;
+    let contract = Contract {
+        sink_url,
+        sink_token: sink_token.unwrap_or_default(),
+        run_dir,
+        state_dir,
+        app_command: app_command(plan)?,
+        work_args: work_args(plan, driver, &schedule),
+    };
+    let env = contract.env(plan, &door, driver, &schedule);
+    let dir = Path::new(&plan.scenario_path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let settings = CommandSettings {
+        dir: std::path::absolute(dir)?,
+        log_dir: out.join("commands"),
+        deploy: p.deploy.clone(),
+        update: p.update.clone(),
+        status: p.status.clone(),
+        teardown: p.teardown.clone(),
+        timeout: p.timeout().0,
+        status_interval: p.status_interval().0,
+        front_door: door.addr,
+        url: door.url,
+        host: door.authority,
+        driver,
+        first: s.first_expected(),
+        until: s.occurrences_fired(),
+        invoke_timeout: t.invoke_timeout,
+        schedule,
+        env,
+    };
+    CommandPlatform::new(settings, ledger)
+}
+
+/// The real front door, as `platform.url` names it.
+struct FrontDoor {
+    addr: SocketAddr,
+    port: u16,
+    /// `HOST:PORT`, the `Host` header.
+    authority: String,
+    /// `http://HOST:PORT`.
+    url: String,
+}
+
+/// Resolves `platform.url`; port 0 becomes a free port, which the commands are told.
+async fn front_door(url: &str) -> anyhow::Result<FrontDoor> {
+    let (host, mut port) = super::section::front_door_addr(url).map_err(anyhow::Error::msg)?;
     // `[::1]` is written with brackets and resolved without.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let mut addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare, port))
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
         .await
         .map_err(|e| anyhow::anyhow!("platform.url: resolving {host}: {e}"))?
         .collect();
     // `localhost` may resolve to ::1 first, while a script listens on 127.0.0.1.
     addrs.sort_by_key(|a| !a.is_ipv4());
-    let mut front_door = *addrs
+    let mut addr = *addrs
         .first()
         .ok_or_else(|| anyhow::anyhow!("platform.url: {host} resolves to no address"))?;
     if port == 0 {
         // The commands are told the port; bind-and-release is the best a script allows.
-        port = std::net::TcpListener::bind((front_door.ip(), 0))?
+        port = std::net::TcpListener::bind((addr.ip(), 0))?
             .local_addr()?
             .port();
-        front_door.set_port(port);
+        addr.set_port(port);
     }
     let authority = format!("{host}:{port}");
-    let base_url = format!("http://{authority}");
-    let driver = s.driver();
-    // The apps' own timers fire on the wall clock's grid of the period, as a real timer's
-    // schedule (a CRON expression) does: the epoch is the next multiple of the period.
+    Ok(FrontDoor {
+        addr,
+        port,
+        url: format!("http://{authority}"),
+        authority,
+    })
+}
+
+/// The run's schedule, fixed before the deploy. The apps' own timers fire on the wall
+/// clock's grid of the period, as a real timer's schedule (a CRON expression) does: the
+/// epoch is the next multiple of the period.
+fn schedule(clock: &Clock, driver: Driver, period: Duration) -> Schedule {
     let now = clock.now();
     let now_ns = clock.ns_at(now);
-    let period_ns = t.period.as_nanos().max(1) as i64;
+    let period_ns = period.as_nanos().max(1) as i64;
     let epoch_ns = match driver {
         Driver::App => (now_ns + period_ns - 1) / period_ns * period_ns,
         _ => now_ns,
     };
-    let schedule = Schedule {
+    Schedule {
         epoch_ns,
         epoch: now + Duration::from_nanos((epoch_ns - now_ns) as u64),
-        period: t.period,
-    };
-    let mut work_args = plan.work.args();
-    if driver == Driver::App {
-        work_args.extend([
-            "--timer-epoch-ns".into(),
-            schedule.epoch_ns.to_string(),
-            "--timer-period-ns".into(),
-            t.period.as_nanos().to_string(),
-            "--timer-first".into(),
-            s.first_expected().to_string(),
-            "--timer-until".into(),
-            s.occurrences_fired().to_string(),
-        ]);
-        if let Some(lease) = &s.workload.lease {
-            work_args.extend([
-                "--lease".into(),
-                lease.clone(),
-                "--lease-ttl-ms".into(),
-                t.lease_ttl.as_millis().max(1).to_string(),
-            ]);
-        }
+        period,
     }
+}
+
+/// What each instance is started to do; the app driver's instances also get the schedule
+/// and the lease.
+fn work_args(plan: &RunPlan, driver: Driver, schedule: &Schedule) -> Vec<String> {
+    let (s, t) = (&plan.scenario, &plan.timing);
+    let mut args = plan.work.args();
+    if driver != Driver::App {
+        return args;
+    }
+    args.extend([
+        "--timer-epoch-ns".into(),
+        schedule.epoch_ns.to_string(),
+        "--timer-period-ns".into(),
+        t.period.as_nanos().to_string(),
+        "--timer-first".into(),
+        s.first_expected().to_string(),
+        "--timer-until".into(),
+        s.occurrences_fired().to_string(),
+    ]);
+    if let Some(lease) = &s.workload.lease {
+        args.extend([
+            "--lease".into(),
+            lease.clone(),
+            "--lease-ttl-ms".into(),
+            t.lease_ttl.as_millis().max(1).to_string(),
+        ]);
+    }
+    args
+}
+
+/// The app's command line as one string of shell words.
+fn app_command(plan: &RunPlan) -> anyhow::Result<String> {
     if plan.program.kind == crate::app::AppKind::InProcess {
         anyhow::bail!("a command platform starts the app as a process, not in the harness's own");
     }
@@ -99,74 +172,64 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<CommandPlat
              cannot carry; install or link it at a path without one"
         );
     }
-    let app_command = words.join(" ");
-    let run_dir = std::path::absolute(out)?;
-    let state_dir = run_dir.join("platform");
-    std::fs::create_dir_all(&state_dir)?;
-    let w = &s.workload;
-    let mut env: Vec<(String, String)> = [
-        ("HARNESS_SINK_URL", sink_url),
-        ("HARNESS_SINK_TOKEN", sink_token.unwrap_or("").to_owned()),
-        ("TESTFN_SINK_TOKEN", sink_token.unwrap_or("").to_owned()),
-        ("HARNESS_FROM", s.app.from.clone()),
-        ("HARNESS_TO", s.app.to.clone()),
-        ("HARNESS_INSTANCES", s.app.instances.to_string()),
-        ("HARNESS_RUN_DIR", run_dir.display().to_string()),
-        ("HARNESS_STATE_DIR", state_dir.display().to_string()),
-        ("HARNESS_TIME_SCALE", plan.time_scale.to_string()),
-        ("HARNESS_URL", base_url.clone()),
-        ("HARNESS_PORT", port.to_string()),
-        ("HARNESS_APP_COMMAND", app_command),
-        ("HARNESS_WORK_ARGS", work_args.join(" ")),
-        ("HARNESS_DRIVER", driver.as_str().to_owned()),
-        ("HARNESS_PERIOD_NS", t.period.as_nanos().to_string()),
-        ("HARNESS_ITEMS", w.items.to_string()),
-        ("HARNESS_ITEM_DELAY_NS", t.item_delay.as_nanos().to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    if driver == Driver::App {
-        // Only the app driver's schedule is known before the deploy.
-        env.push((
-            "HARNESS_TIMER_EPOCH_NS".into(),
-            schedule.epoch_ns.to_string(),
-        ));
-        env.push((
-            "HARNESS_TIMER_PERIOD_NS".into(),
-            t.period.as_nanos().to_string(),
-        ));
+    Ok(words.join(" "))
+}
+
+/// What the commands are told of the run, beyond the scenario.
+struct Contract {
+    sink_url: String,
+    sink_token: String,
+    run_dir: PathBuf,
+    state_dir: PathBuf,
+    app_command: String,
+    work_args: Vec<String>,
+}
+
+impl Contract {
+    /// The commands' environment: the run's facts as `HARNESS_*` variables, the contract
+    /// every platform script reads (README, "Command platform"), sorted.
+    fn env(
+        self,
+        plan: &RunPlan,
+        door: &FrontDoor,
+        driver: Driver,
+        schedule: &Schedule,
+    ) -> Vec<(String, String)> {
+        let (s, t) = (&plan.scenario, &plan.timing);
+        let mut env: Vec<(String, String)> = [
+            ("HARNESS_SINK_URL", self.sink_url),
+            ("HARNESS_SINK_TOKEN", self.sink_token.clone()),
+            ("TESTFN_SINK_TOKEN", self.sink_token),
+            ("HARNESS_FROM", s.app.from.clone()),
+            ("HARNESS_TO", s.app.to.clone()),
+            ("HARNESS_INSTANCES", s.app.instances.to_string()),
+            ("HARNESS_RUN_DIR", self.run_dir.display().to_string()),
+            ("HARNESS_STATE_DIR", self.state_dir.display().to_string()),
+            ("HARNESS_TIME_SCALE", plan.time_scale.to_string()),
+            ("HARNESS_URL", door.url.clone()),
+            ("HARNESS_PORT", door.port.to_string()),
+            ("HARNESS_APP_COMMAND", self.app_command),
+            ("HARNESS_WORK_ARGS", self.work_args.join(" ")),
+            ("HARNESS_DRIVER", driver.as_str().to_owned()),
+            ("HARNESS_PERIOD_NS", t.period.as_nanos().to_string()),
+            ("HARNESS_ITEMS", s.workload.items.to_string()),
+            ("HARNESS_ITEM_DELAY_NS", t.item_delay.as_nanos().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if driver == Driver::App {
+            // Only the app driver's schedule is known before the deploy.
+            env.push((
+                "HARNESS_TIMER_EPOCH_NS".into(),
+                schedule.epoch_ns.to_string(),
+            ));
+            env.push((
+                "HARNESS_TIMER_PERIOD_NS".into(),
+                t.period.as_nanos().to_string(),
+            ));
+        }
+        env.sort();
+        env
     }
-    env.sort();
-    let dir = Path::new(&plan.scenario_path)
-        .parent()
-        .map(|d| {
-            if d.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                d
-            }
-        })
-        .unwrap_or(Path::new("."))
-        .to_owned();
-    let settings = CommandSettings {
-        dir: std::path::absolute(dir)?,
-        log_dir: out.join("commands"),
-        deploy: p.deploy.clone(),
-        update: p.update.clone(),
-        status: p.status.clone(),
-        teardown: p.teardown.clone(),
-        timeout: p.timeout().0,
-        status_interval: p.status_interval().0,
-        front_door,
-        url: base_url,
-        host: authority,
-        driver,
-        first: s.first_expected(),
-        until: s.occurrences_fired(),
-        invoke_timeout: t.invoke_timeout,
-        schedule,
-        env,
-    };
-    CommandPlatform::new(settings, ledger)
 }
