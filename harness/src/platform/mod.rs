@@ -11,7 +11,7 @@
 //! [`Capabilities`] and its checks of a scenario (`section.rs`), and how it is built from a
 //! resolved run (`build.rs`, with any environment contract it has). Nothing outside this
 //! folder names a platform: the scenario's checks ask the kind's capabilities, and the
-//! runner gets a `dyn Platform` from [`build`].
+//! runner gets a `dyn Platform` from [`kind::build`].
 //!
 //! - [`local`]: the local emulator, real processes on loopback run by its host, with the
 //!   strategies of [`crate::strategy`].

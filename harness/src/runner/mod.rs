@@ -9,9 +9,9 @@
 //! `junit.xml` has an errored test case naming the reason. The runner never names a
 //! platform: it drives the one [`crate::platform::kind::build`] gives it.
 //!
-//! - [`sink_side`]: the sink and the fault proxy, and what the sink refused;
-//! - [`drive`]: deploy, probes, faults, settle, teardown;
-//! - [`update`] and [`rollback_gate`]: the update on the schedule, and its rollback;
+//! - `sink_side`: the sink and the fault proxy, and what the sink refused;
+//! - `drive`: deploy, probes, faults, settle, teardown;
+//! - `update` and `rollback_gate`: the update on the schedule, and its rollback;
 //! - [`expected`]: the expected window, as far as the schedule got;
 //! - here: the run's phases in order, its record, and its judgement through
 //!   [`reports::judge`], the function `harness check` shares.

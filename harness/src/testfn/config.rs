@@ -61,7 +61,7 @@ pub struct Config {
     pub sink_url: String,
     pub stash_dir: Option<PathBuf>,
     /// Report each item's first submit and its acknowledgement on stdout (see
-    /// [`SendReport`]).
+    /// [`crate::protocol::SendReport`]).
     pub report_sends: bool,
     /// Where stdout lines go.
     pub out: LineOut,
