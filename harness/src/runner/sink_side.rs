@@ -99,7 +99,7 @@ impl SinkSide {
                     return Err(format!("binding the fault proxy's listener: {e}"));
                 }
             };
-            let proxy = FaultProxy::new(side.control, plan.seed);
+            let proxy = FaultProxy::new(side.control, plan.seed, clock);
             if let Ok(a) = listener.local_addr() {
                 side.app_url = format!("http://{a}");
             }

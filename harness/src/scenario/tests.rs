@@ -1,5 +1,7 @@
 //! The scenario parser and its checks.
 
+use std::path::Path;
+
 use super::*;
 
 const SEED: &str = r#"
