@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::fault_proxy::{Action, FaultProxy};
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::platform::{FaultSignal, FaultTarget, InstanceFaults};
 use crate::rng::Rng;
 use crate::scenario::{Act, InstanceAct, Pick, ScheduledFault, Target};

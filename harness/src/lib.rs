@@ -16,6 +16,7 @@ pub mod clock;
 pub mod commands;
 pub mod duration;
 pub mod fault_proxy;
+pub mod ledger;
 pub mod platform;
 pub mod probes;
 pub mod protocol;

@@ -30,7 +30,7 @@ fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, runner::RunOptions) 
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let b = bar.clone();
-    let follow = move |ledger: &crate::platform::ledger::Ledger| {
+    let follow = move |ledger: &crate::ledger::Ledger| {
         let ledger = ledger.clone();
         let start = ledger.clock().now();
         tokio::spawn(async move {

@@ -21,7 +21,6 @@
 pub mod capabilities;
 pub mod command;
 pub mod kind;
-pub mod ledger;
 pub mod local;
 pub mod process_group;
 
@@ -32,8 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, Schedule};
+use crate::ledger::Ledger;
 pub use capabilities::{Capabilities, CompletionTruth, Driver, LifecycleSource, PlatformKind};
-use ledger::Ledger;
 
 /// A future a platform returns, boxed so that the runner can hold any platform as a
 /// `dyn Platform`.

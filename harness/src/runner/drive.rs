@@ -11,7 +11,7 @@ use super::measured::{Failure, Measured};
 use super::sink_side::SinkSide;
 use super::update::perform_update;
 use crate::clock::{Clock, Schedule};
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::platform::Platform;
 use crate::probes::{self, ProbeConfig};
 use crate::run_plan::RunPlan;

@@ -32,7 +32,7 @@ use reports::{LedgerEvent, RunDir, RunInfo, Summary, Verdict};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::platform::{kind, Platform, Wiring};
 use crate::probes;
 pub use crate::run_plan::{BaselinePlan, RunPlan};

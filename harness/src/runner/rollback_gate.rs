@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::measured::Failure;
 use crate::clock::Schedule;
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::platform::Platform;
 use crate::run_plan::RunPlan;
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::measured::Measured;
 use crate::clock::Clock;
 use crate::fault_proxy::FaultProxy;
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::run_plan::RunPlan;
 
 /// Connections the in-process sink serves at once: every instance alive at once (up to

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::measured::Failure;
 use super::rollback_gate::roll_back_when_asked;
 use crate::clock::Schedule;
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::platform::Platform;
 use crate::run_plan::RunPlan;
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use reports::ledger::{Kind, LedgerEvent};
 use tokio_util::task::TaskTracker;
 
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::protocol::Mode;
 
 /// Where an instance is in its life.

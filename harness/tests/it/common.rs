@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use harness::platform::ledger::Ledger;
+use harness::ledger::Ledger;
 use harness::platform::local::{Host, HostConfig};
 use harness::runner::RunPlan;
 use harness::scenario::OnCancel;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::clock::{Clock, Schedule};
-use harness::platform::ledger::Ledger;
+use harness::ledger::Ledger;
 use harness::platform::{BoxFuture, Platform, Rollback, Wiring};
 use harness::runner::{self, RunOptions};
 use harness::scenario::Scenario;

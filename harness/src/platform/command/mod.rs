@@ -28,9 +28,9 @@ use tokio_util::task::TaskTracker;
 pub mod build;
 pub mod section;
 
-use super::ledger::Ledger;
 use super::{BoxFuture, Platform};
 use crate::clock::Schedule;
+use crate::ledger::Ledger;
 use crate::protocol::{TickRequest, TickResponse};
 use crate::scenario::Driver;
 

@@ -33,7 +33,7 @@ use tokio_util::task::TaskTracker;
 use super::launcher::{Control, Launcher, Signal};
 use super::queue::store::Queue;
 use super::timer::state::TimerState;
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 pub use crate::strategy::instances::{InstanceView, Phase};
 use crate::testfn::Work;
 

@@ -24,9 +24,9 @@ use queue::QueueOptions;
 use scale::ScaleOptions;
 use timer::{TimerFunction, TimerOptions};
 
-use super::ledger::Ledger;
 use super::{BoxFuture, FaultSignal, FaultTarget, InstanceFaults, Platform, Rollback};
 use crate::clock::Schedule;
+use crate::ledger::Ledger;
 use crate::slot::PRODUCTION;
 use crate::strategy::instances::Instances as _;
 use crate::strategy::{self, Plan};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 
 use super::{Host, StartPromise};
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::protocol::Mode;
 use crate::strategy::instances::{InstanceView, Instances};
 

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::watch;
 
 use super::{Entry, Host, StartPromise};
-use crate::platform::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::protocol::SendReport;
 use crate::strategy::instances::{InstanceView, Phase};
 

@@ -1,5 +1,7 @@
-//! The ledger writer: every platform event, timestamped, appended to `ledger.csv` as it
-//! happens (so a run that dies still leaves its history) and kept in memory for the checker.
+//! The run's ledger: every event of the platform, the strategies, the faults and the
+//! runner, stamped on the run's clock, appended to `ledger.csv` as it happens (so a run that
+//! dies still leaves its history) and kept in memory for the checker and for whoever waits
+//! on an event (woken as each is recorded, never polling).
 
 use std::fs::File;
 use std::io::BufWriter;
