@@ -99,6 +99,23 @@ fn judge(run: &RunDir, verdict: &Verdict, expect: &[String]) -> Result<Option<Ju
     let record = match run.read_record().map_err(|e| e.to_string())? {
         Some(r) => r,
         None => match run.read_summary().map_err(|e| e.to_string())? {
+            // A run compared with a baseline before runs kept it (record.json) cannot be
+            // judged again as it was: its summary and JUnit report are left as they are.
+            Some(summary) if !summary.baseline.is_empty() => {
+                if !extra.is_empty() {
+                    return Err(format!(
+                        "{} was compared with a baseline it does not keep (it has no \
+                         record.json): it cannot be judged again, --expect or not",
+                        run.path().display()
+                    ));
+                }
+                errln!(
+                    "harness check: note: {} was compared with a baseline it does not keep \
+                     (it has no record.json): its summary.json and junit.xml are left as they are",
+                    run.path().display()
+                );
+                return Ok(None);
+            }
             Some(summary) => reports::judge::record_of_summary(&summary, &rules),
             None => return Ok(None),
         },

@@ -48,6 +48,47 @@ fn check_rewrites_every_committed_examples_judgement_as_it_was() {
 }
 
 #[test]
+fn check_leaves_an_old_run_compared_with_an_unkept_baseline_as_it_was() {
+    let copy = copy_of(&example());
+    // As an older harness wrote it: compared with a baseline, no record.json to say which.
+    let path = copy.path().join("summary.json");
+    let mut summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    summary["baseline"] = serde_json::json!([{
+        "metric": "lost", "baseline": 0.0, "current": 2.0, "delta": 2.0, "regression": true
+    }]);
+    let written = serde_json::to_string_pretty(&summary).unwrap() + "\n";
+    std::fs::write(&path, &written).unwrap();
+    std::fs::write(copy.path().join("junit.xml"), "the run's own").unwrap();
+    let out = harness(&["check", copy.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("left as they are"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+    assert_eq!(
+        std::fs::read_to_string(copy.path().join("junit.xml")).unwrap(),
+        "the run's own"
+    );
+    // New thresholds cannot be judged without the baseline: a usage error, nothing written.
+    let out = harness(&[
+        "check",
+        copy.path().to_str().unwrap(),
+        "--expect",
+        "lost == 0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot be judged again"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+}
+
+#[test]
 fn check_judges_an_old_run_again_by_new_thresholds() {
     let copy = copy_of(&example());
     // The example lost 2 items, and its scenario has no threshold.
