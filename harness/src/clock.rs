@@ -67,25 +67,10 @@ impl Clock {
         }
     }
 
-    /// The monotonic instant of wall time `t_ns`.
-    pub fn instant_at(&self, t_ns: i64) -> Instant {
-        let from_anchor = t_ns - self.epoch_ns;
-        if from_anchor >= 0 {
-            self.anchor + Duration::from_nanos(from_anchor as u64)
-        } else {
-            self.anchor - Duration::from_nanos(from_anchor.unsigned_abs())
-        }
-    }
-
     /// Whether time is virtual: code that would wait on an operating-system thread for
     /// precision (the probes' scheduler) waits on tokio's clock instead.
     pub fn is_virtual(&self) -> bool {
         self.virtual_time
-    }
-
-    /// Sleeps until `at` on this clock.
-    pub async fn sleep_until(&self, at: Instant) {
-        tokio::time::sleep_until(at).await;
     }
 
     /// Calls `tick(i)` at `start + i * interval` for i = 0, 1, ... until `stop`: an
@@ -186,10 +171,6 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert_eq!(clock.now().duration_since(t0), Duration::from_secs(3600));
         assert_eq!(clock.now_ns(), 1_000_000_000 + 3_600_000_000_000);
-        assert_eq!(
-            clock.instant_at(1_000_000_000 + 5),
-            t0 + Duration::from_nanos(5)
-        );
         assert_eq!(clock.ns_at(t0), 1_000_000_000);
         assert!(clock.is_virtual());
     }

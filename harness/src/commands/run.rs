@@ -22,18 +22,22 @@ fn default_out(scenario: &Scenario) -> PathBuf {
 
 /// A progress bar of the run's scaled time with the current phase, which the run's ledger
 /// tells as each phase begins; indicatif draws it only when stderr is a terminal.
-fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, runner::RunOptions) {
+fn progress_bar(plan: &RunPlan) -> (Progress, runner::RunOptions) {
     let total = (plan.timing.duration + plan.timing.settle).as_millis() as u64;
     let bar = indicatif::ProgressBar::new(total.max(1));
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {elapsed_precise} / ~{eta} left  {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let b = bar.clone();
+    let (b, task) = (bar.clone(), Progress::default().task);
+    let progress = Progress {
+        bar: Some(bar),
+        task: task.clone(),
+    };
     let follow = move |ledger: &crate::ledger::Ledger| {
         let ledger = ledger.clone();
         let start = ledger.clock().now();
-        tokio::spawn(async move {
+        let follower = tokio::spawn(async move {
             let mut seen = 0;
             loop {
                 b.set_position(ledger.clock().now().duration_since(start).as_millis() as u64);
@@ -52,19 +56,35 @@ fn progress_bar(plan: &RunPlan) -> (indicatif::ProgressBar, runner::RunOptions) 
                 if let Some(phase) = phase {
                     b.set_message(format!("phase: {phase}"));
                 }
-                if now == seen {
-                    // The ledger is gone: the run is over.
-                    return;
-                }
                 seen = now;
             }
         });
+        *task.lock().unwrap_or_else(|e| e.into_inner()) = Some(follower);
     };
     let options = runner::RunOptions {
         on_ledger: Some(Box::new(follow)),
         ..runner::RunOptions::default()
     };
-    (bar, options)
+    (progress, options)
+}
+
+/// The progress bar and the task that follows the ledger for it.
+#[derive(Default)]
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    task: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Progress {
+    /// Stops following and clears the bar, before the verdict is printed.
+    fn finish(self) {
+        if let Some(t) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            t.abort();
+        }
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 pub fn run(args: RunArgs) -> u8 {
@@ -137,14 +157,13 @@ pub fn run(args: RunArgs) -> u8 {
                 out_dir.display()
             );
         }
-        let (bar, options) = match (!quiet && !args.json).then(|| progress_bar(&plan)) {
-            Some((bar, options)) => (Some(bar), options),
-            None => (None, runner::RunOptions::default()),
+        let (progress, options) = if !quiet && !args.json {
+            progress_bar(&plan)
+        } else {
+            Default::default()
         };
         let result = runner::run_with(plan, crate::clock::Clock::system(), cancel, options).await;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
+        progress.finish();
         result
     });
     let outcome = match result {
