@@ -27,3 +27,4 @@ pub mod scenario;
 pub mod slot;
 pub mod strategy;
 pub mod testfn;
+pub mod vary;
