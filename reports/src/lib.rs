@@ -53,14 +53,14 @@ mod render;
 
 pub use analysis::{
     advice, baseline, checker, compare, estimator, faults, history, rollback, scaling, stats,
-    threshold,
+    sweep, threshold,
 };
 pub use io::rundir;
 pub use model::{
     arrival, completion, expected, ledger, lifecycle, metric, probe, record, summary, trace,
     verdict,
 };
-pub use render::{advice_report, compare_report, hdr, junit, plot, report, terminal};
+pub use render::{advice_report, compare_report, hdr, junit, plot, report, sweep_report, terminal};
 
 pub use arrival::{Arrival, ArrivalRef};
 pub use checker::{check, Checker};

@@ -15,4 +15,5 @@ pub mod key_grid;
 pub mod rollback;
 pub mod scaling;
 pub mod stats;
+pub mod sweep;
 pub mod threshold;

@@ -7,4 +7,5 @@ pub mod hdr;
 pub mod junit;
 pub mod plot;
 pub mod report;
+pub mod sweep_report;
 pub mod terminal;

@@ -73,7 +73,8 @@ impl RunData {
         }
     }
 
-    pub(super) fn is_valid(&self) -> bool {
+    /// Valid: it measured (nothing made it invalid) and names its strategy.
+    pub fn is_valid(&self) -> bool {
         self.invalid.is_empty() && self.strategy.is_some()
     }
 }

@@ -10,6 +10,8 @@ pub mod compare;
 pub mod completion;
 pub mod downtime;
 pub mod lateness;
+pub mod sweep_heat;
+pub mod sweep_lines;
 pub mod timeline;
 
 use std::path::Path;
