@@ -38,6 +38,10 @@ pub struct Flip {
     pub to: Option<String>,
     /// The other keys, at the values they are held at: `(key, value)`.
     pub others: Vec<(String, String)>,
+    /// Whether the recommendations on both sides (where there is one) were decided by the
+    /// data, not by the tie-break: a flip between picks the data did not separate may be
+    /// noise.
+    pub significant: bool,
 }
 
 /// The advice across a sweep.
@@ -125,7 +129,9 @@ fn flips(manifest: &Manifest, points: &[PointAdvice]) -> Vec<Flip> {
                 .filter(|&(j, _)| j != k)
                 .map(|(j, other)| (other.key.clone(), manifest.value(p, j).text.clone()))
                 .collect();
+            let decided = |i: usize| points[i].recommendation.is_none() || points[i].significant;
             flips.push(Flip {
+                significant: decided(p) && decided(q),
                 key: axis.key.clone(),
                 from_value: axis.values[point.at[k]].text.clone(),
                 to_value: axis.values[next].text.clone(),

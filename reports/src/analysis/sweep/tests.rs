@@ -132,6 +132,7 @@ fn the_advice_flips_where_the_winner_changes() {
             from: Some("swap".into()),
             to: Some("drain".into()),
             others: Vec::new(),
+            significant: true,
         }]
     );
     assert_eq!(r.advice.len(), 3);
@@ -245,4 +246,23 @@ fn a_sweep_directory_reads_back_point_by_point() {
     .unwrap();
     let e = load(dir.path()).unwrap_err().to_string();
     assert!(e.contains("sweep.json: schema"), "{e}");
+}
+
+#[test]
+fn a_flip_from_a_pick_the_data_did_not_make_is_marked() {
+    // At 1s both update equally fast (a tie: the first by name is picked, drain); at 2s
+    // swap is faster.
+    let m = manifest(&["1s", "2s"]);
+    let mut all = Vec::new();
+    for k in 1..=5 {
+        all.push(run(0, "swap", k, 0.0, 100.0 + k as f64));
+        all.push(run(0, "drain", k, 0.0, 100.0 + k as f64));
+        all.push(run(1, "swap", k, 0.0, 100.0 + k as f64));
+        all.push(run(1, "drain", k, 0.0, 500.0 + k as f64));
+    }
+    let r = range(&m, &all, &zero_loss()).unwrap();
+    assert_eq!(r.points[0].recommendation.as_deref(), Some("drain"));
+    assert!(!r.points[0].significant);
+    assert_eq!(r.flips.len(), 1);
+    assert!(!r.flips[0].significant);
 }

@@ -84,8 +84,8 @@ impl Chart for SweepHeat<'_> {
                 .y_labels(ys.len())
                 .x_label_formatter(&|x| label(&x_texts, *x))
                 .y_label_formatter(&|y| label(&y_texts, *y))
-                .x_desc(across.title())
-                .y_desc(up.title())
+                .x_desc(across.key.as_str())
+                .y_desc(up.key.as_str())
                 .draw()
                 .map_err(err)?;
             for (i, &xv) in xs.iter().enumerate() {

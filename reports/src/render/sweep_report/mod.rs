@@ -2,7 +2,7 @@
 //! `sweep.md` (the main metrics per point, as the terminal shows them, with the advice
 //! across the range), `sweep.html` (the same, and a plot per metric: the metric against
 //! the varied key with a line per scenario, or a heat map per scenario for two keys) and
-//! `sweep-advice.json`. Rendered from [`crate::sweep`]'s plain data.
+//! `sweep-advice.json`; and the plots of the main metrics as PNG. Rendered from [`crate::sweep`]'s plain data.
 
 use std::fmt::Write as _;
 
@@ -13,6 +13,12 @@ use crate::render::plot::sweep_heat::SweepHeat;
 use crate::render::plot::sweep_lines::SweepLines;
 use crate::render::plot::to_svg;
 use crate::render::report::{esc, figures, html_table, page};
+
+/// The files a sweep writes beside [`crate::sweep::SWEEP_FILE`].
+pub const CSV_FILE: &str = "sweep.csv";
+pub const MARKDOWN_FILE: &str = "sweep.md";
+pub const HTML_FILE: &str = "sweep.html";
+pub const ADVICE_FILE: &str = "sweep-advice.json";
 
 /// The metrics of the table, in its order.
 pub const MAIN: [Metric; 5] = [
@@ -183,12 +189,17 @@ pub fn range_markdown(advice: &RangeAdvice, manifest: &Manifest) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "- `{}` from {} to {}{held}: {} -> {}",
+                    "- `{}` from {} to {}{held}: {} -> {}{}",
                     f.key,
                     f.from_value,
                     f.to_value,
                     name(&f.from),
-                    name(&f.to)
+                    name(&f.to),
+                    if f.significant {
+                        ""
+                    } else {
+                        " (NOT significant: the data did not separate the strategies there)"
+                    }
                 );
             }
             out.push('\n');
@@ -269,6 +280,23 @@ pub fn markdown(sweep: &Sweep, advice: Option<&RangeAdvice>) -> String {
 /// `sweep-advice.json`: the advice across the range, pretty-printed, with a final newline.
 pub fn advice_json(advice: &RangeAdvice) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(advice).map(|t| t + "\n")
+}
+
+/// Writes the plots of the [`MAIN`] metrics some valid run measured as PNG files into
+/// `dir` (`sweep-METRIC.png`), for one or two varied keys.
+pub fn write_pngs(sweep: &Sweep, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut written = Vec::new();
+    let keys = sweep.manifest.keys.len();
+    for metric in MAIN.into_iter().filter(|m| sweep.measured(*m)) {
+        let path = dir.join(format!("sweep-{}.png", metric.column()));
+        match keys {
+            1 => crate::render::plot::to_png(&SweepLines { sweep, metric }, &path)?,
+            2 => crate::render::plot::to_png(&SweepHeat { sweep, metric }, &path)?,
+            _ => continue,
+        }
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// `sweep.html`: the table, the advice across the range and a section per metric of
@@ -363,13 +391,18 @@ fn advice_html(body: &mut String, a: &RangeAdvice) {
                 };
                 let _ = writeln!(
                     body,
-                    "<li>{} from {} to {}{}: {} → {}</li>",
+                    "<li>{} from {} to {}{}: {} → {}{}</li>",
                     esc(&f.key),
                     esc(&f.from_value),
                     esc(&f.to_value),
                     esc(&held),
                     esc(&name(&f.from)),
-                    esc(&name(&f.to))
+                    esc(&name(&f.to)),
+                    if f.significant {
+                        ""
+                    } else {
+                        " (NOT significant)"
+                    }
                 );
             }
             let _ = writeln!(body, "</ul>");
