@@ -70,24 +70,41 @@ pub enum Command {
         /// The scenario files (TOML).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
-        /// Runs per scenario.
-        #[arg(long, default_value_t = 3)]
-        repeat: u32,
         /// Where to write the runs and the comparison (default: runs/compare-UNIXTIME).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Multiply every scenario duration by this.
-        #[arg(long)]
-        time_scale: Option<f64>,
-        /// Runs executed at once (each has its own ports and directory). Runs share the
-        /// machine's cores, so more jobs trade fidelity for time.
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
-        /// Run this program as the function in every scenario, instead of its app.command or
-        /// the built-in test function.
-        #[arg(long, value_name = "PATH")]
-        app_command: Option<PathBuf>,
+        #[command(flatten)]
+        batch: BatchArgs,
     },
+    /// Run scenarios at every point of a grid of settings, and show each metric against them.
+    ///
+    /// --vary KEY=SPEC sets a scenario key, dotted as a scenario file writes it
+    /// (swap.recycle_after, app.cold_start, workload.items, faults[0].at), to each value of
+    /// SPEC: LO..HI:COUNT (COUNT evenly spaced values, both ends included; durations such as
+    /// 250ms..2s:4, or numbers, integers staying integers) or a list a,b,c. Several --vary
+    /// make a grid of every combination. Each value is written into the scenario's TOML and
+    /// the file read again as any scenario file is, so an unknown key or a bad value is
+    /// refused before anything runs.
+    ///
+    /// At each point every scenario runs --repeat times, as compare runs it, into
+    /// OUT/POINT/NAME/run-K (POINT is KEY=VALUE, joined by commas). Writes into OUT:
+    /// sweep.json (what was varied), sweep.csv (per scenario, point and metric: n, failed,
+    /// mean, sd, 95% CI, min, max), sweep.md (the table the terminal shows), sweep.html (a
+    /// plot per metric: a line per scenario for one key, a heat map per scenario for two)
+    /// and sweep-advice.json: at each point the strategy advise recommends under --priority,
+    /// and whether that holds across the range or flips, and at which value. `harness
+    /// advise OUT` weighs the sweep again under another priority.
+    ///
+    /// Exit codes: 0 swept, every threshold held; 1 a threshold failed in some run; 2 a bad
+    /// --vary, key or value (named), an invalid scenario, or OUT already holds a sweep; 3
+    /// every run of some scenario at some point failed; 130 interrupted.
+    ///
+    /// Examples:
+    ///   harness sweep scenarios/seed-swap.toml --vary swap.recycle_after=1s..7s:4 --repeat 1 --time-scale 0.05
+    ///   harness sweep scenarios/seed-swap.toml scenarios/seed-drain.toml --vary app.cold_start=0s,2s,4s --time-scale 0.05
+    ///   harness sweep scenarios/seed-recreate.toml --vary workload.items=2..10:3 --vary app.cold_start=1s,3s --repeat 1 --time-scale 0.05
+    #[command(verbatim_doc_comment)]
+    Sweep(SweepArgs),
     /// Turn a comparison into a decision: which strategy to use, on what evidence.
     ///
     /// Reads a comparison directory (OUT/NAME/run-K/summary.json, as compare writes it),
@@ -213,6 +230,45 @@ pub struct RunArgs {
     /// METRIC:AMOUNT or METRIC:PERCENT%, comma-separated (e.g. lost:0,downtime.max_ms:20%).
     #[arg(long, value_name = "SPEC", requires = "baseline")]
     pub max_regression: Option<String>,
+}
+
+/// How a batch of runs is run, for `compare` and `sweep` alike.
+#[derive(clap::Args, Clone, Debug)]
+pub struct BatchArgs {
+    /// Runs per scenario.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Multiply every scenario duration by this.
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// Runs executed at once (each has its own ports and directory). Runs share the
+    /// machine's cores, so more jobs trade fidelity for time.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Run this program as the function in every scenario, instead of its app.command or
+    /// the built-in test function.
+    #[arg(long, value_name = "PATH")]
+    pub app_command: Option<PathBuf>,
+}
+
+/// The flags of `harness sweep`.
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// The scenario files (TOML).
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// A scenario key and its values: KEY=LO..HI:COUNT or KEY=a,b,c (repeatable: a grid).
+    #[arg(long = "vary", value_name = "KEY=SPEC", required = true)]
+    pub vary: Vec<String>,
+    /// Where to write the runs and the sweep (default: runs/sweep-UNIXTIME).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// What the advice across the range weighs: a preset (zero-loss, zero-downtime,
+    /// fast-update) or a list of METRIC and METRIC OP NUMBER terms, as advise takes it.
+    #[arg(long, value_name = "P", default_value = "zero-loss")]
+    pub priority: String,
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 /// The flags of `harness advise`.

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use reports::advice::{self, AdviceOptions, Priorities};
 use reports::advice_report;
+use reports::{sweep, sweep_report};
 
 use super::{EXIT_INVALID_RUN, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE};
-use crate::cli::AdviseArgs;
+use crate::cli::{AdviseArgs, BatchArgs};
 
 /// Runs per scenario when `advise` runs the comparison itself: the advice warns of too few
 /// repetitions below [`advice::FEW_RUNS`], so it asks for that many.
@@ -34,17 +35,20 @@ pub fn run(args: AdviseArgs) -> u8 {
         Ok(dir) => dir,
         Err(code) => return code,
     };
+    let options = AdviceOptions {
+        priorities,
+        cases: args.cases.clone(),
+        alpha: args.alpha,
+    };
+    if sweep::is_sweep(&dir) {
+        return advise_sweep(&dir, &options, &args);
+    }
     let runs = match advice::load_comparison(&dir) {
         Ok(runs) => runs,
         Err(e) => {
             errln!("harness advise: {e}");
             return EXIT_USAGE;
         }
-    };
-    let options = AdviceOptions {
-        priorities,
-        cases: args.cases.clone(),
-        alpha: args.alpha,
     };
     // An unknown --case (or a bad --alpha) is the caller's to fix.
     let advice = match advice::advise(&runs, &options) {
@@ -93,6 +97,68 @@ pub fn run(args: AdviseArgs) -> u8 {
     EXIT_OK
 }
 
+/// Advice on a sweep directory: each point's comparison advised on as one (its
+/// `advice.md` and `advice.json` written beside its runs), then whether the recommendation
+/// holds across the range or where it flips (`sweep-advice.md`, `sweep-advice.json`).
+fn advise_sweep(dir: &std::path::Path, options: &AdviceOptions, args: &AdviseArgs) -> u8 {
+    let range = sweep::load(dir)
+        .map_err(|e| e.to_string())
+        .and_then(|(manifest, runs)| {
+            let range = sweep::range(&manifest, &runs, options).map_err(|e| e.to_string())?;
+            Ok((manifest, range))
+        });
+    let (manifest, range) = match range {
+        Ok(r) => r,
+        Err(e) => {
+            errln!("harness advise: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let markdown = format!(
+        "# Advice across a sweep\n\n{}",
+        sweep_report::range_markdown(&range, &manifest)
+    );
+    let written = (|| -> Result<String, String> {
+        let json = sweep_report::advice_json(&range).map_err(|e| e.to_string())?;
+        let out = args.out.clone().unwrap_or_else(|| dir.to_owned());
+        for (point, advice) in manifest.points.iter().zip(&range.advice) {
+            let here = out.join(&point.label);
+            std::fs::create_dir_all(&here).map_err(|e| e.to_string())?;
+            std::fs::write(here.join("advice.md"), advice_report::markdown(advice))
+                .map_err(|e| e.to_string())?;
+            let json = advice_report::json(advice).map_err(|e| e.to_string())?;
+            std::fs::write(here.join("advice.json"), json).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(out.join("sweep-advice.md"), &markdown).map_err(|e| e.to_string())?;
+        std::fs::write(out.join(sweep_report::ADVICE_FILE), &json).map_err(|e| e.to_string())?;
+        Ok(json)
+    })();
+    let json = match written {
+        Ok(json) => json,
+        Err(e) => {
+            errln!("harness advise: writing the advice: {e}");
+            return EXIT_INVALID_RUN;
+        }
+    };
+    if args.json {
+        out!("{json}");
+    } else {
+        out!("{markdown}");
+    }
+    if range.points.iter().any(|p| p.valid_runs == 0) {
+        errln!(
+            "harness advise: some point of {} has no valid run in the cases weighed",
+            dir.display()
+        );
+        return EXIT_INVALID_RUN;
+    }
+    if range.points.iter().any(|p| p.recommendation.is_none()) {
+        errln!("harness advise: at some point no strategy meets the limits");
+        return EXIT_THRESHOLD;
+    }
+    EXIT_OK
+}
+
 /// The comparison directory to advise on: the one given, or the one a comparison of the
 /// scenario files given has just written. `Err` holds the exit code.
 fn comparison(args: &AdviseArgs) -> Result<PathBuf, u8> {
@@ -126,15 +192,13 @@ fn comparison(args: &AdviseArgs) -> Result<PathBuf, u8> {
         return Err(EXIT_USAGE);
     }
     let out = super::compare::default_out();
-    let code = super::compare::run_into(
-        &args.inputs,
-        args.repeat.unwrap_or(DEFAULT_REPEAT),
-        out.clone(),
-        args.time_scale,
-        args.jobs.unwrap_or(1),
-        args.app_command.clone(),
-        !args.json,
-    );
+    let batch = BatchArgs {
+        repeat: args.repeat.unwrap_or(DEFAULT_REPEAT),
+        time_scale: args.time_scale,
+        jobs: args.jobs.unwrap_or(1),
+        app_command: args.app_command.clone(),
+    };
+    let code = super::compare::run_into(&args.inputs, out.clone(), &batch, !args.json);
     match code {
         // The comparison ran (a failed threshold or failed runs are the advice's to weigh).
         // Usage (2) and Ctrl-C (130) stop here, as does a comparison that wrote nothing.

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod advise;
+pub mod batch;
 pub mod check;
 pub mod compare;
 pub mod report;
 pub mod run;
+pub mod sweep;
 pub mod validate;
 
 /// Exit code: the command did what was asked (and every threshold held).
@@ -43,12 +45,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Report { dir } => report::run(&dir),
         Command::Compare {
             scenarios,
-            repeat,
             out,
-            time_scale,
-            jobs,
-            app_command,
-        } => compare::run(&scenarios, repeat, out, time_scale, jobs, app_command),
+            batch,
+        } => compare::run(&scenarios, out, &batch),
+        Command::Sweep(args) => sweep::run(args),
         Command::Advise(args) => advise::run(args),
         Command::Validate { scenarios } => validate::run(&scenarios),
         Command::Run(args) => run::run(args),

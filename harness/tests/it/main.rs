@@ -16,5 +16,6 @@ mod releases;
 mod runs;
 mod strategies;
 mod structure;
+mod sweep;
 mod timer;
 mod virtual_time;

@@ -1,0 +1,193 @@
+//! A batch of runs, as `harness compare` and `harness sweep` run them: each scenario
+//! `--repeat` times into `ROOT/NAME/run-K` (repetition K with seed `seed + K - 1`), at most
+//! `--jobs` at once on a runtime of their own, with a progress bar on a terminal, until all
+//! are done or Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use reports::compare::{self, RunRecord};
+use reports::Summary;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::BatchArgs;
+use crate::run_plan::{resolve, PlanOptions, RunPlan};
+use crate::runner;
+use crate::scenario::Scenario;
+
+impl BatchArgs {
+    /// What the command line adds to every scenario of the batch.
+    pub fn plan_options(&self) -> PlanOptions<'_> {
+        PlanOptions {
+            time_scale: self.time_scale,
+            app_command: self.app_command.as_deref(),
+            ..PlanOptions::default()
+        }
+    }
+
+    /// Refuses counts that would run nothing.
+    pub fn check(&self) -> Result<(), String> {
+        if self.repeat == 0 || self.jobs == 0 {
+            return Err("--repeat and --jobs must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// One run of a batch, resolved.
+pub struct Job {
+    pub rep: u32,
+    pub plan: RunPlan,
+    /// What the progress bar says while it runs: `seed-swap run 2`.
+    pub label: String,
+}
+
+/// `repeat` runs of each scenario into `root/NAME/run-K`; `prefix` leads each label.
+pub fn jobs(
+    scenarios: &[(PathBuf, Scenario)],
+    repeat: u32,
+    root: &Path,
+    options: &PlanOptions,
+    prefix: &str,
+) -> Result<Vec<Job>, String> {
+    let mut jobs = Vec::new();
+    for (path, s) in scenarios {
+        for rep in 1..=repeat {
+            let dir = root.join(s.name()).join(format!("run-{rep}"));
+            let options = PlanOptions {
+                seed: Some(s.seed + u64::from(rep) - 1),
+                ..options.clone()
+            };
+            let plan =
+                resolve(path, s, dir, &options).map_err(|e| format!("{}: {e}", path.display()))?;
+            jobs.push(Job {
+                rep,
+                label: format!("{prefix}{} run {rep}", s.name()),
+                plan,
+            });
+        }
+    }
+    Ok(jobs)
+}
+
+/// A run of the batch, done.
+pub struct Finished {
+    /// As a comparison reads it: the compared metrics, or why the run failed.
+    pub record: RunRecord,
+    /// Its summary, when the run wrote one (an invalid run's too).
+    pub summary: Option<Summary>,
+    /// Its scenario's case, for a run that wrote no summary to say it.
+    pub case: String,
+}
+
+/// Why a batch stopped before every run was done.
+pub enum Stopped {
+    /// The runtime did not start.
+    Runtime(String),
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// Runs the jobs, at most `at_once` at a time, and gives each one's outcome in the jobs'
+/// order.
+pub fn run_jobs(jobs: Vec<Job>, at_once: usize) -> Result<Vec<Finished>, Stopped> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Stopped::Runtime(e.to_string()))?;
+    let cancel = CancellationToken::new();
+    let finished = runtime.block_on(execute(jobs, at_once, cancel.clone()));
+    if cancel.is_cancelled() {
+        return Err(Stopped::Interrupted);
+    }
+    Ok(finished)
+}
+
+async fn execute(jobs: Vec<Job>, at_once: usize, cancel: CancellationToken) -> Vec<Finished> {
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    // indicatif draws on stderr only when it is a terminal.
+    let bar = indicatif::ProgressBar::new(jobs.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs  {elapsed_precise}  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let permits = Arc::new(Semaphore::new(at_once));
+    let mut set = tokio::task::JoinSet::new();
+    for (index, job) in jobs.into_iter().enumerate() {
+        let (permits, cancel, bar) = (permits.clone(), cancel.clone(), bar.clone());
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("never closed");
+            let finished = one(job, &cancel, &bar).await;
+            bar.inc(1);
+            (index, finished)
+        });
+    }
+    let mut finished = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(r) = joined {
+            finished.push(r);
+        }
+    }
+    bar.finish_and_clear();
+    finished.sort_by_key(|(i, _)| *i);
+    finished.into_iter().map(|(_, f)| f).collect()
+}
+
+/// Runs one job, unless the batch was interrupted before its turn.
+async fn one(job: Job, cancel: &CancellationToken, bar: &indicatif::ProgressBar) -> Finished {
+    let Job { rep, plan, label } = job;
+    let case = plan.scenario.case.clone();
+    let record = |outcome, threshold_failures| RunRecord {
+        scenario: plan.scenario.name().to_owned(),
+        strategy: plan.scenario.strategy.to_string(),
+        repetition: rep,
+        seed: plan.seed,
+        dir: plan.out_dir.clone(),
+        outcome,
+        threshold_failures,
+    };
+    if cancel.is_cancelled() {
+        return Finished {
+            record: record(Err("interrupted".into()), Vec::new()),
+            summary: None,
+            case,
+        };
+    }
+    bar.set_message(label);
+    let mut threshold_failures = Vec::new();
+    let mut summary = None;
+    let outcome = match runner::run(plan.clone(), cancel.clone()).await {
+        Ok(o) if o.interrupted => Err("interrupted".into()),
+        Ok(o) if !o.is_valid() => {
+            let why = format!("invalid run: {}", o.summary.invalid.join("; "));
+            summary = Some(o.summary);
+            Err(why)
+        }
+        Ok(o) => {
+            threshold_failures = o
+                .summary
+                .thresholds
+                .iter()
+                .filter(|t| !t.ok)
+                .map(|t| format!("{} ({})", t.threshold, t.measured()))
+                .collect();
+            let metrics = compare::metrics(&o.summary);
+            summary = Some(o.summary);
+            Ok(metrics)
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    Finished {
+        record: record(outcome, threshold_failures),
+        summary,
+        case,
+    }
+}
