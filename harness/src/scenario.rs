@@ -31,14 +31,13 @@ use std::time::Duration;
 use crate::duration::Span;
 
 mod checks;
-mod edit;
+pub mod edit;
 mod error;
 mod faults;
 mod file;
 mod release;
 mod scaling;
 pub mod sections;
-pub use edit::{EditError, ScenarioText};
 pub use error::ScenarioError;
 pub use faults::*;
 pub use release::*;

@@ -1,7 +1,7 @@
 //! `harness sweep SCENARIO... --vary KEY=SPEC...`: the scenarios at every point of a grid
 //! of settings, each point a comparison of its own (`OUT/POINT/NAME/run-K`, run as
 //! `harness compare` runs one), and every metric against the settings. The grid is
-//! [`crate::vary`], a scenario with keys set [`crate::scenario::ScenarioText`]; the
+//! [`crate::vary`], a scenario with keys set [`crate::scenario::edit::ScenarioText`]; the
 //! analysis is [`reports::sweep`], the files [`reports::sweep_report`].
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,8 @@ use reports::sweep_report;
 use super::batch::{jobs, run_jobs, Finished, Job, Stopped};
 use super::{EXIT_INTERRUPTED, EXIT_INVALID_RUN, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE};
 use crate::cli::SweepArgs;
-use crate::scenario::{Scenario, ScenarioText};
+use crate::scenario::edit::ScenarioText;
+use crate::scenario::Scenario;
 use crate::vary::{grid, Point, Vary};
 
 /// Where a sweep goes without `--out`: `runs/sweep-UNIXTIME`.

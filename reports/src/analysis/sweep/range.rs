@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Manifest, SweepRun};
+use super::model::{Manifest, SweepRun};
 use crate::analysis::advice::{advise, Advice, AdviceError, AdviceOptions, RunData};
 
 /// The schema of the advice across a sweep, as `sweep-advice.json` holds it.

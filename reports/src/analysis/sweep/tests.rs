@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::analysis::advice::AdviceOptions;
+use crate::analysis::advice::{AdviceOptions, RunData};
 
 fn manifest(values: &[&str]) -> Manifest {
     let axis = Axis {
