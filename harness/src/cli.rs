@@ -108,7 +108,9 @@ pub enum Command {
     /// Turn a comparison into a decision: which strategy to use, on what evidence.
     ///
     /// Reads a comparison directory (OUT/NAME/run-K/summary.json, as compare writes it),
-    /// or runs a comparison of the scenario files first. Each strategy is judged on each
+    /// or runs a comparison of the scenario files first. Given a sweep directory (as sweep
+    /// writes it), advises on each point's comparison and says whether the recommendation
+    /// holds across the range or flips, and at which value (sweep-advice.md and .json). Each strategy is judged on each
     /// case (healthy, or a bad release) separately. --priority is a preset (zero-loss,
     /// zero-downtime, fast-update) or an ordered list of terms: METRIC (smaller is better;
     /// larger for expected, delivered, ok) or METRIC OP NUMBER, a limit every run must
@@ -274,8 +276,8 @@ pub struct SweepArgs {
 /// The flags of `harness advise`.
 #[derive(clap::Args, Debug)]
 pub struct AdviseArgs {
-    /// A comparison directory written by `harness compare`, or scenario files (TOML) to
-    /// compare first.
+    /// A comparison directory written by `harness compare`, a sweep directory written by
+    /// `harness sweep`, or scenario files (TOML) to compare first.
     #[arg(required = true, value_name = "DIR|SCENARIO")]
     pub inputs: Vec<PathBuf>,
     /// What matters, in order: a preset (zero-loss, zero-downtime, fast-update) or a
