@@ -87,6 +87,11 @@ pub enum Command {
         /// the built-in test function.
         #[arg(long, value_name = "PATH")]
         app_command: Option<PathBuf>,
+        /// Run local-platform scenarios on this platform instead: `sim` runs them in virtual
+        /// time, deterministically (the same seed gives the same run directory), in a fraction of
+        /// a second; `local` runs a sim scenario on the emulator.
+        #[arg(long, value_name = "local|sim")]
+        platform: Option<crate::platform::PlatformKind>,
     },
     /// Turn a comparison into a decision: which strategy to use, on what evidence.
     ///
@@ -213,6 +218,11 @@ pub struct RunArgs {
     /// METRIC:AMOUNT or METRIC:PERCENT%, comma-separated (e.g. lost:0,downtime.max_ms:20%).
     #[arg(long, value_name = "SPEC", requires = "baseline")]
     pub max_regression: Option<String>,
+    /// Run local-platform scenarios on this platform instead: `sim` runs them in virtual
+    /// time, deterministically (the same seed gives the same run directory), in a fraction of
+    /// a second; `local` runs a sim scenario on the emulator.
+    #[arg(long, value_name = "local|sim")]
+    pub platform: Option<crate::platform::PlatformKind>,
 }
 
 /// The flags of `harness advise`.
@@ -250,4 +260,9 @@ pub struct AdviseArgs {
     /// With scenario files: run this program as the function in every scenario.
     #[arg(long, value_name = "PATH")]
     pub app_command: Option<PathBuf>,
+    /// With scenario files: run local-platform scenarios on this platform instead: `sim` runs them in virtual
+    /// time, deterministically (the same seed gives the same run directory), in a fraction of
+    /// a second; `local` runs a sim scenario on the emulator.
+    #[arg(long, value_name = "local|sim")]
+    pub platform: Option<crate::platform::PlatformKind>,
 }

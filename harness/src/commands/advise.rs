@@ -99,12 +99,13 @@ fn comparison(args: &AdviseArgs) -> Result<PathBuf, u8> {
     let compare_flags = args.repeat.is_some()
         || args.time_scale.is_some()
         || args.jobs.is_some()
-        || args.app_command.is_some();
+        || args.app_command.is_some()
+        || args.platform.is_some();
     if let [dir] = args.inputs.as_slice() {
         if dir.is_dir() {
             if compare_flags {
                 errln!(
-                    "harness advise: --repeat, --time-scale, --jobs and --app-command apply to scenario files, not to a comparison directory"
+                    "harness advise: --repeat, --time-scale, --jobs, --app-command and --platform apply to scenario files, not to a comparison directory"
                 );
                 return Err(EXIT_USAGE);
             }
@@ -126,15 +127,14 @@ fn comparison(args: &AdviseArgs) -> Result<PathBuf, u8> {
         return Err(EXIT_USAGE);
     }
     let out = super::compare::default_out();
-    let code = super::compare::run_into(
-        &args.inputs,
-        args.repeat.unwrap_or(DEFAULT_REPEAT),
-        out.clone(),
-        args.time_scale,
-        args.jobs.unwrap_or(1),
-        args.app_command.clone(),
-        !args.json,
-    );
+    let settings = super::compare::Settings {
+        repeat: args.repeat.unwrap_or(DEFAULT_REPEAT),
+        time_scale: args.time_scale,
+        jobs: args.jobs.unwrap_or(1),
+        app_command: args.app_command.clone(),
+        platform: args.platform,
+    };
+    let code = super::compare::run_into(&args.inputs, out.clone(), &settings, !args.json);
     match code {
         // The comparison ran (a failed threshold or failed runs are the advice's to weigh).
         // Usage (2) and Ctrl-C (130) stop here, as does a comparison that wrote nothing.

@@ -13,16 +13,22 @@ use crate::run_plan::{resolve, PlanOptions, RunPlan};
 use crate::runner;
 use crate::scenario::Scenario;
 
-pub fn run(
-    paths: &[PathBuf],
-    repeat: u32,
-    out: Option<PathBuf>,
-    time_scale: Option<f64>,
-    jobs: usize,
-    app_command: Option<PathBuf>,
-) -> u8 {
+/// How a comparison runs its scenarios.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Runs per scenario.
+    pub repeat: u32,
+    pub time_scale: Option<f64>,
+    /// Runs at once.
+    pub jobs: usize,
+    pub app_command: Option<PathBuf>,
+    /// `--platform`: run the local platform's scenarios on this one.
+    pub platform: Option<crate::platform::PlatformKind>,
+}
+
+pub fn run(paths: &[PathBuf], out: Option<PathBuf>, settings: &Settings) -> u8 {
     let out = out.unwrap_or_else(default_out);
-    run_into(paths, repeat, out, time_scale, jobs, app_command, true)
+    run_into(paths, out, settings, true)
 }
 
 /// Where a comparison goes without `--out`: `runs/compare-UNIXTIME`.
@@ -32,15 +38,14 @@ pub fn default_out() -> PathBuf {
 
 /// [`run`] into the comparison directory `out`, printing the table on stdout only when
 /// `print` (`harness advise` runs a comparison, then advises on `out`).
-pub fn run_into(
-    paths: &[PathBuf],
-    repeat: u32,
-    out: PathBuf,
-    time_scale: Option<f64>,
-    jobs: usize,
-    app_command: Option<PathBuf>,
-    print: bool,
-) -> u8 {
+pub fn run_into(paths: &[PathBuf], out: PathBuf, settings: &Settings, print: bool) -> u8 {
+    let Settings {
+        repeat,
+        time_scale,
+        jobs,
+        ref app_command,
+        platform,
+    } = *settings;
     let mut scenarios = Vec::new();
     for path in paths {
         match Scenario::load(path) {
@@ -65,6 +70,7 @@ pub fn run_into(
     let options = PlanOptions {
         time_scale,
         app_command: app_command.as_deref(),
+        platform,
         ..PlanOptions::default()
     };
     let mut plans = Vec::new();
@@ -179,7 +185,19 @@ async fn execute(
             }
             bar.set_message(format!("{name} run {rep}"));
             let mut threshold_failures = Vec::new();
-            let outcome = match runner::run(plan.clone(), cancel.clone()).await {
+            let outcome = if runner::is_virtual(&plan) {
+                // A run in virtual time has a runtime of its own, paused, on a thread of
+                // its own: it must share its clock with nothing.
+                let (plan, cancel) = (plan.clone(), cancel.clone());
+                tokio::task::spawn_blocking(move || {
+                    runner::run_blocking(plan, cancel, runner::RunOptions::default())
+                })
+                .await
+                .unwrap_or_else(|e| Err(runner::RunError::Setup(format!("the run panicked: {e}"))))
+            } else {
+                runner::run(plan.clone(), cancel.clone()).await
+            };
+            let outcome = match outcome {
                 Ok(o) if o.interrupted => Err("interrupted".into()),
                 Ok(o) if !o.is_valid() => {
                     Err(format!("invalid run: {}", o.summary.invalid.join("; ")))

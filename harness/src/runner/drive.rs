@@ -220,6 +220,7 @@ fn start_probes(
         schedule.epoch_ns + probe_start.duration_since(schedule.epoch).as_nanos() as i64;
     let mut probe = probe_config(s, platform.front_door(), plan.timing.probe_timeout);
     probe.host = platform.front_door_host();
+    probe.net = sink.net.clone();
     if s.analysis.is_some() {
         probe.live = Some(live.clone());
     }
@@ -236,6 +237,7 @@ fn start_probes(
             plan.timing.probe_timeout,
         );
         control.connections = 1;
+        control.net = sink.net.clone();
         control.label = Some(reports::probe::CONTROL_SERIES.into());
         targets.push(control);
     }

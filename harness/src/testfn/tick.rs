@@ -213,8 +213,10 @@ pub(super) async fn replay_stash(state: &AppState) {
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
+    // In name order, not the file system's: a replay in virtual time is the same every time.
+    let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
@@ -307,7 +309,7 @@ pub(super) async fn submit_tries(
             version: c.version.as_str().into(),
             instance: Some(c.instance.as_str().into()),
             attempt: Some(attempt),
-            sent_ns: Some(sink::clock::now_ns()),
+            sent_ns: Some(c.place.clock.now_ns() as u64),
         };
         match state.client.post(&url).json(&item).send().await {
             Ok(resp) if resp.status().is_success() => {
@@ -316,7 +318,7 @@ pub(super) async fn submit_tries(
             }
             Ok(resp) if resp.status().is_client_error() => {
                 let status = resp.status();
-                let body = resp.text().await.unwrap_or_default();
+                let body = resp.text();
                 return Err(format!("the sink refused the item: {status} {body}"));
             }
             Ok(resp) => last_error = format!("the sink answered {}", resp.status()),
