@@ -94,6 +94,7 @@ impl Clock {
             let pacer = tokio::spawn(async move {
                 for i in 0u64.. {
                     tokio::select! {
+                        biased;
                         () = tokio::time::sleep_until(start + interval * i as u32) => tick(i),
                         () = stop.cancelled() => break,
                     }

@@ -246,6 +246,7 @@ impl Sink {
             tokio::time::sleep(drain_timeout).await;
         };
         let drain_timed_out = tokio::select! {
+            biased;
             served = serve => { served.map_err(SinkError::Serve)?; false }
             () = deadline => {
                 tracing::warn!(?drain_timeout, "requests still open after the drain timeout; closing");

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod advise;
+pub mod calibrate;
 pub mod check;
 pub mod compare;
 pub mod report;
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> ExitCode {
         ),
         Command::Advise(args) => advise::run(args),
         Command::Validate { scenarios } => validate::run(&scenarios),
+        Command::Calibrate { dirs, replay } => calibrate::run(&dirs, replay),
         Command::Run(args) => run::run(args),
         Command::Testfn(args) => match crate::testfn::main(args) {
             Ok(()) => EXIT_OK,

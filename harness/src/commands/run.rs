@@ -198,14 +198,28 @@ pub fn run(args: RunArgs) -> u8 {
 /// a run is not the same twice.
 fn replay_command(plan: &RunPlan) -> Option<String> {
     runner::is_virtual(plan).then(|| {
-        format!(
-            "harness run {} --platform {} --seed {} --time-scale {} --out {}-replay",
+        let mut command = format!(
+            "harness run {} --platform {} --seed {} --time-scale {}",
             shell_word(&plan.scenario_path),
             plan.scenario.platform.kind.as_str(),
             plan.seed,
             plan.time_scale,
-            shell_word(&plan.out_dir.display().to_string()),
-        )
+        );
+        // The same judgement: the thresholds and the baseline it was held to.
+        for t in &plan.extra_thresholds {
+            command += &format!(" --expect {}", shell_word(&t.to_string()));
+        }
+        if let Some(b) = &plan.baseline {
+            command += &format!(" --baseline {}", shell_word(&b.name));
+            if !b.max_regression.is_empty() {
+                command += &format!(" --max-regression {}", shell_word(&b.max_regression));
+            }
+        }
+        command += &format!(
+            " --out {}",
+            shell_word(&format!("{}-replay", plan.out_dir.display()))
+        );
+        command
     })
 }
 

@@ -144,6 +144,7 @@ async fn drive_until(
         failure
     } else {
         tokio::select! {
+            biased;
             () = platform.settle(plan.timing.settle) => failure,
             () = cancel.cancelled() => failure.or(Some(Failure::interrupted("settle"))),
         }
@@ -176,6 +177,7 @@ async fn deploy(
 ) -> Result<Schedule, Failure> {
     let s = &plan.scenario;
     tokio::select! {
+        biased;
         deployed = platform.deploy(&s.app.from, s.app.instances) => {
             deployed.map_err(|e| Failure::new("start", format!("{e:#}")))?
         }

@@ -99,6 +99,7 @@ async fn watch(state: &AppState) {
     let beat = state.config.heartbeat;
     loop {
         tokio::select! {
+            biased;
             () = tokio::time::sleep(if beat.is_zero() { Duration::from_secs(3600) } else { beat }) => {
                 if !beat.is_zero() {
                     let active = state.active.load(Ordering::SeqCst);
@@ -184,6 +185,7 @@ async fn process(state: &AppState, req: ProcRequest) -> (StatusCode, TickRespons
     let _active = Active::new(&state.active);
     let c = &state.config;
     let interrupted = tokio::select! {
+        biased;
         () = tokio::time::sleep(c.work.processing) => false,
         () = state.cancel.cancelled(), if c.work.on_cancel == OnCancel::Abandon => true,
     };

@@ -42,6 +42,7 @@ pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToke
                 break;
             }
             tokio::select! {
+                biased;
                 () = tokio::time::sleep(Duration::from_nanos(wait_ns as u64)) => {}
                 () = cancel.cancelled() => break,
             }
@@ -109,6 +110,7 @@ async fn hold_lease(
             tracing::info!(lease = %name, held = now_held, "lease");
         }
         tokio::select! {
+            biased;
             () = tokio::time::sleep(ttl / 3) => {}
             () = cancel.cancelled() => break,
         }

@@ -189,6 +189,7 @@ pub async fn run_with(
     match crash_after {
         None => serving.await?,
         Some(after) => tokio::select! {
+            biased;
             served = serving => served?,
             () = tokio::time::sleep(after) => {
                 tracing::error!("a bad release: it crashes");

@@ -41,6 +41,7 @@ pub(super) async fn tick_loop(state: &AppState, req: TickRequest) -> (StatusCode
         }
         let due = start + c.work.item_delay * n;
         let cancelled_while_waiting = tokio::select! {
+            biased;
             () = tokio::time::sleep_until(due) => false,
             () = cancel.cancelled() => true,
         };
@@ -49,6 +50,7 @@ pub(super) async fn tick_loop(state: &AppState, req: TickRequest) -> (StatusCode
         }
         if !c.work.processing.is_zero() {
             let interrupted = tokio::select! {
+                biased;
                 () = tokio::time::sleep(c.work.processing) => false,
                 () = cancel.cancelled() => true,
             };
@@ -63,6 +65,7 @@ pub(super) async fn tick_loop(state: &AppState, req: TickRequest) -> (StatusCode
         let submit = submit(state, "tick", req.m, u64::from(n));
         let result = if c.work.on_cancel == OnCancel::Abandon {
             tokio::select! {
+                biased;
                 r = submit => Some(r),
                 () = cancel.cancelled() => None,
             }

@@ -224,6 +224,7 @@ impl Launcher for InProcessLauncher {
                 };
                 let how = runtime.block_on(async move {
                     tokio::select! {
+                        biased;
                         r = crate::testfn::run_with(args, out, token, crate::testfn::Place::process()) => match r {
                             Ok(()) => "code=0".to_owned(),
                             Err(e) => {

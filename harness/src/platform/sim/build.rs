@@ -19,8 +19,13 @@ const PROCESS_STREAM: u64 = 0x7072_6f63;
 
 /// The in-memory network of the plan's run.
 pub fn network(plan: &RunPlan) -> Net {
-    let model = Model::default();
+    let model = model(plan);
     Net::Sim(SimNet::new(model.net_latency, plan.seed ^ NET_STREAM))
+}
+
+/// The scenario's model of the machine, or the default one.
+fn model(plan: &RunPlan) -> Model {
+    plan.scenario.platform.sim.clone().unwrap_or_default()
 }
 
 pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<LocalPlatform> {
@@ -37,7 +42,7 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<LocalPlatfo
     let launcher = SimLauncher::new(
         wiring.net.clone(),
         wiring.clock,
-        Model::default(),
+        model(plan),
         plan.seed ^ PROCESS_STREAM,
     );
     crate::platform::local::build::build_with(plan, wiring, Some(LaunchWith(Arc::new(launcher))))

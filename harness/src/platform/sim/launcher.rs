@@ -59,9 +59,18 @@ impl Launcher for SimLauncher {
         let (out, stdout) = stdout_pipe();
         let term = CancellationToken::new();
         let group = InstanceTasks::new();
-        let start = {
+        let (start, exit) = {
             let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-            self.model.process_start.sample(&mut rng)
+            // Drawn whether or not a replay replaces them, so a replay moves no other draw.
+            let (start, exit) = (
+                self.model.process_start.sample(&mut rng),
+                self.model.process_exit.sample(&mut rng),
+            );
+            let measured = self.model.instances.get(&args.instance);
+            (
+                measured.and_then(|m| m.start).map_or(start, |s| s.0),
+                measured.and_then(|m| m.exit).map_or(exit, |s| s.0),
+            )
         };
         let place = Place {
             net: self.net.clone(),
@@ -87,6 +96,7 @@ impl Launcher for SimLauncher {
                 .unwrap_or_else(|_| format!("signal={}", libc::SIGKILL));
             // A process that returns from main ends every thread it had.
             reaper.kill();
+            tokio::time::sleep(exit).await;
             let _ = exit_tx.send(how);
         });
         Ok(Launched {
