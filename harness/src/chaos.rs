@@ -61,6 +61,7 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
     /// Sleeps until `at`; false when the run ended first.
     async fn until(&self, at: Instant) -> bool {
         tokio::select! {
+            biased;
             () = tokio::time::sleep_until(at) => true,
             () = self.stop.cancelled() => false,
         }

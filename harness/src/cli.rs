@@ -136,6 +136,29 @@ pub enum Command {
     /// unless --app-command names another program; see the README's "The test function".
     #[command(disable_version_flag = true)]
     Testfn(crate::testfn::Args),
+    /// Fit the virtual-time platform's model to real runs: a profile for `--platform sim`.
+    ///
+    /// Reads run directories of any platform (the emulator's, a command platform's) and
+    /// prints, as TOML, the model of the machine the sim runs on: a process's start
+    /// (launch to main), the network's latency (one way) and a process's exit (to the
+    /// host seeing it), each the log-normal the runs' samples give, or with --replay one
+    /// run's own times in turn. A scenario names the file with [platform] profile = "FILE".
+    ///
+    /// Exit codes: 0 fitted; 2 a directory is not a run directory.
+    ///
+    /// Example:
+    ///   harness run scenarios/seed-swap.toml --time-scale 0.1 --out runs/cal-swap
+    ///   harness calibrate runs/cal-swap > runs/profile.toml
+    #[command(verbatim_doc_comment)]
+    Calibrate {
+        /// Run directories written by `harness run` or `harness compare`.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Replay one run's machine: each instance's start and exit as that run measured
+        /// them, by instance id, rather than a distribution fitted to them.
+        #[arg(long)]
+        replay: bool,
+    },
     /// Check a scenario file without running it.
     ///
     /// Exit codes: 0 valid; 2 invalid, with the file, line and key on stderr.
@@ -232,6 +255,11 @@ pub struct RunArgs {
     /// METRIC:AMOUNT or METRIC:PERCENT%, comma-separated (e.g. lost:0,downtime.max_ms:20%).
     #[arg(long, value_name = "SPEC", requires = "baseline")]
     pub max_regression: Option<String>,
+    /// Run local-platform scenarios on this platform instead: `sim` runs them in virtual
+    /// time, deterministically (the same seed gives the same run directory), in a fraction of
+    /// a second; `local` runs a sim scenario on the emulator.
+    #[arg(long, value_name = "local|sim")]
+    pub platform: Option<crate::platform::PlatformKind>,
 }
 
 /// How a batch of runs is run, for `compare` and `sweep` alike.
@@ -251,6 +279,11 @@ pub struct BatchArgs {
     /// the built-in test function.
     #[arg(long, value_name = "PATH")]
     pub app_command: Option<PathBuf>,
+    /// Run local-platform scenarios on this platform instead: `sim` runs them in virtual
+    /// time, deterministically (the same seed gives the same run directory), in a fraction of
+    /// a second; `local` runs a sim scenario on the emulator.
+    #[arg(long, value_name = "local|sim")]
+    pub platform: Option<crate::platform::PlatformKind>,
 }
 
 /// The flags of `harness sweep`.
@@ -308,4 +341,9 @@ pub struct AdviseArgs {
     /// With scenario files: run this program as the function in every scenario.
     #[arg(long, value_name = "PATH")]
     pub app_command: Option<PathBuf>,
+    /// With scenario files: run local-platform scenarios on this platform instead: `sim` runs them in virtual
+    /// time, deterministically (the same seed gives the same run directory), in a fraction of
+    /// a second; `local` runs a sim scenario on the emulator.
+    #[arg(long, value_name = "local|sim")]
+    pub platform: Option<crate::platform::PlatformKind>,
 }

@@ -17,6 +17,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// Where a run in virtual time starts: 2026-01-01T00:00:00Z, so that every timestamp it
+/// writes is the same from run to run.
+pub const VIRTUAL_EPOCH_NS: i64 = 1_767_225_600_000_000_000;
+
 /// The run's clock; cheap to copy.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
@@ -90,6 +94,7 @@ impl Clock {
             let pacer = tokio::spawn(async move {
                 for i in 0u64.. {
                     tokio::select! {
+                        biased;
                         () = tokio::time::sleep_until(start + interval * i as u32) => tick(i),
                         () = stop.cancelled() => break,
                     }

@@ -52,6 +52,9 @@ pub struct ProbeConfig {
     /// Names every probe's series (`conn`) instead of `reused`/`new`: the control probe's
     /// `control`.
     pub label: Option<String>,
+    /// The network the front door is on: on the virtual-time platform's, a probe is one
+    /// in-memory request (it has no connections to keep or lose).
+    pub net: crate::net::Net,
 }
 
 impl ProbeConfig {
@@ -69,6 +72,7 @@ impl ProbeConfig {
             expect_versions: None,
             live: None,
             label: None,
+            net: crate::net::Net::Machine,
         }
     }
 }
@@ -97,6 +101,8 @@ impl Series {
 
 struct Prober {
     config: ProbeConfig,
+    /// The client on the virtual-time platform's network, when the front door is on it.
+    sim_client: Option<crate::net::HttpClient>,
     clock: Clock,
     pool: Mutex<Pool>,
     /// One permit per connection of the reused series: a probe that finds every one busy
@@ -149,6 +155,10 @@ pub async fn run_all(
                 as usize;
         let prober = Arc::new(Prober {
             connections: Arc::new(Semaphore::new(config.connections.max(1) as usize)),
+            sim_client: config
+                .net
+                .is_sim()
+                .then(|| config.net.client(crate::net::ClientOptions::default())),
             config,
             clock,
             pool: Mutex::new(Pool::default()),
@@ -315,6 +325,9 @@ impl Prober {
     /// One request and its answer's status and body, on a pooled connection or a new one
     /// (the caller holds the reused series' connection permit).
     async fn exchange(&self, series: Series) -> Result<(u16, Bytes), Failed> {
+        if let Some(client) = &self.sim_client {
+            return self.exchange_sim(client).await;
+        }
         let (mut sender, pooled) = match series {
             Series::New => (self.connect().await?, false),
             Series::Reused => match self.take_ready().await {
@@ -352,6 +365,27 @@ impl Prober {
             self.pool.lock().expect("probe pool").idle.push(sender);
         }
         answer
+    }
+
+    /// One probe on the virtual-time platform's network.
+    async fn exchange_sim(&self, client: &crate::net::HttpClient) -> Result<(u16, Bytes), Failed> {
+        use crate::net::ErrorKind;
+        let host =
+            hyper::header::HeaderValue::from_str(&self.config.host).map_err(|_| Failed("io"))?;
+        let answer = client
+            .get(format!("http://{}{}", self.config.addr, self.config.path))
+            .header(hyper::header::HOST, host)
+            .send()
+            .await
+            .map_err(|e| match e.kind {
+                ErrorKind::Connect => Failed("refused"),
+                ErrorKind::Timeout => Failed("timeout"),
+                ErrorKind::Body => Failed("reset"),
+                ErrorKind::Other => Failed("io"),
+            })?;
+        let mut body = answer.bytes().clone();
+        body.truncate(MAX_BODY_BYTES);
+        Ok((answer.status().as_u16(), body))
     }
 
     /// An idle connection that can take a request now. hyper refuses a second request until

@@ -11,6 +11,7 @@ use reports::Summary;
 
 use crate::app::AppProgram;
 use crate::duration::TimeScale;
+use crate::platform::PlatformKind;
 use crate::scenario::Scenario;
 use crate::scenario::ScheduledFault;
 use crate::strategy::Plan;
@@ -226,6 +227,8 @@ pub struct PlanOptions<'a> {
     pub expect: &'a [String],
     pub baseline: Option<&'a str>,
     pub max_regression: Option<&'a str>,
+    /// Runs a local-platform scenario on this platform instead (`--platform sim`).
+    pub platform: Option<PlatformKind>,
 }
 
 /// Resolves one run from a scenario file and the command line, with no I/O but reading a
@@ -243,6 +246,14 @@ pub fn resolve(
             .map_err(|e| format!("--expect {text:?}: {} at byte {}", e.what, e.at))?;
         extra_thresholds.push(t);
     }
+    let moved;
+    let scenario = match o.platform {
+        Some(kind) if kind != scenario.platform.kind => {
+            moved = on_platform(path, scenario, kind)?;
+            &moved
+        }
+        _ => scenario,
+    };
     let time_scale = o.time_scale.unwrap_or(scenario.time_scale);
     if !(time_scale > 0.0 && time_scale.is_finite()) {
         return Err("--time-scale must be a positive number".into());
@@ -290,6 +301,39 @@ pub fn resolve(
     plan.extra_thresholds = extra_thresholds;
     plan.baseline = baseline;
     Ok(plan)
+}
+
+/// The scenario on platform `kind` (`--platform`), checked again against that platform's
+/// capabilities. Only the local emulator's scenarios move, between it and the virtual-time
+/// platform: both run the harness's own instances, and a command platform's scenario
+/// names commands that only its platform runs.
+fn on_platform(path: &Path, scenario: &Scenario, kind: PlatformKind) -> Result<Scenario, String> {
+    let movable = |k: PlatformKind| matches!(k, PlatformKind::Local | PlatformKind::Sim);
+    if !movable(kind) || !movable(scenario.platform.kind) {
+        return Err(format!(
+            "--platform {}: {} runs on the {} platform; only the local platform's scenarios \
+             run on another (local or sim)",
+            kind.as_str(),
+            path.display(),
+            scenario.platform.kind.as_str()
+        ));
+    }
+    let mut moved = scenario.clone();
+    moved.platform.kind = kind;
+    let refused = |key: String, why: String| {
+        format!(
+            "--platform {}: {}: key `{key}`: {why}",
+            kind.as_str(),
+            path.display()
+        )
+    };
+    moved
+        .validate()
+        .map_err(|(k, why)| refused(k.to_owned(), why))?;
+    moved
+        .validate_faults()
+        .map_err(|(i, k, why)| refused(format!("faults[{i}].{k}"), why))?;
+    Ok(moved)
 }
 
 /// Refuses a run whose probes would not fit in `probes.csv` as the reports load it

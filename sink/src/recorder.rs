@@ -161,17 +161,39 @@ enum Message {
 /// The handle request handlers use to record rows. Cheap to clone.
 #[derive(Clone)]
 pub struct RecorderHandle {
-    tx: mpsc::Sender<Message>,
+    via: Via,
+}
+
+#[derive(Clone)]
+enum Via {
+    /// To the writer thread.
+    Thread(mpsc::Sender<Message>),
+    /// Written by the request's own task (see [`Recorder::open_inline`]).
+    Inline(Arc<std::sync::Mutex<Option<Writer>>>),
 }
 
 impl RecorderHandle {
     /// Records `rows`; returns once they are written (and synced, per the policy).
     pub async fn record(&self, rows: Rows) -> Result<(), RecordError> {
-        let (ack_tx, ack_rx) = oneshot::channel();
-        self.tx
-            .send(Message::Write(rows, ack_tx))
-            .await
-            .map_err(|_| RecordError::Closed)?;
+        let (ack_tx, mut ack_rx) = oneshot::channel();
+        match &self.via {
+            Via::Thread(tx) => tx
+                .send(Message::Write(rows, ack_tx))
+                .await
+                .map_err(|_| RecordError::Closed)?,
+            Via::Inline(writer) => {
+                let mut writer = writer.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(writer) = writer.as_mut() else {
+                    return Err(RecordError::Closed);
+                };
+                writer.write_group(&mut vec![(rows, ack_tx)]);
+                return match ack_rx.try_recv() {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(why)) => Err(RecordError::Failed(why.to_string())),
+                    Err(_) => Err(RecordError::Closed),
+                };
+            }
+        }
         match ack_rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(why)) => Err(RecordError::Failed(why.to_string())),
@@ -198,6 +220,53 @@ impl Recorder {
         queue_capacity: usize,
         append: bool,
     ) -> Result<Recorder, RecordError> {
+        let (writer, path) = Writer::open(dir, policy, append)?;
+        let stats = writer.stats.clone();
+        let open_err = |source| RecordError::Open {
+            path: path.clone(),
+            source,
+        };
+        let (tx, rx) = mpsc::channel(queue_capacity.max(1));
+        let thread = std::thread::Builder::new()
+            .name("sink-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(open_err)?;
+        Ok(Recorder {
+            handle: RecorderHandle {
+                via: Via::Thread(tx),
+            },
+            stats,
+            path,
+            thread: Some(thread),
+        })
+    }
+
+    /// [`Recorder::open`] with no writer thread: each request writes its rows itself, under a
+    /// lock, before it is answered. For a simulation on a runtime whose clock is paused,
+    /// where a request waiting on another thread would let virtual time jump ahead.
+    pub fn open_inline(
+        dir: &Path,
+        policy: FsyncPolicy,
+        append: bool,
+    ) -> Result<Recorder, RecordError> {
+        let (writer, path) = Writer::open(dir, policy, append)?;
+        Ok(Recorder {
+            stats: writer.stats.clone(),
+            handle: RecorderHandle {
+                via: Via::Inline(Arc::new(std::sync::Mutex::new(Some(writer)))),
+            },
+            path,
+            thread: None,
+        })
+    }
+}
+
+impl Writer {
+    fn open(
+        dir: &Path,
+        policy: FsyncPolicy,
+        append: bool,
+    ) -> Result<(Writer, PathBuf), RecordError> {
         let path = dir.join(ARRIVALS_FILE);
         let open_err = |source| RecordError::Open {
             path: path.clone(),
@@ -258,28 +327,20 @@ impl Recorder {
         stats
             .torn_bytes_cut
             .store(torn, std::sync::atomic::Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(queue_capacity.max(1));
         let writer = Writer {
             file,
             policy,
-            stats: stats.clone(),
+            stats,
             keys: HashMap::new(),
             source_ids: HashMap::new(),
             failed: None,
             buf: Vec::with_capacity(1 << 20),
         };
-        let thread = std::thread::Builder::new()
-            .name("sink-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(open_err)?;
-        Ok(Recorder {
-            handle: RecorderHandle { tx },
-            stats,
-            path,
-            thread: Some(thread),
-        })
+        Ok((writer, path))
     }
+}
 
+impl Recorder {
     pub fn handle(&self) -> RecorderHandle {
         self.handle.clone()
     }
@@ -295,8 +356,15 @@ impl Recorder {
     /// Stops the writer after every message already queued, syncs the file and waits for it.
     /// Messages sent after this are answered with [`RecordError::Closed`], never lost silently.
     pub async fn close(mut self) -> io::Result<()> {
+        let tx = match &self.handle.via {
+            Via::Thread(tx) => tx,
+            Via::Inline(writer) => {
+                let writer = writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+                return writer.map_or(Ok(()), |w| w.file.sync_all());
+            }
+        };
         // The queue may be full of writes; Close waits its turn behind them.
-        let _ = self.handle.tx.send(Message::Close).await;
+        let _ = tx.send(Message::Close).await;
         let thread = self.thread.take().expect("closed once");
         tokio::task::spawn_blocking(move || thread.join())
             .await

@@ -82,6 +82,9 @@ pub struct Config {
     /// only).
     pub token: Option<String>,
     pub clock: Arc<dyn Clock>,
+    /// Write arrivals in the request's own task rather than on a writer thread (see
+    /// [`Recorder::open_inline`]): a simulation's runtime must never wait on another thread.
+    pub inline_writer: bool,
 }
 
 impl Config {
@@ -97,6 +100,7 @@ impl Config {
             append: false,
             token: None,
             clock: Arc::new(SystemClock),
+            inline_writer: false,
         }
     }
 }
@@ -136,6 +140,8 @@ struct AppState {
     events: Arc<EventLog>,
     leases: Arc<Leases>,
     token: Option<String>,
+    /// Events are written in the request's task too (see [`Config::inline_writer`]).
+    inline_writer: bool,
 }
 
 /// An opened sink: `arrivals.csv` and `events.csv` exist and the writer runs, but nothing
@@ -149,12 +155,16 @@ pub struct Sink {
 
 impl Sink {
     pub fn open(config: Config) -> Result<Sink, SinkError> {
-        let recorder = Recorder::open(
-            &config.dir,
-            config.fsync,
-            config.queue_capacity,
-            config.append,
-        )?;
+        let recorder = if config.inline_writer {
+            Recorder::open_inline(&config.dir, config.fsync, config.append)?
+        } else {
+            Recorder::open(
+                &config.dir,
+                config.fsync,
+                config.queue_capacity,
+                config.append,
+            )?
+        };
         let events = EventLog::open(&config.dir, config.append).map_err(SinkError::Events)?;
         Ok(Sink {
             recorder,
@@ -179,6 +189,7 @@ impl Sink {
             events: self.events.clone(),
             leases: self.leases.clone(),
             token: self.config.token.clone(),
+            inline_writer: self.config.inline_writer,
         });
         let protected = Router::new()
             .route(
@@ -235,6 +246,7 @@ impl Sink {
             tokio::time::sleep(drain_timeout).await;
         };
         let drain_timed_out = tokio::select! {
+            biased;
             served = serve => { served.map_err(SinkError::Serve)?; false }
             () = deadline => {
                 tracing::warn!(?drain_timeout, "requests still open after the drain timeout; closing");
@@ -248,6 +260,27 @@ impl Sink {
             stats: stats.snapshot(),
             arrivals_path,
             drain_timed_out,
+        })
+    }
+}
+
+impl Sink {
+    /// Serves the sink's routes through `mount`, a transport of the caller's (a simulation's
+    /// in-memory network), which serves them until its own shutdown and returns once the open
+    /// requests are answered; then closes the recorder as [`Sink::serve`] does.
+    pub async fn serve_mounted<F, Fut>(self, mount: F) -> Result<Summary, SinkError>
+    where
+        F: FnOnce(Router) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        mount(self.router()).await;
+        let stats = self.recorder.stats();
+        let arrivals_path = self.recorder.path().to_owned();
+        self.recorder.close().await.map_err(SinkError::Close)?;
+        Ok(Summary {
+            stats: stats.snapshot(),
+            arrivals_path,
+            drain_timed_out: false,
         })
     }
 }
@@ -430,7 +463,11 @@ async fn post_events(State(state): State<Arc<AppState>>, request: Request) -> Re
     };
     let events = state.events.clone();
     let count = rows.len();
-    let written = tokio::task::spawn_blocking(move || events.append(recv_ns, &rows)).await;
+    let written = if state.inline_writer {
+        Ok(events.append(recv_ns, &rows))
+    } else {
+        tokio::task::spawn_blocking(move || events.append(recv_ns, &rows)).await
+    };
     match written {
         Ok(Ok(())) => {
             state

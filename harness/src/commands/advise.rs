@@ -165,12 +165,13 @@ fn comparison(args: &AdviseArgs) -> Result<PathBuf, u8> {
     let compare_flags = args.repeat.is_some()
         || args.time_scale.is_some()
         || args.jobs.is_some()
-        || args.app_command.is_some();
+        || args.app_command.is_some()
+        || args.platform.is_some();
     if let [dir] = args.inputs.as_slice() {
         if dir.is_dir() {
             if compare_flags {
                 errln!(
-                    "harness advise: --repeat, --time-scale, --jobs and --app-command apply to scenario files, not to a comparison directory"
+                    "harness advise: --repeat, --time-scale, --jobs, --app-command and --platform apply to scenario files, not to a comparison directory"
                 );
                 return Err(EXIT_USAGE);
             }
@@ -197,6 +198,7 @@ fn comparison(args: &AdviseArgs) -> Result<PathBuf, u8> {
         time_scale: args.time_scale,
         jobs: args.jobs.unwrap_or(1),
         app_command: args.app_command.clone(),
+        platform: args.platform,
     };
     let code = super::compare::run_into(&args.inputs, out.clone(), &batch, !args.json);
     match code {

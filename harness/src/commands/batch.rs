@@ -22,6 +22,7 @@ impl BatchArgs {
         PlanOptions {
             time_scale: self.time_scale,
             app_command: self.app_command.as_deref(),
+            platform: self.platform,
             ..PlanOptions::default()
         }
     }
@@ -164,7 +165,19 @@ async fn one(job: Job, cancel: &CancellationToken, bar: &indicatif::ProgressBar)
     bar.set_message(label);
     let mut threshold_failures = Vec::new();
     let mut summary = None;
-    let outcome = match runner::run(plan.clone(), cancel.clone()).await {
+    let outcome = if runner::is_virtual(&plan) {
+        // A run in virtual time has a runtime of its own, paused, on a thread of its own:
+        // it must share its clock with nothing.
+        let (plan, cancel) = (plan.clone(), cancel.clone());
+        tokio::task::spawn_blocking(move || {
+            runner::run_blocking(plan, cancel, runner::RunOptions::default())
+        })
+        .await
+        .unwrap_or_else(|e| Err(runner::RunError::Setup(format!("the run panicked: {e}"))))
+    } else {
+        runner::run(plan.clone(), cancel.clone()).await
+    };
+    let outcome = match outcome {
         Ok(o) if o.interrupted => Err("interrupted".into()),
         Ok(o) if !o.is_valid() => {
             let why = format!("invalid run: {}", o.summary.invalid.join("; "));

@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command};
 
 pub mod advise;
 pub mod batch;
+pub mod calibrate;
 pub mod check;
 pub mod compare;
 pub mod report;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sweep(args) => sweep::run(args),
         Command::Advise(args) => advise::run(args),
         Command::Validate { scenarios } => validate::run(&scenarios),
+        Command::Calibrate { dirs, replay } => calibrate::run(&dirs, replay),
         Command::Run(args) => run::run(args),
         Command::Testfn(args) => match crate::testfn::main(args) {
             Ok(()) => EXIT_OK,

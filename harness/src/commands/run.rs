@@ -119,6 +119,7 @@ pub fn run(args: RunArgs) -> u8 {
         expect: &args.expect,
         baseline: args.baseline.as_deref(),
         max_regression: args.max_regression.as_deref(),
+        platform: args.platform,
     };
     let plan = match resolve(&args.scenario, &scenario, out_dir.clone(), &options) {
         Ok(p) => p,
@@ -127,10 +128,8 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let replay = replay_command(&plan);
+    let runtime = match runner::runtime_for(&plan) {
         Ok(r) => r,
         Err(e) => {
             errln!("harness run: starting the runtime: {e}");
@@ -157,12 +156,14 @@ pub fn run(args: RunArgs) -> u8 {
                 out_dir.display()
             );
         }
-        let (progress, options) = if !quiet && !args.json {
+        // A run in virtual time is over before a bar would be drawn.
+        let (progress, options) = if !quiet && !args.json && !runner::is_virtual(&plan) {
             progress_bar(&plan)
         } else {
             Default::default()
         };
-        let result = runner::run_with(plan, crate::clock::Clock::system(), cancel, options).await;
+        let clock = runner::clock_for(&plan);
+        let result = runner::run_with(plan, clock, cancel, options).await;
         progress.finish();
         result
     });
@@ -178,6 +179,9 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     report(&args, &outcome, &out_dir);
+    if let Some(replay) = replay.filter(|_| !outcome.is_valid() || outcome.failed_a_check()) {
+        errln!("harness run: replay this run exactly with:\n  {replay}");
+    }
     if outcome.interrupted {
         EXIT_INTERRUPTED
     } else if !outcome.is_valid() {
@@ -186,6 +190,46 @@ pub fn run(args: RunArgs) -> u8 {
         EXIT_THRESHOLD
     } else {
         EXIT_OK
+    }
+}
+
+/// The command that replays a run in virtual time exactly (the same seed, time scale and
+/// platform give the same run), for a run that failed; `None` on the machine's clock, where
+/// a run is not the same twice.
+fn replay_command(plan: &RunPlan) -> Option<String> {
+    runner::is_virtual(plan).then(|| {
+        let mut command = format!(
+            "harness run {} --platform {} --seed {} --time-scale {}",
+            shell_word(&plan.scenario_path),
+            plan.scenario.platform.kind.as_str(),
+            plan.seed,
+            plan.time_scale,
+        );
+        // The same judgement: the thresholds and the baseline it was held to.
+        for t in &plan.extra_thresholds {
+            command += &format!(" --expect {}", shell_word(&t.to_string()));
+        }
+        if let Some(b) = &plan.baseline {
+            command += &format!(" --baseline {}", shell_word(&b.name));
+            if !b.max_regression.is_empty() {
+                command += &format!(" --max-regression {}", shell_word(&b.max_regression));
+            }
+        }
+        command += &format!(
+            " --out {}",
+            shell_word(&format!("{}-replay", plan.out_dir.display()))
+        );
+        command
+    })
+}
+
+/// `text` as one word for a POSIX shell.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 

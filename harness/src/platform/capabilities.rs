@@ -16,6 +16,21 @@ pub enum PlatformKind {
     Local,
     /// A real platform through the user's commands (`platform/command`).
     Command,
+    /// The local emulator's parts in virtual time, on an in-memory network (`platform/sim`).
+    Sim,
+}
+
+impl std::str::FromStr for PlatformKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local" => Ok(PlatformKind::Local),
+            "command" => Ok(PlatformKind::Command),
+            "sim" => Ok(PlatformKind::Sim),
+            other => Err(format!("expected local, command or sim, got {other:?}")),
+        }
+    }
 }
 
 impl PlatformKind {
@@ -24,6 +39,7 @@ impl PlatformKind {
         match self {
             PlatformKind::Local => "local",
             PlatformKind::Command => "command",
+            PlatformKind::Sim => "sim",
         }
     }
 }
@@ -86,6 +102,12 @@ pub struct Capabilities {
     pub probe_path_prefix: Option<&'static str>,
     /// The network to the front door is real: a probe's timeout is real time, not scaled.
     pub real_network: bool,
+    /// A proxy can stand between the apps and the sink on its network (the sink-path
+    /// faults: latency, http_error, reset, blackhole, fail_first, bandwidth).
+    pub sink_path_faults: bool,
+    /// Its runs happen in virtual time ([`crate::clock::Clock::starting_at`]) on a runtime of
+    /// their own whose clock is paused: the same every time, and as fast as the work allows.
+    pub virtual_time: bool,
 }
 
 /// Where the true end of an update is known from.

@@ -23,6 +23,7 @@ pub mod command;
 pub mod kind;
 pub mod local;
 pub mod process_group;
+pub mod sim;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -66,6 +67,8 @@ pub struct Wiring {
     /// Where the apps send their items (the sink, or the fault proxy in front of it).
     pub sink_url: String,
     pub sink_token: Option<String>,
+    /// The network the run's parts talk on: the machine's, or the virtual-time platform's.
+    pub net: crate::net::Net,
 }
 
 /// The seam between the runner and a platform.

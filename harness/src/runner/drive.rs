@@ -144,6 +144,7 @@ async fn drive_until(
         failure
     } else {
         tokio::select! {
+            biased;
             () = platform.settle(plan.timing.settle) => failure,
             () = cancel.cancelled() => failure.or(Some(Failure::interrupted("settle"))),
         }
@@ -176,6 +177,7 @@ async fn deploy(
 ) -> Result<Schedule, Failure> {
     let s = &plan.scenario;
     tokio::select! {
+        biased;
         deployed = platform.deploy(&s.app.from, s.app.instances) => {
             deployed.map_err(|e| Failure::new("start", format!("{e:#}")))?
         }
@@ -220,6 +222,7 @@ fn start_probes(
         schedule.epoch_ns + probe_start.duration_since(schedule.epoch).as_nanos() as i64;
     let mut probe = probe_config(s, platform.front_door(), plan.timing.probe_timeout);
     probe.host = platform.front_door_host();
+    probe.net = sink.net.clone();
     if s.analysis.is_some() {
         probe.live = Some(live.clone());
     }
@@ -236,6 +239,7 @@ fn start_probes(
             plan.timing.probe_timeout,
         );
         control.connections = 1;
+        control.net = sink.net.clone();
         control.label = Some(reports::probe::CONTROL_SERIES.into());
         targets.push(control);
     }

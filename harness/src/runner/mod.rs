@@ -82,6 +82,51 @@ pub async fn run(plan: RunPlan, cancel: CancellationToken) -> Result<RunOutcome,
     run_with(plan, Clock::system(), cancel, RunOptions::default()).await
 }
 
+/// Whether the plan's platform runs in virtual time, on a runtime of its own.
+pub fn is_virtual(plan: &RunPlan) -> bool {
+    plan.scenario.capabilities().virtual_time
+}
+
+/// The runtime a plan's run needs: the machine's, with a thread per core; or, for a platform
+/// in virtual time, one thread whose clock is paused, so that nothing but the run's own
+/// order decides what happens when, and the run is the same every time.
+pub fn runtime_for(plan: &RunPlan) -> std::io::Result<tokio::runtime::Runtime> {
+    if is_virtual(plan) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }
+}
+
+/// The plan's clock, read on the runtime [`runtime_for`] gave: virtual time from
+/// [`crate::clock::VIRTUAL_EPOCH_NS`], or the machine's.
+pub fn clock_for(plan: &RunPlan) -> Clock {
+    if is_virtual(plan) {
+        Clock::starting_at(crate::clock::VIRTUAL_EPOCH_NS)
+    } else {
+        Clock::system()
+    }
+}
+
+/// Runs `plan` on a runtime of its own ([`runtime_for`]), blocking the calling thread.
+pub fn run_blocking(
+    plan: RunPlan,
+    cancel: CancellationToken,
+    options: RunOptions,
+) -> Result<RunOutcome, RunError> {
+    let runtime =
+        runtime_for(&plan).map_err(|e| RunError::Setup(format!("starting the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let clock = clock_for(&plan);
+        run_with(plan, clock, cancel, options).await
+    })
+}
+
 /// What a caller may add to a run.
 #[derive(Default)]
 pub struct RunOptions {
@@ -176,7 +221,8 @@ async fn measure(
         failure: Some(Failure::new("setup", e)),
         ..Measured::default()
     };
-    let sink = match SinkSide::start(plan, ledger, clock).await {
+    let net = kind::network(plan);
+    let sink = match SinkSide::start(plan, ledger, clock, &net).await {
         Ok(s) => s,
         Err(e) => return setup_failed(e),
     };
@@ -185,6 +231,7 @@ async fn measure(
         clock,
         sink_url: sink.app_url.clone(),
         sink_token: sink.token.clone(),
+        net: net.clone(),
     };
     let built = match factory {
         Some(build) => build(wiring),

@@ -50,6 +50,7 @@ pub async fn roll_back_when_asked(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let by = loop {
         tokio::select! {
+            biased;
             () = tokio::time::sleep_until(manual.unwrap_or(far)), if manual.is_some() => {
                 break "manual";
             }

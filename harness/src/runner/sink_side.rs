@@ -13,6 +13,7 @@ use super::measured::Measured;
 use crate::clock::Clock;
 use crate::fault_proxy::FaultProxy;
 use crate::ledger::Ledger;
+use crate::net::{Listener, Net};
 use crate::run_plan::RunPlan;
 
 /// Connections the in-process sink serves at once: every instance alive at once (up to
@@ -29,6 +30,8 @@ pub struct SinkSide {
     pub token: Option<String>,
     /// Where the control probe reaches it directly (its `/health`).
     pub control: SocketAddr,
+    /// The network the run talks on, which the sink serves on.
+    pub net: Net,
     /// The fault proxy in front of it, when the run has sink-path faults.
     pub proxy: Option<FaultProxy>,
     /// Cancelled when the sink stops before the run asked it to.
@@ -49,11 +52,16 @@ type SinkEnded = Result<Result<sink::Summary, sink::SinkError>, tokio::task::Joi
 impl SinkSide {
     /// Starts the sink (and the proxy the scenario's faults need); the sink's death before
     /// the run asks it to stop goes into the ledger (`sink_died`) and cancels `died`.
-    pub async fn start(plan: &RunPlan, ledger: &Ledger, clock: Clock) -> Result<SinkSide, String> {
+    pub async fn start(
+        plan: &RunPlan,
+        ledger: &Ledger,
+        clock: Clock,
+        net: &Net,
+    ) -> Result<SinkSide, String> {
         let s = &plan.scenario;
         let listen = s.sink.listen.as_deref().unwrap_or("127.0.0.1:0");
         let token = s.sink.token()?;
-        let listener = tokio::net::TcpListener::bind(listen)
+        let listener = Listener::bind(net, listen)
             .await
             .map_err(|e| format!("binding the sink's listener on {listen}: {e}"))?;
         let addr = listener
@@ -66,9 +74,21 @@ impl SinkSide {
         config.clock = Arc::new(clock);
         config.token = token.clone();
         config.max_connections = SINK_MAX_CONNECTIONS;
+        if net.is_sim() {
+            // In virtual time nothing may wait on another thread, and a simulated run's file
+            // has no power cut to survive.
+            config.inline_writer = true;
+            config.fsync = sink::FsyncPolicy::Never;
+        }
         let sink = sink::Sink::open(config).map_err(|e| format!("opening the sink: {e}"))?;
         let stop = CancellationToken::new();
-        let serve = tokio::spawn(sink.serve(listener, stop.clone().cancelled_owned()));
+        let shutdown = stop.clone().cancelled_owned();
+        let serve = match listener {
+            Listener::Tcp(l) => tokio::spawn(sink.serve(l, shutdown)),
+            Listener::Sim(l) => {
+                tokio::spawn(sink.serve_mounted(move |router| l.serve(router, shutdown)))
+            }
+        };
         let abort = serve.abort_handle();
         let died = CancellationToken::new();
         let task = tokio::spawn(watch(serve, stop.clone(), died.clone(), ledger.clone()));
@@ -80,6 +100,7 @@ impl SinkSide {
                 .unwrap_or_else(|| format!("http://{addr}")),
             token,
             control: connectable(addr),
+            net: net.clone(),
             proxy: None,
             died,
             abort,
@@ -91,6 +112,10 @@ impl SinkSide {
         // Sink-path faults need a proxy between the apps and the sink: the apps are given
         // its address instead of the sink's.
         if s.has_sink_faults() {
+            if net.is_sim() {
+                side.stop_quietly().await;
+                return Err("sink-path faults need the machine's network (a real proxy)".into());
+            }
             let bound = tokio::net::TcpListener::bind("127.0.0.1:0").await;
             let listener = match bound {
                 Ok(l) => l,

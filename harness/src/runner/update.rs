@@ -86,6 +86,7 @@ async fn await_update(
     let end = schedule.epoch + plan.timing.duration;
     let mut done = false;
     tokio::select! {
+        biased;
         () = tokio::time::sleep_until(end) => {}
         joined = &mut *update => {
             if let Some(f) = failed(joined) {
@@ -100,6 +101,7 @@ async fn await_update(
     }
     if !done {
         tokio::select! {
+            biased;
             joined = &mut *update => {
                 if let Some(f) = failed(joined) {
                     return Some(f);
@@ -119,6 +121,7 @@ async fn await_update(
 /// Sleeps until `at`, or returns false if the run was cancelled first.
 pub async fn sleep_until(at: Instant, cancel: &CancellationToken) -> bool {
     tokio::select! {
+        biased;
         () = tokio::time::sleep_until(at) => true,
         () = cancel.cancelled() => false,
     }

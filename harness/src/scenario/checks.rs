@@ -12,7 +12,7 @@ use crate::duration::Span;
 
 impl Scenario {
     /// The checks serde cannot make: ranges, orders, names, and which sections belong.
-    pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if !(self.time_scale > 0.0 && self.time_scale.is_finite()) {
             return Err(("time_scale", "must be a positive number".into()));
         }
@@ -377,7 +377,7 @@ impl Scenario {
     }
 
     /// Checks every `[[faults]]` entry: the index, the key and why.
-    pub(super) fn validate_faults(&self) -> Result<(), (usize, &'static str, String)> {
+    pub fn validate_faults(&self) -> Result<(), (usize, &'static str, String)> {
         for (i, f) in self.faults.iter().enumerate() {
             f.validate(self.run.duration)
                 .map_err(|(key, why)| (i, key, why))?;
@@ -390,6 +390,19 @@ impl Scenario {
                          platform takes the sink-path faults (latency, http_error, reset, \
                          blackhole, fail_first, bandwidth)",
                         f.kind()
+                    ),
+                ));
+            }
+            if f.on_sink_path() && !self.capabilities().sink_path_faults {
+                return Err((
+                    i,
+                    "kind",
+                    format!(
+                        "a {} fault needs a proxy on the machine's network between the apps \
+                         and the sink; the {} platform has none (run it on the local \
+                         platform)",
+                        f.kind(),
+                        self.platform.kind.as_str()
                     ),
                 ));
             }

@@ -290,6 +290,24 @@ impl Scenario {
         if scenario.name.is_none() {
             scenario.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }
+        if let Some(profile) = scenario.platform.profile.take() {
+            if scenario.platform.sim.is_some() {
+                return Err(err(
+                    line_of("platform.profile"),
+                    Some("platform.profile".into()),
+                    "give the model inline ([platform.sim]) or in a profile file, not both".into(),
+                ));
+            }
+            let file = path.parent().unwrap_or(Path::new(".")).join(&profile);
+            let model = crate::platform::sim::Model::load(&file).map_err(|e| {
+                err(
+                    line_of("platform.profile"),
+                    Some("platform.profile".into()),
+                    e,
+                )
+            })?;
+            scenario.platform.sim = Some(model);
+        }
         if let Err((key, message)) = scenario.validate() {
             return Err(err(line_of(key), Some(key.to_owned()), message));
         }

@@ -327,6 +327,12 @@ pub struct PlatformSection {
     pub timeout: Option<Span>,
     /// How often `status` is polled. Real time (default 250 ms).
     pub status_interval: Option<Span>,
+    /// The virtual-time platform's model of the machine (`kind = "sim"`), inline:
+    /// `[platform.sim]` with `process_start`, `net_latency`, `process_exit`.
+    pub sim: Option<crate::platform::sim::Model>,
+    /// A file holding that model (`harness calibrate` writes one), relative to the scenario
+    /// file; read when the scenario is loaded, and written inline in the scenario as run.
+    pub profile: Option<String>,
 }
 
 impl PlatformSection {

@@ -41,7 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// replaying the stash in the background while in `Normal` mode. `started_ns` is when the
 /// process started (before its cold start).
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: crate::net::Listener,
     config: Config,
     started_ns: u64,
     cancel: CancellationToken,
@@ -50,20 +50,18 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     state.lifecycle.post(
         names::STARTED,
-        serde_json::json!({"pid": std::process::id(), "process_start_ns": started_ns}),
+        serde_json::json!({"pid": state.config.place.pid, "process_start_ns": started_ns}),
     );
     state
         .lifecycle
         .post(names::READY, serde_json::json!({"addr": addr.to_string()}));
     let watcher = state.clone();
-    let witness = tokio::spawn(async move { watch(&watcher).await });
-    let own_timer = state
-        .config
-        .own_timer
-        .clone()
-        .map(|timer| tokio::spawn(own_timer::run(state.clone(), timer, cancel.clone())));
+    let witness = crate::instance_tasks::spawn(async move { watch(&watcher).await });
+    let own_timer = state.config.own_timer.clone().map(|timer| {
+        crate::instance_tasks::spawn(own_timer::run(state.clone(), timer, cancel.clone()))
+    });
     let replayer = state.clone();
-    let replay = tokio::spawn(async move {
+    let replay = crate::instance_tasks::spawn(async move {
         let every = replayer
             .config
             .work
@@ -79,9 +77,7 @@ pub async fn serve(
             tokio::time::sleep(every).await;
         }
     });
-    let result = axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await;
+    let result = crate::net::serve(listener, router(state.clone()), cancel.cancelled_owned()).await;
     replay.abort();
     // The runs the function's own timer started end as the cancellation says, like any.
     if let Some(t) = own_timer {
@@ -103,6 +99,7 @@ async fn watch(state: &AppState) {
     let beat = state.config.heartbeat;
     loop {
         tokio::select! {
+            biased;
             () = tokio::time::sleep(if beat.is_zero() { Duration::from_secs(3600) } else { beat }) => {
                 if !beat.is_zero() {
                     let active = state.active.load(Ordering::SeqCst);
@@ -188,6 +185,7 @@ async fn process(state: &AppState, req: ProcRequest) -> (StatusCode, TickRespons
     let _active = Active::new(&state.active);
     let c = &state.config;
     let interrupted = tokio::select! {
+        biased;
         () = tokio::time::sleep(c.work.processing) => false,
         () = state.cancel.cancelled(), if c.work.on_cancel == OnCancel::Abandon => true,
     };

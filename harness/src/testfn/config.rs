@@ -76,6 +76,36 @@ pub struct Config {
     pub own_timer: Option<OwnTimer>,
     /// How this version misbehaves, when it is a bad release.
     pub release: release::ReleaseArgs,
+    /// Where it is: a process on the machine, or an instance of the virtual-time platform.
+    pub place: Place,
+}
+
+/// Where an instance runs: its network, its clock and the pid it reports.
+#[derive(Clone)]
+pub struct Place {
+    pub net: crate::net::Net,
+    pub clock: crate::clock::Clock,
+    pub pid: u32,
+}
+
+impl Place {
+    /// A process of its own on the machine.
+    pub fn process() -> Place {
+        Place {
+            net: crate::net::Net::Machine,
+            clock: crate::clock::Clock::system(),
+            pid: std::process::id(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Place")
+            .field("sim", &self.net.is_sim())
+            .field("pid", &self.pid)
+            .finish()
+    }
 }
 
 /// A run's unsent items, as written to the stash directory.

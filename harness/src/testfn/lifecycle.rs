@@ -22,6 +22,9 @@ use serde_json::{json, Value};
 use sink::events::names;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::clock::Clock;
+use crate::net::HttpClient;
+
 /// Events waiting for the poster, at most: past it an event is dropped and counted. At the
 /// sink's pace (batches of up to 500 per request) this is a burst of several seconds of a
 /// busy instance's runs.
@@ -52,6 +55,7 @@ impl RunOutcome {
 }
 
 pub struct Lifecycle {
+    clock: Clock,
     instance: String,
     version: String,
     tx: Option<mpsc::Sender<Message>>,
@@ -68,26 +72,36 @@ impl Lifecycle {
     pub fn new(
         instance: &str,
         version: &str,
-        client: reqwest::Client,
+        client: HttpClient,
         sink_url: Option<String>,
+        clock: Clock,
     ) -> Lifecycle {
-        Lifecycle::with_capacity(instance, version, client, sink_url, MAX_PENDING_EVENTS)
+        Lifecycle::with_capacity(
+            instance,
+            version,
+            client,
+            sink_url,
+            clock,
+            MAX_PENDING_EVENTS,
+        )
     }
 
     /// [`Lifecycle::new`] with at most `capacity` events waiting.
     fn with_capacity(
         instance: &str,
         version: &str,
-        client: reqwest::Client,
+        client: HttpClient,
         sink_url: Option<String>,
+        clock: Clock,
         capacity: usize,
     ) -> Lifecycle {
         let tx = sink_url.map(|url| {
             let (tx, rx) = mpsc::channel(capacity.max(1));
-            tokio::spawn(poster(client, format!("{url}/events"), rx));
+            crate::instance_tasks::spawn(poster(client, format!("{url}/events"), rx));
             tx
         });
         Lifecycle {
+            clock,
             instance: instance.to_owned(),
             version: version.to_owned(),
             tx,
@@ -119,7 +133,7 @@ impl Lifecycle {
             "event": event,
             "instance": self.instance,
             "version": self.version,
-            "t_ns": sink::clock::now_ns(),
+            "t_ns": self.clock.now_ns(),
             "detail": detail,
         }))
     }
@@ -161,7 +175,7 @@ impl Lifecycle {
         let mut unacked = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
         unacked
             .entry((source.to_owned(), m, n))
-            .or_insert_with(sink::clock::now_ns);
+            .or_insert_with(|| self.clock.now_ns() as u64);
     }
 
     /// The sink took the item. One that failed or was abandoned stays unacknowledged: it
@@ -219,7 +233,7 @@ impl Lifecycle {
 
 /// Sends the events in order, each batch of what is waiting as one request; a failed batch
 /// is tried once more, then dropped (events are a witness, not the record of items).
-async fn poster(client: reqwest::Client, url: String, mut rx: mpsc::Receiver<Message>) {
+async fn poster(client: HttpClient, url: String, mut rx: mpsc::Receiver<Message>) {
     let mut batch = Vec::new();
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -272,7 +286,14 @@ mod tests {
             sink::Config::new(dir.path()),
             stop.clone().cancelled_owned(),
         ));
-        let life = Lifecycle::with_capacity("a-0", "A", reqwest::Client::new(), Some(url), 4);
+        let life = Lifecycle::with_capacity(
+            "a-0",
+            "A",
+            crate::net::Net::Machine.client(Default::default()),
+            Some(url),
+            Clock::system(),
+            4,
+        );
         // On this current-thread runtime the poster cannot run between these posts, as if
         // the sink were too slow: 4 wait, and the rest are dropped, not waited for.
         for active in 0..6 {

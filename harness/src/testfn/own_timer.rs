@@ -24,7 +24,7 @@ pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToke
     // lease ran out and another took it.
     let held: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let lease_task = timer.lease.clone().map(|name| {
-        tokio::spawn(hold_lease(
+        crate::instance_tasks::spawn(hold_lease(
             state.clone(),
             name,
             timer.lease_ttl,
@@ -32,15 +32,17 @@ pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToke
             cancel.clone(),
         ))
     });
-    let mut m = timer.next_at_or_after(sink::clock::now_ns() as i64);
+    let clock = state.config.place.clock;
+    let mut m = timer.next_at_or_after(clock.now_ns());
     while timer.until.is_none_or(|u| m < u) {
         // Sleep to the wall-clock time, re-reading the clock: the schedule is the wall's.
         loop {
-            let wait_ns = timer.scheduled_ns(m) - sink::clock::now_ns() as i64;
+            let wait_ns = timer.scheduled_ns(m) - clock.now_ns();
             if wait_ns <= 0 {
                 break;
             }
             tokio::select! {
+                biased;
                 () = tokio::time::sleep(Duration::from_nanos(wait_ns as u64)) => {}
                 () = cancel.cancelled() => break,
             }
@@ -64,9 +66,9 @@ pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToke
                 catch_up: false,
             };
             let runner = state.clone();
-            state.runs.spawn(async move {
+            crate::instance_tasks::spawn(state.runs.track_future(async move {
                 super::tick::run_tick(&runner, request).await;
-            });
+            }));
         }
         m += 1;
     }
@@ -89,11 +91,11 @@ async fn hold_lease(
         "ttl_ms": ttl.as_millis().max(1) as u64,
     });
     // A lease request has a third of the TTL, in real time, whatever the submit timeout.
-    let client = reqwest::Client::builder()
-        .timeout((ttl / 3).max(Duration::from_millis(10)))
-        .default_headers(state.sink_headers())
-        .build()
-        .expect("a client with a timeout builds");
+    let client = state.config.place.net.client(crate::net::ClientOptions {
+        timeout: Some((ttl / 3).max(Duration::from_millis(10))),
+        default_headers: state.sink_headers(),
+        ..Default::default()
+    });
     loop {
         let asked = Instant::now();
         let answer = client.post(&url).json(&body).send().await;
@@ -108,6 +110,7 @@ async fn hold_lease(
             tracing::info!(lease = %name, held = now_held, "lease");
         }
         tokio::select! {
+            biased;
             () = tokio::time::sleep(ttl / 3) => {}
             () = cancel.cancelled() => break,
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::app::serve;
-use super::config::{Config, Work};
+use super::config::{Config, Place, Work};
 use super::line_out::LineOut;
 use crate::scenario::OnCancel;
 
@@ -131,14 +131,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tracing::info!("SIGTERM: the cancellation token fires");
         token.cancel();
     });
-    run_with(args, LineOut::stdout(), cancel).await
+    run_with(args, LineOut::stdout(), cancel, Place::process()).await
 }
 
-/// The function with its stdout and its cancellation token given: SIGTERM fires `cancel`.
+/// The function with its stdout and its cancellation token given (SIGTERM fires `cancel`),
+/// at `place`: a process's network and clock, or the virtual-time platform's.
 pub async fn run_with(
     args: Args,
     out: LineOut,
     cancel: tokio_util::sync::CancellationToken,
+    place: Place,
 ) -> anyhow::Result<()> {
     let slowdown = args.release.slowdown.max(1.0);
     let config = Config {
@@ -172,13 +174,14 @@ pub async fn run_with(
             events: args.events,
             fail_n: args.fail_n,
         },
+        place,
     };
-    let started_ns = sink::clock::now_ns();
+    let started_ns = config.place.clock.now_ns() as u64;
     tokio::time::sleep(Duration::from_nanos(args.startup_delay_ns)).await;
     if config.release.start == "exit" {
         anyhow::bail!("a bad release: it exits at start, before serving");
     }
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    let listener = crate::net::Listener::bind(&config.place.net, &args.listen).await?;
     out.line(&listener.local_addr()?.to_string());
     tracing::info!(version = %config.version, instance = %config.instance, "serving");
     let crash_after = config.release.crash_after_ns.map(Duration::from_nanos);
@@ -186,6 +189,7 @@ pub async fn run_with(
     match crash_after {
         None => serving.await?,
         Some(after) => tokio::select! {
+            biased;
             served = serving => served?,
             () = tokio::time::sleep(after) => {
                 tracing::error!("a bad release: it crashes");

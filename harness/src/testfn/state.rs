@@ -18,7 +18,7 @@ pub const MODE_PREPARING: u8 = 1;
 pub struct AppState {
     pub(super) config: Config,
     /// Carries the sink's token.
-    pub(super) client: reqwest::Client,
+    pub(super) client: crate::net::HttpClient,
     pub(super) lifecycle: Lifecycle,
     /// Runs the function started itself (its own timer's), which it waits for before exit.
     pub(super) runs: tokio_util::task::TaskTracker,
@@ -33,12 +33,12 @@ pub struct AppState {
     pub(super) release: release::Release,
 }
 
-fn sink_headers(config: &Config) -> reqwest::header::HeaderMap {
-    let mut headers = reqwest::header::HeaderMap::new();
+fn sink_headers(config: &Config) -> axum::http::HeaderMap {
+    let mut headers = axum::http::HeaderMap::new();
     if let Some(token) = &config.sink_token {
-        if let Ok(mut value) = format!("Bearer {token}").parse::<reqwest::header::HeaderValue>() {
+        if let Ok(mut value) = format!("Bearer {token}").parse::<axum::http::HeaderValue>() {
             value.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, value);
+            headers.insert(axum::http::header::AUTHORIZATION, value);
         }
     }
     headers
@@ -62,17 +62,17 @@ impl Drop for Active<'_> {
 
 impl AppState {
     pub fn new(config: Config, cancel: CancellationToken) -> Arc<AppState> {
-        let client = reqwest::Client::builder()
-            .timeout(config.work.submit_timeout)
-            .pool_max_idle_per_host(4)
-            .default_headers(sink_headers(&config))
-            .build()
-            .expect("a client with a timeout builds");
+        let client = config.place.net.client(crate::net::ClientOptions {
+            timeout: Some(config.work.submit_timeout),
+            pool_max_idle_per_host: 4,
+            default_headers: sink_headers(&config),
+        });
         let lifecycle = Lifecycle::new(
             &config.instance,
             &config.version,
             client.clone(),
             config.lifecycle.then(|| config.sink_url.clone()),
+            config.place.clock,
         );
         Arc::new(AppState {
             client,
@@ -88,7 +88,7 @@ impl AppState {
     }
 
     /// The headers every request to the sink carries (its token).
-    pub(super) fn sink_headers(&self) -> reqwest::header::HeaderMap {
+    pub(super) fn sink_headers(&self) -> axum::http::HeaderMap {
         sink_headers(&self.config)
     }
 

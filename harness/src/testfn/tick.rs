@@ -41,6 +41,7 @@ pub(super) async fn tick_loop(state: &AppState, req: TickRequest) -> (StatusCode
         }
         let due = start + c.work.item_delay * n;
         let cancelled_while_waiting = tokio::select! {
+            biased;
             () = tokio::time::sleep_until(due) => false,
             () = cancel.cancelled() => true,
         };
@@ -49,6 +50,7 @@ pub(super) async fn tick_loop(state: &AppState, req: TickRequest) -> (StatusCode
         }
         if !c.work.processing.is_zero() {
             let interrupted = tokio::select! {
+                biased;
                 () = tokio::time::sleep(c.work.processing) => false,
                 () = cancel.cancelled() => true,
             };
@@ -63,6 +65,7 @@ pub(super) async fn tick_loop(state: &AppState, req: TickRequest) -> (StatusCode
         let submit = submit(state, "tick", req.m, u64::from(n));
         let result = if c.work.on_cancel == OnCancel::Abandon {
             tokio::select! {
+                biased;
                 r = submit => Some(r),
                 () = cancel.cancelled() => None,
             }
@@ -213,8 +216,10 @@ pub(super) async fn replay_stash(state: &AppState) {
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
+    // In name order, not the file system's: a replay in virtual time is the same every time.
+    let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
@@ -307,7 +312,7 @@ pub(super) async fn submit_tries(
             version: c.version.as_str().into(),
             instance: Some(c.instance.as_str().into()),
             attempt: Some(attempt),
-            sent_ns: Some(sink::clock::now_ns()),
+            sent_ns: Some(c.place.clock.now_ns() as u64),
         };
         match state.client.post(&url).json(&item).send().await {
             Ok(resp) if resp.status().is_success() => {
@@ -316,7 +321,7 @@ pub(super) async fn submit_tries(
             }
             Ok(resp) if resp.status().is_client_error() => {
                 let status = resp.status();
-                let body = resp.text().await.unwrap_or_default();
+                let body = resp.text();
                 return Err(format!("the sink refused the item: {status} {body}"));
             }
             Ok(resp) => last_error = format!("the sink answered {}", resp.status()),

@@ -165,6 +165,8 @@ pub fn host(dir: &Path, sink_url: &str, items: u32, delay: Duration) -> Host {
             traces: None,
             release: None,
             sink_token: None,
+            net: Default::default(),
+            launcher: None,
         },
         ledger,
     )

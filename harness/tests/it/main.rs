@@ -14,6 +14,7 @@ mod outcomes;
 mod proxies;
 mod releases;
 mod runs;
+mod sim;
 mod strategies;
 mod structure;
 mod sweep;

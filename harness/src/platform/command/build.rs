@@ -20,6 +20,7 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<CommandPlat
         clock,
         sink_url,
         sink_token,
+        net: _,
     } = wiring;
     let (s, t, out) = (&plan.scenario, &plan.timing, &plan.out_dir);
     let p = &s.platform;

@@ -17,6 +17,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     lifecycle_source: LifecycleSource::AppEvents,
     probe_path_prefix: None,
     real_network: true,
+    sink_path_faults: true,
+    virtual_time: false,
 };
 
 /// The `[platform]` keys a command platform needs: the front door's URL and its commands.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::host::LaunchWith;
 use super::queue::QueueOptions;
 use super::scale::ScaleOptions;
 use super::timer::TimerFunction;
@@ -14,11 +15,23 @@ use crate::scenario::Trigger;
 /// The local platform for the plan: the host running the plan's program, its triggers for
 /// the scenario's workload, and the scenario's strategy as its update.
 pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<LocalPlatform> {
+    build_with(plan, wiring, None).await
+}
+
+/// [`build`] with the instances started by `launcher` rather than as the program says (the
+/// virtual-time platform's), on the wiring's network.
+pub async fn build_with(
+    plan: &RunPlan,
+    wiring: Wiring,
+    launcher: Option<LaunchWith>,
+) -> anyhow::Result<LocalPlatform> {
     let (s, t, out) = (&plan.scenario, &plan.timing, &plan.out_dir);
+    let launched_here = launcher.is_some();
     let Wiring {
         ledger,
         sink_url,
         sink_token,
+        net,
         ..
     } = wiring;
     let config = HostConfig {
@@ -36,9 +49,12 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<LocalPlatfo
             .to_behaviour
             .as_ref()
             .map(|b| (s.app.to.clone(), release_flags(b, t.crash_after, plan.seed))),
+        net: net.clone(),
+        launcher,
         // An instance in this process logs through the harness's own subscriber: it has no
         // lines of its own to stamp, and an empty traces.csv would read as silence.
         traces: match plan.program.kind {
+            _ if launched_here => None,
             crate::app::AppKind::InProcess => None,
             _ => Some(
                 super::traces::Traces::create(&out.join(reports::rundir::TRACES_FILE))
@@ -88,7 +104,7 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<LocalPlatfo
         }),
         run_end: t.duration,
     };
-    let door_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let door_listener = crate::net::Listener::bind(&net, "127.0.0.1:0").await?;
     LocalPlatform::start(config, ledger, door_listener, settings)
 }
 

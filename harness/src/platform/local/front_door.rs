@@ -21,28 +21,26 @@ const MAX_BODY_BYTES: usize = 4 << 20;
 #[derive(Clone)]
 struct Door {
     host: Host,
-    client: reqwest::Client,
+    client: crate::net::HttpClient,
 }
 
 /// Serves the front door on `listener` until `shutdown`. `timeout` bounds each forwarded
 /// request (the platform's HTTP limit is 230 s).
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: crate::net::Listener,
     host: Host,
     timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .pool_max_idle_per_host(64)
-        .build()
-        .map_err(std::io::Error::other)?;
+    let client = host.config().net.client(crate::net::ClientOptions {
+        timeout: Some(timeout),
+        pool_max_idle_per_host: 64,
+        ..Default::default()
+    });
     let app = Router::new()
         .route("/api/{*rest}", any(forward))
         .with_state(Door { host, client });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::net::serve(listener, app, shutdown).await
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
@@ -71,32 +69,26 @@ async fn forward(State(door): State<Door>, request: Request) -> Response {
         .request(parts.method.clone(), format!("http://{addr}{path}"))
         .body(bytes);
     if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
-        upstream = upstream.header(header::CONTENT_TYPE, ct);
+        upstream = upstream.header(header::CONTENT_TYPE, ct.clone());
     }
     match upstream.send().await {
         Ok(resp) => {
-            let status = resp.status();
-            let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
-            match resp.bytes().await {
-                Ok(body) => {
-                    let mut out = Response::new(Body::from(body));
-                    *out.status_mut() = status;
-                    if let Some(ct) = content_type {
-                        out.headers_mut().insert(header::CONTENT_TYPE, ct);
-                    }
-                    out.headers_mut().insert(
-                        "x-instance",
-                        HeaderValue::from_str(&target.id).unwrap_or(HeaderValue::from_static("?")),
-                    );
-                    out
-                }
-                Err(_) => plain(
-                    StatusCode::BAD_GATEWAY,
-                    "the instance failed mid-response\n",
-                ),
+            let mut out = Response::new(Body::from(resp.bytes().clone()));
+            *out.status_mut() = resp.status();
+            if let Some(ct) = resp.headers().get(header::CONTENT_TYPE) {
+                out.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
             }
+            out.headers_mut().insert(
+                "x-instance",
+                HeaderValue::from_str(&target.id).unwrap_or(HeaderValue::from_static("?")),
+            );
+            out
         }
         Err(e) if e.is_timeout() => plain(StatusCode::GATEWAY_TIMEOUT, "the instance timed out\n"),
+        Err(e) if e.kind == crate::net::ErrorKind::Body => plain(
+            StatusCode::BAD_GATEWAY,
+            "the instance failed mid-response\n",
+        ),
         Err(_) => plain(StatusCode::BAD_GATEWAY, "the instance failed\n"),
     }
 }

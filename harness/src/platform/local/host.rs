@@ -80,6 +80,21 @@ pub struct HostConfig {
     pub traces: Option<super::traces::Traces>,
     /// A bad release: the version, and the flags its instances get (`--start unready`, ...).
     pub release: Option<(String, Vec<String>)>,
+    /// The network the host reaches its instances on.
+    pub net: crate::net::Net,
+    /// Starts the instances instead of the program's own launcher (a process, or a thread
+    /// for the in-process function): the virtual-time platform's.
+    pub launcher: Option<LaunchWith>,
+}
+
+/// A launcher a platform hands the host.
+#[derive(Clone)]
+pub struct LaunchWith(pub Arc<dyn Launcher>);
+
+impl std::fmt::Debug for LaunchWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LaunchWith(..)")
+    }
 }
 
 pub(super) struct Entry {
@@ -140,7 +155,7 @@ pub(super) struct Inner {
     /// How instances are started: processes, or in this process.
     launcher: Arc<dyn Launcher>,
     state: Mutex<State>,
-    client: reqwest::Client,
+    client: crate::net::HttpClient,
     next_invocation: AtomicU64,
     /// Every background invocation, so the runner can wait for in-flight work to settle.
     tasks: TaskTracker,
@@ -187,20 +202,22 @@ impl Host {
         let clock = ledger.clock();
         std::fs::create_dir_all(&config.stash_dir)?;
         std::fs::create_dir_all(&config.log_dir)?;
-        let client = reqwest::Client::builder()
-            .timeout(config.invoke_timeout)
-            .build()
-            .map_err(std::io::Error::other)?;
+        let client = config
+            .net
+            .client(crate::net::ClientOptions::timeout(config.invoke_timeout));
         Ok(Host {
             inner: Arc::new(Inner {
-                launcher: super::launcher::for_program(
-                    &config.program,
-                    config
-                        .sink_token
-                        .iter()
-                        .map(|t| ("TESTFN_SINK_TOKEN".to_owned(), t.clone()))
-                        .collect(),
-                ),
+                launcher: match &config.launcher {
+                    Some(LaunchWith(l)) => l.clone(),
+                    None => super::launcher::for_program(
+                        &config.program,
+                        config
+                            .sink_token
+                            .iter()
+                            .map(|t| ("TESTFN_SINK_TOKEN".to_owned(), t.clone()))
+                            .collect(),
+                    ),
+                },
                 config,
                 ledger,
                 state: Mutex::new(State::default()),

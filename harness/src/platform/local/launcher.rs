@@ -177,26 +177,34 @@ struct InProcessCli {
     args: crate::testfn::Args,
 }
 
+/// The built-in function's flags as the host passes them, parsed as `harness testfn` does.
+pub fn parse_testfn_args(args: Vec<OsString>) -> std::io::Result<crate::testfn::Args> {
+    use clap::Parser;
+    InProcessCli::try_parse_from(std::iter::once(OsString::from("testfn")).chain(args))
+        .map(|cli| cli.args)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))
+}
+
+/// Its stdout, a pipe in memory: the function writes whole lines on the sender, the host
+/// reads the other end, which ends once every sender is gone (the instance ended).
+pub fn stdout_pipe() -> (crate::testfn::LineOut, Pin<Box<dyn AsyncRead + Send>>) {
+    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (reader, mut writer) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Some(line) = lines_rx.recv().await {
+            if writer.write_all(line.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    (crate::testfn::LineOut::channel(lines_tx), Box::pin(reader))
+}
+
 impl Launcher for InProcessLauncher {
     fn launch(&self, args: Vec<OsString>) -> std::io::Result<Launched> {
-        use clap::Parser;
-        let cli =
-            InProcessCli::try_parse_from(std::iter::once(OsString::from("testfn")).chain(args))
-                .map_err(|e| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
-                })?;
-        // Its stdout is a pipe in memory: the function writes whole lines, the host reads.
-        let (lines_tx, mut lines_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let (reader, mut writer) = tokio::io::duplex(1 << 16);
-        tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            while let Some(line) = lines_rx.recv().await {
-                if writer.write_all(line.as_bytes()).await.is_err() {
-                    break;
-                }
-            }
-            // Every sender gone (the instance ended): the reader sees the end of the pipe.
-        });
+        let args = parse_testfn_args(args)?;
+        let (out, reader) = stdout_pipe();
         let term = CancellationToken::new();
         let (kill_tx, kill_rx) = tokio::sync::oneshot::channel::<()>();
         let (exit_tx, exit_rx) = tokio::sync::oneshot::channel::<String>();
@@ -214,10 +222,10 @@ impl Launcher for InProcessLauncher {
                         return;
                     }
                 };
-                let out = crate::testfn::LineOut::channel(lines_tx);
                 let how = runtime.block_on(async move {
                     tokio::select! {
-                        r = crate::testfn::run_with(cli.args, out, token) => match r {
+                        biased;
+                        r = crate::testfn::run_with(args, out, token, crate::testfn::Place::process()) => match r {
                             Ok(()) => "code=0".to_owned(),
                             Err(e) => {
                                 tracing::warn!(error = %e, "the in-process function failed");
@@ -234,7 +242,7 @@ impl Launcher for InProcessLauncher {
             })?;
         Ok(Launched {
             pid: 0,
-            stdout: Box::pin(reader),
+            stdout: reader,
             stderr: None,
             exited: Box::pin(async move { exit_rx.await.unwrap_or_else(|_| "unknown".into()) }),
             control: Arc::new(InProcess {

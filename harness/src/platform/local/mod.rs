@@ -90,7 +90,7 @@ impl LocalPlatform {
     pub fn start(
         config: HostConfig,
         ledger: Ledger,
-        door_listener: tokio::net::TcpListener,
+        door_listener: crate::net::Listener,
         settings: LocalSettings,
     ) -> anyhow::Result<LocalPlatform> {
         let door = door_listener.local_addr()?;

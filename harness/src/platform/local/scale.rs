@@ -65,6 +65,7 @@ pub async fn run(host: Host, options: ScaleOptions, stop: CancellationToken) {
     let mut limited = false;
     loop {
         tokio::select! {
+            biased;
             _ = tick.tick() => {}
             () = stop.cancelled() => break,
         }

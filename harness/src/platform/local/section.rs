@@ -18,6 +18,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     // The front door's routes.
     probe_path_prefix: Some("/api/"),
     real_network: false,
+    sink_path_faults: true,
+    virtual_time: false,
 };
 
 /// The local platform takes no `[platform]` key but `kind`: the command platform's keys are

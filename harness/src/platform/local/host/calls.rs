@@ -90,14 +90,17 @@ impl Host {
                     .inner
                     .client
                     .post(format!("http://{addr}{}", call.path()))
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header(
+                        axum::http::header::CONTENT_TYPE,
+                        axum::http::HeaderValue::from_static("application/json"),
+                    )
                     .body(call.body())
                     .send()
                     .await;
                 match sent {
                     Ok(resp) => {
                         let status = resp.status();
-                        let bytes = resp.bytes().await.unwrap_or_default();
+                        let bytes = resp.bytes().clone();
                         if status.is_success() && matches!(call, Invocation::Poll { .. }) {
                             // The output binding: what the run returned, for the host to enqueue.
                             messages = serde_json::from_slice::<PollResponse>(&bytes)
@@ -234,6 +237,6 @@ impl Host {
             .send()
             .await
             .ok()?;
-        answer.json::<ModeAnswer>().await.ok().map(|a| a.mode)
+        answer.json::<ModeAnswer>().ok().map(|a| a.mode)
     }
 }

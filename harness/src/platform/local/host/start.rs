@@ -281,6 +281,7 @@ impl Host {
         mut exited: watch::Receiver<Option<String>>,
     ) -> anyhow::Result<SocketAddr> {
         let first = tokio::select! {
+            biased;
             line = address => line.ok(),
             _ = exited.wait_for(Option::is_some) => None,
         };

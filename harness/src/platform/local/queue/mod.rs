@@ -81,6 +81,7 @@ pub async fn run(host: Host, options: QueueOptions, stop: CancellationToken) {
         }
         if !delivered {
             tokio::select! {
+                biased;
                 () = tokio::time::sleep(Duration::from_millis(2)) => {}
                 () = stop.cancelled() => return,
             }

@@ -136,6 +136,7 @@ pub async fn run(
     host.configure_timer(options);
     for m in from..until {
         tokio::select! {
+            biased;
             () = tokio::time::sleep_until(options.schedule.instant(m)) => {}
             () = stop.cancelled() => return,
         }
