@@ -64,6 +64,7 @@ impl RunPlan {
             on_cancel: w.on_cancel,
             events: w.events.max(),
             fail_n: w.fail_n,
+            heartbeat: scenario.app.heartbeat.0,
         };
         let scale = TimeScale(time_scale);
         RunPlan {

@@ -95,6 +95,9 @@ pub struct App {
     /// [`super::Behaviour`]). Absent: a healthy one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_behaviour: Option<super::release::Behaviour>,
+    /// How often each instance posts a heartbeat to the sink's `/events` (the built-in
+    /// function's `--heartbeat-ms`); "0s": never. Real time, not scaled. Default 250 ms.
+    pub heartbeat: Span,
 }
 
 impl Default for App {
@@ -106,6 +109,7 @@ impl Default for App {
             cold_start: Span::default(),
             command: None,
             to_behaviour: None,
+            heartbeat: Span(crate::testfn::DEFAULT_HEARTBEAT),
         }
     }
 }

@@ -10,6 +10,9 @@ use super::line_out::LineOut;
 use super::release;
 use crate::scenario::OnCancel;
 
+/// The heartbeat's period when the scenario says nothing (`--heartbeat-ms`'s default).
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(250);
+
 /// How the function works: the settings the host passes to every instance it starts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Work {
@@ -23,6 +26,8 @@ pub struct Work {
     pub events: u32,
     /// Chaos: the queue handler always fails messages with this `n` (they end poisoned).
     pub fail_n: Option<u64>,
+    /// How often a heartbeat event is posted (zero: never).
+    pub heartbeat: Duration,
 }
 
 impl Work {
@@ -46,6 +51,13 @@ impl Work {
         ];
         if let Some(n) = self.fail_n {
             args.extend(["--fail-n".into(), n.to_string()]);
+        }
+        // Only when asked: an app of the user's that never heard of the flag still starts.
+        if self.heartbeat != DEFAULT_HEARTBEAT {
+            args.extend([
+                "--heartbeat-ms".into(),
+                self.heartbeat.as_millis().to_string(),
+            ]);
         }
         args
     }

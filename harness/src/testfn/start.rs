@@ -173,6 +173,7 @@ pub async fn run_with(
             on_cancel: args.on_cancel,
             events: args.events,
             fail_n: args.fail_n,
+            heartbeat: Duration::from_millis(args.heartbeat_ms),
         },
         place,
     };

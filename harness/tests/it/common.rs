@@ -158,6 +158,7 @@ pub fn host(dir: &Path, sink_url: &str, items: u32, delay: Duration) -> Host {
                 on_cancel: OnCancel::Abandon,
                 events: 0,
                 fail_n: None,
+                heartbeat: harness::testfn::DEFAULT_HEARTBEAT,
             },
             startup_delay: Duration::ZERO,
             ready_timeout: Duration::from_secs(20),
