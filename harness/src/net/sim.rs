@@ -77,12 +77,16 @@ impl SimNet {
         }
     }
 
+    /// One way's latency, to the nearest millisecond: tokio's timer counts whole
+    /// milliseconds (a sleep of 0.15 ms would last 1), so a latency below half of one is
+    /// no wait at all, which is nearer the truth than a whole one.
     fn one_way(&self) -> Duration {
         if self.inner.latency.is_zero() {
             return Duration::ZERO;
         }
         let mut rng = self.inner.rng.lock().unwrap_or_else(|e| e.into_inner());
-        self.inner.latency.sample(&mut rng)
+        let drawn = self.inner.latency.sample(&mut rng);
+        Duration::from_millis(((drawn.as_micros() + 500) / 1_000) as u64)
     }
 
     fn server(&self, addr: SocketAddr) -> Option<Server> {
@@ -134,12 +138,14 @@ impl SimNet {
             let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
             (parts, body)
         });
-        let joined = match &server.group {
-            Some(group) => group.spawn(handler).await,
-            None => tokio::spawn(handler).await,
+        let (parts, body) = match &server.group {
+            Some(group) => group.spawn(handler).await.map_err(|_| {
+                NetError::new(ErrorKind::Body, "connection reset: the instance died")
+            })?,
+            // The harness's own servers (the front door, the sink) answer in the caller's
+            // task: nothing kills or freezes them apart from their caller.
+            None => handler.await,
         };
-        let (parts, body) = joined
-            .map_err(|_| NetError::new(ErrorKind::Body, "connection reset: the instance died"))?;
         let body = body.map_err(|e| NetError::new(ErrorKind::Body, e))?;
         let back = self.one_way();
         if !back.is_zero() {
@@ -242,6 +248,11 @@ mod tests {
         assert_eq!(answer.text(), "hello");
         // 1 ms there and 1 ms back.
         assert_eq!(start.elapsed(), Duration::from_millis(2));
+        // A latency under half a millisecond is none (tokio's timer counts whole ones).
+        let quick = SimNet::new(Dist::Fixed(400_000), 1);
+        assert_eq!(quick.one_way(), Duration::ZERO);
+        let slow = SimNet::new(Dist::Fixed(1_600_000), 1);
+        assert_eq!(slow.one_way(), Duration::from_millis(2));
         stop.cancel();
         served.await.unwrap();
         let refused = client

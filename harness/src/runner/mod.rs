@@ -309,8 +309,9 @@ fn run_info(
     let failure = measured.failure.as_ref();
     let mut notes = Vec::new();
     if plan.time_scale != 1.0 {
+        let start_up = if is_virtual(plan) { "modelled" } else { "real" };
         notes.push(format!(
-            "durations scaled by {}; process start-up time is real and did not scale",
+            "durations scaled by {}; process start-up time is {start_up} and did not scale",
             plan.time_scale
         ));
     }

@@ -61,13 +61,16 @@ pub async fn serve(
         crate::instance_tasks::spawn(own_timer::run(state.clone(), timer, cancel.clone()))
     });
     let replayer = state.clone();
+    // Only a stashing function leaves stash files: any other has nothing to replay, and
+    // no directory to read every item delay (a thousand instances would do little else).
+    let stashes = state.config.work.on_cancel == OnCancel::Stash;
     let replay = crate::instance_tasks::spawn(async move {
         let every = replayer
             .config
             .work
             .item_delay
             .max(Duration::from_millis(10));
-        loop {
+        while stashes {
             if replayer.cancel.is_cancelled() {
                 break;
             }

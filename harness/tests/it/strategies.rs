@@ -1,6 +1,11 @@
 //! Rolling, graceful, drain and the queue pipeline, as whole runs at small time scales.
 //! Every run's verdict is also checked against its ledger: each lost item must belong to a
 //! run the ledger shows killed, cancelled or never invoked, or to a poisoned message.
+//!
+//! The strategies' logic runs on the virtual-time platform (`run`), where it needs no
+//! process and no machine time; `tests/it/sim.rs` holds the sim to the emulator on every
+//! committed scenario. What is about processes (signals, a process's own exit) runs on
+//! real processes (`run_processes`), and the in-process launcher has its own.
 
 use reports::ledger::Kind;
 use std::collections::BTreeSet;
@@ -35,7 +40,14 @@ impl Run {
     }
 }
 
-async fn run(scenario: Scenario) -> Run {
+/// The run on the virtual-time platform.
+async fn run(mut scenario: Scenario) -> Run {
+    scenario.platform.kind = harness::platform::PlatformKind::Sim;
+    run_on(scenario, Some(harness::app::AppProgram::in_process())).await
+}
+
+/// The run on real processes.
+async fn run_processes(scenario: Scenario) -> Run {
     run_on(scenario, None).await
 }
 
@@ -51,7 +63,24 @@ async fn run_on(scenario: Scenario, program: Option<harness::app::AppProgram>) -
     if let Some(p) = program {
         plan.program = p;
     }
-    let summary = run_valid(plan).await;
+    let summary = if harness::runner::is_virtual(&plan) {
+        let out = plan.out_dir.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            harness::runner::run_blocking(
+                plan,
+                tokio_util::sync::CancellationToken::new(),
+                Default::default(),
+            )
+        })
+        .await
+        .unwrap()
+        .expect("the run starts");
+        crate::common::assert_judged_again(&out);
+        assert!(outcome.is_valid(), "{:?}", outcome.summary.invalid);
+        outcome.summary
+    } else {
+        run_valid(plan).await
+    };
     let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
     assert!(
         surviving_pids(&ledger).is_empty(),
@@ -470,7 +499,7 @@ async fn recreate_with_term_signals_first_and_waits_its_grace() {
         t.replace("stop = \"kill\"", "stop = \"term\"")
             .replace("stop_grace = \"5s\"", "stop_grace = \"2s\"")
     });
-    let r = run(scenario).await;
+    let r = run_processes(scenario).await;
     let stopping: Vec<&LedgerEvent> = r
         .ledger
         .iter()

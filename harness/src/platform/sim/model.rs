@@ -22,6 +22,7 @@ pub struct Model {
     pub process_exit: Dist,
     /// Times one real run measured, per instance id, used for those instances instead of
     /// a draw (`harness calibrate --replay`): that run's machine, replayed.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub instances: std::collections::BTreeMap<String, Measured>,
 }
 
@@ -34,14 +35,23 @@ pub struct Measured {
 }
 
 impl Default for Model {
-    /// Fitted to the emulator on the development machine (2 cores), see the design doc's
-    /// "The virtual-time platform": the median from `harness calibrate` over the seed
-    /// scenarios' runs.
+    /// Fitted by `harness calibrate` to the release emulator's runs of the seven seed
+    /// scenarios (2 each, time scale 0.1) on the 2-core development machine; see the design
+    /// doc's "The virtual-time platform".
     fn default() -> Model {
         Model {
-            process_start: Dist::Fixed(3_000_000),
-            net_latency: Dist::Fixed(100_000),
-            process_exit: Dist::Fixed(1_000_000),
+            process_start: Dist::Lognormal {
+                median: 5_395_000,
+                sigma: 0.209,
+            },
+            net_latency: Dist::Lognormal {
+                median: 151_000,
+                sigma: 0.509,
+            },
+            process_exit: Dist::Lognormal {
+                median: 1_352_000,
+                sigma: 0.087,
+            },
             instances: Default::default(),
         }
     }

@@ -75,6 +75,12 @@ impl Queue {
         self.len() == 0
     }
 
+    /// Whether some message could be leased now.
+    pub(super) fn any_visible(&self) -> bool {
+        let now = self.clock.now();
+        self.lock().messages.iter().any(|q| q.visible_at <= now)
+    }
+
     /// Leases the first visible message; poisons the ones delivered too often on the way.
     pub(super) fn lease(
         &self,
