@@ -21,7 +21,7 @@ use axum::Router;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
-use super::{Answer, ErrorKind, NetError};
+use super::answer::{Answer, ErrorKind, NetError};
 use crate::dist::{Dist, Rng};
 use crate::instance_tasks::InstanceTasks;
 
@@ -151,11 +151,7 @@ impl SimNet {
         if !back.is_zero() {
             tokio::time::sleep(back).await;
         }
-        Ok(Answer {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
+        Ok(Answer::new(parts.status, parts.headers, body))
     }
 }
 

@@ -13,7 +13,8 @@ use super::measured::Measured;
 use crate::clock::Clock;
 use crate::fault_proxy::FaultProxy;
 use crate::ledger::Ledger;
-use crate::net::{Listener, Net};
+use crate::net::serve::Listener;
+use crate::net::Net;
 use crate::run_plan::RunPlan;
 
 /// Connections the in-process sink serves at once: every instance alive at once (up to

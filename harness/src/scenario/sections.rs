@@ -78,6 +78,10 @@ pub enum Trigger {
     Queue,
 }
 
+/// An instance's heartbeat period when the scenario says nothing (the test function's
+/// `--heartbeat-ms` default).
+pub const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The function app: how many instances, and the versions before and after the update.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -109,7 +113,7 @@ impl Default for App {
             cold_start: Span::default(),
             command: None,
             to_behaviour: None,
-            heartbeat: Span(crate::testfn::DEFAULT_HEARTBEAT),
+            heartbeat: Span(DEFAULT_HEARTBEAT),
         }
     }
 }

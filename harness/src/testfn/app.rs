@@ -41,7 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// replaying the stash in the background while in `Normal` mode. `started_ns` is when the
 /// process started (before its cold start).
 pub async fn serve(
-    listener: crate::net::Listener,
+    listener: crate::net::serve::Listener,
     config: Config,
     started_ns: u64,
     cancel: CancellationToken,
@@ -80,7 +80,8 @@ pub async fn serve(
             tokio::time::sleep(every).await;
         }
     });
-    let result = crate::net::serve(listener, router(state.clone()), cancel.cancelled_owned()).await;
+    let result =
+        crate::net::serve::serve(listener, router(state.clone()), cancel.cancelled_owned()).await;
     replay.abort();
     // The runs the function's own timer started end as the cancellation says, like any.
     if let Some(t) = own_timer {

@@ -8,10 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::line_out::LineOut;
 use super::release;
+pub use crate::scenario::sections::DEFAULT_HEARTBEAT;
 use crate::scenario::OnCancel;
-
-/// The heartbeat's period when the scenario says nothing (`--heartbeat-ms`'s default).
-pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(250);
 
 /// How the function works: the settings the host passes to every instance it starts.
 #[derive(Clone, Debug, PartialEq)]

@@ -182,7 +182,7 @@ pub async fn run_with(
     if config.release.start == "exit" {
         anyhow::bail!("a bad release: it exits at start, before serving");
     }
-    let listener = crate::net::Listener::bind(&config.place.net, &args.listen).await?;
+    let listener = crate::net::serve::Listener::bind(&config.place.net, &args.listen).await?;
     out.line(&listener.local_addr()?.to_string());
     tracing::info!(version = %config.version, instance = %config.instance, "serving");
     let crash_after = config.release.crash_after_ns.map(Duration::from_nanos);

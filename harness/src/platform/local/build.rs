@@ -104,7 +104,7 @@ pub async fn build_with(
         }),
         run_end: t.duration,
     };
-    let door_listener = crate::net::Listener::bind(&net, "127.0.0.1:0").await?;
+    let door_listener = crate::net::serve::Listener::bind(&net, "127.0.0.1:0").await?;
     LocalPlatform::start(config, ledger, door_listener, settings)
 }
 

@@ -27,7 +27,7 @@ struct Door {
 /// Serves the front door on `listener` until `shutdown`. `timeout` bounds each forwarded
 /// request (the platform's HTTP limit is 230 s).
 pub async fn serve(
-    listener: crate::net::Listener,
+    listener: crate::net::serve::Listener,
     host: Host,
     timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -40,7 +40,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/api/{*rest}", any(forward))
         .with_state(Door { host, client });
-    crate::net::serve(listener, app, shutdown).await
+    crate::net::serve::serve(listener, app, shutdown).await
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {

@@ -90,7 +90,7 @@ impl LocalPlatform {
     pub fn start(
         config: HostConfig,
         ledger: Ledger,
-        door_listener: crate::net::Listener,
+        door_listener: crate::net::serve::Listener,
         settings: LocalSettings,
     ) -> anyhow::Result<LocalPlatform> {
         let door = door_listener.local_addr()?;
