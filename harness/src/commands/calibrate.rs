@@ -124,14 +124,12 @@ pub fn read(dir: &Path, into: &mut Samples) -> Result<(), String> {
     }
     for e in &events {
         into.net_latency.extend(positive(e.recv_ns - e.t_ns));
-        match e.event.as_str() {
-            sink::events::names::EXITING => {
-                if let Some(gone) = exited.get(e.instance.as_str()) {
-                    into.process_exit.extend(positive(gone - e.t_ns));
-                    by_instance.entry(e.instance.as_str()).or_default().1 = positive(gone - e.t_ns);
-                }
-            }
-            _ => {}
+        if e.event != sink::events::names::EXITING {
+            continue;
+        }
+        if let Some(gone) = exited.get(e.instance.as_str()) {
+            into.process_exit.extend(positive(gone - e.t_ns));
+            by_instance.entry(e.instance.as_str()).or_default().1 = positive(gone - e.t_ns);
         }
     }
     into.by_instance

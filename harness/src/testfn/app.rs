@@ -70,8 +70,8 @@ pub async fn serve(
             .work
             .item_delay
             .max(Duration::from_millis(10));
-        while stashes {
-            if replayer.cancel.is_cancelled() {
+        loop {
+            if !stashes || replayer.cancel.is_cancelled() {
                 break;
             }
             if !replayer.draining() {
