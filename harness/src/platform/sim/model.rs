@@ -89,7 +89,7 @@ mod tests {
             .into(),
         };
         let text = toml::to_string(&model).unwrap();
-        assert!(text.contains("median = \"8.5ms\""), "{text}");
+        assert!(text.contains("median = \"8500us\""), "{text}");
         assert_eq!(toml::from_str::<Model>(&text).unwrap(), model);
         let partial: Model = toml::from_str("net_latency = { fixed = \"1ms\" }").unwrap();
         assert_eq!(partial.net_latency, Dist::Fixed(1_000_000));
