@@ -114,6 +114,28 @@ pub async fn run_valid(plan: RunPlan) -> reports::Summary {
     outcome.summary
 }
 
+/// Runs a plan on the virtual-time platform (its own paused runtime, on a blocking thread),
+/// as `harness run --platform sim` would, and returns its summary; the run must be valid,
+/// and `harness check` judges it again exactly.
+pub async fn run_valid_on_sim(mut plan: RunPlan) -> reports::Summary {
+    plan.scenario.platform.kind = harness::platform::PlatformKind::Sim;
+    plan.program = harness::app::AppProgram::in_process();
+    let out = plan.out_dir.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        harness::runner::run_blocking(plan, CancellationToken::new(), Default::default())
+    })
+    .await
+    .unwrap()
+    .expect("the run starts");
+    assert_judged_again(&out);
+    assert!(
+        outcome.is_valid(),
+        "the run is valid: {:?}",
+        outcome.summary.invalid
+    );
+    outcome.summary
+}
+
 /// A sink serving in this process, on port 0, writing into `dir`.
 pub struct TestSink {
     pub url: String,

@@ -1,6 +1,10 @@
 //! Bad releases and rollbacks as whole runs at a small time scale: each strategy's reaction to
 //! a version that never becomes ready, a release that fails a share of its runs, and the
 //! manual and analysis-gated rollbacks, each asserted from what the ledger recorded.
+//!
+//! They run on the virtual-time platform: the logic under test is the strategies', the
+//! rollback's and the bad release's, none of it a process's; `tests/it/sim.rs` holds the sim
+//! to the emulator on every scenario of `scenarios/releases/`.
 
 use reports::ledger::Kind;
 use std::path::Path;
@@ -8,7 +12,7 @@ use std::path::Path;
 use harness::scenario::Scenario;
 use reports::{LedgerEvent, RunDir, Summary};
 
-use crate::common::{for_busy_machine, plan, run_valid, surviving_pids};
+use crate::common::{for_busy_machine, plan, run_valid_on_sim, surviving_pids};
 
 const SCALE: f64 = 0.1;
 
@@ -52,7 +56,7 @@ async fn run(name: &str, edit: impl Fn(String) -> String) -> Run {
     let mut scenario = Scenario::parse(&path, &text).unwrap();
     for_busy_machine(&mut scenario);
     let dir = tempfile::tempdir().unwrap();
-    let summary = run_valid(plan(scenario, &dir.path().join("run"), SCALE)).await;
+    let summary = run_valid_on_sim(plan(scenario, &dir.path().join("run"), SCALE)).await;
     let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
     assert!(
         surviving_pids(&ledger).is_empty(),

@@ -64,20 +64,7 @@ async fn run_on(scenario: Scenario, program: Option<harness::app::AppProgram>) -
         plan.program = p;
     }
     let summary = if harness::runner::is_virtual(&plan) {
-        let out = plan.out_dir.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            harness::runner::run_blocking(
-                plan,
-                tokio_util::sync::CancellationToken::new(),
-                Default::default(),
-            )
-        })
-        .await
-        .unwrap()
-        .expect("the run starts");
-        crate::common::assert_judged_again(&out);
-        assert!(outcome.is_valid(), "{:?}", outcome.summary.invalid);
-        outcome.summary
+        crate::common::run_valid_on_sim(plan).await
     } else {
         run_valid(plan).await
     };
