@@ -98,9 +98,12 @@ fn a_sweep_runs_every_point_and_the_expected_items_follow_the_items_per_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
     let scenario = relaxed("seed-recreate.toml", dir.path());
+    // On the sim: what is tested is the sweep, not the machine.
     let output = harness(&[
         "sweep",
         scenario.to_str().unwrap(),
+        "--platform",
+        "sim",
         "--vary",
         "workload.items=2,5",
         "--repeat",
