@@ -257,8 +257,9 @@ pub struct RunArgs {
     pub max_regression: Option<String>,
     /// Run local-platform scenarios on this platform instead: `sim` runs them in virtual
     /// time, deterministically (the same seed gives the same run directory), in a fraction of
-    /// a second; `local` runs a sim scenario on the emulator.
-    #[arg(long, value_name = "local|sim")]
+    /// a second; `docker` runs each instance as a container of the machine's Docker Engine;
+    /// `local` runs a sim or docker scenario on the emulator.
+    #[arg(long, value_name = "local|sim|docker")]
     pub platform: Option<crate::platform::PlatformKind>,
 }
 
@@ -281,8 +282,9 @@ pub struct BatchArgs {
     pub app_command: Option<PathBuf>,
     /// Run local-platform scenarios on this platform instead: `sim` runs them in virtual
     /// time, deterministically (the same seed gives the same run directory), in a fraction of
-    /// a second; `local` runs a sim scenario on the emulator.
-    #[arg(long, value_name = "local|sim")]
+    /// a second; `docker` runs each instance as a container of the machine's Docker Engine;
+    /// `local` runs a sim or docker scenario on the emulator.
+    #[arg(long, value_name = "local|sim|docker")]
     pub platform: Option<crate::platform::PlatformKind>,
 }
 
@@ -343,7 +345,8 @@ pub struct AdviseArgs {
     pub app_command: Option<PathBuf>,
     /// With scenario files: run local-platform scenarios on this platform instead: `sim` runs them in virtual
     /// time, deterministically (the same seed gives the same run directory), in a fraction of
-    /// a second; `local` runs a sim scenario on the emulator.
-    #[arg(long, value_name = "local|sim")]
+    /// a second; `docker` runs each instance as a container of the machine's Docker Engine;
+    /// `local` runs a sim or docker scenario on the emulator.
+    #[arg(long, value_name = "local|sim|docker")]
     pub platform: Option<crate::platform::PlatformKind>,
 }

@@ -305,15 +305,20 @@ pub fn resolve(
 }
 
 /// The scenario on platform `kind` (`--platform`), checked again against that platform's
-/// capabilities. Only the local emulator's scenarios move, between it and the virtual-time
-/// platform: both run the harness's own instances, and a command platform's scenario
-/// names commands that only its platform runs.
+/// capabilities. Only the local emulator's scenarios move, between it, the virtual-time
+/// platform and the Docker platform: all three run the harness's own host, and a command
+/// platform's scenario names commands that only its platform runs.
 fn on_platform(path: &Path, scenario: &Scenario, kind: PlatformKind) -> Result<Scenario, String> {
-    let movable = |k: PlatformKind| matches!(k, PlatformKind::Local | PlatformKind::Sim);
+    let movable = |k: PlatformKind| {
+        matches!(
+            k,
+            PlatformKind::Local | PlatformKind::Sim | PlatformKind::Docker
+        )
+    };
     if !movable(kind) || !movable(scenario.platform.kind) {
         return Err(format!(
             "--platform {}: {} runs on the {} platform; only the local platform's scenarios \
-             run on another (local or sim)",
+             run on another (local, sim or docker)",
             kind.as_str(),
             path.display(),
             scenario.platform.kind.as_str()

@@ -18,6 +18,9 @@ pub enum PlatformKind {
     Command,
     /// The local emulator's parts in virtual time, on an in-memory network (`platform/sim`).
     Sim,
+    /// The local emulator's host with every instance a container of a Docker Engine
+    /// (`platform/docker`).
+    Docker,
 }
 
 impl std::str::FromStr for PlatformKind {
@@ -28,7 +31,10 @@ impl std::str::FromStr for PlatformKind {
             "local" => Ok(PlatformKind::Local),
             "command" => Ok(PlatformKind::Command),
             "sim" => Ok(PlatformKind::Sim),
-            other => Err(format!("expected local, command or sim, got {other:?}")),
+            "docker" => Ok(PlatformKind::Docker),
+            other => Err(format!(
+                "expected local, command, sim or docker, got {other:?}"
+            )),
         }
     }
 }
@@ -40,6 +46,7 @@ impl PlatformKind {
             PlatformKind::Local => "local",
             PlatformKind::Command => "command",
             PlatformKind::Sim => "sim",
+            PlatformKind::Docker => "docker",
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::capabilities::{Capabilities, PlatformKind};
-use super::{command, local, sim, Platform, Wiring};
+use super::{command, docker, local, sim, Platform, Wiring};
 use crate::run_plan::RunPlan;
 use crate::scenario::sections::PlatformSection;
 
@@ -15,13 +15,16 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<Arc<dyn Pla
         PlatformKind::Local => Arc::new(local::build::build(plan, wiring).await?),
         PlatformKind::Command => Arc::new(command::build::build(plan, wiring).await?),
         PlatformKind::Sim => Arc::new(sim::build::build(plan, wiring).await?),
+        PlatformKind::Docker => Arc::new(docker::build::build(plan, wiring).await?),
     })
 }
 
 /// The network the plan's run talks on: the machine's, or the virtual-time platform's own.
 pub fn network(plan: &RunPlan) -> crate::net::Net {
     match plan.scenario.platform.kind {
-        PlatformKind::Local | PlatformKind::Command => crate::net::Net::Machine,
+        PlatformKind::Local | PlatformKind::Command | PlatformKind::Docker => {
+            crate::net::Net::Machine
+        }
         PlatformKind::Sim => sim::build::network(plan),
     }
 }
@@ -34,6 +37,7 @@ impl PlatformKind {
             PlatformKind::Local => &local::section::CAPABILITIES,
             PlatformKind::Command => &command::section::CAPABILITIES,
             PlatformKind::Sim => &sim::section::CAPABILITIES,
+            PlatformKind::Docker => &docker::section::CAPABILITIES,
         }
     }
 
@@ -43,6 +47,7 @@ impl PlatformKind {
             PlatformKind::Local => local::section::check(section),
             PlatformKind::Command => command::section::check(section),
             PlatformKind::Sim => sim::section::check(section),
+            PlatformKind::Docker => docker::section::check(section),
         }
     }
 }

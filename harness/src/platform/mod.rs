@@ -17,9 +17,13 @@
 //!   strategies of [`crate::strategy`].
 //! - [`command`]: a real platform (a proxy, a cluster, a cloud) driven through the user's
 //!   commands.
+//! - [`sim`]: the local emulator's parts in virtual time.
+//! - [`docker`]: the local emulator's host with every instance a container of a Docker
+//!   Engine.
 
 pub mod capabilities;
 pub mod command;
+pub mod docker;
 pub mod kind;
 pub mod local;
 pub mod process_group;

@@ -341,6 +341,9 @@ pub struct PlatformSection {
     /// A file holding that model (`harness calibrate` writes one), relative to the scenario
     /// file; read when the scenario is loaded, and written inline in the scenario as run.
     pub profile: Option<String>,
+    /// How the Docker platform makes each instance's container (`kind = "docker"`):
+    /// `[platform.docker]` with `image_from`, `image_to`, `entrypoint`, `init`, `memory_mib`.
+    pub docker: Option<crate::platform::docker::config::DockerSection>,
 }
 
 impl PlatformSection {

@@ -6,6 +6,7 @@ mod cli;
 mod command;
 mod common;
 mod deployables;
+mod docker;
 mod faults;
 mod flex;
 mod fuzz;

@@ -32,6 +32,7 @@
 //! | `fault_started` / `fault_ended` | a `[[faults]]` entry begins / ends acting (a crash ends when its restart is ready, or at once without one) | `fault` (its index in the list), `kind`, and the entry's own keys (`latency_ms`, `status`, ...); `fault_ended` of a sink-path fault adds `requests` (seen in its window) and `affected` (acted on) |
 //! | `fault_acted` | a fault did something to one instance (the row's instance) | `fault`, `kind`, `action` (`sigkill`, `sigstop`, `sigcont`, `restart`) |
 //! | `sink_died` | the run's own sink stopped serving before the run ended: the run is invalid | `reason` |
+//! | `engine` | the Docker Engine's own event about the row's instance's container (from its event stream, stamped when read), or the run's image | `action` (`create`, `start`, `kill`, `die`, `oom`, `pause`, `unpause`, `stop`, `destroy`, `health_status`; `image_built`, `image_found`), `container`, `signal` (a kill's), `exit_code` (a die's), `status`, `engine_ns` (the Engine's clock), `image`, `ms` |
 //! | `run_ended` | the runner stopped driving the run | `alive` (the instances still alive, joined by `+`) |
 //! | `app_*` | the apps' own lifecycle events from `events.csv` (see [`crate::lifecycle`]) | as the app sent them |
 //!
@@ -131,6 +132,8 @@ kinds! {
     FaultEnded = "fault_ended",
     FaultActed = "fault_acted",
     SinkDied = "sink_died",
+    /// The Docker Engine's own event about one of the run's containers, or its image.
+    Engine = "engine",
     RunEnded = "run_ended",
 }
 

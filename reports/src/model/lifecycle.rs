@@ -49,6 +49,17 @@ pub struct InstanceLife {
     /// stamps, free of the sink's receive delays and of clock skew), when it stamped both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_app_ms: Option<f64>,
+    /// The signals a container platform sent it, in order, as its Engine tells them (`15`
+    /// SIGTERM, `9` SIGKILL): the platform's side of whether a SIGTERM reached the code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals_sent: Vec<i32>,
+    /// Its container's exit code, as its Engine tells it (143: ended by a SIGTERM, 137: by a
+    /// SIGKILL, the end of the grace or the memory limit's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// The kernel killed its container at its memory limit (the Engine's `oom`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
 }
 
 impl InstanceLife {
@@ -203,9 +214,20 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
     let mut sigterm: BTreeMap<&str, i64> = BTreeMap::new();
     // On the app's own clock: when it was cancelled and its last sign.
     let mut app_clock: BTreeMap<String, (Option<i64>, i64)> = BTreeMap::new();
+    // The container platform's side, from its Engine's events: signals, exit, OOM.
+    let mut engine: BTreeMap<&str, (Vec<i32>, Option<i64>, bool)> = BTreeMap::new();
     for e in ledger {
         if e.event == Kind::InstanceStopping {
             sigterm.entry(&e.instance).or_insert(e.t_ns);
+        }
+        if e.event == Kind::Engine && !e.instance.is_empty() {
+            let said = engine.entry(&e.instance).or_default();
+            match e.get("action") {
+                Some("kill") => said.0.extend(e.get("signal").and_then(signal_number)),
+                Some("die") => said.1 = e.get("exit_code").and_then(|c| c.parse().ok()),
+                Some("oom") => said.2 = true,
+                _ => {}
+            }
         }
         let Some(name) = app(e) else { continue };
         let life = lives
@@ -252,8 +274,48 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
         if let Some((Some(cancelled), last)) = app_clock.get(&life.instance) {
             life.grace_app_ms = Some((last - cancelled).max(0) as f64 / 1e6);
         }
+        if let Some((signals, exit_code, oom)) = engine.remove(life.instance.as_str()) {
+            life.signals_sent = signals;
+            life.exit_code = exit_code;
+            life.oom_killed = oom;
+        }
     }
     lives.into_values().collect()
+}
+
+/// A signal as an Engine names it in a `kill` event: a number (`15`) or a name (`SIGTERM`,
+/// `TERM`).
+fn signal_number(signal: &str) -> Option<i32> {
+    if let Ok(n) = signal.parse() {
+        return Some(n);
+    }
+    let name = signal.strip_prefix("SIG").unwrap_or(signal);
+    Some(match name {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "KILL" => 9,
+        "USR1" => 10,
+        "USR2" => 12,
+        "TERM" => 15,
+        "STOP" => 19,
+        _ => return None,
+    })
+}
+
+/// A signal's name for a reader: `SIGTERM` for 15.
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        1 => "SIGHUP".into(),
+        2 => "SIGINT".into(),
+        3 => "SIGQUIT".into(),
+        9 => "SIGKILL".into(),
+        10 => "SIGUSR1".into(),
+        12 => "SIGUSR2".into(),
+        15 => "SIGTERM".into(),
+        19 => "SIGSTOP".into(),
+        n => format!("signal {n}"),
+    }
 }
 
 #[cfg(test)]
@@ -362,5 +424,54 @@ mod tests {
             made.iter().all(|e| e.event != Kind::InvocationBegun),
             "{made:?}"
         );
+    }
+
+    #[test]
+    fn the_engines_signals_exit_code_and_oom_join_the_instances_life() {
+        let ledger = vec![
+            ev(0, Kind::of_app("started"), "a-0", ""),
+            ev(0, Kind::of_app("started"), "b-0", ""),
+            ev(10, Kind::InstanceStopping, "a-0", "grace_ms=500"),
+            ev(
+                10,
+                Kind::Engine,
+                "a-0",
+                "action=kill container=uh-1-a-0 signal=15",
+            ),
+            ev(
+                510,
+                Kind::Engine,
+                "a-0",
+                "action=kill container=uh-1-a-0 signal=SIGKILL",
+            ),
+            ev(
+                511,
+                Kind::Engine,
+                "a-0",
+                "action=die container=uh-1-a-0 exit_code=137",
+            ),
+            ev(600, Kind::Engine, "b-0", "action=oom container=uh-1-b-0"),
+            ev(
+                601,
+                Kind::Engine,
+                "b-0",
+                "action=die container=uh-1-b-0 exit_code=137",
+            ),
+            // The image's row names no instance.
+            ev(0, Kind::Engine, "", "action=image_found image=x"),
+        ];
+        let lives = lives(&ledger);
+        let (a, b) = (&lives[0], &lives[1]);
+        assert_eq!(a.signals_sent, [15, 9]);
+        assert_eq!(a.exit_code, Some(137));
+        assert!(!a.oom_killed);
+        assert_eq!(
+            a.cancellation_reached(),
+            Some(false),
+            "the code never said cancelled"
+        );
+        assert!(b.signals_sent.is_empty());
+        assert_eq!((b.exit_code, b.oom_killed), (Some(137), true));
+        assert_eq!(signal_name(15), "SIGTERM");
     }
 }

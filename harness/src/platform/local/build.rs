@@ -26,7 +26,7 @@ pub async fn build_with(
     launcher: Option<LaunchWith>,
 ) -> anyhow::Result<LocalPlatform> {
     let (s, t, out) = (&plan.scenario, &plan.timing, &plan.out_dir);
-    let launched_here = launcher.is_some();
+    let logs_itself = launcher.as_ref().is_some_and(|l| l.0.logs_itself());
     let Wiring {
         ledger,
         sink_url,
@@ -54,7 +54,7 @@ pub async fn build_with(
         // An instance in this process logs through the harness's own subscriber: it has no
         // lines of its own to stamp, and an empty traces.csv would read as silence.
         traces: match plan.program.kind {
-            _ if launched_here => None,
+            _ if logs_itself => None,
             crate::app::AppKind::InProcess => None,
             _ => Some(
                 super::traces::Traces::create(&out.join(reports::rundir::TRACES_FILE))

@@ -63,6 +63,12 @@ pub trait Launcher: Send + Sync {
     /// Starts one instance with the host's flags (`--listen ... --version ...`); its stderr
     /// is [`Launched::stderr`], for the host to copy to its log.
     fn launch(&self, args: Vec<OsString>) -> std::io::Result<Launched>;
+
+    /// Whether its instances log through the harness's own subscriber rather than on a
+    /// stderr of their own (the virtual-time platform's): no lines to stamp in `traces.csv`.
+    fn logs_itself(&self) -> bool {
+        false
+    }
 }
 
 /// The launcher for a program: in process for [`crate::app::AppKind::InProcess`], else a

@@ -54,6 +54,10 @@ impl Control for Signals {
 }
 
 impl Launcher for SimLauncher {
+    fn logs_itself(&self) -> bool {
+        true
+    }
+
     fn launch(&self, args: Vec<OsString>) -> std::io::Result<Launched> {
         let args = parse_testfn_args(args)?;
         let (out, stdout) = stdout_pipe();

@@ -290,6 +290,45 @@ pub fn tables(h: &History) -> Vec<Table> {
             rows: resolution,
         });
     }
+    if v.instances.iter().any(|i| i.exit_code.is_some()) {
+        out.push(Table {
+            title: "Containers, as their Engine told it".into(),
+            header: vec![
+                "instance".into(),
+                "signals sent".into(),
+                "SIGTERM reached the code".into(),
+                "exit code".into(),
+                "out of memory".into(),
+            ],
+            rows: v
+                .instances
+                .iter()
+                .filter(|i| i.exit_code.is_some() || !i.signals_sent.is_empty())
+                .map(|i| {
+                    let sent: Vec<String> = i
+                        .signals_sent
+                        .iter()
+                        .map(|s| crate::model::lifecycle::signal_name(*s))
+                        .collect();
+                    row([
+                        i.instance.clone(),
+                        if sent.is_empty() {
+                            "-".into()
+                        } else {
+                            sent.join(", ")
+                        },
+                        match i.cancellation_reached() {
+                            Some(true) => "yes".into(),
+                            Some(false) => "no".into(),
+                            None => "- (still running)".into(),
+                        },
+                        i.exit_code.map_or_else(|| "-".into(), |c| c.to_string()),
+                        if i.oom_killed { "yes" } else { "no" }.into(),
+                    ])
+                })
+                .collect(),
+        });
+    }
     if !v.instances.is_empty() {
         out.push(Table {
             title: "Instances, as they told it".into(),

@@ -12,6 +12,26 @@ pub use lines::{
     completion_lines, control_line, failed_probes, fault_line, rollback_line, scaling_line,
 };
 
+/// What a container's Engine said of an instance: the signals it sent and how it ended.
+pub fn engine_said(i: &crate::model::lifecycle::InstanceLife) -> String {
+    use crate::model::lifecycle::signal_name;
+    let sent: Vec<String> = i.signals_sent.iter().map(|s| signal_name(*s)).collect();
+    let sent = if sent.is_empty() {
+        "no signal".to_owned()
+    } else {
+        sent.join(" then ")
+    };
+    let ended = match i.exit_code {
+        Some(code) if code > 128 && code <= 192 => {
+            format!("exit {code} ({})", signal_name((code - 128) as i32))
+        }
+        Some(code) => format!("exit {code}"),
+        None => "no exit seen".to_owned(),
+    };
+    let oom = if i.oom_killed { ", out of memory" } else { "" };
+    format!("{}: {sent}, {ended}{oom}", i.instance)
+}
+
 /// How many items of each list the terminal shows before "and N more".
 pub const SHOWN_ITEMS: usize = 20;
 
@@ -264,6 +284,13 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
                 format!(" (not: {})", missed.join(", "))
             }
         );
+        // A container platform's side of it: what its Engine sent and how each one ended.
+        for i in stopped
+            .iter()
+            .filter(|i| i.exit_code.is_some() || !i.signals_sent.is_empty())
+        {
+            let _ = writeln!(out, "engine        {}", engine_said(i));
+        }
     }
     // Without probes there is no probe client whose lag could matter.
     if let Some(lag) = run

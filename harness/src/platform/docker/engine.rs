@@ -1,0 +1,211 @@
+//! The Docker Engine, through its API (bollard): the connection, the labels that mark what a
+//! run creates, the removal of it all, and the Engine's event stream copied into the ledger.
+//!
+//! Every container a run creates carries [`RUN_LABEL`] (the run's id), [`PID_LABEL`] (the
+//! harness's process id), and its instance and version. At the end of the run, on a failure
+//! and on Ctrl-C, the platform removes every container with its run's label; a harness that
+//! was itself killed leaves its containers behind, and the next run removes those whose
+//! harness process is gone ([`remove_orphans`]).
+
+use std::collections::HashMap;
+
+use bollard::query_parameters::{EventsOptions, ListContainersOptions, RemoveContainerOptions};
+use bollard::Docker;
+use futures_util::StreamExt;
+use reports::ledger::Kind;
+
+use crate::ledger::Ledger;
+
+/// The run a container belongs to.
+pub const RUN_LABEL: &str = "io.update-harness.run";
+/// The harness process that created it.
+pub const PID_LABEL: &str = "io.update-harness.pid";
+/// The instance id it runs (`a-0`).
+pub const INSTANCE_LABEL: &str = "io.update-harness.instance";
+/// The version it runs (`A`).
+pub const VERSION_LABEL: &str = "io.update-harness.version";
+/// Marks the images the harness builds (kept between runs as a cache, by content).
+pub const IMAGE_LABEL: &str = "io.update-harness.image";
+
+/// Connects to the local Engine (`DOCKER_HOST`, else its Unix socket) at the newest API
+/// version both sides speak, and checks that it answers.
+pub async fn connect() -> anyhow::Result<Docker> {
+    let docker = Docker::connect_with_local_defaults().map_err(not_reached)?;
+    let docker = docker.negotiate_version().await.map_err(not_reached)?;
+    docker.ping().await.map_err(not_reached)?;
+    Ok(docker)
+}
+
+fn not_reached(e: bollard::errors::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the docker platform needs a running Docker Engine, and this one did not answer: {e} \
+         (is the daemon running, and may this user use its socket? `docker info` tells)"
+    )
+}
+
+/// A filter on one label, as the Engine's list and events take it.
+pub fn label_filter(key: &str, value: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_owned(), vec![format!("{key}={value}")])])
+}
+
+/// The names of the containers (running or not) carrying `key=value`.
+pub async fn labelled(docker: &Docker, key: &str, value: &str) -> anyhow::Result<Vec<String>> {
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(key, value)),
+            ..Default::default()
+        }))
+        .await?;
+    Ok(containers
+        .into_iter()
+        .flat_map(|c| c.names.unwrap_or_default())
+        .map(|n| n.trim_start_matches('/').to_owned())
+        .collect())
+}
+
+/// The run id in one of its containers' names (`uh-<run>-<instance>`).
+pub fn run_of_container(name: &str, instance: &str) -> Option<String> {
+    name.strip_prefix("uh-")?
+        .strip_suffix(instance)?
+        .strip_suffix('-')
+        .map(str::to_owned)
+}
+
+/// Removes every container (running or not) carrying `label=value`, with its anonymous
+/// volumes; returns how many it removed.
+pub async fn remove_labelled(docker: &Docker, key: &str, value: &str) -> anyhow::Result<usize> {
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(key, value)),
+            ..Default::default()
+        }))
+        .await?;
+    let mut removed = 0;
+    for c in containers {
+        let Some(id) = c.id else { continue };
+        let force = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match docker.remove_container(&id, Some(force)).await {
+            Ok(()) => removed += 1,
+            // Removed meanwhile (a removal already under way): gone is what was wanted.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes the containers of runs whose harness process is gone (killed before it could
+/// clean up); returns how many.
+pub async fn remove_orphans(docker: &Docker) -> anyhow::Result<usize> {
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_owned(),
+                vec![PID_LABEL.to_owned()],
+            )])),
+            ..Default::default()
+        }))
+        .await?;
+    let mut runs = std::collections::BTreeSet::new();
+    for c in containers {
+        let labels = c.labels.unwrap_or_default();
+        let (Some(pid), Some(run)) = (labels.get(PID_LABEL), labels.get(RUN_LABEL)) else {
+            continue;
+        };
+        let alive = pid
+            .parse::<i32>()
+            // Signal 0: whether the process exists, nothing sent.
+            .map(|p| unsafe { libc::kill(p, 0) } == 0)
+            .unwrap_or(false);
+        if !alive {
+            runs.insert(run.clone());
+        }
+    }
+    let mut removed = 0;
+    for run in runs {
+        removed += remove_labelled(docker, RUN_LABEL, &run).await?;
+    }
+    Ok(removed)
+}
+
+/// Copies the Engine's events about the run's containers into the ledger until the stream
+/// ends or the task is aborted: one `engine` row per event, stamped when the harness read
+/// it, with the Engine's own time as `engine_ns`.
+///
+/// The rows' detail: `action` (`create`, `start`, `kill`, `die`, `oom`, `pause`, `unpause`,
+/// `stop`, `destroy`, `health_status`, ...), `container` (its name), `signal` (a kill's),
+/// `exit_code` (a die's), `status` (a health status's).
+pub async fn record_events(
+    docker: Docker,
+    run: String,
+    ledger: Ledger,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut filters = label_filter(RUN_LABEL, &run);
+    filters.insert("type".to_owned(), vec!["container".to_owned()]);
+    let mut events = docker.events(Some(EventsOptions {
+        filters: Some(filters),
+        ..Default::default()
+    }));
+    let _ = ready.send(());
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "the Engine's event stream ended");
+                break;
+            }
+        };
+        if let Some(row) = row(&ledger, &event) {
+            ledger.record(row);
+        }
+    }
+}
+
+/// The ledger's row for one Engine event, or `None` for an event the checker has no use
+/// for (an exec inside the container, a resize, an attach).
+fn row(ledger: &Ledger, event: &bollard::models::EventMessage) -> Option<reports::LedgerEvent> {
+    let action = event.action.as_deref()?;
+    // `health_status: healthy`, `exec_start: sh -c ...`: the action, then what it says.
+    let (action, said) = match action.split_once(": ") {
+        Some((a, s)) => (a, Some(s)),
+        None => (action, None),
+    };
+    if action.starts_with("exec_") || matches!(action, "attach" | "resize" | "archive-path") {
+        return None;
+    }
+    let empty = HashMap::new();
+    let attributes = event
+        .actor
+        .as_ref()
+        .and_then(|a| a.attributes.as_ref())
+        .unwrap_or(&empty);
+    let get = |k: &str| attributes.get(k).map(String::as_str).unwrap_or("");
+    let mut e = ledger
+        .event(Kind::Engine, get(INSTANCE_LABEL), get(VERSION_LABEL), "")
+        .with("action", action)
+        .with("container", get("name"));
+    if let Some(signal) = attributes.get("signal") {
+        e = e.with("signal", signal);
+    }
+    if let Some(code) = attributes.get("exitCode") {
+        e = e.with("exit_code", code);
+    }
+    if let Some(status) = said.filter(|_| action == "health_status") {
+        e = e.with("status", status);
+    }
+    if let Some(t) = event.time_nano {
+        e = e.with("engine_ns", t);
+    }
+    Some(e)
+}

@@ -1,0 +1,417 @@
+//! The Docker platform on this machine's Docker Engine: each strategy on real containers,
+//! judged from the ledger and the Engine's own events; the PID-1 trap's three entrypoints;
+//! the image built once from the harness's own executable; and nothing of a run left in
+//! the Engine, after a run and after Ctrl-C. These tests need the Engine: without one they
+//! fail, saying so, and never skip.
+
+use std::path::{Path, PathBuf};
+
+use harness::platform::docker::engine::{self, PID_LABEL, RUN_LABEL};
+use harness::platform::docker::image;
+use harness::scenario::Scenario;
+use reports::ledger::Kind;
+use reports::{LedgerEvent, RunDir, Summary};
+
+use crate::common::{for_busy_machine, plan, run_valid, scenarios, testfn};
+
+/// Small enough for CI, large enough that a container's start-up (a few hundred ms) stays
+/// well inside every scaled wait of the scenarios.
+const SCALE: f64 = 0.1;
+
+struct DockerRun {
+    summary: Summary,
+    ledger: Vec<LedgerEvent>,
+    _dir: tempfile::TempDir,
+}
+
+impl DockerRun {
+    /// The Engine's rows about `instance`'s container, with `action`.
+    fn engine(&self, instance: &str, action: &str) -> Vec<&LedgerEvent> {
+        self.ledger
+            .iter()
+            .filter(|e| e.event == Kind::Engine && e.instance == instance)
+            .filter(|e| e.get("action") == Some(action))
+            .collect()
+    }
+
+    fn engine_ns(e: &LedgerEvent) -> i64 {
+        e.get("engine_ns").unwrap().parse().unwrap()
+    }
+
+    /// The occurrences no instance could run (`occurrence_missed`): a replacement not yet
+    /// ready when one was due.
+    fn missed(&self) -> Vec<u64> {
+        self.ledger
+            .iter()
+            .filter(|e| e.event == Kind::OccurrenceMissed)
+            .filter_map(|e| e.get_u64("m"))
+            .collect()
+    }
+
+    /// Every lost item is of the run the stop interrupted (`m`, killed before it was sent),
+    /// or of an occurrence the ledger says no instance could run.
+    fn assert_lost_only_the_stopped_run(&self, m: u64) {
+        let missed = self.missed();
+        for i in &self.summary.verdict.lost_items {
+            let cause = i.cause.as_deref();
+            assert!(
+                (i.m == m && cause == Some("killed_before_send"))
+                    || (missed.contains(&i.m) && cause == Some("never_invoked")),
+                "{i:?} (missed occurrences: {missed:?})"
+            );
+        }
+    }
+
+    /// The instance's life as the checker tells it.
+    fn life(&self, instance: &str) -> &reports::lifecycle::InstanceLife {
+        self.summary
+            .verdict
+            .instances
+            .iter()
+            .find(|i| i.instance == instance)
+            .unwrap_or_else(|| panic!("{instance} in {:?}", self.summary.verdict.instances))
+    }
+}
+
+/// Runs a committed docker scenario (with a busy machine's budgets) and checks that the
+/// Engine holds nothing of it afterwards.
+async fn run_docker(name: &str, edit: impl FnOnce(&mut Scenario)) -> DockerRun {
+    let dir = tempfile::tempdir().unwrap();
+    let mut scenario = Scenario::load(&scenarios().join(name)).unwrap();
+    for_busy_machine(&mut scenario);
+    edit(&mut scenario);
+    let out = dir.path().join("run");
+    let summary = run_valid(plan(scenario, &out, SCALE)).await;
+    let ledger = RunDir::new(&out).read_ledger().unwrap();
+    assert_nothing_left(&ledger).await;
+    DockerRun {
+        summary,
+        ledger,
+        _dir: dir,
+    }
+}
+
+/// No container of the run is left in the Engine: the ledger names each one the Engine
+/// created, and the Engine lists none with the run's label.
+async fn assert_nothing_left(ledger: &[LedgerEvent]) {
+    let created: Vec<&LedgerEvent> = ledger
+        .iter()
+        .filter(|e| e.event == Kind::Engine && e.get("action") == Some("create"))
+        .collect();
+    assert!(
+        !created.is_empty(),
+        "the Engine's create events are in the ledger"
+    );
+    let docker = engine::connect()
+        .await
+        .expect("this machine's Docker Engine");
+    for e in created {
+        let name = e.get("container").unwrap();
+        let run = engine::run_of_container(name, &e.instance).unwrap();
+        let left = engine::labelled(&docker, RUN_LABEL, &run).await.unwrap();
+        assert!(left.is_empty(), "containers of run {run} left: {left:?}");
+        // Each one was destroyed, and the Engine said so.
+        assert!(
+            ledger
+                .iter()
+                .any(|d| d.get("action") == Some("destroy") && d.get("container") == Some(name)),
+            "{name} was destroyed"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recreate_on_containers_is_down_from_the_engines_kill_to_the_new_containers_ready() {
+    let r = run_docker("docker-recreate.toml", |_| {}).await;
+    let v = &r.summary.verdict;
+    // The Engine killed A's container with SIGKILL and it died of it.
+    let kills = r.engine("a-0", "kill");
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    assert_eq!(kills[0].get("signal"), Some("9"));
+    let died = r.engine("a-0", "die");
+    assert_eq!(died[0].get("exit_code"), Some("137"));
+    assert_eq!(r.life("a-0").exit_code, Some(137));
+    // B's container was created only after A's died: nothing served in between.
+    let b_created = r.engine("b-0", "create");
+    assert!(DockerRun::engine_ns(b_created[0]) > DockerRun::engine_ns(died[0]));
+    // One downtime window: from the stop (A out of the front door's routes, then killed)
+    // until B's container answered, each within a probe interval (10 ms) and the probe
+    // client's lag.
+    assert_eq!(v.downtime.windows, 1, "{:?}", v.downtime);
+    let w = &v.downtime.intervals[0];
+    let at = |kind: Kind, instance: &str, phase: Option<&str>| {
+        r.ledger
+            .iter()
+            .find(|e| e.event == kind && e.instance == instance && e.get("phase") == phase)
+            .unwrap()
+            .t_ns
+    };
+    let stop_ns = at(Kind::PhaseBegun, "", Some("stop"));
+    let ready_ns = at(Kind::InstanceReady, "b-0", None);
+    let (probe_ns, lag_ns) = (10_000_000, 30_000_000);
+    assert!(
+        w.start_ns >= stop_ns - probe_ns && w.start_ns <= DockerRun::engine_ns(died[0]) + probe_ns,
+        "the window starts {} ms after the stop",
+        (w.start_ns - stop_ns) / 1_000_000
+    );
+    assert!(
+        w.end_ns >= ready_ns - probe_ns && w.end_ns <= ready_ns + probe_ns + lag_ns,
+        "the window ends {} ms after B's ready",
+        (w.end_ns - ready_ns) / 1_000_000
+    );
+    // The killed run's unsent items are lost, and only those.
+    assert!(v.lost > 0);
+    r.assert_lost_only_the_stopped_run(6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rolling_update_of_three_containers_loses_nothing_and_is_never_down() {
+    let r = run_docker("docker-rolling.toml", |_| {}).await;
+    let v = &r.summary.verdict;
+    assert_eq!((v.lost, v.duplicated), (0, 0), "{:?}", v.lost_items);
+    assert_eq!(v.downtime.windows, 0, "{:?}", v.downtime);
+    // Each of A's three containers was stopped by the update, one batch after another,
+    // and three of B's were started; B's three ran to the end.
+    let mut a_deaths = Vec::new();
+    for i in 0..3 {
+        let (a, b) = (format!("a-{i}"), format!("b-{i}"));
+        let died = r.engine(&a, "die");
+        assert_eq!(died.len(), 1, "{a}: {died:?}");
+        assert_eq!(r.engine(&b, "start").len(), 1, "{b}");
+        a_deaths.push(DockerRun::engine_ns(died[0]));
+    }
+    a_deaths.sort();
+    assert!(a_deaths.windows(2).all(|w| w[0] < w[1]), "{a_deaths:?}");
+    let ended = r.ledger.iter().find(|e| e.event == Kind::RunEnded).unwrap();
+    assert_eq!(ended.get("alive"), Some("b-0+b-1+b-2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn blue_green_switches_between_two_ready_containers_and_loses_the_recycled_runs_tail() {
+    let r = run_docker("docker-blue-green.toml", |_| {}).await;
+    let v = &r.summary.verdict;
+    assert_eq!(v.downtime.windows, 0, "{:?}", v.downtime);
+    // A's container is recycled after the swap: SIGKILLed by the Engine, mid-run.
+    assert_eq!(r.engine("a-0", "kill")[0].get("signal"), Some("9"));
+    let killed_ns = DockerRun::engine_ns(r.engine("a-0", "kill")[0]);
+    let swapped = r
+        .ledger
+        .iter()
+        .find(|e| e.event == Kind::PhaseEnded && e.get("phase") == Some("swap"))
+        .unwrap();
+    assert!(killed_ns > swapped.t_ns);
+    // What it lost is what it had not sent when it was killed: each item's schedule (the
+    // run begun at 60 s, an item a second) fell after the kill.
+    assert!(v.lost > 0);
+    let first_lost = v.lost_items.iter().map(|i| i.n).min().unwrap();
+    let run_begun = r
+        .ledger
+        .iter()
+        .find(|e| e.event == Kind::InvocationBegun && e.get("m") == Some("6"))
+        .unwrap();
+    let first_lost_due_ns = run_begun.t_ns + (first_lost as f64 * 1e9 * SCALE) as i64;
+    assert!(
+        first_lost_due_ns + 20_000_000 >= killed_ns,
+        "item {first_lost} was due {} ms before the kill",
+        (killed_ns - first_lost_due_ns) / 1_000_000
+    );
+    r.assert_lost_only_the_stopped_run(6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_drain_on_containers_hands_over_through_the_mounted_stash() {
+    let r = run_docker("docker-drain.toml", |_| {}).await;
+    let v = &r.summary.verdict;
+    assert_eq!((v.lost, v.duplicated), (0, 0), "{:?}", v.lost_items);
+    // The drain needed no signal: A's container stopped after SafeToStop, and B replayed
+    // the stash A wrote in the directory mounted into both.
+    assert!(r
+        .ledger
+        .iter()
+        .any(|e| e.event == Kind::PhaseEnded && e.get("phase") == Some("prepare_for_stop")));
+    assert!(
+        r.ledger.iter().any(|e| e.event.app() == Some("stashed")),
+        "A stashed its run"
+    );
+    assert!(!r.engine("a-0", "die").is_empty());
+}
+
+/// The PID-1 trap: the same app and the same graceful stop, three entrypoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sigterm_reaches_the_code_only_when_the_app_is_pid_1() {
+    let grace_ms = 5_000.0 * SCALE;
+    // Exec form: the app is PID 1, its token fires, it stashes and exits 0.
+    let exec = run_docker("docker-graceful-exec.toml", |_| {}).await;
+    let a = exec.life("a-0");
+    assert_eq!(a.signals_sent, [15], "{a:?}");
+    assert_eq!(a.cancellation_reached(), Some(true));
+    assert_eq!(a.exit_code, Some(0));
+    // Nothing of the stopped run is lost: it was stashed, and B sent the rest, late.
+    exec.assert_lost_only_the_stopped_run(u64::MAX);
+    assert!(
+        exec.summary.verdict.late > 0,
+        "the stashed items arrive late"
+    );
+
+    // A shell wrapper as PID 1: the SIGTERM is dropped; the Engine's SIGKILL comes at the
+    // end of the grace, and the run in progress is lost.
+    let shell = run_docker("docker-graceful-shell.toml", |_| {}).await;
+    let a = shell.life("a-0");
+    assert_eq!(a.signals_sent, [15, 9], "{a:?}");
+    assert_eq!(a.cancellation_reached(), Some(false));
+    assert_eq!(a.exit_code, Some(137));
+    let kills = shell.engine("a-0", "kill");
+    let waited_ms = (DockerRun::engine_ns(kills[1]) - DockerRun::engine_ns(kills[0])) as f64 / 1e6;
+    assert!(
+        waited_ms >= grace_ms - 5.0,
+        "SIGKILL {waited_ms} ms after SIGTERM, the grace is {grace_ms} ms"
+    );
+    assert!(shell.summary.verdict.lost > 0);
+    shell.assert_lost_only_the_stopped_run(6);
+
+    // The same wrapper under docker-init: the shell gets the SIGTERM and dies of it, the
+    // init with it, and the app is killed with the container, never having seen it.
+    let init = run_docker("docker-graceful-shell-init.toml", |_| {}).await;
+    let a = init.life("a-0");
+    assert_eq!(a.signals_sent, [15], "{a:?}");
+    assert_eq!(a.cancellation_reached(), Some(false));
+    assert_eq!(a.exit_code, Some(143));
+    assert!(init.summary.verdict.lost > 0);
+    init.assert_lost_only_the_stopped_run(6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pause_fault_freezes_the_container_through_the_engine() {
+    let r = run_docker("faults/pause.toml", |s| {
+        s.platform.kind = harness::platform::PlatformKind::Docker;
+    })
+    .await;
+    let paused = r.engine("a-0", "pause");
+    let unpaused = r.engine("a-0", "unpause");
+    assert_eq!((paused.len(), unpaused.len()), (1, 1), "{:?}", r.ledger);
+    let frozen_ms =
+        (DockerRun::engine_ns(unpaused[0]) - DockerRun::engine_ns(paused[0])) as f64 / 1e6;
+    let pause_ms = 4_000.0 * SCALE;
+    assert!(
+        (frozen_ms - pause_ms).abs() < 100.0,
+        "frozen {frozen_ms} ms for a pause of {pause_ms} ms"
+    );
+    // A frozen container loses nothing: its loop resumes where it stood.
+    assert_eq!(r.summary.verdict.lost, 0);
+    assert!(r.summary.verdict.late > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_image_is_built_from_the_executable_once_and_found_after() {
+    let docker = engine::connect()
+        .await
+        .expect("this machine's Docker Engine");
+    let program: PathBuf = testfn();
+    let first = image::ensure(&docker, &program).await.unwrap();
+    let second = image::ensure(&docker, &program).await.unwrap();
+    assert_eq!(first.tag, second.tag);
+    assert!(second.build_ms.is_none(), "the second asks built it again");
+    assert!(first.tag.starts_with("update-harness/testfn:"));
+    // Another executable is another image.
+    let other = Path::new(env!("CARGO_BIN_EXE_harness"));
+    let third = image::ensure(&docker, other).await.unwrap();
+    assert_ne!(third.tag, first.tag);
+    // The image runs the executable it was built from: `--help` of the test function.
+    let out = std::process::Command::new("docker")
+        .args(["run", "--rm", "--network", "none"])
+        .args(["--label", &format!("{PID_LABEL}={}", std::process::id())])
+        .args(["--entrypoint", &first.program, &first.tag, "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--sink"), "{help}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ctrl_c_mid_run_leaves_no_container_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let path = scenarios().join("docker-rolling.toml");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--time-scale",
+            "0.1",
+            "--quiet",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let docker = engine::connect()
+        .await
+        .expect("this machine's Docker Engine");
+    // Interrupted once its three containers run (the ledger says when).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ledger = std::fs::read_to_string(out.join("ledger.csv")).unwrap_or_default();
+        if ledger.matches("action=start").count() >= 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no containers started: {ledger}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        engine::labelled(&docker, PID_LABEL, &pid)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!status.status.success(), "an interrupted run does not pass");
+    let left = engine::labelled(&docker, PID_LABEL, &pid).await.unwrap();
+    assert!(left.is_empty(), "left after Ctrl-C: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_containers_of_a_harness_that_died_are_removed_by_the_next_run() {
+    let docker = engine::connect()
+        .await
+        .expect("this machine's Docker Engine");
+    let built = image::ensure(&docker, &testfn()).await.unwrap();
+    // A process that has exited: its pid is free (and not reused this quickly).
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id().to_string();
+    gone.wait().unwrap();
+    let run = format!("orphan-{}", std::process::id());
+    let created = std::process::Command::new("docker")
+        .args(["create", "--network", "none"])
+        .args(["--label", &format!("{RUN_LABEL}={run}")])
+        .args(["--label", &format!("{PID_LABEL}={dead_pid}")])
+        .args(["--entrypoint", &built.program, &built.tag, "--help"])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert_eq!(
+        engine::labelled(&docker, RUN_LABEL, &run)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(engine::remove_orphans(&docker).await.unwrap() >= 1);
+    assert!(engine::labelled(&docker, RUN_LABEL, &run)
+        .await
+        .unwrap()
+        .is_empty());
+}
