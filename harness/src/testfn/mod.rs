@@ -35,7 +35,7 @@ mod state;
 mod tick;
 
 pub use app::{router, serve};
-pub use config::{Config, OwnTimer, Place, Stash, Work, DEFAULT_HEARTBEAT};
+pub use config::{Config, OwnTimer, Place, Schedule, Stash, Work, DEFAULT_HEARTBEAT};
 pub use line_out::LineOut;
 pub use start::{main, parse_on_cancel, run_with, Args};
 pub use state::AppState;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::app::serve;
-use super::config::{Config, Place, Work};
+use super::config::{Config, Place, Schedule, Work};
 use super::line_out::LineOut;
 use crate::scenario::OnCancel;
 
@@ -155,10 +155,12 @@ pub async fn run_with(
         lifecycle: !args.no_lifecycle,
         heartbeat: Duration::from_millis(args.heartbeat_ms),
         own_timer: args.timer_epoch_ns.map(|epoch_ns| super::OwnTimer {
-            epoch_ns,
-            period: Duration::from_nanos(args.timer_period_ns.unwrap_or(1).max(1)),
-            first: args.timer_first,
-            until: args.timer_until,
+            schedule: Schedule {
+                epoch_ns,
+                period: Duration::from_nanos(args.timer_period_ns.unwrap_or(1).max(1)),
+                first: args.timer_first,
+                until: args.timer_until,
+            },
             lease: args.lease.clone(),
             lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(1)),
         }),
