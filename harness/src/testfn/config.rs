@@ -154,6 +154,18 @@ impl Schedule {
         (next as u64).max(self.first)
     }
 
+    /// The occurrence due at `t_ns` or last before it (`t_ns` rounded down to the period);
+    /// none before the epoch.
+    pub fn occurrence_at(&self, t_ns: i64) -> Option<u64> {
+        let since = t_ns.checked_sub(self.epoch_ns)?;
+        (since >= 0).then(|| (since / self.period_ns()) as u64)
+    }
+
+    /// Whether occurrence `m` is in the run's window.
+    pub fn in_window(&self, m: u64) -> bool {
+        m >= self.first && self.until.is_none_or(|until| m < until)
+    }
+
     pub fn scheduled_ns(&self, m: u64) -> i64 {
         self.epoch_ns + self.period.as_nanos() as i64 * m as i64
     }

@@ -26,10 +26,12 @@
 
 mod app;
 mod config;
+pub mod functions_host;
 mod lifecycle;
 mod line_out;
 mod own_timer;
 pub mod release;
+mod rfc3339;
 mod start;
 mod state;
 mod tick;
