@@ -84,6 +84,9 @@ pub struct Config {
     pub heartbeat: Duration,
     /// Fire occurrences on this schedule itself (the app driver).
     pub own_timer: Option<OwnTimer>,
+    /// How the Functions host's timer invocations are numbered, and the run's window
+    /// (`HARNESS_TIMER_*`; see `functions_host.rs`).
+    pub functions_timer: Option<Schedule>,
     /// How this version misbehaves, when it is a bad release.
     pub release: release::ReleaseArgs,
     /// Where it is: a process on the machine, or an instance of the virtual-time platform.
