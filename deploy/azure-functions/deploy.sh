@@ -10,8 +10,8 @@
 #
 # NOT RUN on this project's CI machine (no Azure access there): written against the az CLI
 # and Azure Functions documentation cited in deploy/azure-functions/README.md, checked by
-# harness/tests/it/deployables.rs (file formats, `bash -n`). The app itself does not yet run
-# as a real custom handler: README.md lists the changes it needs first.
+# harness/tests/it/deployables.rs (file formats, `bash -n`). The app runs as a custom handler
+# (README.md, "The app as a custom handler"), checked against the documented shapes only.
 #
 # From the harness: HARNESS_FROM, HARNESS_TO, HARNESS_INSTANCES, HARNESS_SINK_URL,
 # HARNESS_SINK_TOKEN, HARNESS_STATE_DIR, HARNESS_TIME_SCALE, HARNESS_URL, HARNESS_DRIVER,
@@ -271,7 +271,8 @@ deploy_flex() {
   az_ resource update --ids "$id" --api-version 2023-12-01 \
     --set properties.functionAppConfig.siteUpdateStrategy.type=RollingUpdate -o none
   mapfile -t settings < <(common_settings)
-  # One TESTFN_INSTANCE for every instance until the app defaults it per instance (README.md).
+  # One TESTFN_INSTANCE for every instance: a stand-in, which overrides the app's per-instance
+  # default (WEBSITE_INSTANCE_ID, else the host name; README.md, item 5).
   settings_set --settings "${settings[@]}" "TESTFN_VERSION=$HARNESS_FROM" TESTFN_SLOT=production \
     "TESTFN_INSTANCE=flex" "AzureWebJobs.tick.Disabled=$(tick_disabled)"
   az_ functionapp deployment source config-zip -g "$AZ_RESOURCE_GROUP" -n "$AZ_APP_NAME" --src "$zip" -o none

@@ -135,7 +135,7 @@ pub enum Command {
     /// The harness starts every instance as `harness testfn --listen ... --version A ...`
     /// unless --app-command names another program; see the README's "The test function".
     #[command(disable_version_flag = true)]
-    Testfn(crate::testfn::Args),
+    Testfn(Box<crate::testfn::Args>),
     /// Fit the virtual-time platform's model to real runs: a profile for `--platform sim`.
     ///
     /// Reads run directories of any platform (the emulator's, a command platform's) and

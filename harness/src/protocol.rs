@@ -47,7 +47,7 @@ impl std::fmt::Display for SendReport {
 }
 
 /// The body of `POST /tick`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TickRequest {
     pub m: u64,
     pub scheduled_ns: i64,

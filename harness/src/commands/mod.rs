@@ -54,7 +54,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate { scenarios } => validate::run(&scenarios),
         Command::Calibrate { dirs, replay } => calibrate::run(&dirs, replay),
         Command::Run(args) => run::run(args),
-        Command::Testfn(args) => match crate::testfn::main(args) {
+        Command::Testfn(args) => match crate::testfn::main(*args) {
             Ok(()) => EXIT_OK,
             Err(e) => {
                 errln!("harness testfn: {e:#}");

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,13 +14,13 @@ use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{
-    Message, Mode, ModeAnswer, ModeRequest, PollRequest, PollResponse, ProcRequest, TickRequest,
-    TickResponse,
+    Message, Mode, ModeAnswer, ModeRequest, PollRequest, PollResponse, ProcRequest, TickResponse,
 };
 use crate::scenario::OnCancel;
 use sink::events::names;
 
 use super::config::Config;
+use super::functions_host::{HostInvocation, Numbered, TickBody};
 use super::own_timer;
 use super::state::{Active, AppState, MODE_NORMAL, MODE_PREPARING};
 use super::tick::{bad_release_failure, outcome_of, replay_stash, run_tick, submit};
@@ -258,7 +259,53 @@ fn answer(state: &AppState, status: StatusCode, mut body: TickResponse) -> Respo
     (status, Json(body)).into_response()
 }
 
-async fn tick(State(state): State<Arc<AppState>>, Json(req): Json<TickRequest>) -> Response {
-    let (status, body) = run_tick(&state, req).await;
-    answer(&state, status, body)
+/// `POST /tick` and `POST /api/tick`: the harness's [`TickRequest`] (answered as ever), or
+/// the Functions host's timer invocation (numbered from its `UtcNow`, answered in the host's
+/// shape); a body that is neither gets a 4xx with the reason, and nothing runs.
+async fn tick(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    match TickBody::parse(&body) {
+        Ok(TickBody::Harness(req)) => {
+            let (status, body) = run_tick(&state, req).await;
+            answer(&state, status, body)
+        }
+        Ok(TickBody::Host(invocation)) => host_tick(&state, invocation).await,
+        Err(refusal) => {
+            tracing::warn!(status = %refusal.status, reason = %refusal.reason, "a /tick body refused");
+            (refusal.status, Json(refusal.body())).into_response()
+        }
+    }
+}
+
+/// The Functions host's timer invocation: run as the occurrence its `UtcNow` is, when that
+/// is in the run's window.
+async fn host_tick(state: &AppState, invocation: HostInvocation) -> Response {
+    let Some(schedule) = &state.config.functions_timer else {
+        let error = "a Functions timer invocation, but no schedule to number it: \
+                     set HARNESS_TIMER_EPOCH_NS and HARNESS_TIMER_PERIOD_NS";
+        tracing::error!("{error}");
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({ "error": error })),
+        )
+            .into_response();
+    };
+    match invocation.numbered(schedule) {
+        Numbered::Outside { m } => {
+            tracing::info!(
+                ?m,
+                "a Functions timer invocation outside the run's window: not run"
+            );
+            let who = (
+                state.config.instance.as_str(),
+                state.config.version.as_str(),
+            );
+            Json(HostInvocation::answer_outside(m, schedule, who)).into_response()
+        }
+        Numbered::Run(req) => {
+            let (status, mut body) = run_tick(state, req).await;
+            body.instance = Some(state.config.instance.clone());
+            body.version = Some(state.config.version.clone());
+            (status, Json(HostInvocation::answer(&req, status, &body))).into_response()
+        }
+    }
 }

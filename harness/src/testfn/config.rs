@@ -84,6 +84,9 @@ pub struct Config {
     pub heartbeat: Duration,
     /// Fire occurrences on this schedule itself (the app driver).
     pub own_timer: Option<OwnTimer>,
+    /// How the Functions host's timer invocations are numbered, and the run's window
+    /// (`HARNESS_TIMER_*`; see `functions_host.rs`).
+    pub functions_timer: Option<Schedule>,
     /// How this version misbehaves, when it is a bad release.
     pub release: release::ReleaseArgs,
     /// Where it is: a process on the machine, or an instance of the virtual-time platform.
@@ -126,22 +129,25 @@ pub struct Stash {
     pub ns: Vec<u64>,
 }
 
-/// The schedule and the lease, from the command line.
-#[derive(Clone, Debug)]
-pub struct OwnTimer {
+/// A timer's schedule: occurrence `m` is due at `epoch_ns + m * period`, and the run wants
+/// the occurrences `first <= m < until` only (its window).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
     pub epoch_ns: i64,
     pub period: Duration,
-    /// The first occurrence fired (the trigger's enabling), and the end (exclusive).
+    /// The first occurrence of the window, and its end (exclusive).
     pub first: u64,
     pub until: Option<u64>,
-    pub lease: Option<String>,
-    pub lease_ttl: Duration,
 }
 
-impl OwnTimer {
+impl Schedule {
+    fn period_ns(&self) -> i64 {
+        self.period.as_nanos().clamp(1, i64::MAX as u128) as i64
+    }
+
     /// The first occurrence scheduled at or after `now_ns` (and not before `first`).
     pub fn next_at_or_after(&self, now_ns: i64) -> u64 {
-        let period = self.period.as_nanos().max(1) as i64;
+        let period = self.period_ns();
         let since = now_ns - self.epoch_ns;
         let next = if since <= 0 {
             0
@@ -151,7 +157,27 @@ impl OwnTimer {
         (next as u64).max(self.first)
     }
 
-    pub(super) fn scheduled_ns(&self, m: u64) -> i64 {
+    /// The occurrence due at `t_ns` or last before it (`t_ns` rounded down to the period);
+    /// none before the epoch.
+    pub fn occurrence_at(&self, t_ns: i64) -> Option<u64> {
+        let since = t_ns.checked_sub(self.epoch_ns)?;
+        (since >= 0).then(|| (since / self.period_ns()) as u64)
+    }
+
+    /// Whether occurrence `m` is in the run's window.
+    pub fn in_window(&self, m: u64) -> bool {
+        m >= self.first && self.until.is_none_or(|until| m < until)
+    }
+
+    pub fn scheduled_ns(&self, m: u64) -> i64 {
         self.epoch_ns + self.period.as_nanos() as i64 * m as i64
     }
+}
+
+/// The function's own timer, from the command line: its schedule and its lease.
+#[derive(Clone, Debug)]
+pub struct OwnTimer {
+    pub schedule: Schedule,
+    pub lease: Option<String>,
+    pub lease_ttl: Duration,
 }

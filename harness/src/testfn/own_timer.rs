@@ -33,11 +33,12 @@ pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToke
         ))
     });
     let clock = state.config.place.clock;
-    let mut m = timer.next_at_or_after(clock.now_ns());
-    while timer.until.is_none_or(|u| m < u) {
+    let schedule = &timer.schedule;
+    let mut m = schedule.next_at_or_after(clock.now_ns());
+    while schedule.until.is_none_or(|u| m < u) {
         // Sleep to the wall-clock time, re-reading the clock: the schedule is the wall's.
         loop {
-            let wait_ns = timer.scheduled_ns(m) - clock.now_ns();
+            let wait_ns = schedule.scheduled_ns(m) - clock.now_ns();
             if wait_ns <= 0 {
                 break;
             }
@@ -62,7 +63,7 @@ pub async fn run(state: Arc<AppState>, timer: OwnTimer, cancel: CancellationToke
         } else {
             let request = TickRequest {
                 m,
-                scheduled_ns: timer.scheduled_ns(m),
+                scheduled_ns: schedule.scheduled_ns(m),
                 catch_up: false,
             };
             let runner = state.clone();
@@ -123,16 +124,15 @@ async fn hold_lease(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testfn::config::Schedule;
 
     #[test]
     fn the_next_occurrence_is_the_first_at_or_after_now() {
-        let timer = OwnTimer {
+        let timer = Schedule {
             epoch_ns: 1_000,
             period: Duration::from_nanos(100),
             first: 2,
             until: None,
-            lease: None,
-            lease_ttl: Duration::from_secs(1),
         };
         assert_eq!(timer.next_at_or_after(0), 2, "never before `first`");
         assert_eq!(

@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
+
 use super::app::serve;
-use super::config::{Config, Place, Work};
+use super::config::{Config, Place, Schedule, Work};
+use super::functions_host::HostEnv;
 use super::line_out::LineOut;
 use crate::scenario::OnCancel;
 
@@ -16,14 +19,16 @@ use crate::scenario::OnCancel;
 /// commands that take these flags turn clap's own version flag off.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: String,
+    /// Where to serve [default: 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT (or
+    /// $FUNCTIONS_HTTPWORKER_PORT) under the Azure Functions host, else 127.0.0.1:0]
+    #[arg(long)]
+    pub listen: Option<String>,
     /// Version label sent with every item, e.g. A.
     #[arg(long, env = "TESTFN_VERSION")]
     pub version: String,
-    /// Instance id, e.g. a-0.
+    /// Instance id, e.g. a-0 [default: $WEBSITE_INSTANCE_ID, else the host name]
     #[arg(long, env = "TESTFN_INSTANCE")]
-    pub instance: String,
+    pub instance: Option<String>,
     /// The slot the instance was started in.
     #[arg(long, env = "TESTFN_SLOT", default_value = "production")]
     pub slot: String,
@@ -90,6 +95,11 @@ pub struct Args {
     /// A bad release's behaviour (the defaults: a healthy one).
     #[command(flatten)]
     pub release: super::release::ReleaseArgs,
+    /// What its own process's environment says where no flag does (the Functions host's
+    /// port, an instance id, the host timer's numbering): read by `harness testfn` and
+    /// `testfn` only, never by an instance in the harness's own process.
+    #[arg(skip)]
+    pub host_env: HostEnv,
 }
 
 pub fn parse_on_cancel(s: &str) -> Result<OnCancel, String> {
@@ -122,7 +132,8 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     runtime.block_on(run(args))
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(mut args: Args) -> anyhow::Result<()> {
+    args.host_env = HostEnv::of_process().map_err(anyhow::Error::msg)?;
     let cancel = tokio_util::sync::CancellationToken::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let token = cancel.clone();
@@ -143,10 +154,17 @@ pub async fn run_with(
     place: Place,
 ) -> anyhow::Result<()> {
     let slowdown = args.release.slowdown.max(1.0);
+    let listen = args
+        .listen
+        .clone()
+        .unwrap_or_else(|| args.host_env.listen());
+    let Some(instance) = args.instance.or(args.host_env.instance) else {
+        anyhow::bail!("no instance id: give --instance or TESTFN_INSTANCE");
+    };
     let config = Config {
         out: out.clone(),
         version: args.version,
-        instance: args.instance,
+        instance,
         slot: args.slot,
         sink_url: args.sink.trim_end_matches('/').to_owned(),
         stash_dir: args.stash_dir,
@@ -155,13 +173,16 @@ pub async fn run_with(
         lifecycle: !args.no_lifecycle,
         heartbeat: Duration::from_millis(args.heartbeat_ms),
         own_timer: args.timer_epoch_ns.map(|epoch_ns| super::OwnTimer {
-            epoch_ns,
-            period: Duration::from_nanos(args.timer_period_ns.unwrap_or(1).max(1)),
-            first: args.timer_first,
-            until: args.timer_until,
+            schedule: Schedule {
+                epoch_ns,
+                period: Duration::from_nanos(args.timer_period_ns.unwrap_or(1).max(1)),
+                first: args.timer_first,
+                until: args.timer_until,
+            },
             lease: args.lease.clone(),
             lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(1)),
         }),
+        functions_timer: args.host_env.timer,
         release: args.release.clone(),
         work: Work {
             items: args.items,
@@ -182,7 +203,9 @@ pub async fn run_with(
     if config.release.start == "exit" {
         anyhow::bail!("a bad release: it exits at start, before serving");
     }
-    let listener = crate::net::serve::Listener::bind(&config.place.net, &args.listen).await?;
+    let listener = crate::net::serve::Listener::bind(&config.place.net, &listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     out.line(&listener.local_addr()?.to_string());
     tracing::info!(version = %config.version, instance = %config.instance, "serving");
     let crash_after = config.release.crash_after_ns.map(Duration::from_nanos);

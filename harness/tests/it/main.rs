@@ -5,6 +5,7 @@ mod advise;
 mod cli;
 mod command;
 mod common;
+mod custom_handler;
 mod deployables;
 mod docker;
 mod faults;

@@ -70,7 +70,10 @@ impl Launcher for SimLauncher {
                 self.model.process_start.sample(&mut rng),
                 self.model.process_exit.sample(&mut rng),
             );
-            let measured = self.model.instances.get(&args.instance);
+            let measured = args
+                .instance
+                .as_deref()
+                .and_then(|id| self.model.instances.get(id));
             (
                 measured.and_then(|m| m.start).map_or(start, |s| s.0),
                 measured.and_then(|m| m.exit).map_or(exit, |s| s.0),
