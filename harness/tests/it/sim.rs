@@ -288,7 +288,10 @@ fn startup_ms(ledger: &[LedgerEvent], cold_start_ms: f64) -> f64 {
 /// model is instead fitted to the emulator's runs of the *other* scenarios: the sim
 /// predicts a scenario it was not calibrated on.
 fn assert_agree(names: &[String], predict: bool) {
-    const SCALE: f64 = 0.1;
+    // The quick start's scale: CI's whole run must stay under 15 minutes, and these ~40
+    // emulator runs are most of it. The slack below scales with the emulator's own
+    // start-up, not with the time scale.
+    const SCALE: f64 = 0.05;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
