@@ -25,6 +25,10 @@ pub struct Behaviour {
     /// It exits with an error this long after it started serving (scaled). The local
     /// platform does not restart it (*invented*: no supervisor).
     pub crash_after: Option<Span>,
+    /// It holds this many MiB of memory from its start, before serving (a heap grown too
+    /// big): on the Docker platform with a smaller `platform.docker.memory_mib`, the kernel
+    /// kills its container (the Engine's `oom`). Default 0.
+    pub hold_mib: u64,
 }
 
 impl Default for Behaviour {
@@ -35,6 +39,7 @@ impl Default for Behaviour {
             http_fail_rate: 0.0,
             slowdown: 1.0,
             crash_after: None,
+            hold_mib: 0,
         }
     }
 }
@@ -83,6 +88,12 @@ impl Behaviour {
         }
         if self.crash_after.is_some_and(|c| c.0.is_zero()) {
             return Err(("app.to_behaviour.crash_after", "must be positive".into()));
+        }
+        if self.hold_mib > 64 * 1024 {
+            return Err((
+                "app.to_behaviour.hold_mib",
+                format!("at most 65536 (64 GiB), got {}", self.hold_mib),
+            ));
         }
         Ok(())
     }

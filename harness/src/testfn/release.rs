@@ -23,6 +23,9 @@ pub struct ReleaseArgs {
     /// Exit with an error this long after serving began.
     #[arg(long)]
     pub crash_after_ns: Option<u64>,
+    /// Hold this many MiB of memory, written, from the start (before serving).
+    #[arg(long, default_value_t = 0)]
+    pub hold_mib: u64,
     /// Seeds which invocations fail, so a run replays exactly.
     #[arg(long, default_value_t = 1)]
     pub fault_seed: u64,

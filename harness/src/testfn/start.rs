@@ -203,6 +203,10 @@ pub async fn run_with(
     if config.release.start == "exit" {
         anyhow::bail!("a bad release: it exits at start, before serving");
     }
+    // Every page written, so the memory is the process's own, not a promise: past a
+    // container's limit the kernel kills it here. Held until the process ends.
+    // (black_box: an allocation nothing reads could be optimised away.)
+    let held = std::hint::black_box(vec![1u8; (config.release.hold_mib as usize) << 20]);
     let listener = crate::net::serve::Listener::bind(&config.place.net, &listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -222,5 +226,6 @@ pub async fn run_with(
         },
     }
     tracing::info!("stopped");
+    drop(held);
     Ok(())
 }

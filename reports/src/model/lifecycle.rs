@@ -215,17 +215,30 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
     // On the app's own clock: when it was cancelled and its last sign.
     let mut app_clock: BTreeMap<String, (Option<i64>, i64)> = BTreeMap::new();
     // The container platform's side, from its Engine's events: signals, exit, OOM.
-    let mut engine: BTreeMap<&str, (Vec<i32>, Option<i64>, bool)> = BTreeMap::new();
+    let mut engine: BTreeMap<&str, EngineSaid> = BTreeMap::new();
     for e in ledger {
         if e.event == Kind::InstanceStopping {
             sigterm.entry(&e.instance).or_insert(e.t_ns);
         }
         if e.event == Kind::Engine && !e.instance.is_empty() {
+            // A container killed before its app said a word (at its memory limit, say)
+            // has a life all the same: the Engine's.
+            lives
+                .entry(e.instance.clone())
+                .or_insert_with(|| InstanceLife {
+                    instance: e.instance.clone(),
+                    version: e.version.clone(),
+                    last_sign_ns: e.t_ns,
+                    ..InstanceLife::default()
+                });
             let said = engine.entry(&e.instance).or_default();
             match e.get("action") {
-                Some("kill") => said.0.extend(e.get("signal").and_then(signal_number)),
-                Some("die") => said.1 = e.get("exit_code").and_then(|c| c.parse().ok()),
-                Some("oom") => said.2 = true,
+                Some("kill") => said.signals.extend(e.get("signal").and_then(signal_number)),
+                Some("die") => {
+                    said.exit_code = e.get("exit_code").and_then(|c| c.parse().ok());
+                    said.died_ns = Some(e.t_ns);
+                }
+                Some("oom") => said.oom = true,
                 _ => {}
             }
         }
@@ -265,7 +278,11 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
     }
     for life in lives.values_mut() {
         life.sigterm_sent_ns = sigterm.get(life.instance.as_str()).copied();
-        life.alive_at_end = !life.exited && life.last_sign_ns >= end - SILENCE_NS;
+        let said = engine.remove(life.instance.as_str()).unwrap_or_default();
+        // The Engine saw its container die before the run ended: not alive, however
+        // recently the app spoke.
+        let died = said.died_ns.is_some_and(|t| t < end);
+        life.alive_at_end = !life.exited && !died && life.last_sign_ns >= end - SILENCE_NS;
         let stopped_at = life
             .sigterm_sent_ns
             .or(life.cancelled_ns)
@@ -274,13 +291,19 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
         if let Some((Some(cancelled), last)) = app_clock.get(&life.instance) {
             life.grace_app_ms = Some((last - cancelled).max(0) as f64 / 1e6);
         }
-        if let Some((signals, exit_code, oom)) = engine.remove(life.instance.as_str()) {
-            life.signals_sent = signals;
-            life.exit_code = exit_code;
-            life.oom_killed = oom;
-        }
+        (life.signals_sent, life.exit_code, life.oom_killed) =
+            (said.signals, said.exit_code, said.oom);
     }
     lives.into_values().collect()
+}
+
+/// What a container platform's Engine said of one instance's container.
+#[derive(Default)]
+struct EngineSaid {
+    signals: Vec<i32>,
+    exit_code: Option<i64>,
+    oom: bool,
+    died_ns: Option<i64>,
 }
 
 /// A signal as an Engine names it in a `kill` event: a number (`15`) or a name (`SIGTERM`,
@@ -459,6 +482,7 @@ mod tests {
             ),
             // The image's row names no instance.
             ev(0, Kind::Engine, "", "action=image_found image=x"),
+            ev(700, Kind::RunEnded, "", "alive="),
         ];
         let lives = lives(&ledger);
         let (a, b) = (&lives[0], &lives[1]);

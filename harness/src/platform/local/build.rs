@@ -126,6 +126,10 @@ fn release_flags(
         "--fault-seed".to_owned(),
         seed.to_string(),
     ];
+    if b.hold_mib > 0 {
+        flags.push("--hold-mib".to_owned());
+        flags.push(b.hold_mib.to_string());
+    }
     if let Some(c) = crash_after {
         flags.push("--crash-after-ns".to_owned());
         flags.push(c.as_nanos().to_string());
