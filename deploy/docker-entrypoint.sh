@@ -8,7 +8,8 @@
 #   TESTFN_LISTEN    the listen address; default 0.0.0.0:8080 (set in the image)
 #   TESTFN_SINK_TOKEN, TESTFN_TIMER_EPOCH_NS, TESTFN_TIMER_PERIOD_NS: read by the app itself
 # Extra arguments (the container's args, e.g. `--items 10 --item-delay-ns 1000000000`) are
-# passed on to `harness testfn`. NOT RUN on this project's CI machine (no Docker engine).
+# passed on to `harness testfn`. Run by harness/tests/it/deployables.rs in the image
+# deploy/build-image-here.sh builds.
 set -euo pipefail
 
 if [[ -z "${TESTFN_INSTANCE:-}" ]]; then
