@@ -1058,3 +1058,66 @@ fn deploy_scenarios_are_marked_not_run_and_call_commands_that_exist() {
         "a Flex rolling update gives no completion signal"
     );
 }
+
+/// deploy/build-image-here.sh builds deploy/Dockerfile's image from this machine's own
+/// files (no registry): it runs the test function through the same entrypoint script,
+/// as the same user.
+#[test]
+fn the_image_builds_here_from_the_machines_own_files_and_runs_the_entrypoint() {
+    let tag = format!("update-harness/deploy-test:{}", std::process::id());
+    // Removed whatever the test's outcome.
+    struct Image(String);
+    impl Drop for Image {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f", &self.0])
+                .output();
+        }
+    }
+    let _image = Image(tag.clone());
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_harness")).parent().unwrap();
+    let built = std::process::Command::new("bash")
+        .arg(deploy().join("build-image-here.sh"))
+        .args([&tag, bin_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let run = std::process::Command::new("docker")
+        .args(["run", "--rm", "--network", "none"])
+        .args(["--label", "io.update-harness.image=deploy-test"])
+        .args([
+            "-e",
+            "TESTFN_VERSION=A",
+            "-e",
+            "TESTFN_SINK=http://127.0.0.1:9",
+        ])
+        .args([&tag, "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        help.contains("--sink"),
+        "{help}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The user is deploy/Dockerfile's numeric one.
+    let user = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Config.User}}", &tag])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&user.stdout).trim(), "10001:10001");
+    // And the script is told which machine files it needs: it fails, saying so, without a
+    // harness binary.
+    let empty = tempfile::tempdir().unwrap();
+    let refused = std::process::Command::new("bash")
+        .arg(deploy().join("build-image-here.sh"))
+        .args([&tag, empty.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cargo build --release"));
+}
