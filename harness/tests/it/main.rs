@@ -2,6 +2,7 @@
 //! service on real processes, and whole runs at small time scales.
 
 mod advise;
+mod agreement;
 mod cli;
 mod command;
 mod common;
