@@ -99,10 +99,11 @@ fn startup_ms(ledger: &[LedgerEvent], cold_start_ms: f64) -> f64 {
 /// `predicted` is then held again against the sim fitted to the emulator's runs of the
 /// *other* predicted scenarios: the sim predicts a scenario it was not calibrated on.
 fn assert_agree(names: &[String], predicted: &[String]) {
-    // The quick start's scale: CI's whole run must stay under 15 minutes, and these ~40
-    // emulator runs are most of it. The slack below scales with the emulator's own costs,
-    // not with the time scale.
-    const SCALE: f64 = 0.05;
+    // At 0.1 an item is due every 100 ms: wide enough that the emulator's own lag on a
+    // busy machine (a swap 20-30 ms slower than the sim's model on CI, at 0.05 with items
+    // 50 ms apart) does not move an item across the kill. The test starts first and runs
+    // beside the rest of the suite, so its ~6 minutes are most of the suite's, not added.
+    const SCALE: f64 = 0.1;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
