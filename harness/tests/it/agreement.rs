@@ -101,8 +101,8 @@ fn startup_ms(ledger: &[LedgerEvent], cold_start_ms: f64) -> f64 {
 fn assert_agree(names: &[String], predicted: &[String]) {
     // At 0.1 an item is due every 100 ms: wide enough that the emulator's own lag on a
     // busy machine (a swap 20-30 ms slower than the sim's model on CI, at 0.05 with items
-    // 50 ms apart) does not move an item across the kill. The test starts first and runs
-    // beside the rest of the suite, so its ~6 minutes are most of the suite's, not added.
+    // 50 ms apart, beside three test threads) does not move an item across the kill. The
+    // test starts first and runs beside the rest of the suite.
     const SCALE: f64 = 0.1;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -153,7 +153,15 @@ pub async fn record_events(
 ) {
     let mut filters = label_filter(RUN_LABEL, &run);
     filters.insert("type".to_owned(), vec!["container".to_owned()]);
+    // From a second before now: the stream's request goes out when it is first polled, and
+    // the Engine replays what it saw since then, so the run's first container cannot be
+    // created before the subscription (the label is this run's alone).
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .saturating_sub(1);
     let mut events = docker.events(Some(EventsOptions {
+        since: Some(since.to_string()),
         filters: Some(filters),
         ..Default::default()
     }));
