@@ -63,6 +63,16 @@ pub struct InstanceLife {
 }
 
 impl InstanceLife {
+    /// An instance's life from the first row that names it.
+    fn first_seen(e: &LedgerEvent) -> InstanceLife {
+        InstanceLife {
+            instance: e.instance.clone(),
+            version: e.version.clone(),
+            last_sign_ns: e.t_ns,
+            ..InstanceLife::default()
+        }
+    }
+
     /// Whether SIGTERM reached the code: `Some(false)` when the instance ended without its
     /// cancellation token firing; `None` while it still ran at the end.
     pub fn cancellation_reached(&self) -> Option<bool> {
@@ -225,12 +235,7 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
             // has a life all the same: the Engine's.
             lives
                 .entry(e.instance.clone())
-                .or_insert_with(|| InstanceLife {
-                    instance: e.instance.clone(),
-                    version: e.version.clone(),
-                    last_sign_ns: e.t_ns,
-                    ..InstanceLife::default()
-                });
+                .or_insert_with(|| InstanceLife::first_seen(e));
             let said = engine.entry(&e.instance).or_default();
             match e.get("action") {
                 Some("kill") => said.signals.extend(e.get("signal").and_then(signal_number)),
@@ -245,12 +250,7 @@ pub fn lives(ledger: &[LedgerEvent]) -> Vec<InstanceLife> {
         let Some(name) = app(e) else { continue };
         let life = lives
             .entry(e.instance.clone())
-            .or_insert_with(|| InstanceLife {
-                instance: e.instance.clone(),
-                version: e.version.clone(),
-                last_sign_ns: e.t_ns,
-                ..InstanceLife::default()
-            });
+            .or_insert_with(|| InstanceLife::first_seen(e));
         life.last_sign_ns = life.last_sign_ns.max(e.t_ns);
         // A row the sink wrote (a lease) names no version; the app's own rows do.
         if life.version.is_empty() {

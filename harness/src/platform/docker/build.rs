@@ -3,7 +3,7 @@
 //! containers.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -104,7 +104,6 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<DockerPlatf
         from: s.app.from.clone(),
         to: s.app.to.clone(),
         env,
-        created: Arc::new(Mutex::new(Vec::new())),
     };
     let local = crate::platform::local::build::build_with(
         plan,

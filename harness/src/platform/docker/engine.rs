@@ -48,16 +48,24 @@ pub fn label_filter(key: &str, value: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_owned(), vec![format!("{key}={value}")])])
 }
 
-/// The names of the containers (running or not) carrying `key=value`.
-pub async fn labelled(docker: &Docker, key: &str, value: &str) -> anyhow::Result<Vec<String>> {
-    let containers = docker
+/// The containers, running or not, that `filters` picks.
+async fn list(
+    docker: &Docker,
+    filters: HashMap<String, Vec<String>>,
+) -> anyhow::Result<Vec<bollard::models::ContainerSummary>> {
+    Ok(docker
         .list_containers(Some(ListContainersOptions {
             all: true,
-            filters: Some(label_filter(key, value)),
+            filters: Some(filters),
             ..Default::default()
         }))
-        .await?;
-    Ok(containers
+        .await?)
+}
+
+/// The names of the containers (running or not) carrying `key=value`.
+pub async fn labelled(docker: &Docker, key: &str, value: &str) -> anyhow::Result<Vec<String>> {
+    Ok(list(docker, label_filter(key, value))
+        .await?
         .into_iter()
         .flat_map(|c| c.names.unwrap_or_default())
         .map(|n| n.trim_start_matches('/').to_owned())
@@ -75,13 +83,7 @@ pub fn run_of_container(name: &str, instance: &str) -> Option<String> {
 /// Removes every container (running or not) carrying `label=value`, with its anonymous
 /// volumes; returns how many it removed.
 pub async fn remove_labelled(docker: &Docker, key: &str, value: &str) -> anyhow::Result<usize> {
-    let containers = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(label_filter(key, value)),
-            ..Default::default()
-        }))
-        .await?;
+    let containers = list(docker, label_filter(key, value)).await?;
     let mut removed = 0;
     for c in containers {
         let Some(id) = c.id else { continue };
@@ -106,27 +108,23 @@ pub async fn remove_labelled(docker: &Docker, key: &str, value: &str) -> anyhow:
 /// Removes the containers of runs whose harness process is gone (killed before it could
 /// clean up); returns how many.
 pub async fn remove_orphans(docker: &Docker) -> anyhow::Result<usize> {
-    let containers = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(HashMap::from([(
-                "label".to_owned(),
-                vec![PID_LABEL.to_owned()],
-            )])),
-            ..Default::default()
-        }))
-        .await?;
+    let containers = list(
+        docker,
+        HashMap::from([("label".to_owned(), vec![PID_LABEL.to_owned()])]),
+    )
+    .await?;
     let mut runs = std::collections::BTreeSet::new();
     for c in containers {
         let labels = c.labels.unwrap_or_default();
         let (Some(pid), Some(run)) = (labels.get(PID_LABEL), labels.get(RUN_LABEL)) else {
             continue;
         };
-        let alive = pid
-            .parse::<i32>()
-            // Signal 0: whether the process exists, nothing sent.
-            .map(|p| unsafe { libc::kill(p, 0) } == 0)
-            .unwrap_or(false);
+        // Signal 0: whether the process exists, nothing sent. EPERM is a process of another
+        // user's: alive, and its containers are not ours to remove.
+        let alive = pid.parse::<i32>().is_ok_and(|p| {
+            (unsafe { libc::kill(p, 0) }) == 0
+                || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        });
         if !alive {
             runs.insert(run.clone());
         }

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
@@ -39,8 +39,6 @@ pub struct DockerLauncher {
     pub to: String,
     /// Environment variables every instance gets (the sink's token).
     pub env: Vec<(String, String)>,
-    /// Every container it created, by name.
-    pub created: Arc<Mutex<Vec<String>>>,
 }
 
 /// The value after `flag` in the host's command line.
@@ -138,10 +136,6 @@ impl Launcher for DockerLauncher {
             }),
             ..Default::default()
         };
-        self.created
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(name.clone());
         let (signals_tx, signals_rx) = tokio::sync::mpsc::unbounded_channel();
         let (stdout, stdout_w) = tokio::io::simplex(1 << 16);
         let (stderr, stderr_w) = tokio::io::simplex(1 << 16);
