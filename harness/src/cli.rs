@@ -136,6 +136,18 @@ pub enum Command {
     /// unless --app-command names another program; see the README's "The test function".
     #[command(disable_version_flag = true)]
     Testfn(Box<crate::testfn::Args>),
+    /// (internal) A container's health check: GET a path of the test function and exit 0
+    /// on a 2xx answer, 1 otherwise.
+    ///
+    /// An image built FROM scratch has no curl or wget; the harness's own executable is
+    /// its HEALTHCHECK. The address is a file's (`testfn --addr-file`), the kernel having
+    /// chosen the port, or given.
+    ///
+    /// Examples:
+    ///   harness health --addr-file /run/testfn.addr
+    ///   harness health --addr 127.0.0.1:8080 --path /health
+    #[command(verbatim_doc_comment)]
+    Health(crate::commands::health::HealthArgs),
     /// Fit the virtual-time platform's model to real runs: a profile for `--platform sim`.
     ///
     /// Reads run directories of any platform (the emulator's, a command platform's) and

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod calibrate;
 pub mod check;
 pub mod compare;
+pub mod health;
 pub mod report;
 pub mod run;
 pub mod sweep;
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 1
             }
         },
+        Command::Health(args) => health::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             // Generated into memory first: clap_complete panics on a closed stdout.

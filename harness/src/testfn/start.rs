@@ -92,6 +92,11 @@ pub struct Args {
     /// The lease's time to live; it is renewed every third of it.
     #[arg(long, env = "TESTFN_LEASE_TTL_MS", default_value_t = 3_000)]
     pub lease_ttl_ms: u64,
+    /// Also write the address it bound to this file once it serves: where a health check
+    /// inside the container finds it (`harness health --addr-file`), the port being the
+    /// kernel's choice.
+    #[arg(long, env = "TESTFN_ADDR_FILE")]
+    pub addr_file: Option<PathBuf>,
     /// A bad release's behaviour (the defaults: a healthy one).
     #[command(flatten)]
     pub release: super::release::ReleaseArgs,
@@ -158,6 +163,7 @@ pub async fn run_with(
         .listen
         .clone()
         .unwrap_or_else(|| args.host_env.listen());
+    let addr_file = args.addr_file.clone();
     let Some(instance) = args.instance.or(args.host_env.instance) else {
         anyhow::bail!("no instance id: give --instance or TESTFN_INSTANCE");
     };
@@ -210,7 +216,11 @@ pub async fn run_with(
     let listener = crate::net::serve::Listener::bind(&config.place.net, &listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
-    out.line(&listener.local_addr()?.to_string());
+    let bound = listener.local_addr()?.to_string();
+    out.line(&bound);
+    if let Some(file) = &addr_file {
+        std::fs::write(file, &bound).with_context(|| format!("writing {}", file.display()))?;
+    }
     tracing::info!(version = %config.version, instance = %config.instance, "serving");
     let crash_after = config.release.crash_after_ns.map(Duration::from_nanos);
     let serving = serve(listener, config, started_ns, cancel);
