@@ -109,7 +109,7 @@ async fn front_door(url: &str) -> anyhow::Result<FrontDoor> {
 /// The run's schedule, fixed before the deploy. The apps' own timers fire on the wall
 /// clock's grid of the period, as a real timer's schedule (a CRON expression) does: the
 /// epoch is the next multiple of the period.
-fn schedule(clock: &Clock, driver: Driver, period: Duration) -> Schedule {
+pub(crate) fn schedule(clock: &Clock, driver: Driver, period: Duration) -> Schedule {
     let now = clock.now();
     let now_ns = clock.ns_at(now);
     let period_ns = period.as_nanos().max(1) as i64;
@@ -126,7 +126,7 @@ fn schedule(clock: &Clock, driver: Driver, period: Duration) -> Schedule {
 
 /// What each instance is started to do; the app driver's instances also get the schedule
 /// and the lease.
-fn work_args(plan: &RunPlan, driver: Driver, schedule: &Schedule) -> Vec<String> {
+pub(crate) fn work_args(plan: &RunPlan, driver: Driver, schedule: &Schedule) -> Vec<String> {
     let (s, t) = (&plan.scenario, &plan.timing);
     let mut args = plan.work.args();
     if driver != Driver::App {

@@ -29,14 +29,6 @@ pub struct DockerPlatform {
     removed: AtomicBool,
 }
 
-/// A run's id in the Engine: short, unique on the machine, and legal in a container's name.
-fn run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{:x}-{:x}", std::process::id(), nanos % (1 << 40))
-}
-
 pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<DockerPlatform> {
     let s = &plan.scenario;
     let section: DockerSection = s.platform.docker.clone().unwrap_or_default();
@@ -57,24 +49,10 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<DockerPlatf
         None
     } else {
         let built = super::image::ensure(&docker, &plan.program.program).await?;
-        let mut e = ledger
-            .event(Kind::Engine, "", "", "")
-            .with(
-                "action",
-                if built.build_ms.is_some() {
-                    "image_built"
-                } else {
-                    "image_found"
-                },
-            )
-            .with("image", &built.tag);
-        if let Some(ms) = built.build_ms {
-            e = e.with("ms", format!("{ms:.0}"));
-        }
-        ledger.record(e);
+        super::image::record(&ledger, &built);
         Some(built)
     };
-    let run = run_id();
+    let run = engine::run_id();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let events = tokio::spawn(engine::record_events(
         docker.clone(),

@@ -27,6 +27,15 @@ pub const VERSION_LABEL: &str = "io.update-harness.version";
 /// Marks the images the harness builds (kept between runs as a cache, by content).
 pub const IMAGE_LABEL: &str = "io.update-harness.image";
 
+/// A run's id in the Engine: short, unique on the machine, and legal in a container's and a
+/// service's name.
+pub fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{:x}", std::process::id(), nanos % (1 << 40))
+}
+
 /// Connects to the local Engine (`DOCKER_HOST`, else its Unix socket) at the newest API
 /// version both sides speak, and checks that it answers.
 pub async fn connect() -> anyhow::Result<Docker> {
@@ -105,9 +114,50 @@ pub async fn remove_labelled(docker: &Docker, key: &str, value: &str) -> anyhow:
     Ok(removed)
 }
 
-/// Removes the containers of runs whose harness process is gone (killed before it could
-/// clean up); returns how many.
+/// Whether the harness process `pid` (a label's) is alive. Signal 0: whether the process
+/// exists, nothing sent. EPERM is a process of another user's: alive, and what it created
+/// is not ours to remove.
+fn harness_alive(pid: &str) -> bool {
+    pid.parse::<i32>().is_ok_and(|p| {
+        (unsafe { libc::kill(p, 0) }) == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    })
+}
+
+/// Removes the Swarm services of runs whose harness process is gone, and returns how many;
+/// none where the Engine is no Swarm manager. Their tasks' containers go with them.
+async fn remove_orphan_services(docker: &Docker) -> usize {
+    let filters = HashMap::from([("label".to_owned(), vec![PID_LABEL.to_owned()])]);
+    let Ok(services) = docker
+        .list_services(Some(bollard::query_parameters::ListServicesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+    else {
+        return 0;
+    };
+    let mut removed = 0;
+    for service in services {
+        let labels = service
+            .spec
+            .as_ref()
+            .and_then(|s| s.labels.clone())
+            .unwrap_or_default();
+        let (Some(pid), Some(id)) = (labels.get(PID_LABEL), service.id.as_deref()) else {
+            continue;
+        };
+        if !harness_alive(pid) && docker.delete_service(id).await.is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Removes the services and containers of runs whose harness process is gone (killed
+/// before it could clean up); returns how many.
 pub async fn remove_orphans(docker: &Docker) -> anyhow::Result<usize> {
+    let services = remove_orphan_services(docker).await;
     let containers = list(
         docker,
         HashMap::from([("label".to_owned(), vec![PID_LABEL.to_owned()])]),
@@ -119,17 +169,11 @@ pub async fn remove_orphans(docker: &Docker) -> anyhow::Result<usize> {
         let (Some(pid), Some(run)) = (labels.get(PID_LABEL), labels.get(RUN_LABEL)) else {
             continue;
         };
-        // Signal 0: whether the process exists, nothing sent. EPERM is a process of another
-        // user's: alive, and its containers are not ours to remove.
-        let alive = pid.parse::<i32>().is_ok_and(|p| {
-            (unsafe { libc::kill(p, 0) }) == 0
-                || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-        });
-        if !alive {
+        if !harness_alive(pid) {
             runs.insert(run.clone());
         }
     }
-    let mut removed = 0;
+    let mut removed = services;
     for run in runs {
         removed += remove_labelled(docker, RUN_LABEL, &run).await?;
     }
@@ -197,8 +241,14 @@ fn row(ledger: &Ledger, event: &bollard::models::EventMessage) -> Option<reports
         .and_then(|a| a.attributes.as_ref())
         .unwrap_or(&empty);
     let get = |k: &str| attributes.get(k).map(String::as_str).unwrap_or("");
+    // A Swarm task's container has no instance label (a service's labels cannot say which
+    // task): its instance is the task's name, which the test function is given too.
+    let instance = attributes
+        .get(INSTANCE_LABEL)
+        .or_else(|| attributes.get("com.docker.swarm.task.name"))
+        .map_or("", String::as_str);
     let mut e = ledger
-        .event(Kind::Engine, get(INSTANCE_LABEL), get(VERSION_LABEL), "")
+        .event(Kind::Engine, instance, get(VERSION_LABEL), "")
         .with("action", action)
         .with("container", get("name"));
     if let Some(signal) = attributes.get("signal") {

@@ -246,6 +246,24 @@ fn context(contents: &[(String, Vec<u8>)]) -> anyhow::Result<Vec<u8>> {
     Ok(tar.into_inner()?)
 }
 
+/// The ledger's row for the image: `engine action=image_built` (with its `ms`) or
+/// `image_found`.
+pub fn record(ledger: &crate::ledger::Ledger, built: &Built) {
+    let action = if built.build_ms.is_some() {
+        "image_built"
+    } else {
+        "image_found"
+    };
+    let mut e = ledger
+        .event(reports::ledger::Kind::Engine, "", "", "")
+        .with("action", action)
+        .with("image", &built.tag);
+    if let Some(ms) = built.build_ms {
+        e = e.with("ms", format!("{ms:.0}"));
+    }
+    ledger.record(e);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,7 +109,7 @@ pub async fn build_with(
 }
 
 /// The test function's flags for a bad release.
-fn release_flags(
+pub(crate) fn release_flags(
     b: &crate::scenario::Behaviour,
     crash_after: Option<std::time::Duration>,
     seed: u64,

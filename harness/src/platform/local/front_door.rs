@@ -55,6 +55,18 @@ async fn forward(State(door): State<Door>, request: Request) -> Response {
     let Some(addr) = target.addr else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no ready instance\n");
     };
+    to_instance(&door.client, addr, &target.id, request).await
+}
+
+/// Forwards `request` to the instance `instance` at `addr`, and its answer back with the
+/// instance's id in `x-instance`: 502 when the instance fails, 504 when it times out.
+/// (The Swarm platform's door forwards the same way.)
+pub(crate) async fn to_instance(
+    client: &crate::net::HttpClient,
+    addr: std::net::SocketAddr,
+    instance: &str,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts
         .uri
@@ -64,8 +76,7 @@ async fn forward(State(door): State<Door>, request: Request) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
     };
-    let mut upstream = door
-        .client
+    let mut upstream = client
         .request(parts.method.clone(), format!("http://{addr}{path}"))
         .body(bytes);
     if let Some(ct) = parts.headers.get(header::CONTENT_TYPE) {
@@ -80,7 +91,7 @@ async fn forward(State(door): State<Door>, request: Request) -> Response {
             }
             out.headers_mut().insert(
                 "x-instance",
-                HeaderValue::from_str(&target.id).unwrap_or(HeaderValue::from_static("?")),
+                HeaderValue::from_str(instance).unwrap_or(HeaderValue::from_static("?")),
             );
             out
         }
