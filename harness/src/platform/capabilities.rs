@@ -21,6 +21,8 @@ pub enum PlatformKind {
     /// The local emulator's host with every instance a container of a Docker Engine
     /// (`platform/docker`).
     Docker,
+    /// The test function as a Swarm service that Swarm updates (`platform/swarm`).
+    Swarm,
 }
 
 impl std::str::FromStr for PlatformKind {
@@ -32,8 +34,9 @@ impl std::str::FromStr for PlatformKind {
             "command" => Ok(PlatformKind::Command),
             "sim" => Ok(PlatformKind::Sim),
             "docker" => Ok(PlatformKind::Docker),
+            "swarm" => Ok(PlatformKind::Swarm),
             other => Err(format!(
-                "expected local, command, sim or docker, got {other:?}"
+                "expected local, command, sim, docker or swarm, got {other:?}"
             )),
         }
     }
@@ -47,6 +50,7 @@ impl PlatformKind {
             PlatformKind::Command => "command",
             PlatformKind::Sim => "sim",
             PlatformKind::Docker => "docker",
+            PlatformKind::Swarm => "swarm",
         }
     }
 }

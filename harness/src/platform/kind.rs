@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::capabilities::{Capabilities, PlatformKind};
-use super::{command, docker, local, sim, Platform, Wiring};
+use super::{command, docker, local, sim, swarm, Platform, Wiring};
 use crate::run_plan::RunPlan;
 use crate::scenario::sections::PlatformSection;
 
@@ -16,15 +16,17 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<Arc<dyn Pla
         PlatformKind::Command => Arc::new(command::build::build(plan, wiring).await?),
         PlatformKind::Sim => Arc::new(sim::build::build(plan, wiring).await?),
         PlatformKind::Docker => Arc::new(docker::build::build(plan, wiring).await?),
+        PlatformKind::Swarm => Arc::new(swarm::build::build(plan, wiring).await?),
     })
 }
 
 /// The network the plan's run talks on: the machine's, or the virtual-time platform's own.
 pub fn network(plan: &RunPlan) -> crate::net::Net {
     match plan.scenario.platform.kind {
-        PlatformKind::Local | PlatformKind::Command | PlatformKind::Docker => {
-            crate::net::Net::Machine
-        }
+        PlatformKind::Local
+        | PlatformKind::Command
+        | PlatformKind::Docker
+        | PlatformKind::Swarm => crate::net::Net::Machine,
         PlatformKind::Sim => sim::build::network(plan),
     }
 }
@@ -38,6 +40,7 @@ impl PlatformKind {
             PlatformKind::Command => &command::section::CAPABILITIES,
             PlatformKind::Sim => &sim::section::CAPABILITIES,
             PlatformKind::Docker => &docker::section::CAPABILITIES,
+            PlatformKind::Swarm => &swarm::section::CAPABILITIES,
         }
     }
 
@@ -48,6 +51,7 @@ impl PlatformKind {
             PlatformKind::Command => command::section::check(section),
             PlatformKind::Sim => sim::section::check(section),
             PlatformKind::Docker => docker::section::check(section),
+            PlatformKind::Swarm => swarm::section::check(section),
         }
     }
 }

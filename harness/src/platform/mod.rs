@@ -20,6 +20,7 @@
 //! - [`sim`]: the local emulator's parts in virtual time.
 //! - [`docker`]: the local emulator's host with every instance a container of a Docker
 //!   Engine.
+//! - [`swarm`]: the test function as a Swarm service, updated by Swarm itself.
 
 pub mod capabilities;
 pub mod command;
@@ -28,6 +29,7 @@ pub mod kind;
 pub mod local;
 pub mod process_group;
 pub mod sim;
+pub mod swarm;
 
 use std::future::Future;
 use std::net::SocketAddr;

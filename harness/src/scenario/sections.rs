@@ -344,6 +344,10 @@ pub struct PlatformSection {
     /// How the Docker platform makes each instance's container (`kind = "docker"`):
     /// `[platform.docker]` with `image_from`, `image_to`, `entrypoint`, `init`, `memory_mib`.
     pub docker: Option<crate::platform::docker::config::DockerSection>,
+    /// How Swarm updates the service (`kind = "swarm"`): `[platform.swarm]` with
+    /// `parallelism`, `delay`, `order`, `failure_action`, `monitor`, `stop_grace_period`,
+    /// `healthcheck`. The images and containers are `[platform.docker]`'s.
+    pub swarm: Option<crate::platform::swarm::config::SwarmSection>,
 }
 
 impl PlatformSection {

@@ -20,6 +20,7 @@ mod runs;
 mod sim;
 mod strategies;
 mod structure;
+mod swarm;
 mod sweep;
 mod timer;
 mod virtual_time;
