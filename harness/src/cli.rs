@@ -147,7 +147,7 @@ pub enum Command {
     ///   harness health --addr-file /run/testfn.addr
     ///   harness health --addr 127.0.0.1:8080 --path /health
     #[command(verbatim_doc_comment)]
-    Health(crate::commands::health::HealthArgs),
+    Health(HealthArgs),
     /// Fit the virtual-time platform's model to real runs: a profile for `--platform sim`.
     ///
     /// Reads run directories of any platform (the emulator's, a command platform's) and
@@ -318,6 +318,27 @@ pub struct SweepArgs {
     pub priority: String,
     #[command(flatten)]
     pub batch: BatchArgs,
+}
+
+/// The flags of `harness health` (and `testfn health`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct HealthArgs {
+    /// The test function's address, `IP:PORT`.
+    #[arg(
+        long,
+        conflicts_with = "addr_file",
+        required_unless_present = "addr_file"
+    )]
+    pub addr: Option<std::net::SocketAddr>,
+    /// A file holding that address (`testfn --addr-file`).
+    #[arg(long)]
+    pub addr_file: Option<std::path::PathBuf>,
+    /// The path asked.
+    #[arg(long, default_value = "/health")]
+    pub path: String,
+    /// How long the whole check may take.
+    #[arg(long, default_value_t = 2_000)]
+    pub timeout_ms: u64,
 }
 
 /// The flags of `harness advise`.

@@ -19,7 +19,7 @@ struct Cli {
 #[command(name = "testfn health")]
 struct Health {
     #[command(flatten)]
-    args: harness::commands::health::HealthArgs,
+    args: harness::cli::HealthArgs,
 }
 
 fn main() -> anyhow::Result<()> {

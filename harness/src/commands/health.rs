@@ -2,31 +2,11 @@
 //! for the curl an image built FROM scratch does not have.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::net::TcpStream;
 use std::time::Duration;
 
 use super::EXIT_OK;
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct HealthArgs {
-    /// The test function's address, `IP:PORT`.
-    #[arg(
-        long,
-        conflicts_with = "addr_file",
-        required_unless_present = "addr_file"
-    )]
-    pub addr: Option<SocketAddr>,
-    /// A file holding that address (`testfn --addr-file`).
-    #[arg(long)]
-    pub addr_file: Option<PathBuf>,
-    /// The path asked.
-    #[arg(long, default_value = "/health")]
-    pub path: String,
-    /// How long the whole check may take.
-    #[arg(long, default_value_t = 2_000)]
-    pub timeout_ms: u64,
-}
+use crate::cli::HealthArgs;
 
 /// 0 when the answer is a 2xx, else 1 with the reason on stderr (the Engine keeps the last
 /// checks' output in the container's state).
