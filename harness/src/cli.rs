@@ -148,6 +148,24 @@ pub enum Command {
     ///   harness health --addr 127.0.0.1:8080 --path /health
     #[command(verbatim_doc_comment)]
     Health(HealthArgs),
+    /// What the history store says of each scenario's metrics.
+    ///
+    /// Every run of `run`, `compare`, `advise` and `sweep` is recorded in the history store
+    /// (runs/history.sqlite, or --history / HARNESS_HISTORY: a SQLite file or a PostgreSQL
+    /// URL). Per series (a scenario as run, on a platform, with a strategy) and metric: the
+    /// valid runs, the nearest-rank P50, P95 and P99, the last value and the trend (the
+    /// least-squares change per run over the last 10 runs). Invalid runs are counted and
+    /// listed, never pooled.
+    ///
+    /// Exit codes: 0 shown; 2 bad flags, or the store could not be read.
+    ///
+    /// Examples:
+    ///   harness history
+    ///   harness history seed-swap --metric lost --metric downtime.max_ms --last 30
+    ///   harness history --since 21d --label branch=main --json
+    ///   harness history --history postgres://ci:secret@db:5432/harness --csv
+    #[command(verbatim_doc_comment)]
+    History(HistoryQueryArgs),
     /// Fit the virtual-time platform's model to real runs: a profile for `--platform sim`.
     ///
     /// Reads run directories of any platform (the emulator's, a command platform's) and
@@ -273,6 +291,88 @@ pub struct RunArgs {
     /// `local` runs a sim or docker scenario on the emulator.
     #[arg(long, value_name = "local|sim|docker")]
     pub platform: Option<crate::platform::PlatformKind>,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+/// Where runs are recorded: `run`, `compare`, `advise` and `sweep` record every run in the
+/// history store unless told not to.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct HistoryArgs {
+    /// The history store: a SQLite file, or a PostgreSQL database a team shares
+    /// (postgres://USER:PASSWORD@HOST:PORT/DB).
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "HARNESS_HISTORY",
+        hide_env_values = true,
+        default_value = history::DEFAULT_STORE
+    )]
+    pub history: String,
+    /// Record nothing in the history store (also HARNESS_NO_HISTORY=1).
+    #[arg(
+        long,
+        env = "HARNESS_NO_HISTORY",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub no_history: bool,
+    /// Record the runs with this label, KEY=VALUE (repeatable): a commit, a branch, a
+    /// machine. `harness history --label` picks runs by it.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+}
+
+/// `KEY=VALUE`, both non-empty, the key a plain word.
+pub fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if k.is_empty() || !k.chars().all(plain) {
+        return Err(format!(
+            "{text:?}: the key must be a plain word (letters, digits, _ - .)"
+        ));
+    }
+    if v.is_empty() {
+        return Err(format!("{text:?}: the value is empty"));
+    }
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+/// The flags of `harness history`.
+#[derive(clap::Args, Debug)]
+pub struct HistoryQueryArgs {
+    /// Scenario names, or scenario files (their name); none: every scenario in the store.
+    pub scenarios: Vec<String>,
+    /// A metric to show (repeatable), as thresholds name them (`lost`,
+    /// `downtime.max_ms`); default: lost, duplicated, late, downtime.total_ms,
+    /// downtime.max_ms, update.duration_ms.
+    #[arg(long = "metric", value_name = "M")]
+    pub metrics: Vec<String>,
+    /// Only each series' last N runs.
+    #[arg(long, value_name = "N", conflicts_with = "since")]
+    pub last: Option<usize>,
+    /// Only runs recorded within this long before now: `21d`, `12h`, `30m`, `90s`.
+    #[arg(long, value_name = "AGE")]
+    pub since: Option<String>,
+    /// Only runs recorded with this label, KEY=VALUE (repeatable: all of them).
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Print JSON instead of the table.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV instead of the table.
+    #[arg(long)]
+    pub csv: bool,
+    /// The history store: a SQLite file, or a PostgreSQL URL.
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "HARNESS_HISTORY",
+        hide_env_values = true,
+        default_value = history::DEFAULT_STORE
+    )]
+    pub history: String,
 }
 
 /// How a batch of runs is run, for `compare` and `sweep` alike.
@@ -298,6 +398,8 @@ pub struct BatchArgs {
     /// `local` runs a sim or docker scenario on the emulator.
     #[arg(long, value_name = "local|sim|docker")]
     pub platform: Option<crate::platform::PlatformKind>,
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 /// The flags of `harness sweep`.
@@ -382,4 +484,6 @@ pub struct AdviseArgs {
     /// `local` runs a sim or docker scenario on the emulator.
     #[arg(long, value_name = "local|sim|docker")]
     pub platform: Option<crate::platform::PlatformKind>,
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }

@@ -199,6 +199,7 @@ fn comparison(args: &AdviseArgs) -> Result<PathBuf, u8> {
         jobs: args.jobs.unwrap_or(1),
         app_command: args.app_command.clone(),
         platform: args.platform,
+        history: args.history.clone(),
     };
     let code = super::compare::run_into(&args.inputs, out.clone(), &batch, !args.json);
     match code {

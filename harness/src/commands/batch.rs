@@ -82,6 +82,17 @@ pub struct Finished {
     pub case: String,
 }
 
+/// Records the runs of the batch that wrote a summary in the history store (unless
+/// `--no-history`); a run that could not start is not a run to pool.
+pub fn record_history(finished: &[Finished], history: &crate::cli::HistoryArgs) {
+    let dirs: Vec<PathBuf> = finished
+        .iter()
+        .filter(|f| f.summary.is_some())
+        .map(|f| f.record.dir.clone())
+        .collect();
+    super::history::record(&dirs, history);
+}
+
 /// Why a batch stopped before every run was done.
 pub enum Stopped {
     /// The runtime did not start.

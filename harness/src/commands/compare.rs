@@ -52,7 +52,10 @@ pub fn run_into(paths: &[PathBuf], out: PathBuf, batch: &BatchArgs, print: bool)
         }
     };
     let records: Vec<RunRecord> = match run_jobs(jobs, batch.jobs) {
-        Ok(finished) => finished.into_iter().map(|f| f.record).collect(),
+        Ok(finished) => {
+            super::batch::record_history(&finished, &batch.history);
+            finished.into_iter().map(|f| f.record).collect()
+        }
         Err(Stopped::Runtime(e)) => {
             errln!("harness compare: starting the runtime: {e}");
             return EXIT_INVALID_RUN;

@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod check;
 pub mod compare;
 pub mod health;
+pub mod history;
 pub mod report;
 pub mod run;
 pub mod sweep;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         },
         Command::Health(args) => health::run(&args),
+        Command::History(args) => history::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             // Generated into memory first: clap_complete panics on a closed stdout.

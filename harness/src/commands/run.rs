@@ -179,6 +179,10 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     report(&args, &outcome, &out_dir);
+    // An interrupted run is no run of the scenario's to pool or list.
+    if !outcome.interrupted {
+        super::history::record(std::slice::from_ref(&out_dir), &args.history);
+    }
     if let Some(replay) = replay.filter(|_| !outcome.is_valid() || outcome.failed_a_check()) {
         errln!("harness run: replay this run exactly with:\n  {replay}");
     }

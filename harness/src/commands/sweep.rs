@@ -52,7 +52,10 @@ pub fn run(args: SweepArgs) -> u8 {
         points,
     } = resolved;
     let finished = match run_jobs(jobs, args.batch.jobs) {
-        Ok(f) => f,
+        Ok(f) => {
+            super::batch::record_history(&f, &args.batch.history);
+            f
+        }
         Err(Stopped::Runtime(e)) => {
             errln!("harness sweep: starting the runtime: {e}");
             return EXIT_INVALID_RUN;

@@ -547,6 +547,8 @@ fn a_baseline_regression_fails_the_run_and_one_within_tolerance_passes() {
     let dir = tempfile::tempdir().unwrap();
     let in_dir = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_harness"))
+            // The tests keep their runs out of the history store.
+            .env("HARNESS_NO_HISTORY", "1")
             .args(args)
             .current_dir(dir.path())
             .output()
@@ -708,6 +710,8 @@ fn ctrl_c_stops_every_instance_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");
     let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        // The tests keep their runs out of the history store.
+        .env("HARNESS_NO_HISTORY", "1")
         .args([
             "run",
             scenarios().join("seed-rolling.toml").to_str().unwrap(),

@@ -244,6 +244,8 @@ pub fn for_busy_machine(scenario: &mut harness::scenario::Scenario) {
 /// Runs the `harness` binary as a user would, and waits for it.
 pub fn harness(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_harness"))
+        // The tests keep their runs out of the history store.
+        .env("HARNESS_NO_HISTORY", "1")
         .args(args)
         .output()
         .expect("harness runs")

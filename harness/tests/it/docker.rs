@@ -337,6 +337,8 @@ async fn ctrl_c_mid_run_leaves_no_container_behind() {
     let out = dir.path().join("run");
     let path = scenarios().join("docker-rolling.toml");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        // The tests keep their runs out of the history store.
+        .env("HARNESS_NO_HISTORY", "1")
         .args([
             "run",
             path.to_str().unwrap(),

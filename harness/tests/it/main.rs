@@ -12,6 +12,7 @@ mod docker;
 mod faults;
 mod flex;
 mod fuzz;
+mod history;
 mod host;
 mod outcomes;
 mod proxies;

@@ -98,6 +98,8 @@ fn a_closed_stdout_neither_panics_nor_stops_the_run() {
     // Relaxed budgets: a busy machine must not make the run invalid (exit 3) here.
     let scenario = relaxed("seed-recreate.toml", dir.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        // The tests keep their runs out of the history store.
+        .env("HARNESS_NO_HISTORY", "1")
         .args(["run", scenario.to_str().unwrap()])
         .args(["--time-scale", "0.01", "--out"])
         .arg(&out_dir)
@@ -239,6 +241,8 @@ fn a_harness_killed_with_sigkill_leaves_no_instance() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");
     let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        // The tests keep their runs out of the history store.
+        .env("HARNESS_NO_HISTORY", "1")
         .args([
             "run",
             scenarios().join("seed-rolling.toml").to_str().unwrap(),

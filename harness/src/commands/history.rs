@@ -1,0 +1,280 @@
+//! `harness history`, and the recording of runs in the history store that `run`,
+//! `compare`, `advise` and `sweep` do at their end.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use history::{Filter, RunRow, Stats, Store};
+use reports::metric::Metric;
+
+use super::{EXIT_OK, EXIT_USAGE};
+use crate::cli::{HistoryArgs, HistoryQueryArgs};
+
+/// The metrics `harness history` shows when none is named.
+const DEFAULT_METRICS: [Metric; 6] = [
+    Metric::Lost,
+    Metric::Duplicated,
+    Metric::Late,
+    Metric::DowntimeTotalMs,
+    Metric::DowntimeMaxMs,
+    Metric::UpdateDurationMs,
+];
+
+/// Records the runs in `dirs` in the store `args` names, unless `--no-history`. A store
+/// that cannot be written is said on stderr and does not change the command's outcome: the
+/// run directory holds the run either way.
+pub fn record(dirs: &[PathBuf], args: &HistoryArgs) {
+    if args.no_history || dirs.is_empty() {
+        return;
+    }
+    let labels: BTreeMap<String, String> = args.labels.iter().cloned().collect();
+    let mut store = match Store::open(&args.history) {
+        Ok(s) => s,
+        Err(e) => {
+            errln!("harness: not recorded in the history: {e}");
+            return;
+        }
+    };
+    let mut recorded = 0;
+    for dir in dirs {
+        let row = match RunRow::from_run_dir(dir, &labels) {
+            Ok(r) => r,
+            Err(e) => {
+                errln!(
+                    "harness: {} not recorded in the history: {e}",
+                    dir.display()
+                );
+                continue;
+            }
+        };
+        match store.record(&row) {
+            Ok(_) => recorded += 1,
+            Err(e) => errln!(
+                "harness: {} not recorded in the history: {e}",
+                dir.display()
+            ),
+        }
+    }
+    tracing::info!(recorded, store = store.place(), "recorded in the history");
+}
+
+/// `21d`, `12h`, `30m`, `90s`: an age in ns.
+fn parse_age(text: &str) -> Result<i64, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("--since {text:?}: give a unit: 21d, 12h, 30m or 90s"))?;
+    let (n, unit) = text.split_at(split);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("--since {text:?}: a whole number, then d, h, m or s"))?;
+    let secs = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(format!("--since {text:?}: the unit is d, h, m or s")),
+    };
+    n.checked_mul(secs * 1_000_000_000)
+        .ok_or_else(|| format!("--since {text:?}: too long"))
+}
+
+/// A scenario argument: a scenario file's name (its `name`, else its stem), or a name.
+fn scenario_name(arg: &str) -> String {
+    let path = std::path::Path::new(arg);
+    if arg.ends_with(".toml") {
+        if let Ok(s) = crate::scenario::Scenario::load(path) {
+            return s.name().to_owned();
+        }
+        if let Some(stem) = path.file_stem() {
+            return stem.to_string_lossy().into_owned();
+        }
+    }
+    arg.to_owned()
+}
+
+fn number(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), reports::metric::number)
+}
+
+pub fn run(args: &HistoryQueryArgs) -> u8 {
+    let metrics: Vec<Metric> = if args.metrics.is_empty() {
+        DEFAULT_METRICS.to_vec()
+    } else {
+        match args
+            .metrics
+            .iter()
+            .map(|m| Metric::from_str(m))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(m) => m,
+            Err(e) => {
+                errln!("harness history: --metric: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    };
+    let since_ns = match args.since.as_deref().map(parse_age).transpose() {
+        Ok(age) => age.map(|a| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i64);
+            now - a
+        }),
+        Err(e) => {
+            errln!("harness history: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let filter = Filter {
+        scenarios: args.scenarios.iter().map(|s| scenario_name(s)).collect(),
+        since_ns,
+        labels: args.labels.clone(),
+    };
+    let runs = match Store::open(&args.history).and_then(|mut s| s.runs(&filter)) {
+        Ok(r) => r,
+        Err(e) => {
+            errln!("harness history: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let names: Vec<String> = metrics.iter().map(|m| m.name().to_owned()).collect();
+    let stats = history::stats(&runs, &names, args.last);
+    let invalid = invalid_runs(&runs, args.last);
+    if args.json {
+        let json = serde_json::json!({
+            "store": history::store::shown(&args.history),
+            "series": stats,
+            "invalid": invalid.iter().map(|r| serde_json::json!({
+                "run_id": r.run_id,
+                "scenario": r.scenario,
+                "recorded_ns": r.recorded_ns,
+                "reason": r.invalid_reason,
+                "run_dir": r.run_dir,
+            })).collect::<Vec<_>>(),
+        });
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+        return EXIT_OK;
+    }
+    if args.csv {
+        outln!("scenario,scenario_hash,platform,strategy,metric,runs,invalid,p50,p95,p99,last,trend_per_run");
+        let cell = |v: Option<f64>| v.map_or_else(String::new, |x| x.to_string());
+        for s in &stats {
+            outln!(
+                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                s.scenario,
+                s.scenario_hash,
+                s.platform,
+                s.strategy,
+                s.metric,
+                s.runs,
+                s.invalid,
+                cell(s.p50),
+                cell(s.p95),
+                cell(s.p99),
+                cell(s.last),
+                cell(s.trend_per_run)
+            );
+        }
+        return EXIT_OK;
+    }
+    print_table(&args.history, &stats, &invalid);
+    EXIT_OK
+}
+
+/// The invalid runs the same cut keeps, for the list under the table.
+fn invalid_runs(runs: &[RunRow], last: Option<usize>) -> Vec<RunRow> {
+    let mut series: BTreeMap<_, Vec<&RunRow>> = BTreeMap::new();
+    for r in runs {
+        series
+            .entry(history::stats::series_of(r))
+            .or_default()
+            .push(r);
+    }
+    let mut out: Vec<RunRow> = series
+        .into_values()
+        .flat_map(|rows| {
+            let cut = last.map_or(0, |n| rows.len().saturating_sub(n));
+            rows.into_iter().skip(cut).filter(|r| !r.valid).cloned()
+        })
+        .collect();
+    out.sort_by_key(|r| r.recorded_ns);
+    out
+}
+
+fn print_table(store: &str, stats: &[Stats], invalid: &[RunRow]) {
+    if stats.is_empty() {
+        outln!("no runs recorded in {}", history::store::shown(store));
+        return;
+    }
+    let header = [
+        "scenario",
+        "hash",
+        "platform",
+        "strategy",
+        "metric",
+        "runs",
+        "invalid",
+        "p50",
+        "p95",
+        "p99",
+        "last",
+        "trend/run",
+    ];
+    let rows: Vec<[String; 12]> = stats
+        .iter()
+        .map(|s| {
+            [
+                s.scenario.clone(),
+                s.scenario_hash.chars().take(8).collect(),
+                s.platform.clone(),
+                s.strategy.clone(),
+                s.metric.clone(),
+                s.runs.to_string(),
+                s.invalid.to_string(),
+                number(s.p50),
+                number(s.p95),
+                number(s.p99),
+                number(s.last),
+                s.trend_per_run
+                    .map_or_else(|| "-".to_owned(), |t| format!("{t:+.3}")),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    outln!("{}", line(header.to_vec()));
+    for r in &rows {
+        outln!("{}", line(r.iter().map(String::as_str).collect()));
+    }
+    if !invalid.is_empty() {
+        outln!("\ninvalid runs (listed, never pooled):");
+        for r in invalid {
+            outln!(
+                "  {}  {}  {}: {}",
+                r.run_id,
+                r.scenario,
+                r.run_dir,
+                r.invalid_reason
+            );
+        }
+    }
+    outln!("\nstore: {}", history::store::shown(store));
+}
