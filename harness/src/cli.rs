@@ -295,10 +295,9 @@ pub struct RunArgs {
     pub history: HistoryArgs,
 }
 
-/// Where runs are recorded: `run`, `compare`, `advise` and `sweep` record every run in the
-/// history store unless told not to.
+/// The history store's `--history`, for the commands that record and for `harness history`.
 #[derive(clap::Args, Clone, Debug, Default)]
-pub struct HistoryArgs {
+pub struct StoreArg {
     /// The history store: a SQLite file, or a PostgreSQL database a team shares
     /// (postgres://USER:PASSWORD@HOST:PORT/DB).
     #[arg(
@@ -309,6 +308,14 @@ pub struct HistoryArgs {
         default_value = history::DEFAULT_STORE
     )]
     pub history: String,
+}
+
+/// Where runs are recorded: `run`, `compare`, `advise` and `sweep` record every run in the
+/// history store unless told not to.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
     /// Record nothing in the history store (also HARNESS_NO_HISTORY=1).
     #[arg(
         long,
@@ -364,15 +371,8 @@ pub struct HistoryQueryArgs {
     /// Print CSV instead of the table.
     #[arg(long)]
     pub csv: bool,
-    /// The history store: a SQLite file, or a PostgreSQL URL.
-    #[arg(
-        long,
-        value_name = "FILE|URL",
-        env = "HARNESS_HISTORY",
-        hide_env_values = true,
-        default_value = history::DEFAULT_STORE
-    )]
-    pub history: String,
+    #[command(flatten)]
+    pub store: StoreArg,
 }
 
 /// How a batch of runs is run, for `compare` and `sweep` alike.

@@ -121,9 +121,7 @@ impl RunRow {
             seed: run.seed.and_then(|s| i64::try_from(s).ok()),
             harness_version: run.harness_version.clone(),
             started_ns,
-            recorded_ns: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as i64),
+            recorded_ns: crate::store::now_ns(),
             valid,
             invalid_reason,
             run_dir: absolute.display().to_string(),

@@ -59,7 +59,7 @@ pub struct Stats {
 }
 
 /// The series' key: what a budget compares a run with.
-pub fn series_of(r: &RunRow) -> (String, String, String, String) {
+pub fn series_of(r: &RunRow) -> SeriesKey {
     (
         r.scenario.clone(),
         r.scenario_hash.clone(),
@@ -68,19 +68,44 @@ pub fn series_of(r: &RunRow) -> (String, String, String, String) {
     )
 }
 
-/// Per series and metric, over `runs` (oldest first), each series cut to its `last` runs
-/// when given.
-pub fn stats(runs: &[RunRow], metrics: &[String], last: Option<usize>) -> Vec<Stats> {
+type SeriesKey = (String, String, String, String);
+
+/// `runs` (oldest first) by series, each cut to its `last` runs when given.
+fn series(
+    runs: &[RunRow],
+    last: Option<usize>,
+) -> std::collections::BTreeMap<SeriesKey, Vec<&RunRow>> {
     let mut series: std::collections::BTreeMap<_, Vec<&RunRow>> = Default::default();
     for r in runs {
         series.entry(series_of(r)).or_default().push(r);
     }
-    let mut out = Vec::new();
-    for ((scenario, scenario_hash, platform, strategy), mut rows) in series {
-        if let Some(n) = last {
+    if let Some(n) = last {
+        for rows in series.values_mut() {
             let cut = rows.len().saturating_sub(n);
             rows.drain(..cut);
         }
+    }
+    series
+}
+
+/// The invalid runs the same cut keeps, in the order they were recorded: listed, never
+/// pooled.
+pub fn invalid(runs: &[RunRow], last: Option<usize>) -> Vec<RunRow> {
+    let mut out: Vec<RunRow> = series(runs, last)
+        .into_values()
+        .flatten()
+        .filter(|r| !r.valid)
+        .cloned()
+        .collect();
+    out.sort_by_key(|r| r.recorded_ns);
+    out
+}
+
+/// Per series and metric, over `runs` (oldest first), each series cut to its `last` runs
+/// when given.
+pub fn stats(runs: &[RunRow], metrics: &[String], last: Option<usize>) -> Vec<Stats> {
+    let mut out = Vec::new();
+    for ((scenario, scenario_hash, platform, strategy), rows) in series(runs, last) {
         let invalid = rows.iter().filter(|r| !r.valid).count();
         for metric in metrics {
             let values: Vec<f64> = rows

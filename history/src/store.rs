@@ -406,27 +406,7 @@ impl Store {
                 };
                 let mut stmt = c.prepare(&sqlite_sql(&runs_sql)).map_err(err)?;
                 let runs = stmt
-                    .query_map(sqlite_params(&params), |r| {
-                        Ok(RunRow {
-                            run_id: r.get(0)?,
-                            scenario: r.get(1)?,
-                            scenario_path: r.get(2)?,
-                            scenario_hash: r.get(3)?,
-                            platform: r.get(4)?,
-                            strategy: r.get(5)?,
-                            case: r.get(6)?,
-                            time_scale: r.get(7)?,
-                            seed: r.get(8)?,
-                            harness_version: r.get(9)?,
-                            started_ns: r.get(10)?,
-                            valid: r.get::<_, i64>(11)? != 0,
-                            invalid_reason: r.get(12)?,
-                            run_dir: r.get(13)?,
-                            recorded_ns: r.get(14)?,
-                            labels: BTreeMap::new(),
-                            metrics: BTreeMap::new(),
-                        })
-                    })
+                    .query_map(sqlite_params(&params), |r| Ok(run_row!(r?)))
                     .map_err(err)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(err)?;
@@ -468,25 +448,7 @@ impl Store {
                     .query(&runs_sql, &p)
                     .map_err(&err)?
                     .into_iter()
-                    .map(|r| RunRow {
-                        run_id: r.get(0),
-                        scenario: r.get(1),
-                        scenario_path: r.get(2),
-                        scenario_hash: r.get(3),
-                        platform: r.get(4),
-                        strategy: r.get(5),
-                        case: r.get(6),
-                        time_scale: r.get(7),
-                        seed: r.get(8),
-                        harness_version: r.get(9),
-                        started_ns: r.get(10),
-                        valid: r.get::<_, i64>(11) != 0,
-                        invalid_reason: r.get(12),
-                        run_dir: r.get(13),
-                        recorded_ns: r.get(14),
-                        labels: BTreeMap::new(),
-                        metrics: BTreeMap::new(),
-                    })
+                    .map(|r| run_row!(r))
                     .collect::<Vec<_>>();
                 let metrics = c
                     .query(&metrics_sql, &p)
@@ -521,6 +483,33 @@ impl Store {
         Ok(runs)
     }
 }
+
+/// A row of [`RUN_COLUMNS`] as a [`RunRow`], for either client: `run_row!(r?)` with
+/// rusqlite's fallible `get`, `run_row!(r)` with postgres's.
+macro_rules! run_row {
+    ($r:ident $($q:tt)?) => {
+        RunRow {
+            run_id: $r.get(0)$($q)?,
+            scenario: $r.get(1)$($q)?,
+            scenario_path: $r.get(2)$($q)?,
+            scenario_hash: $r.get(3)$($q)?,
+            platform: $r.get(4)$($q)?,
+            strategy: $r.get(5)$($q)?,
+            case: $r.get(6)$($q)?,
+            time_scale: $r.get(7)$($q)?,
+            seed: $r.get(8)$($q)?,
+            harness_version: $r.get(9)$($q)?,
+            started_ns: $r.get(10)$($q)?,
+            valid: $r.get::<_, i64>(11)$($q)? != 0,
+            invalid_reason: $r.get(12)$($q)?,
+            run_dir: $r.get(13)$($q)?,
+            recorded_ns: $r.get(14)$($q)?,
+            labels: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+        }
+    };
+}
+use run_row;
 
 /// The `runs` columns a [`RunRow`] reads, in its order.
 const RUN_COLUMNS: &str = "run_id, scenario, scenario_path, scenario_hash, platform, \
@@ -572,7 +561,7 @@ fn pg_params(params: &[Param]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
         .collect()
 }
 
-fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)

@@ -29,7 +29,7 @@ pub fn record(dirs: &[PathBuf], args: &HistoryArgs) {
         return;
     }
     let labels: BTreeMap<String, String> = args.labels.iter().cloned().collect();
-    let mut store = match Store::open(&args.history) {
+    let mut store = match Store::open(&args.store.history) {
         Ok(s) => s,
         Err(e) => {
             errln!("harness: not recorded in the history: {e}");
@@ -131,7 +131,7 @@ pub fn run(args: &HistoryQueryArgs) -> u8 {
         since_ns,
         labels: args.labels.clone(),
     };
-    let runs = match Store::open(&args.history).and_then(|mut s| s.runs(&filter)) {
+    let runs = match Store::open(&args.store.history).and_then(|mut s| s.runs(&filter)) {
         Ok(r) => r,
         Err(e) => {
             errln!("harness history: {e}");
@@ -140,10 +140,10 @@ pub fn run(args: &HistoryQueryArgs) -> u8 {
     };
     let names: Vec<String> = metrics.iter().map(|m| m.name().to_owned()).collect();
     let stats = history::stats(&runs, &names, args.last);
-    let invalid = invalid_runs(&runs, args.last);
+    let invalid = history::stats::invalid(&runs, args.last);
     if args.json {
         let json = serde_json::json!({
-            "store": history::store::shown(&args.history),
+            "store": history::store::shown(&args.store.history),
             "series": stats,
             "invalid": invalid.iter().map(|r| serde_json::json!({
                 "run_id": r.run_id,
@@ -181,28 +181,8 @@ pub fn run(args: &HistoryQueryArgs) -> u8 {
         }
         return EXIT_OK;
     }
-    print_table(&args.history, &stats, &invalid);
+    print_table(&args.store.history, &stats, &invalid);
     EXIT_OK
-}
-
-/// The invalid runs the same cut keeps, for the list under the table.
-fn invalid_runs(runs: &[RunRow], last: Option<usize>) -> Vec<RunRow> {
-    let mut series: BTreeMap<_, Vec<&RunRow>> = BTreeMap::new();
-    for r in runs {
-        series
-            .entry(history::stats::series_of(r))
-            .or_default()
-            .push(r);
-    }
-    let mut out: Vec<RunRow> = series
-        .into_values()
-        .flat_map(|rows| {
-            let cut = last.map_or(0, |n| rows.len().saturating_sub(n));
-            rows.into_iter().skip(cut).filter(|r| !r.valid).cloned()
-        })
-        .collect();
-    out.sort_by_key(|r| r.recorded_ns);
-    out
 }
 
 fn print_table(store: &str, stats: &[Stats], invalid: &[RunRow]) {

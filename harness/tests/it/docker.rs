@@ -91,9 +91,9 @@ async fn run_docker(name: &str, edit: impl FnOnce(&mut Scenario)) -> DockerRun {
     }
 }
 
-/// No container of the run is left in the Engine: the ledger names each one the Engine
-/// created, and the Engine lists none with the run's label.
-async fn assert_nothing_left(ledger: &[LedgerEvent]) {
+/// The Engine's `create` rows of the ledger, each of whose containers the Engine's own
+/// `destroy` row says is gone; there is at least one.
+pub fn created_and_destroyed(ledger: &[LedgerEvent]) -> Vec<&LedgerEvent> {
     let created: Vec<&LedgerEvent> = ledger
         .iter()
         .filter(|e| e.event == Kind::Engine && e.get("action") == Some("create"))
@@ -102,6 +102,22 @@ async fn assert_nothing_left(ledger: &[LedgerEvent]) {
         !created.is_empty(),
         "the Engine's create events are in the ledger"
     );
+    for e in &created {
+        let name = e.get("container").unwrap();
+        assert!(
+            ledger
+                .iter()
+                .any(|d| d.get("action") == Some("destroy") && d.get("container") == Some(name)),
+            "{name} was destroyed"
+        );
+    }
+    created
+}
+
+/// No container of the run is left in the Engine: the ledger names each one the Engine
+/// created and destroyed, and the Engine lists none with the run's label.
+async fn assert_nothing_left(ledger: &[LedgerEvent]) {
+    let created = created_and_destroyed(ledger);
     let docker = engine::connect()
         .await
         .expect("this machine's Docker Engine");
@@ -110,13 +126,6 @@ async fn assert_nothing_left(ledger: &[LedgerEvent]) {
         let run = engine::run_of_container(name, &e.instance).unwrap();
         let left = engine::labelled(&docker, RUN_LABEL, &run).await.unwrap();
         assert!(left.is_empty(), "containers of run {run} left: {left:?}");
-        // Each one was destroyed, and the Engine said so.
-        assert!(
-            ledger
-                .iter()
-                .any(|d| d.get("action") == Some("destroy") && d.get("container") == Some(name)),
-            "{name} was destroyed"
-        );
     }
 }
 

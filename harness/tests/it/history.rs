@@ -49,58 +49,30 @@ fn five_runs_then_history(target: &str) {
     let dir = tempfile::tempdir().unwrap();
     let scenario = scenarios().join("seed-swap.toml");
     let scenario = scenario.to_str().unwrap();
-    let mut dirs = Vec::new();
-    for seed in 1..=5 {
-        let out = dir.path().join(format!("run-{seed}"));
-        harness(&[
+    // A sim run of seed-swap into `dir/name`, recorded in the store with `extra`.
+    let run = |name: &str, seed: u32, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let seed = seed.to_string();
+        let mut args = vec![
             "run",
             scenario,
             "--platform",
             "sim",
-            "--seed",
-            &seed.to_string(),
             "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-            "--history",
-            target,
-            "--label",
-            "commit=abc123",
-        ]);
-        dirs.push(out);
-    }
+            "--seed",
+            &seed,
+        ];
+        args.extend(["--out", out.to_str().unwrap(), "--history", target]);
+        args.extend(extra);
+        harness(&args);
+        out
+    };
+    let dirs: Vec<_> = (1..=5)
+        .map(|seed| run(&format!("run-{seed}"), seed, &["--label", "commit=abc123"]))
+        .collect();
     // Another commit's run, and a run not recorded at all.
-    let other = dir.path().join("run-other");
-    harness(&[
-        "run",
-        scenario,
-        "--platform",
-        "sim",
-        "--seed",
-        "9",
-        "--quiet",
-        "--out",
-        other.to_str().unwrap(),
-        "--history",
-        target,
-        "--label",
-        "commit=zzz",
-    ]);
-    let unrecorded = dir.path().join("run-unrecorded");
-    harness(&[
-        "run",
-        scenario,
-        "--platform",
-        "sim",
-        "--seed",
-        "10",
-        "--quiet",
-        "--out",
-        unrecorded.to_str().unwrap(),
-        "--history",
-        target,
-        "--no-history",
-    ]);
+    run("run-other", 9, &["--label", "commit=zzz"]);
+    run("run-unrecorded", 10, &["--no-history"]);
     let metrics = ["lost", "downtime.max_ms", "update.duration_ms"];
     let mut args = vec!["history", "seed-swap", "--json", "--history", target];
     args.extend(["--label", "commit=abc123"]);

@@ -121,23 +121,7 @@ async fn run_swarm(name: &str) -> SwarmRun {
     let ledger = RunDir::new(&out).read_ledger().unwrap();
     // Nothing of the run is left: no service, no container, and every container the Engine
     // created was destroyed, as its own events say.
-    let created: Vec<&LedgerEvent> = ledger
-        .iter()
-        .filter(|e| e.event == Kind::Engine && e.get("action") == Some("create"))
-        .collect();
-    assert!(
-        !created.is_empty(),
-        "the Engine's create events are in the ledger"
-    );
-    for e in &created {
-        let container = e.get("container").unwrap();
-        assert!(
-            ledger.iter().any(
-                |d| d.get("action") == Some("destroy") && d.get("container") == Some(container)
-            ),
-            "{container} was destroyed"
-        );
-    }
+    let created = crate::docker::created_and_destroyed(&ledger);
     let service = created[0].instance.split('.').next().unwrap().to_owned();
     let run = service.strip_prefix("uh-").unwrap();
     assert!(engine::labelled(&docker, RUN_LABEL, run)

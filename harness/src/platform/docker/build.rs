@@ -29,56 +29,85 @@ pub struct DockerPlatform {
     removed: AtomicBool,
 }
 
-pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<DockerPlatform> {
-    let s = &plan.scenario;
-    let section: DockerSection = s.platform.docker.clone().unwrap_or_default();
-    let users_own = section.image_from.is_some() && section.image_to.is_some();
-    if plan.program.kind == AppKind::InProcess && !users_own {
-        anyhow::bail!("the docker platform runs the test function as a process in a container, not in this one");
+/// What the container platforms (this one and Swarm's) do first: refuse an in-process
+/// function with no image of the user's, reach the Engine, and remove what a harness that
+/// was killed outright left in it.
+pub(crate) async fn connect(
+    plan: &RunPlan,
+    platform: &str,
+) -> anyhow::Result<(Docker, DockerSection)> {
+    let section: DockerSection = plan.scenario.platform.docker.clone().unwrap_or_default();
+    if plan.program.kind == AppKind::InProcess && !users_own(&section) {
+        anyhow::bail!(
+            "the {platform} platform runs the test function as a process in a container, not \
+             in this one"
+        );
     }
     let docker = engine::connect().await?;
     let orphans = engine::remove_orphans(&docker).await?;
     if orphans > 0 {
         tracing::info!(
             orphans,
-            "removed containers of earlier runs whose harness is gone"
+            "removed what earlier runs whose harness is gone left in the Engine"
         );
     }
-    let ledger = wiring.ledger.clone();
-    let built = if users_own {
-        None
-    } else {
-        let built = super::image::ensure(&docker, &plan.program.program).await?;
-        super::image::record(&ledger, &built);
-        Some(built)
-    };
-    let run = engine::run_id();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let events = tokio::spawn(engine::record_events(
-        docker.clone(),
-        run.clone(),
-        ledger.clone(),
-        ready_tx,
-    ));
-    let ledger_kept = ledger.clone();
-    let _ = ready_rx.await;
-    let env = wiring
+    Ok((docker, section))
+}
+
+fn users_own(section: &DockerSection) -> bool {
+    section.image_from.is_some() && section.image_to.is_some()
+}
+
+/// The test function's image, built or found (and said in the ledger), unless both
+/// versions have an image of the user's.
+pub(crate) async fn image(
+    plan: &RunPlan,
+    docker: &Docker,
+    section: &DockerSection,
+    ledger: &crate::ledger::Ledger,
+) -> anyhow::Result<Option<super::image::Built>> {
+    if users_own(section) {
+        return Ok(None);
+    }
+    let built = super::image::ensure(docker, &plan.program.program).await?;
+    super::image::record(ledger, &built);
+    Ok(Some(built))
+}
+
+/// Every container's environment: the sink's token and `[platform.docker] env`.
+pub(crate) fn container_env(wiring: &Wiring, section: &DockerSection) -> Vec<(String, String)> {
+    wiring
         .sink_token
         .iter()
         .map(|t| ("TESTFN_SINK_TOKEN".to_owned(), t.clone()))
         .chain(section.env.iter().map(|(k, v)| (k.clone(), v.clone())))
-        .collect();
+        .collect()
+}
+
+/// The arguments before the test function's flags (`testfn` for the harness's executable).
+pub(crate) fn program_args(plan: &RunPlan) -> Vec<String> {
+    plan.program
+        .args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<DockerPlatform> {
+    let s = &plan.scenario;
+    let (docker, section) = connect(plan, "docker").await?;
+    let ledger = wiring.ledger.clone();
+    let built = image(plan, &docker, &section, &ledger).await?;
+    let run = engine::run_id();
+    let events = engine::spawn_events(docker.clone(), run.clone(), ledger.clone()).await;
+    let ledger_kept = ledger.clone();
+    let env = container_env(&wiring, &section);
     let launcher = DockerLauncher {
         docker: docker.clone(),
         run: run.clone(),
         section,
         built,
-        program_args: plan
-            .program
-            .args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
+        program_args: program_args(plan),
         from: s.app.from.clone(),
         to: s.app.to.clone(),
         env,

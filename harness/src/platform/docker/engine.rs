@@ -222,6 +222,19 @@ pub async fn record_events(
     }
 }
 
+/// Starts [`record_events`] for the run and returns once its subscription is made, so
+/// that no container of the run is created before it.
+pub async fn spawn_events(
+    docker: Docker,
+    run: String,
+    ledger: Ledger,
+) -> tokio::task::JoinHandle<()> {
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let events = tokio::spawn(record_events(docker, run, ledger, ready_tx));
+    let _ = ready_rx.await;
+    events
+}
+
 /// The ledger's row for one Engine event, or `None` for an event the checker has no use
 /// for (an exec inside the container, a resize, an attach).
 fn row(ledger: &Ledger, event: &bollard::models::EventMessage) -> Option<reports::LedgerEvent> {

@@ -246,6 +246,54 @@ fn context(contents: &[(String, Vec<u8>)]) -> anyhow::Result<Vec<u8>> {
     Ok(tar.into_inner()?)
 }
 
+/// What a container runs: its image, its entrypoint (`None`: the image's own) and the
+/// arguments before the host's flags.
+pub struct Command {
+    pub image: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub args: Vec<String>,
+}
+
+/// What `version`'s containers run: the image, the entrypoint (`None`: the image's own) and
+/// the arguments before the host's flags. A user's image (`image_from`, `image_to`) keeps its
+/// own entrypoint, the host's flags its command; the built image starts the program as
+/// `section.entrypoint` says, after `program_args` (`testfn` for the harness's executable).
+pub fn for_version(
+    section: &super::config::DockerSection,
+    built: Option<&Built>,
+    (from, to): (&str, &str),
+    program_args: &[String],
+    version: &str,
+) -> Result<Command, String> {
+    let users = if version == from {
+        section.image_from.clone()
+    } else if version == to {
+        section.image_to.clone()
+    } else {
+        None
+    };
+    if let Some(image) = users {
+        return Ok(Command {
+            image,
+            entrypoint: None,
+            args: Vec::new(),
+        });
+    }
+    let built = built
+        .ok_or_else(|| format!("version {version} has no image: name it in [platform.docker]"))?;
+    let entrypoint = match section.entrypoint {
+        super::config::Entrypoint::Exec => vec![built.program.clone()],
+        super::config::Entrypoint::Shell => {
+            vec!["/bin/sh".into(), WRAPPER.into(), built.program.clone()]
+        }
+    };
+    Ok(Command {
+        image: built.tag.clone(),
+        entrypoint: Some(entrypoint),
+        args: program_args.to_vec(),
+    })
+}
+
 /// The ledger's row for the image: `engine action=image_built` (with its `ms`) or
 /// `image_found`.
 pub fn record(ledger: &crate::ledger::Ledger, built: &Built) {

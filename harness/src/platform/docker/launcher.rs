@@ -20,9 +20,9 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use super::config::{DockerSection, Entrypoint};
+use super::config::DockerSection;
 use super::engine::{INSTANCE_LABEL, PID_LABEL, RUN_LABEL, VERSION_LABEL};
-use super::image::{Built, WRAPPER};
+use super::image::Built;
 use crate::platform::local::launcher::{Control, Launched, Launcher, Signal};
 
 /// What every container of the run is made from.
@@ -49,40 +49,6 @@ fn flag_value(args: &[OsString], flag: &str) -> Option<String> {
         .map(|v| v.to_string_lossy().into_owned())
 }
 
-impl DockerLauncher {
-    /// The image, entrypoint and command of `version`'s containers.
-    fn image_of(
-        &self,
-        version: &str,
-    ) -> std::io::Result<(String, Option<Vec<String>>, Vec<String>)> {
-        let user = if version == self.from {
-            self.section.image_from.clone()
-        } else if version == self.to {
-            self.section.image_to.clone()
-        } else {
-            None
-        };
-        if let Some(image) = user {
-            // The user's image keeps its own entrypoint: the host's flags are its command.
-            return Ok((image, None, Vec::new()));
-        }
-        let built = self.built.as_ref().ok_or_else(|| {
-            std::io::Error::other(format!(
-                "version {version} has no image: name it in [platform.docker]"
-            ))
-        })?;
-        let entrypoint = match self.section.entrypoint {
-            Entrypoint::Exec => vec![built.program.clone()],
-            Entrypoint::Shell => vec!["/bin/sh".into(), WRAPPER.into(), built.program.clone()],
-        };
-        Ok((
-            built.tag.clone(),
-            Some(entrypoint),
-            self.program_args.clone(),
-        ))
-    }
-}
-
 /// The host's signals, in order, to the task that owns the container.
 struct Signals(tokio::sync::mpsc::UnboundedSender<Signal>);
 
@@ -107,7 +73,18 @@ impl Launcher for DockerLauncher {
                 args[i + 1] = dir.into_os_string();
             }
         }
-        let (image, entrypoint, mut cmd) = self.image_of(&version)?;
+        let super::image::Command {
+            image,
+            entrypoint,
+            args: mut cmd,
+        } = super::image::for_version(
+            &self.section,
+            self.built.as_ref(),
+            (&self.from, &self.to),
+            &self.program_args,
+            &version,
+        )
+        .map_err(std::io::Error::other)?;
         cmd.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
         let name = format!("uh-{}-{}", self.run, instance);
         let labels = HashMap::from([

@@ -8,6 +8,7 @@ use super::service::Template;
 use super::{door, SwarmPlatform};
 use crate::app::AppKind;
 use crate::platform::command::build::{schedule, work_args};
+use crate::platform::docker::build as docker_build;
 use crate::platform::docker::engine;
 use crate::platform::Wiring;
 use crate::run_plan::RunPlan;
@@ -30,30 +31,10 @@ async fn require_manager(docker: &bollard::Docker) -> anyhow::Result<()> {
 
 pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<SwarmPlatform> {
     let (s, t) = (&plan.scenario, &plan.timing);
-    let docker_section = s.platform.docker.clone().unwrap_or_default();
-    let users_own = docker_section.image_from.is_some() && docker_section.image_to.is_some();
-    if plan.program.kind == AppKind::InProcess && !users_own {
-        anyhow::bail!(
-            "the swarm platform runs the test function in a container, not in this process"
-        );
-    }
-    let docker = engine::connect().await?;
+    let (docker, docker_section) = docker_build::connect(plan, "swarm").await?;
     require_manager(&docker).await?;
-    let orphans = engine::remove_orphans(&docker).await?;
-    if orphans > 0 {
-        tracing::info!(
-            orphans,
-            "removed services and containers of earlier runs whose harness is gone"
-        );
-    }
     let ledger = wiring.ledger.clone();
-    let built = if users_own {
-        None
-    } else {
-        let built = crate::platform::docker::image::ensure(&docker, &plan.program.program).await?;
-        crate::platform::docker::image::record(&ledger, &built);
-        Some(built)
-    };
+    let built = docker_build::image(plan, &docker, &docker_section, &ledger).await?;
     let run = engine::run_id();
     let name = format!("uh-{run}");
     let scale = |d: Duration| d.mul_f64(plan.time_scale);
@@ -75,14 +56,7 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<SwarmPlatfo
     )
     .await?;
     // From here nothing fails before the platform exists to stop what is started.
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let events = tokio::spawn(engine::record_events(
-        docker.clone(),
-        run.clone(),
-        ledger.clone(),
-        ready_tx,
-    ));
-    let _ = ready_rx.await;
+    let events = engine::spawn_events(docker.clone(), run.clone(), ledger.clone()).await;
     let driver = s.driver();
     let schedule = schedule(&wiring.clock, driver, t.period);
     let mut flags: Vec<String> = vec![
@@ -94,17 +68,7 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<SwarmPlatfo
         stash_dir.display().to_string(),
     ];
     flags.extend(work_args(plan, driver, &schedule));
-    let env = wiring
-        .sink_token
-        .iter()
-        .map(|t| ("TESTFN_SINK_TOKEN".to_owned(), t.clone()))
-        .chain(
-            docker_section
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        )
-        .collect();
+    let env = docker_build::container_env(&wiring, &docker_section);
     // The harness's executable (`harness testfn`) and the standalone `testfn` both have a
     // `health` command; an app of the user's is not asked for one.
     let has_health = plan.program.kind == AppKind::Builtin
@@ -125,12 +89,7 @@ pub async fn build(plan: &RunPlan, wiring: Wiring) -> anyhow::Result<SwarmPlatfo
         swarm,
         built,
         health_program,
-        program_args: plan
-            .program
-            .args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
+        program_args: docker_build::program_args(plan),
         flags,
         release: s.app.to_behaviour.as_ref().map(|b| {
             (

@@ -18,9 +18,9 @@ use reports::ledger::Kind;
 
 use super::config::{FailureAction, Order, SwarmSection};
 use crate::ledger::Ledger;
-use crate::platform::docker::config::{DockerSection, Entrypoint};
+use crate::platform::docker::config::DockerSection;
 use crate::platform::docker::engine::{PID_LABEL, RUN_LABEL, VERSION_LABEL};
-use crate::platform::docker::image::{Built, WRAPPER};
+use crate::platform::docker::image::{self, Built};
 
 /// Where each task's test function writes its address, on a tmpfs of the task's own: the
 /// health check reads it there.
@@ -59,38 +59,20 @@ fn ns(d: Duration) -> i64 {
 }
 
 impl Template {
-    /// The image, entrypoint (`None`: the image's own) and arguments of `version`'s tasks.
-    fn image_of(
-        &self,
-        version: &str,
-    ) -> anyhow::Result<(String, Option<Vec<String>>, Vec<String>)> {
-        let users = if version == self.from {
-            self.docker.image_from.clone()
-        } else if version == self.to {
-            self.docker.image_to.clone()
-        } else {
-            None
-        };
-        if let Some(image) = users {
-            return Ok((image, None, Vec::new()));
-        }
-        let built = self.built.as_ref().ok_or_else(|| {
-            anyhow::anyhow!("version {version} has no image: name it in [platform.docker]")
-        })?;
-        let entrypoint = match self.docker.entrypoint {
-            Entrypoint::Exec => vec![built.program.clone()],
-            Entrypoint::Shell => vec!["/bin/sh".into(), WRAPPER.into(), built.program.clone()],
-        };
-        Ok((
-            built.tag.clone(),
-            Some(entrypoint),
-            self.program_args.clone(),
-        ))
-    }
-
     /// The service's spec with every task running `version`.
     pub fn spec(&self, version: &str) -> anyhow::Result<ServiceSpec> {
-        let (image, command, mut args) = self.image_of(version)?;
+        let image::Command {
+            image,
+            entrypoint: command,
+            mut args,
+        } = image::for_version(
+            &self.docker,
+            self.built.as_ref(),
+            (&self.from, &self.to),
+            &self.program_args,
+            version,
+        )
+        .map_err(anyhow::Error::msg)?;
         args.extend(["--version".into(), version.to_owned()]);
         args.extend(self.flags.iter().cloned());
         if let Some((bad, flags)) = &self.release {
