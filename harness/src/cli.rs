@@ -268,6 +268,11 @@ pub struct RunArgs {
     /// with the scenario's [expect] thresholds.
     #[arg(long = "expect", value_name = "EXPR")]
     pub expect: Vec<String>,
+    /// A budget learned from the history store (repeatable), checked with the scenario's
+    /// [[budget]] tables: 'METRIC [pQ] [last=N|since=AGE] [min_runs=N] [add=X] [mul=Y]',
+    /// e.g. 'downtime.total_ms p99 since=21d min_runs=30 add=200 mul=1.2'.
+    #[arg(long = "budget", value_name = "BUDGET")]
+    pub budgets: Vec<String>,
     /// Print nothing but errors; the exit code says how it went.
     #[arg(long, short)]
     pub quiet: bool,

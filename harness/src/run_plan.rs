@@ -12,8 +12,8 @@ use reports::Summary;
 use crate::app::AppProgram;
 use crate::duration::TimeScale;
 use crate::platform::PlatformKind;
-use crate::scenario::Scenario;
 use crate::scenario::ScheduledFault;
+use crate::scenario::{BudgetTable, Scenario};
 use crate::strategy::Plan;
 use crate::testfn::Work;
 
@@ -32,6 +32,9 @@ pub struct RunPlan {
     pub extra_thresholds: Vec<reports::threshold::Threshold>,
     /// The baseline to compare with, loaded before the run.
     pub baseline: Option<BaselinePlan>,
+    /// The scenario's and the command line's budgets, each with the reference its history
+    /// set, read before the run.
+    pub budgets: Vec<reports::budget::BudgetBasis>,
     /// Every duration of the run, scaled once.
     pub timing: Timing,
     /// The local platform's strategy, its durations scaled; `None` on a command platform.
@@ -78,6 +81,7 @@ impl RunPlan {
             program,
             extra_thresholds: Vec::new(),
             baseline: None,
+            budgets: Vec::new(),
             timing,
             work,
         }
@@ -88,6 +92,57 @@ impl RunPlan {
     /// The rules the run is judged by: the scenario's and the command line's thresholds.
     pub fn rules(&self) -> reports::judge::Rules {
         rules(&self.scenario, &self.extra_thresholds)
+    }
+
+    /// The scenario exactly as this plan runs it, its `scenario.toml`
+    /// ([`Scenario::as_run`]): with the command line's thresholds after the scenario's
+    /// own, and every budget written out in full.
+    pub fn scenario_as_run(&self) -> Scenario {
+        let mut s = self
+            .scenario
+            .as_run(self.time_scale, self.seed, &self.program);
+        if let Some(e) = &mut s.expect {
+            e.thresholds
+                .extend(self.extra_thresholds.iter().map(|t| t.to_string()));
+        }
+        s.budget = self
+            .budgets
+            .iter()
+            .map(|b| BudgetTable::from(&b.budget))
+            .collect();
+        s
+    }
+
+    /// The series the run belongs to in the history: the scenario as run, the platform and
+    /// the strategy, as its row will be recorded.
+    pub fn series(&self) -> history::Series {
+        let text = toml::to_string(&self.scenario_as_run()).unwrap_or_default();
+        history::Series {
+            scenario_hash: history::record::scenario_hash(&text),
+            platform: self.scenario.platform.kind.as_str().to_owned(),
+            strategy: self.scenario.strategy.to_string(),
+        }
+    }
+
+    /// Reads each budget's reference from the history store `target` (`None`: no store),
+    /// as it stands now, before the run.
+    fn read_budgets(&mut self, budgets: Vec<reports::budget::Budget>, target: Option<&str>) {
+        if budgets.is_empty() {
+            return;
+        }
+        // The hash leaves the budgets out: the series is the same before they are set.
+        let series = self.series();
+        let mut store = match target {
+            Some(t) => history::Store::open(t).map_err(|e| e.to_string()),
+            None => Err("no history store".to_owned()),
+        };
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        self.budgets = budgets
+            .iter()
+            .map(|b| history::basis(store.as_mut().map_err(|e| e.clone()), &series, b, now_ns))
+            .collect();
     }
 }
 
@@ -230,6 +285,10 @@ pub struct PlanOptions<'a> {
     pub max_regression: Option<&'a str>,
     /// Runs a local-platform scenario on this platform instead (`--platform sim`).
     pub platform: Option<PlatformKind>,
+    /// `--budget`, checked with the scenario's `[[budget]]` tables.
+    pub budgets: &'a [String],
+    /// The history store the budgets read their references from.
+    pub history: Option<&'a str>,
 }
 
 /// Resolves one run from a scenario file and the command line, with no I/O but reading a
@@ -240,6 +299,13 @@ pub fn resolve(
     out_dir: PathBuf,
     o: &PlanOptions,
 ) -> Result<RunPlan, String> {
+    let mut budgets = scenario.budgets();
+    for text in o.budgets {
+        let b = text
+            .parse::<reports::budget::Budget>()
+            .map_err(|e| format!("--budget {text:?}: {} at byte {}", e.what, e.at))?;
+        budgets.push(b);
+    }
     let mut extra_thresholds = Vec::new();
     for text in o.expect {
         let t = text
@@ -301,6 +367,7 @@ pub fn resolve(
     );
     plan.extra_thresholds = extra_thresholds;
     plan.baseline = baseline;
+    plan.read_budgets(budgets, o.history);
     Ok(plan)
 }
 

@@ -83,6 +83,8 @@ pub struct Scenario {
     pub queue: Option<QueueSettings>,
     /// Pass/fail thresholds over the verdict, for CI.
     pub expect: Option<Expect>,
+    /// Budgets learned from the history of runs (`[[budget]]`), checked when parsed.
+    pub budget: Vec<BudgetTable>,
     /// Where the app runs: the local emulator (default) or a command platform.
     pub platform: PlatformSection,
     /// Where the sink listens and how apps reach it.
@@ -308,6 +310,11 @@ impl Scenario {
             .flat_map(|e| &e.thresholds)
             .filter_map(|t| t.parse().ok())
             .collect()
+    }
+
+    /// The scenario's budgets (checked when it was parsed).
+    pub fn budgets(&self) -> Vec<reports::budget::Budget> {
+        self.budget.iter().filter_map(|b| b.budget().ok()).collect()
     }
 
     pub fn name(&self) -> &str {

@@ -5,16 +5,19 @@
 //! - `schema.rs`: the tables, as versioned migrations;
 //! - `record.rs`: one run as a row, read from its run directory;
 //! - `store.rs`: the two stores behind one interface;
-//! - `stats.rs`: quantiles and trends over a series of runs.
+//! - `stats.rs`: quantiles and trends over a series of runs;
+//! - `budget.rs`: what a series says a budget's reference is.
 
+pub mod budget;
 pub mod record;
 pub mod schema;
 pub mod stats;
 pub mod store;
 
+pub use budget::basis;
 pub use record::{RecordError, RunRow};
 pub use stats::{quantile, stats, Stats};
-pub use store::{Filter, ScratchDatabase, Store, StoreError};
+pub use store::{Filter, ScratchDatabase, Series, Store, StoreError};
 
 /// The store a run is recorded in when none is named: beside the run directories.
 pub const DEFAULT_STORE: &str = "runs/history.sqlite";

@@ -60,12 +60,15 @@ pub fn fnv64(bytes: &[u8]) -> u64 {
 
 /// What was run, as a hash: the scenario as run (`scenario.toml`), read as TOML and written
 /// back in its canonical form (keys sorted), without its `seed`, so that the repetitions of
-/// a comparison (seed, seed + 1, ...) are runs of one scenario, and a change of any other
-/// key is another. 16 hex digits.
+/// a comparison (seed, seed + 1, ...) are runs of one scenario, and without how it is
+/// judged (`[expect]`, `[[budget]]`), so that a new threshold or budget judges the same
+/// series. A change of any other key is another series. 16 hex digits.
 pub fn scenario_hash(scenario_toml: &str) -> String {
     let canonical = match toml::from_str::<toml::Table>(scenario_toml) {
         Ok(mut table) => {
-            table.remove("seed");
+            for judged in ["seed", "expect", "budget"] {
+                table.remove(judged);
+            }
             toml::to_string(&table).unwrap_or_else(|_| scenario_toml.to_owned())
         }
         Err(_) => scenario_toml.to_owned(),
@@ -140,7 +143,10 @@ mod tests {
         let a = "name = \"x\"\nseed = 1\n[run]\nupdate_at = \"60s\"\nduration = \"90s\"\n";
         let reordered = "seed = 2\nname = \"x\"\n[run]\nduration = \"90s\"\nupdate_at = \"60s\"\n";
         let changed = "name = \"x\"\nseed = 1\n[run]\nupdate_at = \"61s\"\nduration = \"90s\"\n";
+        let judged =
+            format!("{a}[expect]\nthresholds = [\"lost == 0\"]\n[[budget]]\nmetric = \"lost\"\n");
         assert_eq!(scenario_hash(a), scenario_hash(reordered));
+        assert_eq!(scenario_hash(a), scenario_hash(&judged));
         assert_ne!(scenario_hash(a), scenario_hash(changed));
         assert_eq!(scenario_hash(a).len(), 16);
     }

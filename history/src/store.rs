@@ -72,6 +72,17 @@ pub struct Filter {
     pub since_ns: Option<i64>,
     /// Runs carrying every one of these labels.
     pub labels: Vec<(String, String)>,
+    /// Runs of this scenario as run ([`crate::record::scenario_hash`]), platform and
+    /// strategy: one series.
+    pub series: Option<Series>,
+}
+
+/// One series: the runs of one scenario as run, on one platform, with one strategy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Series {
+    pub scenario_hash: String,
+    pub platform: String,
+    pub strategy: String,
 }
 
 /// `postgres://...` or `postgresql://...`: PostgreSQL; anything else (a path, or
@@ -374,6 +385,16 @@ impl Store {
         if let Some(since) = filter.since_ns {
             params.push(Param::Int(since));
             wheres.push(format!("recorded_ns >= ${}", params.len()));
+        }
+        if let Some(series) = &filter.series {
+            for (column, value) in [
+                ("scenario_hash", &series.scenario_hash),
+                ("platform", &series.platform),
+                ("strategy", &series.strategy),
+            ] {
+                params.push(Param::Text(value.clone()));
+                wheres.push(format!("{column} = ${}", params.len()));
+            }
         }
         for (k, v) in &filter.labels {
             params.push(Param::Text(k.clone()));

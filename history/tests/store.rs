@@ -110,7 +110,7 @@ fn runs_are_picked_by_scenario_age_and_every_label() {
                 Filter {
                     scenarios: vec!["seed-drain".into()],
                     since_ns: Some(4_000_000_000),
-                    labels: vec![],
+                    ..Filter::default()
                 },
                 &mut store
             ),
@@ -125,6 +125,7 @@ fn runs_are_picked_by_scenario_age_and_every_label() {
                         ("branch".into(), "main".into()),
                         ("machine".into(), "ci-1".into())
                     ],
+                    ..Filter::default()
                 },
                 &mut store
             ),

@@ -51,14 +51,15 @@ pub mod judge;
 mod model;
 mod render;
 
+pub use analysis::budget as budget_judge;
 pub use analysis::{
     advice, baseline, checker, compare, estimator, faults, history, rollback, scaling, stats,
     sweep, threshold,
 };
 pub use io::rundir;
 pub use model::{
-    arrival, completion, expected, ledger, lifecycle, metric, probe, record, summary, trace,
-    verdict,
+    arrival, budget, completion, expected, ledger, lifecycle, metric, probe, record, summary,
+    trace, verdict,
 };
 pub use render::{advice_report, compare_report, hdr, junit, plot, report, sweep_report, terminal};
 

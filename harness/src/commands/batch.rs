@@ -23,6 +23,7 @@ impl BatchArgs {
             time_scale: self.time_scale,
             app_command: self.app_command.as_deref(),
             platform: self.platform,
+            history: Some(&self.history.store.history),
             ..PlanOptions::default()
         }
     }
@@ -202,6 +203,13 @@ async fn one(job: Job, cancel: &CancellationToken, bar: &indicatif::ProgressBar)
                 .iter()
                 .filter(|t| !t.ok)
                 .map(|t| format!("{} ({})", t.threshold, t.measured()))
+                .chain(
+                    o.summary
+                        .budgets
+                        .iter()
+                        .filter(|b| b.state == reports::budget::BudgetState::Fail)
+                        .map(|b| format!("budget {} ({})", b.budget, b.message)),
+                )
                 .collect();
             let metrics = compare::metrics(&o.summary);
             summary = Some(o.summary);

@@ -59,26 +59,6 @@ pub fn record(dirs: &[PathBuf], args: &HistoryArgs) {
     tracing::info!(recorded, store = store.place(), "recorded in the history");
 }
 
-/// `21d`, `12h`, `30m`, `90s`: an age in ns.
-fn parse_age(text: &str) -> Result<i64, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("--since {text:?}: give a unit: 21d, 12h, 30m or 90s"))?;
-    let (n, unit) = text.split_at(split);
-    let n: i64 = n
-        .parse()
-        .map_err(|_| format!("--since {text:?}: a whole number, then d, h, m or s"))?;
-    let secs = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => return Err(format!("--since {text:?}: the unit is d, h, m or s")),
-    };
-    n.checked_mul(secs * 1_000_000_000)
-        .ok_or_else(|| format!("--since {text:?}: too long"))
-}
-
 /// A scenario argument: a scenario file's name (its `name`, else its stem), or a name.
 fn scenario_name(arg: &str) -> String {
     let path = std::path::Path::new(arg);
@@ -114,7 +94,12 @@ pub fn run(args: &HistoryQueryArgs) -> u8 {
             }
         }
     };
-    let since_ns = match args.since.as_deref().map(parse_age).transpose() {
+    let since_ns = match args
+        .since
+        .as_deref()
+        .map(|a| reports::budget::parse_age(a).map_err(|e| format!("--since {e}")))
+        .transpose()
+    {
         Ok(age) => age.map(|a| {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -130,6 +115,7 @@ pub fn run(args: &HistoryQueryArgs) -> u8 {
         scenarios: args.scenarios.iter().map(|s| scenario_name(s)).collect(),
         since_ns,
         labels: args.labels.clone(),
+        series: None,
     };
     let runs = match Store::open(&args.store.history).and_then(|mut s| s.runs(&filter)) {
         Ok(r) => r,

@@ -120,6 +120,8 @@ pub fn run(args: RunArgs) -> u8 {
         baseline: args.baseline.as_deref(),
         max_regression: args.max_regression.as_deref(),
         platform: args.platform,
+        budgets: &args.budgets,
+        history: Some(&args.history.store.history),
     };
     let plan = match resolve(&args.scenario, &scenario, out_dir.clone(), &options) {
         Ok(p) => p,

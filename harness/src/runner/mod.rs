@@ -65,10 +65,15 @@ impl RunOutcome {
         self.summary.invalid.is_empty()
     }
 
-    /// A threshold failed, or a metric regressed past its tolerance.
+    /// A threshold failed, a metric regressed past its tolerance, or one left its budget.
     pub fn failed_a_check(&self) -> bool {
         self.summary.thresholds.iter().any(|t| !t.ok)
             || self.summary.baseline.iter().any(|c| c.regression)
+            || self
+                .summary
+                .budgets
+                .iter()
+                .any(|b| b.state == reports::budget::BudgetState::Fail)
     }
 }
 
@@ -175,7 +180,8 @@ pub async fn run_with(
         max_regression: b.max_regression.clone(),
         summary: b.summary.clone(),
     });
-    let record = Record::new(info, invalid, baseline);
+    let mut record = Record::new(info, invalid, baseline);
+    record.budgets = plan.budgets.clone();
     let (summary, warnings) = finish(&plan, &run_dir, &record, verdict);
     Ok(RunOutcome {
         interrupted,
@@ -194,14 +200,7 @@ fn prepare(plan: &RunPlan) -> Result<PathBuf, RunError> {
     }
     std::fs::create_dir_all(&out)
         .map_err(|e| RunError::Setup(format!("creating {}: {e}", out.display())))?;
-    let mut as_run = plan
-        .scenario
-        .as_run(plan.time_scale, plan.seed, &plan.program);
-    if let Some(e) = &mut as_run.expect {
-        e.thresholds
-            .extend(plan.extra_thresholds.iter().map(|t| t.to_string()));
-    }
-    let text = toml::to_string(&as_run)
+    let text = toml::to_string(&plan.scenario_as_run())
         .map_err(|e| RunError::Setup(format!("recording the scenario: {e}")))?;
     std::fs::write(out.join("scenario.toml"), text)
         .map_err(|e| RunError::Setup(format!("writing scenario.toml: {e}")))?;

@@ -12,9 +12,9 @@ use super::error::{line_at, span_of, ScenarioError};
 use super::faults;
 use super::sections::{default_seed, default_time_scale};
 use super::{
-    Analysis, App, Completion, Drain, Expect, Fault, Graceful, PlatformSection, Probes,
-    QueueSettings, Recreate, Rolling, Run, Scale, Scenario, SinkSection, Strategy, StrategyKind,
-    Swap, Timer, Trigger, Workload,
+    Analysis, App, BudgetTable, Completion, Drain, Expect, Fault, Graceful, PlatformSection,
+    Probes, QueueSettings, Recreate, Rolling, Run, Scale, Scenario, SinkSection, Strategy,
+    StrategyKind, Swap, Timer, Trigger, Workload,
 };
 
 impl TryFrom<ScenarioFile> for Scenario {
@@ -96,6 +96,7 @@ impl TryFrom<ScenarioFile> for Scenario {
             probes: f.probes,
             queue: f.queue,
             expect: f.expect,
+            budget: f.budget,
             platform: f.platform,
             sink: f.sink,
             scale: f.scale,
@@ -127,6 +128,7 @@ impl From<Scenario> for ScenarioFile {
             drain: None,
             queue: s.queue,
             expect: s.expect,
+            budget: s.budget,
             platform: s.platform,
             sink: s.sink,
             scale: s.scale,
@@ -200,6 +202,9 @@ struct ScenarioFile {
     /// Pass/fail thresholds over the verdict, for CI.
     #[serde(default)]
     expect: Option<Expect>,
+    /// Budgets learned from the history of runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    budget: Vec<BudgetTable>,
     #[serde(default, skip_serializing_if = "is_local")]
     platform: PlatformSection,
     #[serde(default, skip_serializing_if = "is_default_sink")]
@@ -323,6 +328,12 @@ impl Scenario {
                     Some("expect.thresholds".into()),
                     format!("{t:?}: {} at byte {}", e.what, e.at),
                 ));
+            }
+        }
+        for (i, b) in scenario.budget.iter().enumerate() {
+            if let Err((key, why)) = b.budget() {
+                let key = format!("budget[{i}].{key}");
+                return Err(err(line_of(&key), Some(key), why));
             }
         }
         Ok(scenario)

@@ -22,6 +22,75 @@ pub struct Expect {
     pub thresholds: Vec<String>,
 }
 
+/// A `[[budget]]` table: a metric that must stay within the band its own history set
+/// ([`reports::budget`]); every key but `metric` has the grammar's default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetTable {
+    pub metric: String,
+    /// In (0, 1]: 0.99 for P99.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile: Option<f64>,
+    /// The last N valid runs, or the runs of the last `since` (`21d`): one of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_runs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mul: Option<f64>,
+}
+
+impl BudgetTable {
+    /// The budget; `Err` names the key that is wrong and why.
+    pub fn budget(&self) -> Result<reports::budget::Budget, (&'static str, String)> {
+        let metric = self
+            .metric
+            .parse()
+            .map_err(|e: reports::metric::UnknownMetric| ("metric", e.to_string()))?;
+        let mut b = reports::budget::Budget::new(metric);
+        if self.last.is_some() && self.since.is_some() {
+            return Err(("since", "give last or since, not both".into()));
+        }
+        let keys: [(&'static str, Option<String>); 6] = [
+            ("quantile", self.quantile.map(|x| x.to_string())),
+            ("last", self.last.map(|x| x.to_string())),
+            ("since", self.since.clone()),
+            ("min_runs", self.min_runs.map(|x| x.to_string())),
+            ("add", self.add.map(|x| x.to_string())),
+            ("mul", self.mul.map(|x| x.to_string())),
+        ];
+        for (key, value) in keys {
+            if let Some(v) = value {
+                b.set(key, &v).map_err(|why| (key, why))?;
+            }
+        }
+        Ok(b)
+    }
+}
+
+impl From<&reports::budget::Budget> for BudgetTable {
+    /// Every key written out, as a run's `scenario.toml` keeps it.
+    fn from(b: &reports::budget::Budget) -> BudgetTable {
+        let (last, since) = match &b.window {
+            reports::budget::Window::Last(n) => (Some(*n), None),
+            reports::budget::Window::Since { text, .. } => (None, Some(text.clone())),
+        };
+        BudgetTable {
+            metric: b.metric.name().to_owned(),
+            quantile: Some(b.quantile),
+            last,
+            since,
+            min_runs: Some(b.min_runs),
+            add: Some(b.add),
+            mul: Some(b.mul),
+        }
+    }
+}
+
 pub(super) fn default_seed() -> u64 {
     1
 }

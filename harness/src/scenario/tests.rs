@@ -98,6 +98,59 @@ fn thresholds_are_checked_with_line_and_position() {
 }
 
 #[test]
+fn budgets_are_checked_with_line_and_key() {
+    let lines = SEED.lines().count();
+    let budget =
+        |body: &str| format!("{SEED}\n[[budget]]\nmetric = \"lost\"\n\n[[budget]]\n{body}\n");
+    for (body, key, line, what) in [
+        ("metric = \"lots\"", "budget[1].metric", 6, "unknown metric"),
+        (
+            "metric = \"lost\"\nmul = 0.5",
+            "budget[1].mul",
+            7,
+            "below 1",
+        ),
+        (
+            "metric = \"lost\"\nsince = \"3w\"",
+            "budget[1].since",
+            7,
+            "the unit is",
+        ),
+        (
+            "metric = \"lost\"\nlast = 5\nsince = \"1d\"",
+            "budget[1].since",
+            8,
+            "not both",
+        ),
+        (
+            "metric = \"lost\"\nquantile = 1.5",
+            "budget[1].quantile",
+            7,
+            "not in (0, 1]",
+        ),
+    ] {
+        let e = parse(&budget(body)).unwrap_err();
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some(key), Some(lines + line)),
+            "{body}: {e}"
+        );
+        assert!(e.message.contains(what), "{body}: {e}");
+    }
+    let e = parse(&budget("metric = \"lost\"\ncolour = \"red\"")).unwrap_err();
+    assert!(e.message.contains("unknown field `colour`"), "{e}");
+    let ok = parse(&budget("metric = \"downtime.max_ms\"\nquantile = 0.95\nlast = 50\nmin_runs = 10\nadd = 200\nmul = 1.5")).unwrap();
+    let budgets: Vec<String> = ok.budgets().iter().map(|b| b.to_string()).collect();
+    assert_eq!(
+        budgets,
+        [
+            "lost p99 since=21d min_runs=30 add=0 mul=1.2",
+            "downtime.max_ms p95 last=50 min_runs=10 add=200 mul=1.5"
+        ]
+    );
+}
+
+#[test]
 fn the_expected_window_holds_only_whole_loops() {
     let s = parse(&SEED.replace("\"100s\"", "\"95s\"")).unwrap();
     assert_eq!(s.last_expected(), 8, "occurrence 9 would end at 99 s");

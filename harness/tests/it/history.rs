@@ -153,3 +153,139 @@ fn runs_recorded_in_postgres_give_the_quantiles_of_their_summaries() {
     });
     five_runs_then_history(&db.url);
 }
+
+/// A budget's outcome in a run's summary.json, and its JUnit case.
+struct Judged {
+    state: String,
+    runs: u64,
+    limit: Option<f64>,
+    lost: f64,
+    junit: String,
+}
+
+fn judged(dir: &Path) -> Judged {
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let b = &s["budgets"][0];
+    Judged {
+        state: b["state"].as_str().unwrap().to_owned(),
+        runs: b["runs"].as_u64().unwrap(),
+        limit: b["limit"].as_f64(),
+        lost: s["verdict"]["lost"].as_f64().unwrap(),
+        junit: std::fs::read_to_string(dir.join("junit.xml")).unwrap(),
+    }
+}
+
+/// The budget's JUnit case: `skipped`, `failure` or neither, with its message.
+fn junit_case(xml: &str) -> (Option<&'static str>, String) {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let case = doc
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("testcase")
+                && n.attribute("name")
+                    .is_some_and(|a| a.starts_with("budget lost"))
+        })
+        .expect("a case for the budget");
+    for kind in ["skipped", "failure"] {
+        if let Some(n) = case.children().find(|c| c.has_tag_name(kind)) {
+            return (Some(kind), n.attribute("message").unwrap().to_owned());
+        }
+    }
+    (None, String::new())
+}
+
+/// A CI job gated by its own history: the same scenario and the same app path on every
+/// commit. The first runs have too few runs behind the budget and say so (a JUnit skipped
+/// case, never a pass); then a run of the same build passes; then a worse build (the same
+/// path, now failing 60% of its invocations) fails, saying the band, the quantile and the
+/// runs behind it. Each reference is computed here from the earlier runs' summary.json.
+fn a_budget_gates_a_worse_build(target: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    let build = |extra: &str| {
+        let script = format!(
+            "#!/bin/sh\nexec {} testfn \"$@\" {extra}\n",
+            env!("CARGO_BIN_EXE_harness")
+        );
+        std::fs::write(&app, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let scenario = scenarios().join("seed-swap.toml");
+    let budget = "lost p99 last=3 min_runs=3 add=5 mul=1";
+    let run = |k: u32| {
+        let out = dir.path().join(format!("run-{k}"));
+        let seed = k.to_string();
+        let status = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .env_remove("HARNESS_NO_HISTORY")
+            .env_remove("HARNESS_HISTORY")
+            .args(["run", scenario.to_str().unwrap(), "--time-scale", "0.05"])
+            .args(["--quiet", "--seed", &seed, "--budget", budget])
+            .args(["--app-command", app.to_str().unwrap()])
+            .args(["--out", out.to_str().unwrap(), "--history", target])
+            .output()
+            .unwrap();
+        (judged(&out), status.status.code())
+    };
+    build("");
+    let mut lost = Vec::new();
+    for k in 1..=3 {
+        let (j, code) = run(k);
+        // Below min_runs: not evaluated, and it says how many runs there are of how many.
+        assert_eq!((j.state.as_str(), j.runs), ("skipped", k as u64 - 1));
+        let (kind, message) = junit_case(&j.junit);
+        assert_eq!(kind, Some("skipped"), "{}", j.junit);
+        assert!(
+            message.contains(&format!("{} of 3 runs", k - 1)),
+            "{message}"
+        );
+        assert_eq!(code, Some(0), "a skipped budget fails nothing");
+        lost.push(j.lost);
+    }
+    // The same build again: within max(P99 + 5, P99) of the three runs before it.
+    let limit = nearest_rank(&lost, 0.99) + 5.0;
+    let (j, code) = run(4);
+    assert_eq!((j.runs, j.limit), (3, Some(limit)));
+    assert!(j.lost <= limit, "the same build lost {} > {limit}", j.lost);
+    assert_eq!(j.state, "pass");
+    assert_eq!(junit_case(&j.junit).0, None, "{}", j.junit);
+    assert_eq!(code, Some(0));
+    lost.push(j.lost);
+    // A worse build at the same path: the history is the last three runs (2, 3 and 4).
+    build("--fail-rate 0.6 --fault-seed 7");
+    let limit = nearest_rank(&lost[1..], 0.99) + 5.0;
+    let (j, code) = run(5);
+    assert_eq!((j.runs, j.limit), (3, Some(limit)));
+    assert!(j.lost > limit, "the worse build lost only {}", j.lost);
+    assert_eq!(j.state, "fail");
+    let (kind, message) = junit_case(&j.junit);
+    assert_eq!(kind, Some("failure"));
+    assert!(
+        message.contains(&format!("lost = {}", j.lost))
+            && message.contains("P99 of 3 runs in the last 3 runs"),
+        "{message}"
+    );
+    assert_eq!(
+        code,
+        Some(1),
+        "a failed budget fails the run as a threshold does"
+    );
+}
+
+#[test]
+fn a_budget_in_sqlite_skips_passes_and_fails_a_worse_build() {
+    let dir = tempfile::tempdir().unwrap();
+    a_budget_gates_a_worse_build(dir.path().join("history.sqlite").to_str().unwrap());
+}
+
+#[test]
+fn a_budget_in_postgres_skips_passes_and_fails_a_worse_build() {
+    let db = history::ScratchDatabase::create(&history::test_postgres()).unwrap_or_else(|e| {
+        panic!(
+            "this test needs a PostgreSQL server ({}): {e}",
+            history::TEST_POSTGRES_ENV
+        )
+    });
+    a_budget_gates_a_worse_build(&db.url);
+}

@@ -23,10 +23,19 @@ pub struct History {
     pub verdict: Verdict,
     /// The scenario file the run was made from, if the run directory keeps a copy.
     pub scenario_text: Option<String>,
-    /// The summary's threshold outcomes and invalidity reasons, if it has a summary.
-    pub summary_extras: Option<(Vec<crate::analysis::threshold::Outcome>, Vec<String>)>,
+    /// The summary's judgement, if it has a summary.
+    pub summary_extras: Option<Judged>,
     /// The earliest arrival of each expected key, computed once for every series.
     first: std::sync::OnceLock<Vec<Option<(i64, usize)>>>,
+}
+
+/// What a run's summary says of it beyond the verdict.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Judged {
+    pub thresholds: Vec<crate::analysis::threshold::Outcome>,
+    pub budgets: Vec<crate::model::budget::BudgetOutcome>,
+    /// Why the run is invalid, if it is.
+    pub invalid: Vec<String>,
 }
 
 /// A phase of the update, for shading: from `phase_begun` to its `phase_ended`.
@@ -70,9 +79,11 @@ impl History {
             Some(s) => s.verdict.clone(),
             None => crate::analysis::checker::check_run(run)?,
         };
-        let summary_extras = summary
-            .as_ref()
-            .map(|s| (s.thresholds.clone(), s.invalid.clone()));
+        let summary_extras = summary.as_ref().map(|s| Judged {
+            thresholds: s.thresholds.clone(),
+            budgets: s.budgets.clone(),
+            invalid: s.invalid.clone(),
+        });
         Ok(History {
             expected: run.read_expected()?,
             arrivals: run.read_arrivals()?,

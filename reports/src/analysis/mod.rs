@@ -6,6 +6,7 @@
 
 pub mod advice;
 pub mod baseline;
+pub mod budget;
 pub mod checker;
 pub mod compare;
 pub mod estimator;

@@ -1,7 +1,8 @@
 //! The judge: from what a run measured to its summary and its JUnit report.
 //!
 //! A run's judgement is the verdict of its history (the checker's, with every pass), the
-//! thresholds evaluated over it, the comparison with a baseline, and whether the run could
+//! thresholds evaluated over it, the comparison with a baseline, its budgets against what
+//! its history said when it began, and whether the run could
 //! be judged at all (its invalid reasons). `harness run` judges the run it just measured and
 //! `harness check DIR` judges a run directory again, through the same [`judge`]: the only
 //! inputs that are not in the run's data files are the run's [`Record`] (its identity, the
@@ -11,6 +12,7 @@
 //! re-judges an old run.
 
 use crate::analysis::baseline;
+use crate::analysis::budget;
 use crate::analysis::threshold::{self, Threshold};
 use crate::io::rundir::RunDir;
 use crate::model::metric::number;
@@ -80,8 +82,13 @@ pub fn judge(
             }
             cases.extend(baseline::outcomes(&tolerances, &summary.baseline, &b.name));
         }
+        summary.budgets = budget::evaluate(
+            &record.budgets,
+            &summary.verdict,
+            summary.run.update_duration_ms,
+        );
     }
-    let junit = junit::run_suite(suite, &cases, &summary.invalid);
+    let junit = junit::run_suite(suite, &cases, &summary.budgets, &summary.invalid);
     Ok(Judgement {
         summary,
         junit,

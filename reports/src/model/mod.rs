@@ -6,6 +6,7 @@
 //! vocabulary every other layer names numbers by.
 
 pub mod arrival;
+pub mod budget;
 pub mod completion;
 pub mod expected;
 pub mod ledger;

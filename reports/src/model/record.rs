@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::budget::BudgetBasis;
 use crate::model::summary::{RunInfo, Summary};
 
 /// The file a run writes its [`Record`] to.
@@ -21,6 +22,10 @@ pub struct Record {
     pub invalid: Vec<String>,
     /// The baseline the run was compared with, as it was when the run began.
     pub baseline: Option<BaselineRecord>,
+    /// The budgets the run is judged by, each with what its history said when the run
+    /// began.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<BudgetBasis>,
 }
 
 impl Record {
@@ -30,6 +35,7 @@ impl Record {
             run,
             invalid,
             baseline,
+            budgets: Vec::new(),
         }
     }
 
@@ -44,7 +50,22 @@ impl Record {
             .filter(|reason| !judged.contains(reason))
             .cloned()
             .collect();
-        Record::new(summary.run.clone(), invalid, None)
+        let mut record = Record::new(summary.run.clone(), invalid, None);
+        // A judged budget keeps what its history said; one whose history could not be read
+        // stays unread.
+        record.budgets = summary
+            .budgets
+            .iter()
+            .filter_map(|o| {
+                Some(BudgetBasis {
+                    budget: o.budget.parse().ok()?,
+                    runs: o.runs,
+                    reference: o.reference,
+                    unavailable: o.message.contains("no history").then(|| o.message.clone()),
+                })
+            })
+            .collect();
+        record
     }
 }
 

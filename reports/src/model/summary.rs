@@ -23,6 +23,10 @@ pub struct Summary {
     /// Always written.
     #[serde(default)]
     pub baseline: Vec<Change>,
+    /// Each budget the run was judged by: passed, failed, or not evaluated and why.
+    /// Written when the run had budgets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<crate::model::budget::BudgetOutcome>,
 }
 
 /// What identifies a run: enough to say what was measured and to run it again.
@@ -99,6 +103,7 @@ impl Summary {
             thresholds: Vec::new(),
             invalid: Vec::new(),
             baseline: Vec::new(),
+            budgets: Vec::new(),
         }
     }
 

@@ -155,6 +155,7 @@ pub fn junit(records: &[RunRecord]) -> String {
                 name: r.scenario.clone(),
                 failure: (error.is_none() && !failed.is_empty()).then(|| failed.join("; ")),
                 error,
+                skipped: None,
             }
         })
         .collect();

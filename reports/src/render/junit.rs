@@ -1,6 +1,7 @@
 //! JUnit XML, the format CI systems show test results in: one suite, one test case per
 //! check, a failure or an error carrying the message.
 
+use crate::model::budget::{BudgetOutcome, BudgetState};
 use crate::render::report::esc;
 
 /// One test case.
@@ -11,14 +12,17 @@ pub struct Case {
     pub failure: Option<String>,
     /// The check could not run.
     pub error: Option<String>,
+    /// The check was not evaluated, and why (a budget with too few runs behind it).
+    pub skipped: Option<String>,
 }
 
 /// A whole `junit.xml` document.
 pub fn write(suite: &str, classname: &str, cases: &[Case]) -> String {
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
     let errors = cases.iter().filter(|c| c.error.is_some()).count();
+    let skipped = cases.iter().filter(|c| c.skipped.is_some()).count();
     let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">\n",
         esc(suite),
         cases.len()
     );
@@ -34,6 +38,9 @@ pub fn write(suite: &str, classname: &str, cases: &[Case]) -> String {
         if let Some(m) = &c.failure {
             out.push_str(&format!("\n<failure message=\"{}\"/>\n", esc(m)));
         }
+        if let Some(m) = &c.skipped {
+            out.push_str(&format!("\n<skipped message=\"{}\"/>\n", esc(m)));
+        }
         out.push_str("</testcase>\n");
     }
     out.push_str("</testsuite>\n</testsuites>\n");
@@ -41,10 +48,12 @@ pub fn write(suite: &str, classname: &str, cases: &[Case]) -> String {
 }
 
 /// `junit.xml`: one test case per threshold (and per baseline tolerance), failures carrying
-/// the measured value; an invalid run adds an errored case naming why.
+/// the measured value; one per budget, failed with its band and history, or skipped with
+/// why; an invalid run adds an errored case naming why.
 pub fn run_suite(
     suite: &str,
     outcomes: &[crate::model::summary::Outcome],
+    budgets: &[BudgetOutcome],
     invalid: &[String],
 ) -> String {
     let mut cases = Vec::new();
@@ -58,6 +67,12 @@ pub fn run_suite(
     cases.extend(outcomes.iter().map(|o| Case {
         name: o.threshold.clone(),
         failure: (!o.ok).then(|| o.measured()),
+        ..Default::default()
+    }));
+    cases.extend(budgets.iter().map(|b| Case {
+        name: format!("budget {}", b.budget),
+        failure: (b.state == BudgetState::Fail).then(|| b.message.clone()),
+        skipped: (b.state == BudgetState::Skipped).then(|| b.message.clone()),
         error: None,
     }));
     write(suite, suite, &cases)
@@ -88,7 +103,7 @@ mod tests {
         .map(|t| t.parse().unwrap())
         .collect();
         let out = evaluate(&ts, &v, Some(250.0));
-        let xml = run_suite("seed-swap", &out, &[]);
+        let xml = run_suite("seed-swap", &out, &[], &[]);
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let suite = doc
             .descendants()

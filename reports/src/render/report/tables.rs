@@ -99,12 +99,12 @@ pub fn tables(h: &History) -> Vec<Table> {
         ],
     });
     if let Some(summary) = &h.summary_extras {
-        if !summary.0.is_empty() {
+        if !summary.thresholds.is_empty() {
             out.push(Table {
                 title: "Thresholds".into(),
                 header: vec!["threshold".into(), "measured".into(), "outcome".into()],
                 rows: summary
-                    .0
+                    .thresholds
                     .iter()
                     .map(|t| {
                         row([
@@ -117,7 +117,43 @@ pub fn tables(h: &History) -> Vec<Table> {
                     .collect(),
             });
         }
-        for why in &summary.1 {
+        if !summary.budgets.is_empty() {
+            let opt = |x: Option<f64>| x.map_or("-".into(), crate::model::metric::number);
+            out.push(Table {
+                title: "Budgets from history".into(),
+                header: [
+                    "budget",
+                    "runs",
+                    "reference",
+                    "limit",
+                    "measured",
+                    "outcome",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows: summary
+                    .budgets
+                    .iter()
+                    .map(|b| {
+                        row([
+                            b.budget.clone(),
+                            format!("{} of {}", b.runs, b.min_runs),
+                            opt(b.reference),
+                            opt(b.limit),
+                            opt(b.value),
+                            match b.state {
+                                crate::model::budget::BudgetState::Pass => "ok".into(),
+                                crate::model::budget::BudgetState::Fail => "FAILED".into(),
+                                crate::model::budget::BudgetState::Skipped => {
+                                    "not evaluated".into()
+                                }
+                            },
+                        ])
+                    })
+                    .collect(),
+            });
+        }
+        for why in &summary.invalid {
             out.push(Table {
                 title: "Invalid run".into(),
                 header: vec!["why".into()],

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::model::budget::BudgetState;
 use crate::model::metric::number;
 use crate::model::summary::{RunInfo, Summary};
 use crate::model::verdict::{ItemNote, Verdict};
@@ -51,6 +52,22 @@ pub fn render_summary(summary: &Summary, baseline: Option<&str>) -> String {
             );
         }
     }
+    if !summary.budgets.is_empty() {
+        let _ = writeln!(out, "\nbudgets from history:");
+        for b in &summary.budgets {
+            let _ = writeln!(
+                out,
+                "  {:<7} {:<24} ({})",
+                match b.state {
+                    BudgetState::Pass => "ok",
+                    BudgetState::Fail => "FAILED",
+                    BudgetState::Skipped => "skipped",
+                },
+                b.metric,
+                b.message
+            );
+        }
+    }
     if !summary.baseline.is_empty() {
         let name = baseline.map(|b| format!(" {b}")).unwrap_or_default();
         let _ = writeln!(out, "\nagainst baseline{name}:");
@@ -85,6 +102,13 @@ pub fn render_failures(summary: &Summary) -> String {
     let mut out = String::new();
     for t in summary.thresholds.iter().filter(|t| !t.ok) {
         let _ = writeln!(out, "FAILED {} ({})", t.threshold, t.measured());
+    }
+    for b in summary
+        .budgets
+        .iter()
+        .filter(|b| b.state == BudgetState::Fail)
+    {
+        let _ = writeln!(out, "FAILED budget {} ({})", b.budget, b.message);
     }
     for c in summary.baseline.iter().filter(|c| c.regression) {
         let _ = writeln!(
