@@ -1,4 +1,6 @@
-//! A budget's basis: the reference its history sets ([`reports::budget`]).
+//! A budget's basis: the reference its history sets ([`reports::budget`]). A scoped
+//! measure's history is the runs that were judged by it: the judge keeps its value in the
+//! summary (`verdict.scoped`), and the row holds it under its name.
 
 use reports::budget::{Budget, BudgetBasis, Window};
 
@@ -40,7 +42,7 @@ pub fn basis(
     let mut values: Vec<f64> = runs
         .iter()
         .filter(|r| r.valid)
-        .filter_map(|r| r.metrics.get(budget.metric.name()).copied())
+        .filter_map(|r| r.metrics.get(&budget.measure.to_string()).copied())
         .collect();
     if let Window::Last(n) = budget.window {
         let keep = values.len().min(n as usize);

@@ -96,6 +96,15 @@ impl RunRow {
                 let v = m.value(&summary.verdict, run.update_duration_ms)?;
                 v.is_finite().then(|| (m.name().to_owned(), v))
             })
+            // The scoped measures it was judged by, under their names (`lost{phase=update}`).
+            .chain(
+                summary
+                    .verdict
+                    .scoped
+                    .iter()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(k, v)| (k.clone(), *v)),
+            )
             .collect();
         let scenario_path = run.scenario.clone().unwrap_or_default();
         let scenario = run.name.clone().unwrap_or_else(|| {

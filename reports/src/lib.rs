@@ -53,13 +53,13 @@ mod render;
 
 pub use analysis::budget as budget_judge;
 pub use analysis::{
-    advice, baseline, checker, compare, estimator, faults, history, rollback, scaling, stats,
-    sweep, threshold,
+    advice, baseline, checker, compare, estimator, faults, history, rollback, scaling, scoped,
+    stats, sweep, threshold,
 };
 pub use io::rundir;
 pub use model::{
-    arrival, budget, completion, expected, ledger, lifecycle, metric, probe, record, summary,
-    trace, verdict,
+    arrival, budget, completion, expected, ledger, lifecycle, measure, metric, observations, probe,
+    record, summary, trace, verdict,
 };
 pub use render::{advice_report, compare_report, hdr, junit, plot, report, sweep_report, terminal};
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use history::{Filter, RunRow, Stats, Store};
+use reports::measure::Measure;
 use reports::metric::Metric;
 
 use super::{EXIT_OK, EXIT_USAGE};
@@ -78,18 +79,18 @@ fn number(v: Option<f64>) -> String {
 }
 
 pub fn run(args: &HistoryQueryArgs) -> u8 {
-    let metrics: Vec<Metric> = if args.metrics.is_empty() {
-        DEFAULT_METRICS.to_vec()
+    let metrics: Vec<Measure> = if args.metrics.is_empty() {
+        DEFAULT_METRICS.iter().map(|m| Measure::from(*m)).collect()
     } else {
         match args
             .metrics
             .iter()
-            .map(|m| Metric::from_str(m))
+            .map(|m| Measure::from_str(m).map_err(|e| format!("{m:?}: {}", e.what)))
             .collect::<Result<Vec<_>, _>>()
         {
             Ok(m) => m,
             Err(e) => {
-                errln!("harness history: --metric: {e}");
+                errln!("harness history: --metric {e}");
                 return EXIT_USAGE;
             }
         }
@@ -124,7 +125,7 @@ pub fn run(args: &HistoryQueryArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let names: Vec<String> = metrics.iter().map(|m| m.name().to_owned()).collect();
+    let names: Vec<String> = metrics.iter().map(|m| m.to_string()).collect();
     let stats = history::stats(&runs, &names, args.last);
     let invalid = history::stats::invalid(&runs, args.last);
     if args.json {

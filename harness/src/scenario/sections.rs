@@ -47,11 +47,11 @@ pub struct BudgetTable {
 impl BudgetTable {
     /// The budget; `Err` names the key that is wrong and why.
     pub fn budget(&self) -> Result<reports::budget::Budget, (&'static str, String)> {
-        let metric = self
+        let measure = self
             .metric
             .parse()
-            .map_err(|e: reports::metric::UnknownMetric| ("metric", e.to_string()))?;
-        let mut b = reports::budget::Budget::new(metric);
+            .map_err(|e: reports::measure::MeasureError| ("metric", e.what))?;
+        let mut b = reports::budget::Budget::new(measure);
         if self.last.is_some() && self.since.is_some() {
             return Err(("since", "give last or since, not both".into()));
         }
@@ -80,7 +80,7 @@ impl From<&reports::budget::Budget> for BudgetTable {
             reports::budget::Window::Since { text, .. } => (None, Some(text.clone())),
         };
         BudgetTable {
-            metric: b.metric.name().to_owned(),
+            metric: b.measure.to_string(),
             quantile: Some(b.quantile),
             last,
             since,

@@ -263,7 +263,7 @@ fn a_budget_gates_a_worse_build(target: &str) {
     assert_eq!(kind, Some("failure"));
     assert!(
         message.contains(&format!("lost = {}", j.lost))
-            && message.contains("P99 of 3 runs in the last 3 runs"),
+            && message.contains("P99 of the last 3 runs"),
         "{message}"
     );
     assert_eq!(

@@ -7,30 +7,54 @@
 
 use std::path::Path;
 
+use crate::model::measure::Measure;
 use crate::model::metric::{number, Metric};
 pub use crate::model::summary::Change;
 use crate::model::summary::{Outcome, Summary};
 
-/// How much worse one metric may get.
+/// How much worse one measure may get.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tolerance {
-    pub metric: Metric,
+    /// A metric of the whole run or a scope of it (`lost{phase=update}`).
+    pub measure: Measure,
     pub amount: f64,
     pub percent: bool,
 }
 
-/// Parses `lost:0,downtime.max_ms:20%`.
+/// `text` cut at each `sep` that is not inside a scope's braces.
+fn split_outside_braces(text: &str, sep: char) -> Vec<&str> {
+    let (mut parts, mut depth, mut from) = (Vec::new(), 0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            c if c == sep && depth == 0 => {
+                parts.push(&text[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[from..]);
+    parts
+}
+
+/// Parses `lost:0,downtime.max_ms:20%,lost{phase=update}:0`.
 pub fn parse_tolerances(text: &str) -> Result<Vec<Tolerance>, String> {
-    text.split(',')
+    split_outside_braces(text, ',')
+        .into_iter()
         .filter(|s| !s.trim().is_empty())
         .map(|part| {
             let (metric, amount) = part
-                .split_once(':')
+                .rsplit_once(':')
                 .ok_or_else(|| format!("{part:?}: expected METRIC:AMOUNT or METRIC:PERCENT%"))?;
-            let metric: Metric = metric
-                .trim()
-                .parse()
-                .map_err(|e| format!("{part:?}: {e}"))?;
+            let measure: Measure =
+                metric
+                    .trim()
+                    .parse()
+                    .map_err(|e: crate::model::measure::MeasureError| {
+                        format!("{part:?}: {}", e.what)
+                    })?;
             let amount = amount.trim();
             let (number, percent) = match amount.strip_suffix('%') {
                 Some(n) => (n, true),
@@ -42,7 +66,7 @@ pub fn parse_tolerances(text: &str) -> Result<Vec<Tolerance>, String> {
                 .filter(|v: &f64| v.is_finite() && *v >= 0.0)
                 .ok_or_else(|| format!("{part:?}: {amount:?} is not a non-negative number"))?;
             Ok(Tolerance {
-                metric,
+                measure,
                 amount,
                 percent,
             })
@@ -50,20 +74,35 @@ pub fn parse_tolerances(text: &str) -> Result<Vec<Tolerance>, String> {
         .collect()
 }
 
-/// Compares every metric both summaries measured.
+/// Compares every metric both summaries measured, and every scoped measure both were
+/// judged by.
 pub fn compare(baseline: &Summary, current: &Summary, tolerances: &[Tolerance]) -> Vec<Change> {
-    Metric::ALL
+    let scoped = current
+        .verdict
+        .scoped
+        .keys()
+        .filter(|k| baseline.verdict.scoped.contains_key(*k))
+        .filter_map(|k| k.parse::<Measure>().ok());
+    let measures: Vec<Measure> = Metric::ALL
         .into_iter()
-        .filter_map(|metric| {
-            let b = metric.value(&baseline.verdict, baseline.run.update_duration_ms)?;
-            let c = metric.value(&current.verdict, current.run.update_duration_ms)?;
-            let worse_by = if metric.larger_is_better() {
+        .map(Measure::from)
+        .chain(scoped)
+        .collect();
+    measures
+        .into_iter()
+        .filter_map(|measure| {
+            let value = |s: &Summary| {
+                crate::analysis::scoped::measured(&measure, &s.verdict, s.run.update_duration_ms)
+            };
+            let b = value(baseline)?;
+            let c = value(current)?;
+            let worse_by = if measure.metric.larger_is_better() {
                 b - c
             } else {
                 c - b
             };
             let regression = tolerances.iter().any(|t| {
-                t.metric == metric && {
+                t.measure == measure && {
                     let allowed = if t.percent {
                         b.abs() * t.amount / 100.0
                     } else {
@@ -73,7 +112,7 @@ pub fn compare(baseline: &Summary, current: &Summary, tolerances: &[Tolerance]) 
                 }
             });
             Some(Change {
-                metric: metric.name().to_owned(),
+                metric: measure.to_string(),
                 baseline: b,
                 current: c,
                 delta: c - b,
@@ -84,23 +123,25 @@ pub fn compare(baseline: &Summary, current: &Summary, tolerances: &[Tolerance]) 
 }
 
 /// Each tolerance as a pass/fail outcome (for `junit.xml`, beside the thresholds):
-/// `downtime.max_ms regresses at most 20% against main`, with the current value.
+/// `downtime.max_ms regresses at most 20% against main`, with the current value. A
+/// tolerance on a measure the two runs do not both have fails, unmeasured: a comparison
+/// that could not be made is not a pass.
 pub fn outcomes(tolerances: &[Tolerance], changes: &[Change], baseline: &str) -> Vec<Outcome> {
     tolerances
         .iter()
-        .filter_map(|t| {
-            let c = changes.iter().find(|c| c.metric == t.metric.name())?;
+        .map(|t| {
+            let name = t.measure.to_string();
+            let c = changes.iter().find(|c| c.metric == name);
             let unit = if t.percent { "%" } else { "" };
-            Some(Outcome {
+            Outcome {
                 threshold: format!(
-                    "{} regresses at most {}{unit} against {baseline}",
-                    t.metric,
+                    "{name} regresses at most {}{unit} against {baseline}",
                     number(t.amount)
                 ),
-                metric: t.metric.name().to_owned(),
-                value: Some(c.current),
-                ok: !c.regression,
-            })
+                metric: name.clone(),
+                value: c.map(|c| c.current),
+                ok: c.is_some_and(|c| !c.regression),
+            }
         })
         .collect()
 }
@@ -153,10 +194,23 @@ mod tests {
         assert_eq!(
             t[1],
             Tolerance {
-                metric: Metric::DowntimeMaxMs,
+                measure: Metric::DowntimeMaxMs.into(),
                 amount: 20.0,
                 percent: true
             }
+        );
+        let scoped = parse_tolerances("downtime.total_ms{from=update,for=30s}:10%,lost:1").unwrap();
+        assert_eq!(
+            (
+                scoped[0].measure.to_string(),
+                scoped[0].amount,
+                scoped[1].amount
+            ),
+            (
+                "downtime.total_ms{from=update,for=30s}".to_owned(),
+                10.0,
+                1.0
+            )
         );
         assert!(parse_tolerances("lots:1")
             .unwrap_err()
@@ -191,5 +245,28 @@ mod tests {
             (-2.0, false),
             "no tolerance, no regression"
         );
+    }
+
+    #[test]
+    fn scoped_measures_compare_when_both_runs_have_them() {
+        let tol = parse_tolerances("lost{phase=update}:1").unwrap();
+        let mut base = summary(0, 0.0);
+        let mut current = summary(3, 0.0);
+        // Neither was judged by it: the tolerance fails, unmeasured, never passes.
+        let out = outcomes(&tol, &compare(&base, &current, &tol), "main");
+        assert_eq!((out[0].value, out[0].ok), (None, false));
+        base.verdict.scoped.insert("lost{phase=update}".into(), 1.0);
+        current
+            .verdict
+            .scoped
+            .insert("lost{phase=update}".into(), 3.0);
+        let changes = compare(&base, &current, &tol);
+        let c = changes
+            .iter()
+            .find(|c| c.metric == "lost{phase=update}")
+            .unwrap();
+        assert_eq!((c.delta, c.regression), (2.0, true), "worse by 2 > 1");
+        let out = outcomes(&tol, &changes, "main");
+        assert_eq!((out[0].value, out[0].ok), (Some(3.0), false));
     }
 }

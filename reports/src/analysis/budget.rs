@@ -15,14 +15,17 @@ pub fn evaluate(
         .iter()
         .map(|basis| {
             let b = &basis.budget;
-            let value = b.metric.value(v, update_duration_ms);
-            let window = match &b.window {
-                Window::Last(n) => format!("the last {n} runs"),
-                Window::Since { text, .. } => format!("{text} of runs"),
+            let value = crate::analysis::scoped::measured(&b.measure, v, update_duration_ms);
+            let (of_runs, within) = match &b.window {
+                Window::Last(_) => (format!("the last {} runs", basis.runs), String::new()),
+                Window::Since { text, .. } => (
+                    format!("{} runs in the last {text}", basis.runs),
+                    format!(" in the last {text}"),
+                ),
             };
             let skipped = |message: String| BudgetOutcome {
                 budget: b.to_string(),
-                metric: b.metric.name().to_owned(),
+                metric: b.measure.to_string(),
                 state: BudgetState::Skipped,
                 runs: basis.runs,
                 min_runs: b.min_runs,
@@ -38,18 +41,18 @@ pub fn evaluate(
                 Some(q) if basis.runs >= b.min_runs.max(1) => q,
                 _ => {
                     return skipped(format!(
-                        "not evaluated: {} of {} runs in {window}",
+                        "not evaluated: {} of {} runs{within}",
                         basis.runs, b.min_runs
                     ))
                 }
             };
             let limit = b.limit(reference);
-            let (sign, edge) = if b.metric.larger_is_better() {
+            let (sign, edge) = if b.measure.metric.larger_is_better() {
                 (">=", "min")
             } else {
                 ("<=", "max")
             };
-            let grace = if b.metric.larger_is_better() {
+            let grace = if b.measure.metric.larger_is_better() {
                 format!(
                     "{edge}({q} - {}, {q} / {})",
                     number(b.add),
@@ -66,18 +69,17 @@ pub fn evaluate(
             };
             let ok = value.is_some_and(|x| b.holds(x, reference));
             let measured = match value {
-                Some(x) => format!("{} = {}", b.metric, number(x)),
-                None => format!("{} not measured", b.metric),
+                Some(x) => format!("{} = {}", b.measure, number(x)),
+                None => format!("{} not measured", b.measure),
             };
             let message = format!(
-                "{measured}, budget {sign} {} = {grace}, {} of {} runs in {window}",
+                "{measured}, budget {sign} {} = {grace}, {} of {of_runs}",
                 number(limit),
                 b.quantile_name(),
-                basis.runs
             );
             BudgetOutcome {
                 budget: b.to_string(),
-                metric: b.metric.name().to_owned(),
+                metric: b.measure.to_string(),
                 state: if ok {
                     BudgetState::Pass
                 } else {
@@ -137,11 +139,11 @@ mod tests {
         assert_eq!(out[1].limit, Some(2.4));
         assert_eq!(
             out[1].message,
-            "lost = 3, budget <= 2.4 = max(2 + 0, 2 x 1.2), P99 of 8 runs in 21d of runs"
+            "lost = 3, budget <= 2.4 = max(2 + 0, 2 x 1.2), P99 of 8 runs in the last 21d"
         );
         assert_eq!(
             out[2].message,
-            "not evaluated: 12 of 30 runs in 21d of runs"
+            "not evaluated: 12 of 30 runs in the last 21d"
         );
         assert!(
             out[3].message.contains("connection refused"),

@@ -64,6 +64,34 @@ impl KeyGrid {
         self.count(from_ns, to_ns, true)
     }
 
+    /// Every expected item, by source, occurrence and iteration: when it was due and what
+    /// became of it, with the verdict's definition of late.
+    pub fn items(&self) -> Vec<crate::model::observations::ItemSeen> {
+        let mut items = Vec::new();
+        for (spec, grid) in self.spec.sources.iter().zip(&self.grids) {
+            for m in spec.first..=spec.last {
+                for n in 0..spec.count(m) {
+                    let Some(i) = spec.index(m, n) else { continue };
+                    let cell = &grid[i];
+                    let due = spec.scheduled_ns(m, n);
+                    let arrived = cell.copies > 0;
+                    items.push(crate::model::observations::ItemSeen {
+                        scheduled_ns: due,
+                        first_ns: arrived.then_some(cell.first_ns),
+                        copies: cell.copies,
+                        late: arrived && is_late(cell.first_ns, due, self.spec.late_after_ns),
+                    });
+                }
+            }
+        }
+        items
+    }
+
+    /// The first source's period: how long one loop of the workload takes.
+    pub fn period_ns(&self) -> Option<i64> {
+        self.spec.sources.first().map(|s| s.period_ns)
+    }
+
     fn count(&self, from_ns: i64, to_ns: i64, whole_loops: bool) -> ItemCounts {
         let mut counts = ItemCounts::default();
         for (spec, grid) in self.spec.sources.iter().zip(&self.grids) {

@@ -15,6 +15,7 @@ pub mod history;
 pub mod key_grid;
 pub mod rollback;
 pub mod scaling;
+pub mod scoped;
 pub mod stats;
 pub mod sweep;
 pub mod threshold;

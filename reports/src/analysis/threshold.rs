@@ -1,8 +1,9 @@
 //! Thresholds: k6-style pass/fail expressions over the verdict, such as `lost == 0`,
 //! `duplicated <= 2`, `late_rate < 0.01`, `downtime.max_ms < 500`, `lateness.p99_ms < 3000`,
-//! `update.duration_ms < 60000`.
+//! `update.duration_ms < 60000`, and over a part of the run: `lost{phase=update} == 0`,
+//! `probes.failed_rate{window=5s} < 0.01` ([`crate::measure`]).
 //!
-//! Grammar: `METRIC OP NUMBER`, spaces optional around the operator; `OP` is one of `==`,
+//! Grammar: `MEASURE OP NUMBER`, spaces optional around the operator; `OP` is one of `==`,
 //! `!=`, `<`, `<=`, `>`, `>=`; `NUMBER` is a decimal, optionally with a fraction or exponent.
 //! A parse error says at which byte of the text it went wrong.
 //!
@@ -17,6 +18,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::measure::{Measure, MeasureError};
+#[cfg(test)]
 use crate::model::metric::Metric;
 pub use crate::model::summary::Outcome;
 use crate::model::verdict::Verdict;
@@ -64,7 +67,8 @@ impl Op {
 /// One parsed threshold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Threshold {
-    pub metric: Metric,
+    /// A metric over the whole run or a scope of it (`lost{phase=update}`).
+    pub measure: Measure,
     pub op: Op,
     pub limit: f64,
 }
@@ -80,7 +84,7 @@ pub struct ThresholdError {
 
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.metric, self.op.as_str(), self.limit)
+        write!(f, "{} {} {}", self.measure, self.op.as_str(), self.limit)
     }
 }
 
@@ -89,13 +93,13 @@ impl FromStr for Threshold {
 
     fn from_str(text: &str) -> Result<Threshold, ThresholdError> {
         let e = parse_expression(text)?;
-        let metric: Metric = e.name.parse().map_err(|m| ThresholdError {
+        let measure: Measure = e.name.parse().map_err(|m: MeasureError| ThresholdError {
             text: text.to_owned(),
-            at: e.name_at,
-            what: format!("{m}"),
+            at: e.name_at + m.at,
+            what: m.what,
         })?;
         Ok(Threshold {
-            metric,
+            measure,
             op: e.op,
             limit: e.limit,
         })
@@ -134,6 +138,13 @@ pub fn parse_expression(text: &str) -> Result<Expression<'_>, ThresholdError> {
         .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
     {
         i += 1;
+    }
+    // A scope: `{...}`, to its closing brace.
+    if bytes.get(i) == Some(&b'{') {
+        match text[i..].find('}') {
+            Some(close) => i += close + 1,
+            None => return Err(err(i, "expected } to close the scope".into())),
+        }
     }
     let name = &text[start..i];
     if name.is_empty() {
@@ -176,10 +187,10 @@ pub fn evaluate(
     thresholds
         .iter()
         .map(|t| {
-            let value = t.metric.value(v, update_duration_ms);
+            let value = crate::analysis::scoped::measured(&t.measure, v, update_duration_ms);
             Outcome {
                 threshold: t.to_string(),
-                metric: t.metric.name().to_owned(),
+                metric: t.measure.to_string(),
                 value,
                 ok: value.is_some_and(|x| t.op.holds(x, t.limit)),
             }
@@ -214,7 +225,7 @@ mod tests {
         ] {
             let t: Threshold = text.parse().unwrap();
             assert_eq!(
-                (t.metric.name(), t.op, t.limit),
+                (t.measure.metric.name(), t.op, t.limit),
                 (metric, op, limit),
                 "{text}"
             );
@@ -266,7 +277,7 @@ mod tests {
         #[test]
         fn formatted_thresholds_parse_back(i in 0usize..Metric::ALL.len(), op in 0usize..6, limit in -1e9f64..1e9) {
             let ops = [Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge];
-            let t = Threshold { metric: Metric::ALL[i], op: ops[op], limit };
+            let t = Threshold { measure: Metric::ALL[i].into(), op: ops[op], limit };
             prop_assert_eq!(t.to_string().parse::<Threshold>().unwrap(), t);
         }
 

@@ -66,6 +66,7 @@ pub fn judge(
     let mut cases = Vec::new();
     let mut warnings = Vec::new();
     if measured_any {
+        keep_scoped(&mut summary, record, rules);
         summary.thresholds = threshold::evaluate(
             &rules.thresholds,
             &summary.verdict,
@@ -94,6 +95,30 @@ pub fn judge(
         junit,
         warnings,
     })
+}
+
+/// Keeps the value of every scoped measure the run is judged by in its verdict
+/// (`scoped`), so that a summary read back, a baseline and the history have them.
+fn keep_scoped(summary: &mut Summary, record: &Record, rules: &Rules) {
+    let tolerances = record
+        .baseline
+        .as_ref()
+        .and_then(|b| baseline::parse_tolerances(&b.max_regression).ok())
+        .unwrap_or_default();
+    let measures = rules
+        .thresholds
+        .iter()
+        .map(|t| t.measure)
+        .chain(record.budgets.iter().map(|b| b.budget.measure))
+        .chain(tolerances.iter().map(|t| t.measure))
+        .filter(|m| !m.scope.is_whole());
+    for m in measures {
+        let v =
+            crate::analysis::scoped::measured(&m, &summary.verdict, summary.run.update_duration_ms);
+        if let Some(v) = v {
+            summary.verdict.scoped.insert(m.to_string(), v);
+        }
+    }
 }
 
 /// The invalid reasons the judge gives from the verdict and the run's own measurements.

@@ -22,7 +22,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::metric::{number, Metric};
+use crate::model::measure::{Measure, MeasureError};
+use crate::model::metric::number;
+#[cfg(test)]
+use crate::model::metric::Metric;
 
 /// How far back a budget's history reaches.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,10 +36,11 @@ pub enum Window {
     Since { text: String, ns: i64 },
 }
 
-/// One budget: the run's `metric` against `quantile` of its history.
+/// One budget: the run's `measure` against `quantile` of its history.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Budget {
-    pub metric: Metric,
+    /// A metric of the whole run or a scope of it (`lost{phase=update}`).
+    pub measure: Measure,
     /// In (0, 1]: 0.99 for P99.
     pub quantile: f64,
     pub window: Window,
@@ -56,11 +60,11 @@ pub const DEFAULT_MIN_RUNS: u64 = 30;
 pub const DEFAULT_MUL: f64 = 1.2;
 
 impl Budget {
-    /// A budget on `metric` with every default.
-    pub fn new(metric: Metric) -> Budget {
+    /// A budget on `measure` with every default.
+    pub fn new(measure: Measure) -> Budget {
         Budget {
-            metric,
-            quantile: if metric.larger_is_better() {
+            measure,
+            quantile: if measure.metric.larger_is_better() {
                 0.01
             } else {
                 0.99
@@ -78,7 +82,7 @@ impl Budget {
     /// The band's edge for a reference `q`: the largest value that passes (the smallest,
     /// where larger is better).
     pub fn limit(&self, q: f64) -> f64 {
-        if self.metric.larger_is_better() {
+        if self.measure.metric.larger_is_better() {
             (q - self.add).min(q / self.mul)
         } else {
             (q + self.add).max(q * self.mul)
@@ -87,7 +91,7 @@ impl Budget {
 
     /// Whether `value` is within the band of reference `q`.
     pub fn holds(&self, value: f64, q: f64) -> bool {
-        if self.metric.larger_is_better() {
+        if self.measure.metric.larger_is_better() {
             value >= self.limit(q)
         } else {
             value <= self.limit(q)
@@ -102,7 +106,7 @@ impl Budget {
 
 impl fmt::Display for Budget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} p{}", self.metric, number(self.quantile * 100.0))?;
+        write!(f, "{} p{}", self.measure, number(self.quantile * 100.0))?;
         match &self.window {
             Window::Last(n) => write!(f, " last={n}")?,
             Window::Since { text, .. } => write!(f, " since={text}")?,
@@ -191,15 +195,28 @@ impl FromStr for Budget {
             at,
             what,
         };
+        // The measure: the first word, or to its scope's closing brace (a scope may hold
+        // spaces).
+        let at = text.len() - text.trim_start().len();
+        let rest = &text[at..];
+        let end = match (rest.find('{'), rest.find(char::is_whitespace)) {
+            (Some(open), space) if space.is_none_or(|s| open < s) => {
+                rest.find('}').map_or(rest.len(), |close| close + 1)
+            }
+            (_, space) => space.unwrap_or(rest.len()),
+        };
+        if end == 0 {
+            return Err(err(at, "expected a metric name".into()));
+        }
+        let measure: Measure = rest[..end]
+            .parse()
+            .map_err(|e: MeasureError| err(at + e.at, e.what))?;
+        let mut b = Budget::new(measure);
+        let words_at = at + end;
         // Each word with the byte it starts at.
-        let mut words = text
+        let words = text[words_at..]
             .split_ascii_whitespace()
             .map(|w| (w.as_ptr() as usize - text.as_ptr() as usize, w));
-        let (at, name) = words
-            .next()
-            .ok_or_else(|| err(0, "expected a metric name".into()))?;
-        let metric: Metric = name.parse().map_err(|e| err(at, format!("{e}")))?;
-        let mut b = Budget::new(metric);
         let mut windows = 0;
         for (at, word) in words {
             if let Some(p) = word.strip_prefix('p').or_else(|| word.strip_prefix('P')) {
@@ -326,7 +343,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (
-                b.metric,
+                b.measure.metric,
                 b.quantile,
                 b.window.clone(),
                 b.min_runs,
@@ -343,6 +360,13 @@ mod tests {
             )
         );
         assert_eq!(b.to_string().parse::<Budget>().unwrap(), b);
+        let scoped: Budget = "downtime.total_ms{from=update, for=30s} last=9"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            scoped.to_string(),
+            "downtime.total_ms{from=update,for=30s} p99 last=9 min_runs=30 add=0 mul=1.2"
+        );
         // Larger is better: the low tail, and the band below it.
         let d: Budget = "delivered add=2 mul=1.25".parse().unwrap();
         assert_eq!(d.quantile, 0.01);
@@ -367,6 +391,11 @@ mod tests {
         for (text, at, what) in [
             ("", 0, "expected a metric name"),
             ("lots", 0, "unknown metric"),
+            (
+                "  lost{phase=during} last=5",
+                7,
+                "not before, update or after",
+            ),
             ("lost p0", 5, "not a quantile"),
             ("lost p101", 5, "not a quantile"),
             ("lost last=0", 10, "at least 1"),

@@ -42,10 +42,14 @@ pub enum Metric {
     CompletionDelayMs,
     RollbackDetectMs,
     RollbackRecoveryMs,
+    ProbesFailed,
+    ProbesFailedRate,
+    RecoveryMs,
+    ThroughputDrop,
 }
 
 /// What a metric is, in one row: (metric, name, unit, meaning).
-const TABLE: [(Metric, &str, &str, &str); 26] = [
+const TABLE: [(Metric, &str, &str, &str); 30] = [
     (Metric::Expected, "expected", "items", "expected items"),
     (
         Metric::Delivered,
@@ -182,12 +186,36 @@ const TABLE: [(Metric, &str, &str, &str); 26] = [
         "ms",
         "time from the first failure to the rollback's end",
     ),
+    (
+        Metric::ProbesFailed,
+        "probes.failed",
+        "probes",
+        "app probes that failed",
+    ),
+    (
+        Metric::ProbesFailedRate,
+        "probes.failed_rate",
+        "ratio",
+        "failed / sent app probes",
+    ),
+    (
+        Metric::RecoveryMs,
+        "recovery_ms",
+        "ms",
+        "time from the update's first failure to the first steady window after it",
+    ),
+    (
+        Metric::ThroughputDrop,
+        "throughput.drop",
+        "ratio",
+        "1 - items delivered per second during the update / before it",
+    ),
 ];
 
 impl Metric {
     /// Every metric, in the order the README lists them.
-    pub const ALL: [Metric; 26] = {
-        let mut all = [Metric::Expected; 26];
+    pub const ALL: [Metric; 30] = {
+        let mut all = [Metric::Expected; 30];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].0;
@@ -225,6 +253,9 @@ impl Metric {
             Metric::CompletionDelayMs => "completion_delay_ms",
             Metric::RollbackDetectMs => "rollback_detect_ms",
             Metric::RollbackRecoveryMs => "rollback_recovery_ms",
+            Metric::ProbesFailed => "probes_failed",
+            Metric::ProbesFailedRate => "probes_failed_rate",
+            Metric::ThroughputDrop => "throughput_drop",
             other => other.name(),
         }
     }
@@ -282,6 +313,12 @@ impl Metric {
             Metric::CompletionDelayMs => v.completion.as_ref()?.delay_ms?,
             Metric::RollbackDetectMs => v.rollback.as_ref()?.time_to_detect_ms,
             Metric::RollbackRecoveryMs => v.rollback.as_ref()?.recovery_ms?,
+            Metric::ProbesFailed => v.downtime.failed_probes as f64,
+            // No probe sent says nothing of the rate.
+            Metric::ProbesFailedRate => (v.downtime.probes > 0)
+                .then_some(ratio(v.downtime.failed_probes, v.downtime.probes))?,
+            Metric::RecoveryMs => v.recovery.as_ref()?.recovery_ms?,
+            Metric::ThroughputDrop => v.throughput.as_ref()?.drop,
         })
     }
 }

@@ -69,6 +69,45 @@ pub struct Verdict {
     /// the harness's or the machine's, and that time is not in `downtime`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control: Option<Control>,
+    /// From the first failure the update caused to the first steady window after it
+    /// (see [`crate::scoped`]); absent without an update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
+    /// Items delivered per second during the update against before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<Throughput>,
+    /// The scoped measures the run was judged by (`lost{phase=update}`), by name, so that a
+    /// summary read back has them without the observations.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub scoped: std::collections::BTreeMap<String, f64>,
+    /// The observations scoped measures are read from: built by the checker, never written.
+    #[serde(skip)]
+    pub observations: crate::model::observations::Held,
+}
+
+/// How long the app took to recover from what the update did to it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// The first failed probe or failed item (lost, late or duplicated, by its schedule) at
+    /// or after the update's start; `None`: nothing failed, and the recovery took 0.
+    pub first_failure_ns: Option<i64>,
+    /// The start of the first steady window after it; `None`: it never came.
+    pub steady_from_ns: Option<i64>,
+    /// How long a steady window is.
+    pub steady_ms: f64,
+    /// `steady_from - first_failure`; 0 when nothing failed; `None` when it never
+    /// recovered.
+    pub recovery_ms: Option<f64>,
+}
+
+/// Items delivered (first arrivals) per second, before and during the update.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub before_per_s: f64,
+    pub update_per_s: f64,
+    /// `1 - update / before`: 0 when the update cost nothing, 1 when nothing was delivered
+    /// during it, negative when more was.
+    pub drop: f64,
 }
 
 /// The control series (`conn = "control"`: the sink's `/health`, in process, which no update

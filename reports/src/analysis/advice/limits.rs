@@ -91,7 +91,7 @@ pub(super) fn judge(
             let mut failures = Vec::new();
             for c in cases {
                 for r in runs_of(valid, s, c) {
-                    let value = r.values.get(&threshold.metric).copied();
+                    let value = r.values.get(&threshold.measure.metric).copied();
                     if !value.is_some_and(|v| threshold.op.holds(v, threshold.limit)) {
                         failures.push(LimitFailure {
                             case: c.clone(),

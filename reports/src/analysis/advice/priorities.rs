@@ -87,7 +87,7 @@ impl Term {
     /// The limit as a threshold, for a limit term.
     pub fn threshold(&self) -> Option<Threshold> {
         self.limit.map(|l| Threshold {
-            metric: self.metric,
+            measure: self.metric.into(),
             op: l.op,
             limit: l.bound,
         })
@@ -154,11 +154,19 @@ impl FromStr for Priorities {
                         .map_err(|e: crate::analysis::threshold::ThresholdError| {
                             err(position, term, format!("{} at byte {}", e.what, e.at))
                         })?;
+                if !t.measure.scope.is_whole() {
+                    return Err(err(
+                        position,
+                        term,
+                        "advice weighs metrics of whole runs; a scope is for thresholds and budgets".into(),
+                    ));
+                }
+                let metric = t.measure.metric;
                 Term {
                     position,
                     text: t.to_string(),
-                    metric: t.metric,
-                    better: Better::of(t.metric),
+                    metric,
+                    better: Better::of(metric),
                     limit: Some(Limit {
                         op: t.op,
                         bound: t.limit,

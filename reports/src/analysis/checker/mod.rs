@@ -384,6 +384,11 @@ fn every_pass(
     verdict.scaling = crate::analysis::scaling::of_ledger(ledger);
     verdict.rollback = crate::analysis::rollback::of_run(ledger, probes, &verdict, &grid);
     verdict.faults = crate::analysis::faults::of_run(ledger, &verdict.downtime, &grid);
+    let observations = crate::analysis::scoped::observe(&grid, probes, ledger, &verdict.downtime);
+    verdict.recovery = crate::analysis::scoped::recovery(&observations);
+    verdict.throughput = crate::analysis::scoped::throughput(&observations);
+    verdict.observations =
+        crate::model::observations::Held(Some(std::sync::Arc::new(observations)));
     if let Some(c) = &spec.completion {
         verdict.completion = crate::analysis::estimator::of_run(c, ledger, traces);
     }

@@ -234,6 +234,30 @@ pub fn tables(h: &History) -> Vec<Table> {
         ],
         rows,
     });
+    if v.recovery.is_some() || v.throughput.is_some() {
+        let opt = |x: Option<f64>| x.map_or("-".into(), crate::model::metric::number);
+        let mut rows = Vec::new();
+        if let Some(r) = &v.recovery {
+            rows.push(row(["recovery (ms)".into(), opt(r.recovery_ms)]));
+            rows.push(row(["steady window (ms)".into(), ms(r.steady_ms)]));
+        }
+        if let Some(t) = &v.throughput {
+            rows.push(row([
+                "delivered per second before".into(),
+                opt(Some(t.before_per_s)),
+            ]));
+            rows.push(row([
+                "delivered per second during".into(),
+                opt(Some(t.update_per_s)),
+            ]));
+            rows.push(row(["throughput drop".into(), opt(Some(t.drop))]));
+        }
+        out.push(Table {
+            title: "Recovery and throughput".into(),
+            header: vec!["measure".into(), "value".into()],
+            rows,
+        });
+    }
     if let Some(c) = &v.control {
         out.push(Table {
             title: "Control probes (the sink's /health: not the app)".into(),

@@ -1,10 +1,35 @@
 //! The verdict's one-line renderings for the terminal: the scale controller, a rollback, a
-//! fault, the control series, the completion estimate and the failed probes, each a line the
-//! reports reuse.
+//! fault, the control series, the completion estimate, the failed probes, the recovery and
+//! the throughput, each a line the reports reuse.
 
 use std::fmt::Write as _;
 
 use crate::model::metric::number;
+
+/// The recovery's line: how long from the update's first failure to a steady window.
+pub fn recovery_line(r: &crate::model::verdict::Recovery) -> String {
+    let steady = number(r.steady_ms);
+    match (r.first_failure_ns, r.recovery_ms) {
+        (None, _) => "recovery      none needed: nothing failed after the update began".into(),
+        (Some(_), Some(ms)) => format!(
+            "recovery      {} ms from the update's first failure to {steady} ms with none",
+            number(ms)
+        ),
+        (Some(_), None) => {
+            format!("recovery      never: no {steady} ms without a failure after the first one")
+        }
+    }
+}
+
+/// The throughput's line: items delivered a second during the update against before it.
+pub fn throughput_line(t: &crate::model::verdict::Throughput) -> String {
+    format!(
+        "throughput    {} items/s during the update, {} before (drop {}%)",
+        number(t.update_per_s),
+        number(t.before_per_s),
+        number(t.drop * 100.0)
+    )
+}
 
 /// The scale controller's line: its decisions, the peak, and what the update started
 /// against what it drained.

@@ -247,6 +247,12 @@ pub fn render(run: Option<&RunInfo>, v: &Verdict) -> String {
     if let Some(c) = &v.control {
         let _ = writeln!(out, "{}", control_line(c));
     }
+    if let Some(r) = &v.recovery {
+        let _ = writeln!(out, "{}", lines::recovery_line(r));
+    }
+    if let Some(t) = &v.throughput {
+        let _ = writeln!(out, "{}", lines::throughput_line(t));
+    }
     if let Some(update) = run.and_then(|r| r.update_command_ms) {
         let complete = run
             .and_then(|r| r.update_complete_ms)
