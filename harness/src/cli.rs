@@ -376,6 +376,15 @@ pub struct HistoryQueryArgs {
     /// Print CSV instead of the table.
     #[arg(long)]
     pub csv: bool,
+    /// Also write DIR/history.html: each metric of each series over its runs, with the band
+    /// its budget set when each run came.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The budget whose band the page draws for its metric (repeatable), as `run --budget`
+    /// takes it; a scenario file's [[budget]] tables count too. A metric without one is
+    /// drawn with the default budget's band.
+    #[arg(long = "budget", value_name = "BUDGET")]
+    pub budgets: Vec<String>,
     #[command(flatten)]
     pub store: StoreArg,
 }

@@ -14,7 +14,7 @@ pub mod schema;
 pub mod stats;
 pub mod store;
 
-pub use budget::basis;
+pub use budget::{band, basis};
 pub use record::{RecordError, RunRow};
 pub use stats::{quantile, stats, Stats};
 pub use store::{Filter, ScratchDatabase, Series, Store, StoreError};

@@ -68,10 +68,11 @@ pub fn series_of(r: &RunRow) -> SeriesKey {
     )
 }
 
-type SeriesKey = (String, String, String, String);
+/// A series' key: scenario, scenario hash, platform, strategy.
+pub type SeriesKey = (String, String, String, String);
 
 /// `runs` (oldest first) by series, each cut to its `last` runs when given.
-fn series(
+pub fn series(
     runs: &[RunRow],
     last: Option<usize>,
 ) -> std::collections::BTreeMap<SeriesKey, Vec<&RunRow>> {

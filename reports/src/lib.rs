@@ -61,7 +61,9 @@ pub use model::{
     arrival, budget, completion, expected, ledger, lifecycle, measure, metric, observations, probe,
     record, summary, trace, verdict,
 };
-pub use render::{advice_report, compare_report, hdr, junit, plot, report, sweep_report, terminal};
+pub use render::{
+    advice_report, compare_report, hdr, history_page, junit, plot, report, sweep_report, terminal,
+};
 
 pub use arrival::{Arrival, ArrivalRef};
 pub use checker::{check, Checker};

@@ -677,3 +677,79 @@ fn bands_of(doc: &roxmltree::Document<'_>) -> usize {
         .filter(|n| n.attribute("opacity") == Some(&BAND_OPACITY.to_string()[..]))
         .count()
 }
+
+/// `harness history --out`'s page in a real browser: a figure per metric of each series,
+/// the tables, the invalid runs listed, and nothing the browser complains of.
+#[test]
+fn the_history_page_renders_in_a_real_browser() {
+    use reports::history_page::{MetricTrend, SeriesTrends};
+    use reports::plot::trend::{BandPoint, TrendPoint};
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is missing: .ci/run installs it (apt-get install chromium)"
+        );
+        eprintln!("skipping: chromium is not installed here");
+        return;
+    };
+    let point = |i: i64, v: f64, valid: bool| TrendPoint {
+        recorded_ns: i,
+        value: Some(v),
+        valid,
+    };
+    let band = Some(BandPoint {
+        reference: 2.0,
+        limit: 3.0,
+    });
+    let metric = |name: &str| MetricTrend {
+        measure: name.into(),
+        unit: "items".into(),
+        points: vec![
+            point(1, 2.0, true),
+            point(2, 2.0, true),
+            point(3, 9.0, false),
+            point(4, 8.0, true),
+        ],
+        band: vec![None, None, band, band],
+        budget: format!("{name} p99 last=5 min_runs=2 add=1 mul=1"),
+        budget_given: true,
+        runs: 3,
+        p50: Some(2.0),
+        p95: Some(8.0),
+        p99: Some(8.0),
+        last: Some(8.0),
+        trend_per_run: Some(3.0),
+    };
+    let series = SeriesTrends {
+        scenario: "seed-swap".into(),
+        scenario_hash: "1030700f00000000".into(),
+        platform: "local".into(),
+        strategy: "swap".into(),
+        metrics: vec![metric("lost"), metric("lost{phase=update}")],
+        invalid: vec![[
+            "r3".into(),
+            "/runs/r3".into(),
+            "the probe client lagged".into(),
+        ]],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = reports::history_page::write(dir.path(), "runs/history.sqlite", &[series]).unwrap();
+    let out = run_chromium(
+        &browser,
+        &dir.path().join("profile"),
+        &["--dump-dom"],
+        &page,
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    for id in ["plot-0-0", "plot-0-1", "series-0"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert_eq!(dom.matches("<svg").count(), 2);
+    assert!(dom.contains("<td>lost{phase=update}</td>"));
+    assert!(dom.contains("the probe client lagged"));
+    for bad in ["CONSOLE", "Failed to load resource", "net::ERR"] {
+        assert!(!log.contains(bad), "browser console reported {bad}: {log}");
+    }
+}

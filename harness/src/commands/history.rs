@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use history::{Filter, RunRow, Stats, Store};
+use reports::budget::Budget;
 use reports::measure::Measure;
 use reports::metric::Metric;
 
@@ -128,6 +129,16 @@ pub fn run(args: &HistoryQueryArgs) -> u8 {
     let names: Vec<String> = metrics.iter().map(|m| m.to_string()).collect();
     let stats = history::stats(&runs, &names, args.last);
     let invalid = history::stats::invalid(&runs, args.last);
+    if let Some(dir) = &args.out {
+        // On stderr: stdout stays the table, the JSON or the CSV asked for.
+        match page(args, &runs, &metrics, &stats, dir) {
+            Ok(path) => errln!("harness history: wrote {}", path.display()),
+            Err(e) => {
+                errln!("harness history: --out: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
     if args.json {
         let json = serde_json::json!({
             "store": history::store::shown(&args.store.history),
@@ -170,6 +181,94 @@ pub fn run(args: &HistoryQueryArgs) -> u8 {
     }
     print_table(&args.store.history, &stats, &invalid);
     EXIT_OK
+}
+
+/// The budgets the page draws bands for: `--budget`, then the scenario files' tables.
+fn page_budgets(args: &HistoryQueryArgs) -> Result<Vec<Budget>, String> {
+    let mut budgets = Vec::new();
+    for text in &args.budgets {
+        budgets.push(
+            text.parse::<Budget>()
+                .map_err(|e| format!("--budget {text:?}: {} at byte {}", e.what, e.at))?,
+        );
+    }
+    for arg in args.scenarios.iter().filter(|a| a.ends_with(".toml")) {
+        let s = crate::scenario::Scenario::load(std::path::Path::new(arg))
+            .map_err(|e| e.to_string())?;
+        budgets.extend(s.budgets());
+    }
+    Ok(budgets)
+}
+
+/// Writes `history.html` into `dir`: per series and measure, its runs with the band its
+/// budget set.
+fn page(
+    args: &HistoryQueryArgs,
+    runs: &[RunRow],
+    measures: &[Measure],
+    stats: &[Stats],
+    dir: &std::path::Path,
+) -> Result<PathBuf, String> {
+    use reports::history_page::{MetricTrend, SeriesTrends};
+    let budgets = page_budgets(args)?;
+    let mut out = Vec::new();
+    for ((scenario, hash, platform, strategy), rows) in history::stats::series(runs, args.last) {
+        let metrics = measures
+            .iter()
+            .map(|m| {
+                let name = m.to_string();
+                let given = budgets.iter().find(|b| b.measure == *m);
+                let budget = given.cloned().unwrap_or_else(|| Budget::new(*m));
+                let st = stats.iter().find(|s| {
+                    s.scenario_hash == hash
+                        && s.platform == platform
+                        && s.strategy == strategy
+                        && s.metric == name
+                });
+                MetricTrend {
+                    points: rows
+                        .iter()
+                        .map(|r| reports::plot::trend::TrendPoint {
+                            recorded_ns: r.recorded_ns,
+                            value: r.metrics.get(&name).copied(),
+                            valid: r.valid,
+                        })
+                        .collect(),
+                    band: history::band(&rows, &budget),
+                    unit: m.metric.unit().to_owned(),
+                    measure: name,
+                    budget: budget.to_string(),
+                    budget_given: given.is_some(),
+                    runs: st.map_or(0, |s| s.runs),
+                    p50: st.and_then(|s| s.p50),
+                    p95: st.and_then(|s| s.p95),
+                    p99: st.and_then(|s| s.p99),
+                    last: st.and_then(|s| s.last),
+                    trend_per_run: st.and_then(|s| s.trend_per_run),
+                }
+            })
+            .collect();
+        let invalid = rows
+            .iter()
+            .filter(|r| !r.valid)
+            .map(|r| {
+                [
+                    r.run_id.clone(),
+                    r.run_dir.clone(),
+                    r.invalid_reason.clone(),
+                ]
+            })
+            .collect();
+        out.push(SeriesTrends {
+            scenario,
+            scenario_hash: hash,
+            platform,
+            strategy,
+            metrics,
+            invalid,
+        });
+    }
+    reports::history_page::write(dir, &history::store::shown(&args.store.history), &out)
 }
 
 fn print_table(store: &str, stats: &[Stats], invalid: &[RunRow]) {

@@ -4,6 +4,7 @@
 pub mod advice_report;
 pub mod compare_report;
 pub mod hdr;
+pub mod history_page;
 pub mod junit;
 pub mod plot;
 pub mod report;

@@ -13,6 +13,7 @@ pub mod lateness;
 pub mod sweep_heat;
 pub mod sweep_lines;
 pub mod timeline;
+pub mod trend;
 
 use std::path::Path;
 use std::sync::Once;
