@@ -237,3 +237,53 @@ fn invalid_runs_are_counted_apart_and_never_pooled() {
         (Some(1.0), Some(2.0), Some(2.0), Some(2.0))
     );
 }
+
+/// A budget's basis read from each store: only its series (scenario hash, platform,
+/// strategy), only valid runs that measured the metric, the window's last N or those
+/// recorded within its age, and the nearest-rank quantile of what is left, computed here
+/// from the rows as written.
+#[test]
+fn a_budget_reads_its_own_series_in_its_window() {
+    on_both(|target| {
+        let mut store = Store::open(target).unwrap();
+        // Runs 1..=8 of the series; run 5 invalid; run 3 without the metric.
+        for i in 1..=8 {
+            let mut r = row("seed-swap", i, i != 5, &[]);
+            r.metrics.insert("lost".into(), (i * 10) as f64);
+            if i == 3 {
+                r.metrics.remove("lost");
+            }
+            store.record(&r).unwrap();
+        }
+        // Another platform's run and another scenario hash's: never in the series.
+        let mut other = row("seed-swap", 20, true, &[]);
+        other.platform = "sim".into();
+        other.metrics.insert("lost".into(), 999.0);
+        store.record(&other).unwrap();
+        let mut edited = row("seed-swap", 21, true, &[]);
+        edited.scenario_hash = "fedcba9876543210".into();
+        edited.metrics.insert("lost".into(), 999.0);
+        store.record(&edited).unwrap();
+        let series = history::Series {
+            scenario_hash: "0123456789abcdef".into(),
+            platform: "local".into(),
+            strategy: "swap".into(),
+        };
+        let now_ns = 9_000_000_000;
+        let basis = |store: &mut Store, text: &str| {
+            history::basis(Ok(store), &series, &text.parse().unwrap(), now_ns)
+        };
+        // The valid runs with a value: 10, 20, 40, 60, 70, 80. The last 4: 40, 60, 70, 80;
+        // P50 by nearest rank is the 2nd of 4.
+        let b = basis(&mut store, "lost p50 last=4");
+        assert_eq!((b.runs, b.reference), (4, Some(60.0)), "{target}");
+        // Within 4 s of t = 9 s: recorded at 5..8 s (+7 ns): 60, 70, 80 (5 is invalid).
+        let b = basis(&mut store, "lost p99 since=4s");
+        assert_eq!((b.runs, b.reference), (3, Some(80.0)), "{target}");
+        let b = basis(&mut store, "lost p1 since=21d");
+        assert_eq!((b.runs, b.reference), (6, Some(10.0)), "{target}");
+        // A metric no run measured: no reference, and the budget will say so.
+        let b = basis(&mut store, "lost{phase=update} since=21d");
+        assert_eq!((b.runs, b.reference, b.unavailable), (0, None, None));
+    });
+}
