@@ -9,6 +9,7 @@ mod common;
 mod custom_handler;
 mod deployables;
 mod docker;
+mod docs;
 mod faults;
 mod flex;
 mod fuzz;
