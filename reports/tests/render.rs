@@ -40,6 +40,33 @@ fn the_markdown_report_is_the_expected_text() {
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/expected/{name}.report.md"));
         expect_file(&md, &expected);
     }
+    // What the snapshots must say, from the runs' own ledgers as the README tells them
+    // (counted by hand, not by the renderer): the seed swap loses items 8 and 9 of
+    // occurrence 6, killed before they were sent, and is never down; the seed recreate loses
+    // 5 items, killed before they were sent, in one 210 ms window (the cold start).
+    let md = |name: &str| {
+        reports::report::markdown(&History::load(&RunDir::new(example(name))).unwrap())
+    };
+    let swap = md("seed-swap");
+    for line in [
+        "| lost | 2 | never arrived |",
+        "| lost | A(6,8) | killed_before_send |",
+        "| lost | A(6,9) | killed_before_send |",
+        "| duplicated | 0 |",
+    ] {
+        assert!(swap.contains(line), "seed-swap's report lacks {line:?}");
+    }
+    let recreate = md("seed-recreate");
+    for line in [
+        "| lost | 5 | never arrived |",
+        "| lost | killed_before_send | 5 |",
+        "| all | 1 | 210.0 | 210.0 |",
+    ] {
+        assert!(
+            recreate.contains(line),
+            "seed-recreate's report lacks {line:?}"
+        );
+    }
 }
 
 #[test]
