@@ -231,7 +231,7 @@ impl Scenario {
 
     /// The first occurrence wholly inside the measured span: scheduled at or after warm-up.
     pub fn first_expected(&self) -> u64 {
-        let period = self.workload.period.0.as_nanos();
+        let period = self.workload.period.0.as_nanos().max(1);
         self.run.warmup.0.as_nanos().div_ceil(period) as u64
     }
 

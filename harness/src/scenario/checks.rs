@@ -31,11 +31,14 @@ impl Scenario {
             ));
         }
         let w = &self.workload;
-        if w.period.0.is_zero() {
+        // A probes-only scenario (driver `none`) fires nothing: it has no period, no items
+        // and no expected window to check.
+        let fires = self.driver() != Driver::None;
+        if fires && w.period.0.is_zero() {
             return Err(("workload.period", "must be positive".into()));
         }
         match w.trigger {
-            Trigger::Timer if w.items == 0 => {
+            Trigger::Timer if fires && w.items == 0 => {
                 return Err(("workload.items", "must be at least 1".into()))
             }
             Trigger::Queue if w.events.max() == 0 => {
@@ -82,7 +85,7 @@ impl Scenario {
             Strategy::Graceful(g) => g.check()?,
             _ => {}
         }
-        if self.loop_length() > w.period.0 {
+        if fires && self.loop_length() > w.period.0 {
             return Err((
                 "workload.items",
                 format!(
@@ -122,35 +125,8 @@ impl Scenario {
         if r.warmup >= r.duration {
             return Err(("run.warmup", "must be before run.duration".into()));
         }
-        if self.first_expected() > self.last_expected() {
-            return Err((
-                "run.duration",
-                "leaves no whole occurrence between run.warmup and run.duration".into(),
-            ));
-        }
-        // Before anything walks the window's occurrences (a 1 ns period has 8.6e13 in 24 h):
-        // the checker would refuse a window this big at the end of the run anyway.
-        let occurrences = u128::from(self.last_expected() - self.first_expected()) + 1;
-        let keys = occurrences * u128::from(self.items_per_occurrence().max(1));
-        if keys > reports::expected::MAX_EXPECTED_KEYS {
-            return Err((
-                "run.duration",
-                format!(
-                    "the expected window has {keys} keys ({occurrences} occurrences of {} \
-                     items), more than the checker's limit of {}; lengthen workload.period or \
-                     shorten run.duration",
-                    self.items_per_occurrence(),
-                    reports::expected::MAX_EXPECTED_KEYS
-                ),
-            ));
-        }
-        if w.trigger == Trigger::Queue && w.events.is_schedule() && self.schedule_finds_nothing() {
-            return Err((
-                "workload.events",
-                "the schedule finds no message in any occurrence between run.warmup and \
-                 run.duration"
-                    .into(),
-            ));
+        if fires {
+            self.validate_window()?;
         }
         if self.probes.rate == 0 || self.probes.rate > MAX_PROBE_RATE {
             return Err((
@@ -189,6 +165,43 @@ impl Scenario {
             }
         }
         self.validate_platform()
+    }
+
+    /// The expected window's checks: at least one whole occurrence, not more keys than the
+    /// checker takes, and a demand schedule that finds something.
+    fn validate_window(&self) -> Result<(), (&'static str, String)> {
+        let w = &self.workload;
+        if self.first_expected() > self.last_expected() {
+            return Err((
+                "run.duration",
+                "leaves no whole occurrence between run.warmup and run.duration".into(),
+            ));
+        }
+        // Before anything walks the window's occurrences (a 1 ns period has 8.6e13 in 24 h):
+        // the checker would refuse a window this big at the end of the run anyway.
+        let occurrences = u128::from(self.last_expected() - self.first_expected()) + 1;
+        let keys = occurrences * u128::from(self.items_per_occurrence().max(1));
+        if keys > reports::expected::MAX_EXPECTED_KEYS {
+            return Err((
+                "run.duration",
+                format!(
+                    "the expected window has {keys} keys ({occurrences} occurrences of {} \
+                     items), more than the checker's limit of {}; lengthen workload.period or \
+                     shorten run.duration",
+                    self.items_per_occurrence(),
+                    reports::expected::MAX_EXPECTED_KEYS
+                ),
+            ));
+        }
+        if w.trigger == Trigger::Queue && w.events.is_schedule() && self.schedule_finds_nothing() {
+            return Err((
+                "workload.events",
+                "the schedule finds no message in any occurrence between run.warmup and \
+                 run.duration"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The platform's and the driver's checks.

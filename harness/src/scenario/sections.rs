@@ -196,7 +196,8 @@ pub struct Workload {
     /// and submits it. Default `timer`.
     #[serde(default)]
     pub trigger: Trigger,
-    /// The timer's period.
+    /// The timer's period. Required unless the driver is `none` (a probes-only scenario).
+    #[serde(default)]
     pub period: Span,
     /// Iterations per run, one item each (timer workload).
     #[serde(default)]

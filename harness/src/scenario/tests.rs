@@ -178,6 +178,36 @@ duration = "100s"
 "#;
 
 #[test]
+fn a_probes_only_scenario_needs_no_period_and_no_items() {
+    // The driver `none` fires nothing: only the probes measure the update.
+    let probes_only = COMMAND.replace(
+        "period = \"10s\"\nitems = 10\nitem_delay = \"1s\"",
+        "driver = \"none\"",
+    );
+    let s = parse(&probes_only).unwrap();
+    assert_eq!((s.driver(), s.workload.items), (Driver::None, 0));
+    // A driver that fires still needs both.
+    let firing = COMMAND.replace("period = \"10s\"\n", "");
+    assert_eq!(
+        parse(&firing).unwrap_err().key.as_deref(),
+        Some("workload.period")
+    );
+    let no_items = COMMAND
+        .replace("items = 10\n", "")
+        .replace("item_delay = \"1s\"", "");
+    assert_eq!(
+        parse(&no_items).unwrap_err().key.as_deref(),
+        Some("workload.items")
+    );
+    // Its probes are checked as any scenario's.
+    let bad_rate = format!("{probes_only}\n[probes]\nrate = 0\n");
+    assert_eq!(
+        parse(&bad_rate).unwrap_err().key.as_deref(),
+        Some("probes.rate")
+    );
+}
+
+#[test]
 fn a_command_platform_takes_a_label_and_its_errors_name_the_key() {
     let s = parse(COMMAND).unwrap();
     assert_eq!(s.platform.kind, crate::platform::PlatformKind::Command);

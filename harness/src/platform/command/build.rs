@@ -91,10 +91,7 @@ async fn front_door(url: &str) -> anyhow::Result<FrontDoor> {
         .first()
         .ok_or_else(|| anyhow::anyhow!("platform.url: {host} resolves to no address"))?;
     if port == 0 {
-        // The commands are told the port; bind-and-release is the best a script allows.
-        port = std::net::TcpListener::bind((addr.ip(), 0))?
-            .local_addr()?
-            .port();
+        port = free_port(addr.ip())?;
         addr.set_port(port);
     }
     let authority = format!("{host}:{port}");
@@ -104,6 +101,45 @@ async fn front_door(url: &str) -> anyhow::Result<FrontDoor> {
         url: format!("http://{authority}"),
         authority,
     })
+}
+
+/// The ports the kernel hands out for outgoing connections and `bind(0)`
+/// (`net.ipv4.ip_local_port_range`; Linux's default when it cannot be read).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| {
+            let mut it = t.split_whitespace().map(|w| w.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999))
+}
+
+/// A free port for a script to bind, which the commands are told: one outside the kernel's
+/// ephemeral range, free when tried. The script binds it a moment later, so a port from
+/// `bind(0)` could meanwhile go to any process's outgoing connection; a port outside that
+/// range only another explicit bind can take. Tried from a point that differs per process
+/// and per call, so runs at once try different ports.
+fn free_port(ip: std::net::IpAddr) -> std::io::Result<u16> {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let (low, high) = ephemeral_range();
+    // Above the well-known and most registered services' ports, below the range.
+    let (from, to) = if low > 20_000 {
+        (10_000u32, u32::from(low))
+    } else {
+        (u32::from(high) + 1, 65_536)
+    };
+    let span = to.saturating_sub(from).max(1);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = (std::process::id().wrapping_mul(7919) ^ call.wrapping_mul(104_729)) % span;
+    for k in 0..span.min(4096) {
+        let port = (from + (start + k * 7) % span) as u16;
+        if std::net::TcpListener::bind((ip, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    // Every try taken: the kernel's choice, as a last resort.
+    Ok(std::net::TcpListener::bind((ip, 0))?.local_addr()?.port())
 }
 
 /// The run's schedule, fixed before the deploy. The apps' own timers fire on the wall
@@ -232,5 +268,31 @@ impl Contract {
         }
         env.sort();
         env
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_port_is_outside_the_ephemeral_range_and_free() {
+        let (low, high) = ephemeral_range();
+        let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let port = free_port(ip).unwrap();
+            assert!(!(low..=high).contains(&port), "{port} is in {low}..={high}");
+            // Free: it binds.
+            drop(std::net::TcpListener::bind((ip, port)).unwrap());
+            seen.insert(port);
+        }
+        assert!(seen.len() > 1, "calls try different ports: {seen:?}");
+        // A port held by another listener is never given.
+        let held = std::net::TcpListener::bind((ip, free_port(ip).unwrap())).unwrap();
+        let taken = held.local_addr().unwrap().port();
+        for _ in 0..50 {
+            assert_ne!(free_port(ip).unwrap(), taken);
+        }
     }
 }

@@ -819,6 +819,19 @@ fn subtraction_cuts_windows_as_half_open_intervals() {
         overlaps(&w, &[window(5, 25), window(8, 12)]),
         [window(5, 10), window(20, 25)]
     );
+    // A zero-length window (a trailing single failure) goes when a cut holds its instant,
+    // or when the control failed alone at that very instant (a zero-length cut there); a
+    // zero-length cut anywhere else cuts nothing.
+    let trailing = [window(40, 40)];
+    assert!(subtract(&trailing, &[window(35, 45)]).is_empty());
+    assert!(subtract(&trailing, &[window(40, 40)]).is_empty());
+    assert_eq!(
+        subtract(&trailing, &[window(30, 40)]),
+        trailing,
+        "[30, 40) ends before 40"
+    );
+    assert_eq!(subtract(&trailing, &[window(41, 41)]), trailing);
+    assert_eq!(subtract(&[window(0, 10)], &[window(5, 5)]), [window(0, 10)]);
 }
 
 /// A rollback's cost is counted on the checked run's grid ([`crate::analysis::rollback`]).

@@ -132,3 +132,20 @@ fn a_summary_shows_its_baseline_changes_after_the_verdict() {
         "{out}"
     );
 }
+
+#[test]
+fn a_run_that_measured_nothing_names_no_late_threshold_it_never_read() {
+    let run = RunInfo {
+        unmeasured: true,
+        ..RunInfo::default()
+    };
+    let mut summary = Summary::new(run, Verdict::default());
+    summary.invalid = vec!["the run failed in phase start: no instance became ready".into()];
+    let out = render_summary(&summary, None);
+    assert!(!out.contains("more than 0 ms"), "{out}");
+    assert!(out.contains("nothing was measured"), "{out}");
+    // A measured run still says it.
+    summary.run.unmeasured = false;
+    summary.verdict.late_after_ms = 2000.0;
+    assert!(render_summary(&summary, None).contains("more than 2000 ms after its schedule"));
+}
