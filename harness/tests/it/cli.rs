@@ -775,3 +775,40 @@ fn ctrl_c_stops_every_instance_and_exits_130() {
         );
     }
 }
+
+/// No colour codes, ever: with `NO_COLOR` set, and with a terminal that asks for colour,
+/// the output holds no escape byte (the README promises `NO_COLOR` is always honoured).
+#[test]
+fn no_output_holds_a_colour_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = crate::common::scenarios().join("seed-swap.toml");
+    for (i, (key, value)) in [("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]
+        .iter()
+        .enumerate()
+    {
+        let dir = tmp.path().join(format!("run-{i}"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+            .env("HARNESS_NO_HISTORY", "1")
+            .env("TERM", "xterm-256color")
+            .env(key, value)
+            .args(["run", scenario.to_str().unwrap(), "--platform", "sim"])
+            .args(["--out", dir.to_str().unwrap(), "--expect", "lost == 0"])
+            .output()
+            .unwrap();
+        // The threshold fails (the swap loses 2): the failure lines are printed too.
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(!bytes.is_empty() || name == "stderr");
+            assert!(
+                !bytes.contains(&0x1b),
+                "{key}: {name} holds an escape byte: {}",
+                text(bytes)
+            );
+        }
+        assert!(
+            text(&out.stdout).contains("FAILED"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
