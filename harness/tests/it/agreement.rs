@@ -4,10 +4,12 @@
 //! and update duration within one probe interval plus the emulator's own costs; and the
 //! sim calibrated on the other seed scenarios' runs predicts each one.
 //!
-//! One test, whose emulator runs go one at a time: two at once on two cores move the
-//! emulator's own results (a pause's stall, a drain's update), which is the machine, not
-//! the sim. It sorts first among the suite's tests, so its chain of runs starts at once
-//! and the rest of the suite runs beside it.
+//! Two tests, each running its emulator runs one at a time: the seed, queue, Flex and fault
+//! scenarios, and the bad releases, about the same length of runs each. They sort first
+//! among the suite's tests, so both chains start at once and the rest of the suite runs
+//! beside them. The emulator varies with the machine (two chains at once, beside the other
+//! tests, stall a pause or slow a drain's update): when the sim disagrees with an emulator
+//! run, the emulator runs again, up to twice, and the sim must agree with one of its runs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -291,11 +293,10 @@ fn update_window(ledger: &[LedgerEvent]) -> Option<(i64, i64)> {
 }
 
 #[test]
-fn the_sim_agrees_with_the_emulator_on_every_local_platform_scenario() {
+fn the_sim_agrees_with_the_emulator_on_the_seed_queue_flex_and_fault_scenarios() {
     let mut names = local_scenarios("seed-");
     names.extend(local_scenarios("queue-"));
     names.extend(local_scenarios("flex-"));
-    names.extend(local_scenarios("releases/"));
     names.extend(local_scenarios("faults/"));
     // Each predicted by the model fitted to the other three's runs.
     let predicted = [
@@ -306,4 +307,9 @@ fn the_sim_agrees_with_the_emulator_on_every_local_platform_scenario() {
     ]
     .map(str::to_owned);
     assert_agree(&names, &predicted);
+}
+
+#[test]
+fn the_sim_agrees_with_the_emulator_on_every_bad_release() {
+    assert_agree(&local_scenarios("releases/"), &[]);
 }

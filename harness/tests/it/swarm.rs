@@ -203,14 +203,22 @@ async fn swarm_replaces_each_task_start_first_and_each_old_task_sees_its_sigterm
             Some((*m, e.instance.clone()))
         })
         .collect();
+    // Or, on a loaded machine, a loop no task began while the lease moved between tasks:
+    // the ledger then holds no `run_begun` of it on any task.
     for i in &r.summary.verdict.lost_items {
-        assert_eq!(i.cause.as_deref(), Some("killed_before_send"), "{i:?}");
-        assert!(
-            cancelled
-                .iter()
-                .any(|(m, task)| *m == i.m && a.contains(task)),
-            "{i:?} is of a loop an A task's SIGTERM cancelled: {cancelled:?}"
-        );
+        match i.cause.as_deref() {
+            Some("killed_before_send") => assert!(
+                cancelled
+                    .iter()
+                    .any(|(m, task)| *m == i.m && a.contains(task)),
+                "{i:?} is of a loop an A task's SIGTERM cancelled: {cancelled:?}"
+            ),
+            Some("never_invoked") => assert!(
+                !occurrence.values().any(|m| *m == i.m),
+                "{i:?}: a task began that loop, yet it is never invoked"
+            ),
+            other => panic!("{i:?}: lost as {other:?}, which the ledger does not explain"),
+        }
     }
     assert_eq!(r.summary.verdict.duplicated, 0);
 }
