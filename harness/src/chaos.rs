@@ -152,7 +152,10 @@ impl<P: InstanceFaults + Clone + 'static> Chaos<P> {
                         Err(e) => note = Some(format!("faults[{index}] (pause): {e:#}")),
                     }
                 }
-                cut = !self.until(end).await;
+                // Frozen for the whole duration from the last freeze as the ledger stamped
+                // it, not from before the signals: the ledger's span is never shorter.
+                let thaw = self.ledger.clock().now() + fault.duration;
+                cut = !self.until(thaw).await;
                 for t in &targets {
                     if self
                         .platform

@@ -96,8 +96,9 @@ async fn a_pause_is_a_downtime_window_the_size_of_the_pause() {
     assert_eq!(stop[0].instance, "a-0");
     let (frozen_ns, thawed_ns) = (stop[0].t_ns, cont[0].t_ns);
     let pause_ms = (thawed_ns - frozen_ns) as f64 / 1e6;
-    // From the freeze to the thaw, as the ledger stamped them after each signal.
-    assert!((750.0..1000.0).contains(&pause_ms), "paused {pause_ms} ms");
+    // From the freeze to the thaw, as the ledger stamped them after each signal: the thaw
+    // is timed from the freeze's stamp, so never less than the 800 ms asked.
+    assert!((800.0..1000.0).contains(&pause_ms), "paused {pause_ms} ms");
     let v = &run.summary.verdict;
     let windows: Vec<_> = v
         .downtime

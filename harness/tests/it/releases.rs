@@ -23,6 +23,32 @@ struct Run {
 }
 
 impl Run {
+    /// Whether every app probe meant to be sent from `from_ns` on failed: the service was
+    /// down from then to the run's end, as the probes themselves say.
+    fn down_from(&self, from_ns: i64) -> (usize, usize) {
+        let probes = RunDir::new(self._dir.path().join("run"))
+            .read_probes()
+            .unwrap();
+        let after: Vec<_> = probes
+            .iter()
+            .filter(|p| !p.is_control() && p.intended_ns >= from_ns)
+            .collect();
+        (after.iter().filter(|p| !p.ok).count(), after.len())
+    }
+
+    /// When the last instance of `version` was killed or stopped.
+    fn last_gone(&self, version: &str) -> i64 {
+        self.ledger
+            .iter()
+            .filter(|e| {
+                e.version == version
+                    && matches!(e.event, Kind::InstanceKilled | Kind::InstanceStopped)
+            })
+            .map(|e| e.t_ns)
+            .max()
+            .expect("an instance of the version went")
+    }
+
     fn at(&self, kind: Kind) -> Vec<&LedgerEvent> {
         self.ledger.iter().filter(|e| e.event == kind).collect()
     }
@@ -110,9 +136,17 @@ async fn a_recreate_to_a_version_that_never_becomes_ready_is_down_and_keeps_retr
         "it gave up at the run's end"
     );
     let v = &r.summary.verdict;
+    // Down from A's kill to the end: every probe meant for half a second after it on (its
+    // timeout is 100 ms at this scale) failed, and there were such probes.
+    let (failed, sent) = r.down_from(r.last_gone("A") + 500_000_000);
     assert!(
-        v.downtime.windows >= 1 && v.downtime.max_ms > 0.0,
-        "down after A was killed"
+        sent > 100 && failed == sent,
+        "{failed} of {sent} probes failed after A went"
+    );
+    assert_eq!(
+        v.downtime.windows, 1,
+        "one window, never closed: {:?}",
+        v.downtime
     );
     assert!(
         v.causes.lost.never_invoked > 0,
@@ -149,9 +183,11 @@ async fn a_rolling_update_halts_on_a_replacement_that_never_becomes_ready_unless
         "every A instance drained anyway"
     );
     assert_eq!(carry_on.ready("B"), 0);
+    // Nothing serves once the last A is gone: every probe from then on failed.
+    let (failed, sent) = carry_on.down_from(carry_on.last_gone("A") + 500_000_000);
     assert!(
-        carry_on.summary.verdict.downtime.total_ms > 0.0,
-        "nothing serves once the last A is gone"
+        sent > 100 && failed == sent,
+        "{failed} of {sent} probes failed after the last A"
     );
 }
 
@@ -214,6 +250,7 @@ async fn a_release_that_fails_a_share_of_its_runs_loses_exactly_those_runs() {
     assert_eq!(failed_m.len(), failed.len());
     let v = &r.summary.verdict;
     assert!(v.causes.lost.failed > 0, "{:?}", v.causes.lost);
+    // One way: every item lost to a failure belongs to a run the ledger says failed.
     for item in v
         .lost_items
         .iter()
@@ -224,6 +261,27 @@ async fn a_release_that_fails_a_share_of_its_runs_loses_exactly_those_runs() {
             "{item:?} belongs to a failed run"
         );
     }
+    // The other: every item of every failed run inside the measured window was lost to it
+    // (a run that fails at once sends nothing), no more and no fewer.
+    let spec = RunDir::new(r._dir.path().join("run"))
+        .read_expected()
+        .unwrap();
+    let tick = &spec.sources[0];
+    let in_window = failed_m
+        .iter()
+        .filter(|m| (tick.first..=tick.last).contains(*m))
+        .count() as u64;
+    assert!(
+        in_window > 0,
+        "failed runs fell in the window: {failed_m:?}"
+    );
+    assert_eq!(
+        v.causes.lost.failed,
+        in_window * tick.items,
+        "{in_window} failed runs of {} items: {:?}",
+        tick.items,
+        v.causes.lost
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,7 +334,20 @@ async fn a_failing_analysis_window_rolls_back_exactly_once() {
         .expect("the verdict has the rollback");
     assert_eq!(rb.by, "analysis");
     assert!(rb.first_failure_ns.unwrap() <= rb.detected_ns);
-    assert!(rb.time_to_roll_back_ms.unwrap() > 0.0);
+    // From the trigger to the rollback's end, as the ledger stamped both.
+    let triggered = r.at(Kind::RollbackTriggered)[0].t_ns;
+    let rolled_back = r
+        .ledger
+        .iter()
+        .filter(|e| e.event == Kind::PhaseEnded && e.get("phase") == Some("rollback"))
+        .map(|e| e.t_ns)
+        .max()
+        .expect("the rollback ended");
+    assert!(rolled_back > triggered);
+    assert_eq!(
+        rb.time_to_roll_back_ms,
+        Some((rolled_back - triggered) as f64 / 1e6)
+    );
     assert!(rb
         .failed
         .as_deref()
@@ -294,7 +365,21 @@ async fn a_manual_rollback_swaps_back_while_the_old_version_is_still_in_staging(
         )
     })
     .await;
-    assert_eq!(r.at(Kind::RollbackTriggered)[0].get("by"), Some("manual"));
+    let trigger = r.at(Kind::RollbackTriggered)[0];
+    assert_eq!(trigger.get("by"), Some("manual"));
+    // At run.rollback_at: 3 s of scenario time after the update began, 300 ms at 0.1 (on the
+    // sim's clock, to the millisecond).
+    let update_begun = r
+        .ledger
+        .iter()
+        .find(|e| e.event == Kind::PhaseBegun && e.get("phase") == Some("update"))
+        .expect("the update began")
+        .t_ns;
+    let after_ms = (trigger.t_ns - update_begun) as f64 / 1e6;
+    assert!(
+        (after_ms - 300.0).abs() <= 1.0,
+        "rolled back {after_ms} ms after the update began"
+    );
     let swaps = r
         .at(Kind::PhaseBegun)
         .into_iter()
