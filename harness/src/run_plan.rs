@@ -232,9 +232,12 @@ impl Timing {
             },
             warmup: s.run.warmup.scaled(scale),
             queue_visibility: s.queue_settings().visibility.scaled(scale),
-            invoke_timeout: period * 10 + Duration::from_secs(5),
-            door_timeout: Duration::from_secs(230)
-                .mul_f64(scale)
+            // Saturating: a period scaled to `Duration::MAX` must not panic here.
+            invoke_timeout: period
+                .saturating_mul(10)
+                .saturating_add(Duration::from_secs(5)),
+            door_timeout: crate::duration::Span::from_secs(230)
+                .scaled(scale)
                 .max(Duration::from_secs(1)),
             ready_timeout: s.run.ready_timeout.0,
             max_send_lag: s.probes.max_send_lag.0,
@@ -322,8 +325,11 @@ pub fn resolve(
         _ => scenario,
     };
     let time_scale = o.time_scale.unwrap_or(scenario.time_scale);
-    if !(time_scale > 0.0 && time_scale.is_finite()) {
-        return Err("--time-scale must be a positive number".into());
+    if !(time_scale > 0.0 && time_scale <= crate::scenario::MAX_TIME_SCALE) {
+        return Err(format!(
+            "--time-scale must be a positive number of at most {}",
+            crate::scenario::MAX_TIME_SCALE
+        ));
     }
     probes_fit(path, scenario, time_scale)?;
     let program = AppProgram::resolve(o.app_command, scenario.app.command.as_deref())

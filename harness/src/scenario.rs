@@ -53,6 +53,10 @@ pub const MAX_INSTANCES: u32 = 1000;
 /// run at time scale 1 lasts about a day at most.
 pub const MAX_RUN_DURATION: Duration = Duration::from_secs(24 * 3600);
 
+/// The largest time scale (`time_scale`, `--time-scale`): a run in slow motion, at most a
+/// hundred times real time. Past it every scaled duration is beyond any run's length.
+pub const MAX_TIME_SCALE: f64 = 100.0;
+
 /// Probes per second (`probes.rate`) at most, per series.
 pub const MAX_PROBE_RATE: u32 = 10_000;
 

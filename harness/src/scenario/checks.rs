@@ -7,14 +7,18 @@ use std::time::Duration;
 
 use super::{
     Driver, Events, Scenario, Strategy, Trigger, MAX_INSTANCES, MAX_PROBE_RATE, MAX_RUN_DURATION,
+    MAX_TIME_SCALE,
 };
 use crate::duration::Span;
 
 impl Scenario {
     /// The checks serde cannot make: ranges, orders, names, and which sections belong.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        if !(self.time_scale > 0.0 && self.time_scale.is_finite()) {
-            return Err(("time_scale", "must be a positive number".into()));
+        if !(self.time_scale > 0.0 && self.time_scale <= MAX_TIME_SCALE) {
+            return Err((
+                "time_scale",
+                format!("must be a positive number of at most {MAX_TIME_SCALE}"),
+            ));
         }
         for (key, version) in [("app.from", &self.app.from), ("app.to", &self.app.to)] {
             if let Some(why) = sink::item::version_error(version) {

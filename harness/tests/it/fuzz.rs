@@ -101,6 +101,26 @@ fn scenario_files() -> Vec<Vec<u8>> {
     files
 }
 
+/// The edge strategy draws both sides of the edges: some of its scenarios are accepted and
+/// some refused (a strategy whose every draw were refused would test only the errors).
+#[test]
+fn edge_scenarios_fall_on_both_sides() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::new(config(96));
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..96 {
+        let text = edge_scenario().new_tree(&mut runner).unwrap().current();
+        match check_scenario(&text) {
+            Ok(_) => accepted += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        accepted > 0 && refused > 0,
+        "{accepted} accepted, {refused} refused"
+    );
+}
+
 /// Lines of a text as an error may name them: a last line without its newline counts.
 fn lines(text: &str) -> usize {
     text.matches('\n').count() + 1
@@ -285,29 +305,40 @@ fn edge_count() -> impl Strategy<Value = u64> {
     ]
 }
 
-/// A whole scenario from edge values: the template of `scenarios/seed-*.toml`, any of its
-/// durations and counts at an edge.
+/// A duration that is the template's `default` three times in four, else at an edge.
+fn or_edge_duration(default: &'static str) -> impl Strategy<Value = String> {
+    prop_oneof![3 => Just(default.to_owned()), 1 => edge_duration()]
+}
+
+/// A count that is the template's `default` three times in four, else at an edge.
+fn or_edge_count(default: u64) -> impl Strategy<Value = u64> {
+    prop_oneof![3 => Just(default), 1 => edge_count()]
+}
+
+/// A whole scenario from the template of `scenarios/seed-*.toml`, each of its durations and
+/// counts at an edge one time in four: some draws are valid scenarios at an edge (and must
+/// plan as a run), most are refused somewhere (and must say where).
 fn edge_scenario() -> impl Strategy<Value = String> {
     (
         (
             prop_oneof!["swap", "recreate", "rolling", "graceful", "drain"],
             prop_oneof![
-                Just("1.0".to_owned()),
-                Just("1e300".to_owned()),
-                Just("1e-300".to_owned()),
-                Just("0.05".to_owned()),
+                3 => Just("1.0".to_owned()),
+                1 => Just("1e300".to_owned()),
+                1 => Just("1e-300".to_owned()),
+                1 => Just("0.05".to_owned()),
             ],
-            edge_count(),
-            edge_duration(),
+            or_edge_count(3),
+            or_edge_duration("2s"),
         ),
         (
             prop_oneof![Just("timer"), Just("queue")],
-            edge_duration(),
-            edge_count(),
-            edge_duration(),
-            edge_duration(),
+            or_edge_duration("10s"),
+            or_edge_count(10),
+            or_edge_duration("1s"),
+            or_edge_duration("0s"),
             prop_oneof![
-                edge_count().prop_map(|n| n.to_string()),
+                or_edge_count(3).prop_map(|n| n.to_string()),
                 (edge_duration(), edge_count(), edge_duration(), edge_count()).prop_map(
                     |(a, m, b, n)| format!(
                         "[{{ at = \"{a}\", events = {m} }}, {{ at = \"{b}\", events = {n}, ramp = true }}]"
@@ -315,7 +346,12 @@ fn edge_scenario() -> impl Strategy<Value = String> {
                 ),
             ],
         ),
-        (edge_duration(), edge_duration(), edge_duration(), edge_count()),
+        (
+            or_edge_duration("20s"),
+            or_edge_duration("60.5s"),
+            or_edge_duration("100s"),
+            or_edge_count(100),
+        ),
     )
         .prop_map(
             |(
