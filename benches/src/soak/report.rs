@@ -399,7 +399,15 @@ impl Soak {
                 b.harness_max_growth_kib_per_min,
             ),
         ] {
-            let Some(m) = mem else { continue };
+            let Some(m) = mem else {
+                // A bound with nothing to hold it to is a failure, not a pass.
+                if max_mib.is_some() || max_growth.is_some() {
+                    why.push(format!(
+                        "{name} memory was never sampled: its bounds could not be checked"
+                    ));
+                }
+                continue;
+            };
             if let Some(max) = max_mib {
                 let peak = m.hwm_kib.max(m.max_kib) as f64 / 1024.0;
                 if peak > max {
@@ -587,6 +595,112 @@ mod tests {
         );
         assert_eq!(slope(&[(1.0, 5.0)]), 0.0);
         assert_eq!(MemoryStats::of(&[]), None);
+    }
+
+    fn load(planned: u64, acked: u64) -> LoadReport {
+        LoadReport {
+            schema: crate::soak::LOAD_SCHEMA.into(),
+            addr: "127.0.0.1:1".into(),
+            rate_per_s: 3,
+            connections: 1,
+            batch: 1,
+            duration_s: 2.0,
+            source: SOURCE.into(),
+            version: "A".into(),
+            items_per_m: 3,
+            started_ns: 0,
+            planned_items: planned,
+            sent_items: planned,
+            acked_items: acked,
+            refused_items: 0,
+            failed_items: planned - acked,
+            not_sent_items: 0,
+            acked_requests: acked,
+            errors: Default::default(),
+            elapsed_s: 2.0,
+            achieved_rate_per_s: 2.5,
+            send_lag_ms: Default::default(),
+            latency_ms: Default::default(),
+        }
+    }
+
+    /// The verdict of a soak, each bound on its own: a clean soak passes; each broken
+    /// promise is one reason, said; a bound with no samples fails rather than passes.
+    #[test]
+    fn the_judge_fails_each_broken_bound_and_never_passes_an_unchecked_one() {
+        let memory = |max_kib: u64, growth: f64| MemoryStats {
+            samples: 10,
+            start_kib: 1000,
+            end_kib: max_kib,
+            max_kib,
+            hwm_kib: max_kib,
+            growth_kib_per_min_last_half: growth,
+            cpu_cores: 0.1,
+            ..MemoryStats::of(&samples(&[(0.0, 1000), (1.0, max_kib)])).unwrap()
+        };
+        let clean = || Soak {
+            schema: String::new(),
+            load: load(6, 6),
+            delivery: Delivery {
+                acked_items: 6,
+                rows_in_file: 6,
+                acked_present: 6,
+                ..Delivery::default()
+            },
+            sink_memory: Some(memory(10 * 1024, 10.0)),
+            harness_memory: Some(memory(20 * 1024, 10.0)),
+            harness_run: None,
+            left_behind: Vec::new(),
+            bounds: Bounds {
+                sink_max_rss_mib: Some(64.0),
+                sink_max_growth_kib_per_min: Some(100.0),
+                harness_max_rss_mib: Some(64.0),
+                harness_max_growth_kib_per_min: Some(100.0),
+            },
+            failures: Vec::new(),
+        };
+        assert_eq!(clean().judge(), Vec::<String>::new());
+        let reasons = |edit: &dyn Fn(&mut Soak)| {
+            let mut s = clean();
+            edit(&mut s);
+            s.judge()
+        };
+        // 65 MiB against a 64 MiB bound; 150 KiB/min against 100.
+        let peak = reasons(&|s| s.sink_memory = Some(memory(65 * 1024, 10.0)));
+        assert_eq!(peak.len(), 1, "{peak:?}");
+        assert!(
+            peak[0].starts_with("sink RSS peaked at 65.0 MiB"),
+            "{peak:?}"
+        );
+        let growth = reasons(&|s| s.harness_memory = Some(memory(20 * 1024, 150.0)));
+        assert!(
+            growth[0].starts_with("harness RSS grew by 150 KiB/min"),
+            "{growth:?}"
+        );
+        let unsampled = reasons(&|s| s.harness_memory = None);
+        assert_eq!(
+            unsampled,
+            ["harness memory was never sampled: its bounds could not be checked"]
+        );
+        // Without a bound, no samples is no reason.
+        let unbounded = reasons(&|s| {
+            s.harness_memory = None;
+            s.bounds.harness_max_rss_mib = None;
+            s.bounds.harness_max_growth_kib_per_min = None;
+        });
+        assert!(unbounded.is_empty(), "{unbounded:?}");
+        let missing = reasons(&|s| s.delivery.missing = 1);
+        assert_eq!(
+            missing,
+            ["1 acknowledged items are missing from arrivals.csv"]
+        );
+        let unacked = reasons(&|s| s.load = load(6, 5));
+        assert!(
+            unacked[0].starts_with("only 5 of 6 items were acknowledged"),
+            "{unacked:?}"
+        );
+        let left = reasons(&|s| s.left_behind = vec![4242]);
+        assert!(left[0].contains("4242"), "{left:?}");
     }
 
     #[test]

@@ -6,10 +6,11 @@
 //!
 //! Two tests, each running its emulator runs one at a time: the seed, queue, Flex and fault
 //! scenarios, and the bad releases, about the same length of runs each. They sort first
-//! among the suite's tests, so both chains start at once and the rest of the suite runs
-//! beside them. The emulator varies with the machine (two chains at once, beside the other
-//! tests, stall a pause or slow a drain's update): when the sim disagrees with an emulator
-//! run, the emulator runs again, up to twice, and the sim must agree with one of its runs.
+//! among the suite's tests, so on the two test threads of two cores both chains start at
+//! once, two emulator runs at a time, as one chain beside the rest of the suite was. More
+//! at once (a third test thread) moved a drain's update by 20 ms past the sim's prediction:
+//! the machine, not the sim. When the sim disagrees with an emulator run, the emulator runs
+//! again, up to twice, and the sim must agree with one of its runs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
