@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use harness::ledger::Ledger;
 use harness::platform::local::{Host, HostConfig};
-use harness::runner::RunPlan;
+use harness::platform::PlatformKind;
+use harness::run_plan::{resolve, PlanOptions};
+use harness::runner::{self, RunOptions, RunPlan};
 use harness::scenario::OnCancel;
 use harness::scenario::Scenario;
 use harness::testfn::Work;
-use reports::LedgerEvent;
+use reports::{LedgerEvent, Summary};
 use tokio_util::sync::CancellationToken;
 
 pub fn testfn() -> PathBuf {
@@ -310,4 +312,44 @@ pub fn assert_nothing_left(out: &Path) {
             "{pid} ({cmdline}) outlived the run"
         );
     }
+}
+
+/// A committed scenario file, loaded.
+pub fn load(name: &str) -> (PathBuf, Scenario) {
+    let path = scenarios().join(name);
+    let scenario = Scenario::load(&path).unwrap();
+    (path, scenario)
+}
+
+pub fn plan_with(
+    name: &str,
+    platform: PlatformKind,
+    time_scale: f64,
+    out: &Path,
+    busy: bool,
+) -> RunPlan {
+    let (path, scenario) = load(name);
+    let options = PlanOptions {
+        time_scale: Some(time_scale),
+        platform: Some(platform),
+        ..PlanOptions::default()
+    };
+    let mut scenario = scenario;
+    if busy {
+        // Budgets a busy test machine cannot break, the same on both platforms.
+        for_busy_machine(&mut scenario);
+    }
+    let mut plan = resolve(&path, &scenario, out.to_owned(), &options).unwrap();
+    if platform == PlatformKind::Local {
+        // The emulator runs real processes of the standalone test function.
+        plan.program = testfn().into();
+    }
+    plan
+}
+
+/// A run on the sim, on a runtime of its own as `harness run` gives it.
+pub fn run_sim(plan: RunPlan) -> Summary {
+    runner::run_blocking(plan, CancellationToken::new(), RunOptions::default())
+        .expect("the run starts")
+        .summary
 }

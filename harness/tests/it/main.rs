@@ -2,7 +2,6 @@
 //! service on real processes, and whole runs at small time scales.
 
 mod advise;
-mod agreement;
 mod cli;
 mod command;
 mod common;

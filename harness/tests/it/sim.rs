@@ -7,13 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use harness::platform::PlatformKind;
-use harness::run_plan::{resolve, PlanOptions, RunPlan};
-use harness::runner::{self, RunOptions};
-use harness::scenario::Scenario;
-use reports::{RunDir, Summary};
-use tokio_util::sync::CancellationToken;
+use reports::RunDir;
 
-use crate::common::{harness, scenarios, testfn, text};
+use crate::common::{harness, plan_with, run_sim, scenarios, text};
 
 /// Every file under `dir`, by its path inside it.
 fn files_of(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -56,51 +52,6 @@ fn assert_same_files(a: &Path, b: &Path) {
             panic!("{} differs: {first:?}", name.display());
         }
     }
-}
-
-pub(crate) fn load(name: &str) -> (PathBuf, Scenario) {
-    let path = scenarios().join(name);
-    let scenario = Scenario::load(&path).unwrap();
-    (path, scenario)
-}
-
-/// The scenario's plan on `platform`, at `time_scale`, into `out`, with the budgets of a busy
-/// machine.
-pub(crate) fn plan_on(name: &str, platform: PlatformKind, time_scale: f64, out: &Path) -> RunPlan {
-    plan_with(name, platform, time_scale, out, true)
-}
-
-fn plan_with(
-    name: &str,
-    platform: PlatformKind,
-    time_scale: f64,
-    out: &Path,
-    busy: bool,
-) -> RunPlan {
-    let (path, scenario) = load(name);
-    let options = PlanOptions {
-        time_scale: Some(time_scale),
-        platform: Some(platform),
-        ..PlanOptions::default()
-    };
-    let mut scenario = scenario;
-    if busy {
-        // Budgets a busy test machine cannot break, the same on both platforms.
-        crate::common::for_busy_machine(&mut scenario);
-    }
-    let mut plan = resolve(&path, &scenario, out.to_owned(), &options).unwrap();
-    if platform == PlatformKind::Local {
-        // The emulator runs real processes of the standalone test function.
-        plan.program = testfn().into();
-    }
-    plan
-}
-
-/// A run on the sim, on a runtime of its own as `harness run` gives it.
-pub(crate) fn run_sim(plan: RunPlan) -> Summary {
-    runner::run_blocking(plan, CancellationToken::new(), RunOptions::default())
-        .expect("the run starts")
-        .summary
 }
 
 #[test]

@@ -4,27 +4,37 @@
 //! and update duration within one probe interval plus the emulator's own costs; and the
 //! sim calibrated on the other seed scenarios' runs predicts each one.
 //!
-//! Two tests, each running its emulator runs one at a time: the seed, queue, Flex and fault
-//! scenarios, and the bad releases, about the same length of runs each. They sort first
-//! among the suite's tests, so on the two test threads of two cores both chains start at
-//! once, two emulator runs at a time, as one chain beside the rest of the suite was. More
-//! at once (a third test thread) moved a drain's update by 20 ms past the sim's prediction:
-//! the machine, not the sim. When the sim disagrees with an emulator run, the emulator runs
-//! again, up to twice, and the sim must agree with one of its runs.
+//! A test binary of its own, run before the integration suite (`it`) and never beside it:
+//! two tests, each running its emulator runs one at a time (the seed, queue, Flex and
+//! fault scenarios; the bad releases, about the same length of runs each), so two emulator
+//! runs at a time and nothing else. With the rest of the suite beside them on a third test
+//! thread, a drain's update moved 20 ms past the sim's prediction: the machine, not the
+//! sim. When the sim disagrees with an emulator run, the emulator runs again, up to twice,
+//! and the sim must agree with one of its runs.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use harness::commands::calibrate::{self, Samples};
 use harness::platform::PlatformKind;
-use harness::run_plan::{resolve, PlanOptions};
+use harness::run_plan::{resolve, PlanOptions, RunPlan};
 use harness::runner;
 use harness::scenario::Scenario;
 use reports::{LedgerEvent, RunDir, Summary};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::scenarios;
-use crate::sim::{load, plan_on, run_sim};
+// The integration suite's shared helpers; this binary uses a few of them.
+#[allow(dead_code)]
+#[path = "it/common.rs"]
+mod common;
+
+use common::{load, plan_with, run_sim, scenarios};
+
+/// The scenario's plan on `platform`, at `time_scale`, into `out`, with the budgets of a busy
+/// machine.
+fn plan_on(name: &str, platform: PlatformKind, time_scale: f64, out: &Path) -> RunPlan {
+    plan_with(name, platform, time_scale, out, true)
+}
 
 /// The committed scenarios of the local platform, by folder.
 fn local_scenarios(pattern: &str) -> Vec<String> {
