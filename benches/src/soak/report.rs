@@ -714,29 +714,10 @@ mod tests {
         }
         csv += "1,tick,0,0,A,a-0,1,1\n";
         std::fs::write(dir.path().join("arrivals.csv"), csv).unwrap();
+        // 6 planned, 5 acknowledged, one timed out.
         let load = LoadReport {
-            schema: crate::soak::LOAD_SCHEMA.into(),
-            addr: "127.0.0.1:1".into(),
-            rate_per_s: 3,
-            connections: 1,
-            batch: 1,
-            duration_s: 2.0,
-            source: SOURCE.into(),
-            version: "A".into(),
-            items_per_m: 3,
-            started_ns: 0,
-            planned_items: 6,
-            sent_items: 6,
-            acked_items: 5,
-            refused_items: 0,
-            failed_items: 1,
-            not_sent_items: 0,
-            acked_requests: 5,
             errors: [("timeout".to_owned(), 1)].into(),
-            elapsed_s: 2.0,
-            achieved_rate_per_s: 2.5,
-            send_lag_ms: Default::default(),
-            latency_ms: Default::default(),
+            ..load(6, 5)
         };
         let d = verify(&load, &[(0, 3), (5, 5)], dir.path()).unwrap();
         assert_eq!(

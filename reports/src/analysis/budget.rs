@@ -33,6 +33,7 @@ pub fn evaluate(
                 limit: None,
                 value,
                 message,
+                unavailable: basis.unavailable.clone(),
             };
             if let Some(why) = &basis.unavailable {
                 return skipped(format!("not evaluated: no history ({why})"));
@@ -91,6 +92,7 @@ pub fn evaluate(
                 limit: Some(limit),
                 value,
                 message,
+                unavailable: None,
             }
         })
         .collect()

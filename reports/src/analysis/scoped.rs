@@ -174,19 +174,7 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn new(o: &'a Observations, metric: Metric) -> Reader<'a> {
         use Metric::*;
-        let items = matches!(
-            metric,
-            Expected
-                | Delivered
-                | Lost
-                | Duplicated
-                | ExtraCopies
-                | Late
-                | Ok
-                | LostRate
-                | DuplicatedRate
-                | LateRate
-        );
+        let items = crate::model::measure::over_items(metric);
         let mut failed = Vec::new();
         if matches!(metric, ProbesFailed | ProbesFailedRate) {
             failed.reserve(o.probes.len() + 1);

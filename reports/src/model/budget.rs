@@ -312,6 +312,10 @@ pub struct BudgetOutcome {
     pub value: Option<f64>,
     /// One line for people: why it passed, failed or was not evaluated.
     pub message: String,
+    /// Why the history could not be read, when it could not (kept so that judging the run
+    /// again from its summary keeps it unread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

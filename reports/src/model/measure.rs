@@ -155,9 +155,9 @@ pub struct MeasureError {
     pub what: String,
 }
 
-/// The metrics a scope can be applied to: those counted over items, probes and downtime
-/// windows, which a part of the run has as well as the whole.
-pub fn scopable(metric: Metric) -> bool {
+/// The metrics counted over the expected items (by when each was due): a part of the run
+/// has its own count of them.
+pub fn over_items(metric: Metric) -> bool {
     use Metric::*;
     matches!(
         metric,
@@ -171,13 +171,23 @@ pub fn scopable(metric: Metric) -> bool {
             | LostRate
             | DuplicatedRate
             | LateRate
-            | DowntimeWindows
-            | DowntimeTotalMs
-            | DowntimeMaxMs
-            | ProbesFailed
-            | ProbesFailedRate
-            | ThroughputDrop
     )
+}
+
+/// The metrics a scope can be applied to: those counted over items, probes and downtime
+/// windows, which a part of the run has as well as the whole.
+pub fn scopable(metric: Metric) -> bool {
+    use Metric::*;
+    over_items(metric)
+        || matches!(
+            metric,
+            DowntimeWindows
+                | DowntimeTotalMs
+                | DowntimeMaxMs
+                | ProbesFailed
+                | ProbesFailedRate
+                | ThroughputDrop
+        )
 }
 
 impl FromStr for Measure {

@@ -61,7 +61,7 @@ impl Record {
                     budget: o.budget.parse().ok()?,
                     runs: o.runs,
                     reference: o.reference,
-                    unavailable: o.message.contains("no history").then(|| o.message.clone()),
+                    unavailable: o.unavailable.clone(),
                 })
             })
             .collect();
