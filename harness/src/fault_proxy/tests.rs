@@ -133,7 +133,9 @@ async fn a_reset_set_to_always_resets_every_connection() {
     stop.cancel();
 }
 
-#[tokio::test]
+// On paused time the sleep below returns only once every task waits: the held request has
+// reached the proxy by then, whatever the machine's load.
+#[tokio::test(start_paused = true)]
 async fn a_blackhole_never_answers_even_after_it_ends() {
     let (proxy, url, hits, stop) = proxied().await;
     proxy.begin(0, Action::Blackhole { probability: 1.0 });
@@ -181,9 +183,31 @@ async fn fail_first_fails_exactly_its_count() {
     stop.cancel();
 }
 
-#[tokio::test]
-async fn latency_set_to_always_delays_every_request() {
-    let (proxy, url, _hits, stop) = proxied().await;
+// The delays are timed on a runtime whose clock is paused: tokio moves it on only when every
+// task waits, and the proxy, its upstream and the client all talk over loopback on one thread,
+// so the time a request takes is exactly what the proxy waited, with none of the machine's
+// load in it. That is what lets these tests hold the delays to upper bounds too.
+
+/// Sends `n` requests one after another, each with `body_bytes` of body: the time each took.
+async fn timed(url: &str, n: usize, body_bytes: usize) -> Vec<Duration> {
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut took = Vec::new();
+    for _ in 0..n {
+        let t = tokio::time::Instant::now();
+        let r = c.post(url).body(vec![b'x'; body_bytes]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        took.push(t.elapsed());
+    }
+    took
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_waits_uniformly_within_its_jitter_of_the_base() {
+    let (proxy, url, hits, stop) = proxied().await;
     proxy.begin(
         0,
         Action::Latency {
@@ -192,43 +216,109 @@ async fn latency_set_to_always_delays_every_request() {
             probability: 1.0,
         },
     );
-    let c = client();
-    for _ in 0..4 {
-        let t = std::time::Instant::now();
-        let r = c.post(&url).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::ACCEPTED);
-        assert!(
-            t.elapsed() >= Duration::from_millis(100),
-            "{:?}",
-            t.elapsed()
-        );
+    let n = 400;
+    let took = timed(&url, n, 10).await;
+    assert_eq!(proxy.end(0).affected, n as u64);
+    assert_eq!(hits.load(Ordering::SeqCst), n as u64);
+    // Every wait within 150 +- 50 ms; tokio's timers round up to the next millisecond.
+    let ms: Vec<f64> = took.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    for w in &ms {
+        assert!((100.0..=201.0).contains(w), "a wait of {w} ms");
     }
-    assert_eq!(proxy.end(0).affected, 4);
+    // Uniform on [100, 200] ms: the Kolmogorov-Smirnov distance of the waits from it stays
+    // under the 0.1% critical value, 1.95 / sqrt(n). A constant wait (jitter ignored) is 0.5
+    // away, a normal one or one on half the range about 0.25.
+    let mut sorted = ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let d = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let cdf = ((w - 100.0) / 100.0).clamp(0.0, 1.0);
+            let (below, above) = (i as f64 / n as f64, (i + 1) as f64 / n as f64);
+            (cdf - below).abs().max((above - cdf).abs())
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        d < 1.95 / (n as f64).sqrt(),
+        "KS distance {d} from uniform on [100, 200] ms"
+    );
+    // With the fault ended, a request takes no time at all.
+    assert_eq!(timed(&url, 1, 10).await, [Duration::ZERO]);
     stop.cancel();
 }
 
-#[tokio::test]
-async fn bandwidth_holds_requests_to_the_cap() {
+#[tokio::test(start_paused = true)]
+async fn latency_with_a_probability_delays_about_that_share_by_exactly_the_base() {
+    let (proxy, url, _hits, stop) = proxied().await;
+    proxy.begin(
+        0,
+        Action::Latency {
+            base: Duration::from_millis(40),
+            jitter: Duration::ZERO,
+            probability: 0.25,
+        },
+    );
+    let n = 400;
+    let took = timed(&url, n, 10).await;
+    let delayed = took.iter().filter(|d| !d.is_zero()).count();
+    // Each one delayed waited the base, no more, and the rest not at all.
+    assert!(
+        took.iter()
+            .all(|d| d.is_zero() || *d == Duration::from_millis(40)),
+        "{took:?}"
+    );
+    assert_eq!(proxy.end(0).affected, delayed as u64);
+    // Binomial(400, 0.25): 100 +- 4.4 sigma.
+    assert!((62..=138).contains(&delayed), "{delayed} of {n} delayed");
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn bandwidth_passes_bytes_at_the_cap_and_no_slower() {
     let (proxy, url, hits, stop) = proxied().await;
-    // 10 requests of about 1 kB through 20 kB/s: at least half a second in all.
     proxy.begin(
         0,
         Action::Bandwidth {
-            bytes_per_s: 20_000,
+            bytes_per_s: 100_000,
         },
     );
-    let c = reqwest::Client::builder().no_proxy().build().unwrap();
-    let t = std::time::Instant::now();
-    for _ in 0..10 {
-        let r = c.post(&url).body(vec![b'x'; 1000]).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::ACCEPTED);
-    }
+    // 10 bodies of 10 kB at 100 kB/s: one second for the bodies, and a little for each
+    // request's head (under 300 bytes) and answer (`got 10000`): at most 50 ms more.
+    let took: Duration = timed(&url, 10, 10_000).await.into_iter().sum();
     assert!(
-        t.elapsed() >= Duration::from_millis(500),
-        "{:?}",
-        t.elapsed()
+        took >= Duration::from_secs(1) && took <= Duration::from_millis(1050),
+        "{took:?}"
     );
     assert_eq!(hits.load(Ordering::SeqCst), 10);
     assert_eq!(proxy.end(0).affected, 10);
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn bandwidth_is_shared_by_the_requests_that_meet_it() {
+    let (proxy, url, _hits, stop) = proxied().await;
+    proxy.begin(
+        0,
+        Action::Bandwidth {
+            bytes_per_s: 100_000,
+        },
+    );
+    // Four requests of 25 kB at once: together, they pass in a second, not in a quarter.
+    let t = tokio::time::Instant::now();
+    let mut all = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let url = url.clone();
+        all.spawn(async move { timed(&url, 1, 25_000).await });
+    }
+    while let Some(done) = all.join_next().await {
+        done.unwrap();
+    }
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_secs(1) && took <= Duration::from_millis(1020),
+        "{took:?}"
+    );
+    assert_eq!(proxy.end(0).affected, 4);
     stop.cancel();
 }

@@ -353,6 +353,16 @@ fn missing_and_out_of_range_values_are_refused() {
             "faults[0].slot",
             "production",
         ),
+        (
+            "kind = \"latency\"\nat = \"30s\"\nduration = \"1s\"\nlatency = \"60001ms\"",
+            "faults[0].latency",
+            "at most 60s",
+        ),
+        (
+            "kind = \"latency\"\nat = \"30s\"\nduration = \"1s\"\nlatency = \"1s\"\njitter = \"1001ms\"",
+            "faults[0].jitter",
+            "at most the latency",
+        ),
     ];
     for (body, want_key, want) in cases {
         let (line, key, message) = error_at(&format!("\n[[faults]]\n{body}\n"));
@@ -360,6 +370,15 @@ fn missing_and_out_of_range_values_are_refused() {
         assert!(message.contains(want), "{body}: {message}");
         assert!(line.is_some_and(|l| l >= 11), "{body}: line {line:?}");
     }
+}
+
+/// The edges themselves are accepted: 60 s of latency, and jitter as large as it.
+#[test]
+fn the_longest_latency_and_the_widest_jitter_are_accepted() {
+    parse(
+        "\n[[faults]]\nkind = \"latency\"\nat = \"30s\"\nduration = \"1s\"\nlatency = \"60s\"\njitter = \"60s\"\n",
+    )
+    .expect("60 s, and jitter up to the latency, are allowed");
 }
 
 #[test]
