@@ -17,6 +17,12 @@ use crate::scenario::{BudgetTable, Scenario};
 use crate::strategy::Plan;
 use crate::testfn::Work;
 
+/// Connections the in-process sink serves at once: every instance alive at once (up to
+/// `2 * scenario::MAX_INSTANCES` through an update, and a scale-out) keeps up to 4 idle
+/// keep-alive connections to it and a few in flight, so the sink binary's default (1024, for
+/// one app elsewhere) would be too few.
+pub const SINK_MAX_CONNECTIONS: usize = 16 * 1024;
+
 /// Everything one run needs, resolved from the command line and the scenario file.
 #[derive(Clone, Debug)]
 pub struct RunPlan {
@@ -43,6 +49,9 @@ pub struct RunPlan {
     pub work: Work,
     /// The scenario's `[[faults]]`, in order, as the run acts them out: durations scaled.
     pub faults: Vec<ScheduledFault>,
+    /// The connections the run's own sink serves at once: [`SINK_MAX_CONNECTIONS`], which a
+    /// test lowers to reach it.
+    pub sink_max_connections: usize,
 }
 
 impl RunPlan {
@@ -84,6 +93,7 @@ impl RunPlan {
             budgets: Vec::new(),
             timing,
             work,
+            sink_max_connections: SINK_MAX_CONNECTIONS,
         }
     }
 }

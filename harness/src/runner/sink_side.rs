@@ -17,12 +17,6 @@ use crate::net::serve::Listener;
 use crate::net::Net;
 use crate::run_plan::RunPlan;
 
-/// Connections the in-process sink serves at once: every instance alive at once (up to
-/// `2 * scenario::MAX_INSTANCES` through an update, and a scale-out) keeps up to 4 idle
-/// keep-alive connections to it and a few in flight, so the sink binary's default (1024, for
-/// one app elsewhere) would be too few.
-pub const SINK_MAX_CONNECTIONS: usize = 16 * 1024;
-
 /// The run's own sink, as the run sees it.
 pub struct SinkSide {
     /// Where the apps send their items: the sink, or the fault proxy in front of it.
@@ -45,6 +39,8 @@ pub struct SinkSide {
     /// Asks the proxy to stop; its task ending is "all done".
     proxy_stop: CancellationToken,
     proxy_task: Option<JoinHandle<()>>,
+    /// The sink's cap on connections, for what its refusals say.
+    max_connections: usize,
 }
 
 /// How the sink's serving ended, as its task saw it.
@@ -74,7 +70,7 @@ impl SinkSide {
         let mut config = sink::Config::new(&plan.out_dir);
         config.clock = Arc::new(clock);
         config.token = token.clone();
-        config.max_connections = SINK_MAX_CONNECTIONS;
+        config.max_connections = plan.sink_max_connections;
         if net.is_sim() {
             // In virtual time nothing may wait on another thread, and a simulated run's file
             // has no power cut to survive.
@@ -109,6 +105,7 @@ impl SinkSide {
             task,
             proxy_stop: CancellationToken::new(),
             proxy_task: None,
+            max_connections: plan.sink_max_connections,
         };
         // Sink-path faults need a proxy between the apps and the sink: the apps are given
         // its address instead of the sink's.
@@ -154,7 +151,7 @@ impl SinkSide {
         match self.task.await.unwrap_or_else(Err) {
             // The run already says the sink died.
             _ if sink_died => {}
-            Ok(Ok(summary)) => judge_refusals(&summary, measured),
+            Ok(Ok(summary)) => judge_refusals(&summary, self.max_connections, measured),
             Ok(Err(e)) => measured.invalid.push(format!("the sink failed: {e}")),
             Err(e) => measured
                 .invalid
@@ -191,7 +188,7 @@ async fn watch(
 /// Refused items are items the run cannot judge: the run is invalid. Refused events,
 /// leases and unauthorized requests (anyone on the network may knock) are reported, not
 /// held against the measurement.
-fn judge_refusals(summary: &sink::Summary, measured: &mut Measured) {
+fn judge_refusals(summary: &sink::Summary, max_connections: usize, measured: &mut Measured) {
     let (items, other): (Vec<_>, Vec<_>) = summary
         .stats
         .rejected
@@ -206,7 +203,7 @@ fn judge_refusals(summary: &sink::Summary, measured: &mut Measured) {
     // Past the connection cap any request may have been an item's.
     if let Some(n) = summary.stats.rejected.get("overloaded").filter(|n| **n > 0) {
         measured.invalid.push(format!(
-            "the sink refused {n} request(s) past its cap of {SINK_MAX_CONNECTIONS} \
+            "the sink refused {n} request(s) past its cap of {max_connections} \
              connections (overloaded): items may be missing"
         ));
     }

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::scenario::Scenario;
+use reports::RunDir;
 
 use crate::common::{harness, relaxed, scenarios, surviving_pids, text};
 
@@ -402,4 +403,53 @@ fn compare_says_which_threshold_failed_and_exits_as_documented() {
     ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("| seed-recreate | recreate | 2 (2) |"));
+}
+
+/// The run's own sink at its connection cap makes the run invalid: past the cap any refused
+/// request may have been an item. With a cap of one connection, the control probe's kept-alive
+/// connection and the function's own overlap for the whole run, so one of them is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_s_sink_at_its_connection_cap_makes_the_run_invalid() {
+    let (_, scenario) = crate::common::load("seed-swap.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut plan = crate::common::plan(scenario, &out, 0.05);
+    plan.sink_max_connections = 1;
+    let outcome = crate::common::run(plan).await;
+    assert!(!outcome.is_valid());
+    let reasons = outcome.summary.invalid.join("; ");
+    let counted: u64 = reasons
+        .split("the sink refused ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the cap is named among the reasons: {reasons}"));
+    assert!(
+        reasons.contains("past its cap of 1 connections (overloaded)"),
+        "{reasons}"
+    );
+    // What the clients saw: control probes answered 503, and items the sink answered 503
+    // (in the function's log). Each was one refusal the sink counted; it counted at least
+    // those, and at least one.
+    let control_refused = RunDir::new(&out)
+        .read_probes()
+        .unwrap()
+        .iter()
+        .filter(|p| p.conn.as_deref() == Some("control") && p.status == Some(503))
+        .count() as u64;
+    let logs: String = std::fs::read_dir(out.join("instances"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    let items_refused = logs.matches("the sink answered 503").count() as u64;
+    assert!(
+        control_refused + items_refused >= 1,
+        "a client saw the refusal"
+    );
+    assert!(
+        counted >= control_refused + items_refused && counted >= 1,
+        "{counted} counted, {control_refused} control probes and {items_refused} submits refused"
+    );
+    crate::common::assert_nothing_left(&out);
 }
