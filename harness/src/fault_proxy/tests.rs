@@ -198,7 +198,12 @@ async fn timed(url: &str, n: usize, body_bytes: usize) -> Vec<Duration> {
     let mut took = Vec::new();
     for _ in 0..n {
         let t = tokio::time::Instant::now();
-        let r = c.post(url).body(vec![b'x'; body_bytes]).send().await.unwrap();
+        let r = c
+            .post(url)
+            .body(vec![b'x'; body_bytes])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::ACCEPTED);
         took.push(t.elapsed());
     }
