@@ -505,8 +505,11 @@ async fn recreate_with_term_signals_first_and_waits_its_grace() {
                 && (e.event == Kind::InstanceStopped || e.event == Kind::InstanceKilled)
         })
         .unwrap();
+    // Stopped, not killed: the host kills what is still running when the grace ends, and
+    // says so (`instance_killed`). How soon after the SIGTERM the exit was seen is the
+    // machine's business, not the strategy's.
     assert_eq!(exit.event, Kind::InstanceStopped, "{exit:?}");
-    assert!(exit.t_ns - stopping[0].t_ns <= 100_000_000 + 50_000_000);
+    assert_eq!(exit.get("code"), Some("0"), "it exited by itself: {exit:?}");
     let b_started = r
         .ledger
         .iter()
@@ -532,18 +535,30 @@ async fn finish_item_sends_the_item_in_hand_and_nothing_after() {
     let delay_ns = scenario.workload.item_delay.scaled(SCALE).as_nanos() as i64;
     let r = run(scenario).await;
     let (m, _) = cancelled_run(&r.ledger);
-    let begun = r
-        .ledger
-        .iter()
-        .find(|e| e.event == Kind::InvocationBegun && e.get_u64("m") == Some(m))
-        .unwrap()
-        .t_ns;
-    let term = r
+    // When the loop began and when its token fired, by the app's own clock (its events):
+    // the host's stamps would add the invocation's and the signal's delivery, which a busy
+    // machine stretches past the 20 ms from either edge.
+    let events = RunDir::new(r._dir.path().join("run"))
+        .read_app_events()
+        .unwrap();
+    let instance = &r
         .ledger
         .iter()
         .find(|e| e.event == Kind::InstanceStopping)
         .unwrap()
-        .t_ns;
+        .instance;
+    let app = |name: &str, m: Option<u64>| {
+        events
+            .iter()
+            .find(|e| {
+                e.event.app() == Some(name)
+                    && &e.instance == instance
+                    && (m.is_none() || e.get_u64("m") == m)
+            })
+            .unwrap_or_else(|| panic!("{instance} said {name}: {events:#?}"))
+            .t_ns
+    };
+    let (begun, term) = (app("run_begun", Some(m)), app("cancelled", None));
     // The item in hand: the last one due when the token fired.
     let in_hand = ((term - begun) / delay_ns) as u64;
     let arrivals = RunDir::new(r._dir.path().join("run"))
@@ -579,9 +594,11 @@ async fn rolling_kills_a_drained_instance_after_its_scale_in_grace() {
         .iter()
         .find(|e| e.event == Kind::InstanceKilled && e.instance == draining.instance)
         .expect("the drained instance was killed, not stopped");
+    // Never before its grace; how late after it a busy machine lets the kill land is
+    // not the strategy's, so what is held is what the kill cut.
     let after_ns = killed.t_ns - draining.t_ns;
     assert!(
-        after_ns >= grace_ns && after_ns < grace_ns + 150_000_000,
+        after_ns >= grace_ns,
         "killed {} ms after draining, grace {} ms",
         after_ns / 1_000_000,
         grace_ns / 1_000_000
@@ -589,4 +606,26 @@ async fn rolling_kills_a_drained_instance_after_its_scale_in_grace() {
     let v = r.verdict();
     assert!(v.lost > 0, "the run cut by the kill lost its tail");
     assert!(v.lost_items.iter().all(|i| i.m == 5), "{:?}", v.lost_items);
+    // The lost items are the tail of 5 the instance had not sent when it was killed: it
+    // sent 5's items in order up to the kill, and nothing of 5 arrived from it after.
+    let arrivals = RunDir::new(r._dir.path().join("run"))
+        .read_arrivals()
+        .unwrap();
+    let sent: BTreeSet<u64> = arrivals
+        .iter()
+        .filter(|a| a.m == 5 && a.instance.as_deref() == Some(draining.instance.as_str()))
+        .map(|a| a.n)
+        .collect();
+    let lost: BTreeSet<u64> = v.lost_items.iter().map(|i| i.n).collect();
+    let first_lost = *lost.iter().next().unwrap();
+    assert_eq!(
+        sent.iter().copied().filter(|n| *n >= first_lost).count(),
+        0,
+        "sent {sent:?}, lost {lost:?}"
+    );
+    assert_eq!(
+        lost,
+        (first_lost..10).collect::<BTreeSet<u64>>(),
+        "the lost are the tail of the run"
+    );
 }
