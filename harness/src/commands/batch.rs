@@ -119,9 +119,13 @@ pub fn run_jobs(jobs: Vec<Job>, at_once: usize) -> Result<Vec<Finished>, Stopped
 
 async fn execute(jobs: Vec<Job>, at_once: usize, cancel: CancellationToken) -> Vec<Finished> {
     let on_ctrl_c = cancel.clone();
+    // Registered before the runs start (see `run`).
+    let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
+        if let Ok(mut interrupts) = interrupts {
+            if interrupts.recv().await.is_some() {
+                on_ctrl_c.cancel();
+            }
         }
     });
     // indicatif draws on stderr only when it is a terminal.

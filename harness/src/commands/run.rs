@@ -142,10 +142,16 @@ pub fn run(args: RunArgs) -> u8 {
     let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
         let on_ctrl_c = cancel.clone();
+        // Registered here, before the run starts: `ctrl_c()` would register only when its
+        // task is first polled, and a Ctrl-C before that would kill the harness outright,
+        // with no teardown.
+        let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                errln!("harness run: interrupted; stopping every instance...");
-                on_ctrl_c.cancel();
+            if let Ok(mut interrupts) = interrupts {
+                if interrupts.recv().await.is_some() {
+                    errln!("harness run: interrupted; stopping every instance...");
+                    on_ctrl_c.cancel();
+                }
             }
         });
         if !quiet {

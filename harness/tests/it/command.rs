@@ -356,3 +356,170 @@ async fn the_completion_query_runs_over_the_apps_own_events_against_the_status_c
     );
     common::assert_nothing_left(&out);
 }
+
+/// What a Ctrl-C test started: the harness (in its own process group, as a shell's job is)
+/// and the apps the script put on the front door. Dropped while armed (the test failed
+/// before it saw everything gone), it kills every one of them, the command groups the
+/// ledger names too, so a failing test leaves nothing behind.
+struct Started {
+    harness: std::process::Child,
+    out: PathBuf,
+    app_pids: Vec<u32>,
+    armed: bool,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let kill = |pid: i32, signal: i32| {
+            // SAFETY: plain kill(2) of a process (pid > 0) or a group (pid < 0) we started.
+            unsafe { libc::kill(pid, signal) };
+        };
+        if matches!(self.harness.try_wait(), Ok(None)) {
+            kill(-(self.harness.id() as i32), libc::SIGKILL);
+            let _ = self.harness.wait();
+        }
+        let ledger = RunDir::new(&self.out)
+            .read_platform_ledger()
+            .unwrap_or_default();
+        for e in ledger.iter().filter(|e| e.event == Kind::CommandStarted) {
+            if let Some(pgid) = e.get_u64("pid").filter(|&p| p > 0) {
+                kill(-(pgid as i32), libc::SIGKILL);
+            }
+        }
+        for &pid in &self.app_pids {
+            if common::is_live(&pid.to_string()) {
+                kill(pid as i32, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Polls `ledger.csv` (written as events happen) until `found` holds, for at most `within`;
+/// `None` if the harness exited or the time ran out first.
+fn poll_ledger(
+    started: &mut Started,
+    within: std::time::Duration,
+    found: impl Fn(&[LedgerEvent]) -> bool,
+) -> Option<Vec<LedgerEvent>> {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        // A line half written is no error: it is read again on the next poll.
+        if let Ok(ledger) = RunDir::new(&started.out).read_platform_ledger() {
+            if found(&ledger) {
+                return Some(ledger);
+            }
+        }
+        if !matches!(started.harness.try_wait(), Ok(None)) {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    None
+}
+
+/// Ctrl-C in the middle of a command-platform run, as a terminal sends it (SIGINT to the
+/// harness's process group): the run stops before its update, `teardown` still runs and
+/// succeeds, the harness exits 130 with its files written, and nothing the scripts started
+/// outlives it (docs/commands.md, "Exit codes" and "Ctrl-C ... stops every instance";
+/// docs/scenarios.md, `platform.teardown`: "always run ... also after ... Ctrl-C").
+#[test]
+fn ctrl_c_stops_a_command_platform_run_and_its_teardown_still_runs() {
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // The update is far off (30 s at this scale): the interrupt lands mid-run, before it,
+    // and a harness that ignored it would run past the wait below.
+    let mut s = scenario("harness", 1, "", "");
+    s.run.update_at = harness::duration::Span::from_secs(300);
+    s.run.duration = harness::duration::Span::from_secs(600);
+    let file = dir.path().join("command.toml");
+    std::fs::write(&file, toml::to_string(&s).unwrap()).unwrap();
+    let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
+    let harness = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .env("HARNESS_NO_HISTORY", "1")
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--time-scale", "0.1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log("harness.out"))
+        .stderr(log("harness.err"))
+        .process_group(0)
+        .spawn()
+        .expect("harness starts");
+    let mut started = Started {
+        harness,
+        out: out.clone(),
+        app_pids: Vec::new(),
+        armed: true,
+    };
+    let stderr = || std::fs::read_to_string(dir.path().join("harness.err")).unwrap_or_default();
+
+    // Under way: deployed, and the front door answered the first tick.
+    let under_way = poll_ledger(&mut started, Duration::from_secs(60), |l| {
+        commands_run(l).contains(&"deploy=0".to_owned())
+            && l.iter().any(|e| e.event == Kind::InvocationOk)
+    });
+    assert!(
+        under_way.is_some(),
+        "the run never got under way: {}",
+        stderr()
+    );
+    started.app_pids = std::fs::read_to_string(out.join("platform/app.pids"))
+        .expect("deploy recorded its app's pid")
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(started.app_pids.len(), 1, "{:?}", started.app_pids);
+    let pgid = started.harness.id() as i32;
+    // SAFETY: kill(2) of the harness's own process group, which this test made.
+    assert_eq!(unsafe { libc::kill(-pgid, libc::SIGINT) }, 0);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = started.harness.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the harness did not exit within 30 s of Ctrl-C: {}",
+            stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130), "{status:?}: {}", stderr());
+    assert!(stderr().contains("interrupted"), "{}", stderr());
+
+    let ledger = RunDir::new(&out).read_ledger().unwrap();
+    assert_eq!(
+        commands_run(&ledger),
+        ["deploy=0", "teardown=0"],
+        "interrupted before the update, torn down by the script"
+    );
+    let summary = RunDir::new(&out)
+        .read_summary()
+        .unwrap()
+        .expect("an interrupted run still writes summary.json");
+    assert!(
+        summary.invalid.iter().any(|r| r.contains("interrupted")),
+        "{:?}",
+        summary.invalid
+    );
+    assert_eq!(summary.run.failed_phase.as_deref(), Some("run"));
+    for pid in &started.app_pids {
+        assert!(
+            !common::is_live(&pid.to_string()),
+            "app {pid} outlived the run"
+        );
+    }
+    common::assert_nothing_left(&out);
+    started.armed = false;
+}
