@@ -17,6 +17,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -99,6 +100,7 @@ impl Listener for CappedListener {
             }
             match self.refusing.clone().try_acquire_owned() {
                 Ok(permit) => {
+                    self.stats.refusals_held.fetch_add(1, Ordering::Relaxed);
                     let io = CappedIo {
                         io,
                         _permit: permit,

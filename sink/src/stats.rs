@@ -25,6 +25,10 @@ pub struct Stats {
     pub requests_ok: AtomicU64,
     /// Write calls made by the writer (each followed by at most one sync under `batch`).
     pub groups_written: AtomicU64,
+    /// Connections accepted past the connection cap and held to be answered 503 (one closed
+    /// at once is counted in `rejected` instead). In process only: it shows a test that the
+    /// sink has taken them.
+    pub refusals_held: AtomicU64,
     pub write_errors: AtomicU64,
     /// The writer hit an error and refuses everything since.
     pub failed: AtomicBool,
