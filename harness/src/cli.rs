@@ -296,6 +296,11 @@ pub struct RunArgs {
     /// `local` runs a sim or docker scenario on the emulator.
     #[arg(long, value_name = "local|sim|docker")]
     pub platform: Option<crate::platform::PlatformKind>,
+    /// Resolve everything (the scenarios, every flag, the thresholds, the budgets' history,
+    /// a sweep's grid) and print the runs it would make with their planned time; run and
+    /// write nothing. Exit 0, or 2 for whatever a real run would refuse.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub history: HistoryArgs,
 }
@@ -412,6 +417,11 @@ pub struct BatchArgs {
     /// `local` runs a sim or docker scenario on the emulator.
     #[arg(long, value_name = "local|sim|docker")]
     pub platform: Option<crate::platform::PlatformKind>,
+    /// Resolve everything (the scenarios, every flag, the thresholds, the budgets' history,
+    /// a sweep's grid) and print the runs it would make with their planned time; run and
+    /// write nothing. Exit 0, or 2 for whatever a real run would refuse.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub history: HistoryArgs,
 }
@@ -498,6 +508,10 @@ pub struct AdviseArgs {
     /// `local` runs a sim or docker scenario on the emulator.
     #[arg(long, value_name = "local|sim|docker")]
     pub platform: Option<crate::platform::PlatformKind>,
+    /// With scenario files: resolve the comparison and print the runs it would make; run
+    /// and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub history: HistoryArgs,
 }

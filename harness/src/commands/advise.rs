@@ -166,12 +166,13 @@ fn comparison(args: &AdviseArgs) -> Result<PathBuf, u8> {
         || args.time_scale.is_some()
         || args.jobs.is_some()
         || args.app_command.is_some()
-        || args.platform.is_some();
+        || args.platform.is_some()
+        || args.dry_run;
     if let [dir] = args.inputs.as_slice() {
         if dir.is_dir() {
             if compare_flags {
                 errln!(
-                    "harness advise: --repeat, --time-scale, --jobs, --app-command and --platform apply to scenario files, not to a comparison directory"
+                    "harness advise: --repeat, --time-scale, --jobs, --app-command, --platform and --dry-run apply to scenario files, not to a comparison directory"
                 );
                 return Err(EXIT_USAGE);
             }
@@ -199,9 +200,14 @@ fn comparison(args: &AdviseArgs) -> Result<PathBuf, u8> {
         jobs: args.jobs.unwrap_or(1),
         app_command: args.app_command.clone(),
         platform: args.platform,
+        dry_run: args.dry_run,
         history: args.history.clone(),
     };
     let code = super::compare::run_into(&args.inputs, out.clone(), &batch, !args.json);
+    if args.dry_run {
+        // The comparison's plan is printed; there is nothing to advise on.
+        return Err(code);
+    }
     match code {
         // The comparison ran (a failed threshold or failed runs are the advice's to weigh).
         // Usage (2) and Ctrl-C (130) stop here, as does a comparison that wrote nothing.

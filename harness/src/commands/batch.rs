@@ -73,6 +73,91 @@ pub fn jobs(
     Ok(jobs)
 }
 
+/// `--dry-run`: the runs a command would make, each with its platform, strategy, time scale,
+/// seed, planned time (the scenario's duration and settling, scaled; virtual on the sim) and
+/// directory, and the batch's planned time at `at_once` runs at a time. Start-up and
+/// shutdown come on top; nothing is run or written.
+pub fn print_plan(command: &str, jobs: &[Job], at_once: usize) {
+    outln!("{command}: a dry run; nothing is run or written");
+    let rows: Vec<[String; 7]> = jobs
+        .iter()
+        .map(|job| {
+            let p = &job.plan;
+            let kind = p.scenario.platform.kind;
+            let planned = if kind == crate::platform::PlatformKind::Sim {
+                "virtual".to_owned()
+            } else {
+                format!("{:.1} s", planned_s(p))
+            };
+            [
+                job.label.clone(),
+                kind.as_str().to_owned(),
+                p.scenario.strategy.to_string(),
+                p.time_scale.to_string(),
+                p.seed.to_string(),
+                planned,
+                p.out_dir.display().to_string(),
+            ]
+        })
+        .collect();
+    let header = [
+        "run",
+        "platform",
+        "strategy",
+        "time scale",
+        "seed",
+        "planned",
+        "directory",
+    ];
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[&str]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        outln!("  {}", padded.join("  ").trim_end());
+    };
+    line(&header);
+    for r in &rows {
+        line(&r.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let wall_s: f64 = jobs
+        .iter()
+        .filter(|j| j.plan.scenario.platform.kind != crate::platform::PlatformKind::Sim)
+        .map(|j| planned_s(&j.plan))
+        .sum();
+    let at_once = at_once.clamp(1, jobs.len().max(1));
+    let timed = jobs
+        .iter()
+        .any(|j| j.plan.scenario.platform.kind != crate::platform::PlatformKind::Sim);
+    if timed {
+        outln!(
+            "{} run(s), {at_once} at a time: about {:.0} s of runs, start-up and shutdown on top",
+            jobs.len(),
+            wall_s / at_once as f64
+        );
+    } else {
+        outln!(
+            "{} run(s), in virtual time: a fraction of a second each",
+            jobs.len()
+        );
+    }
+}
+
+/// A run's planned time: its duration and its settling, scaled.
+fn planned_s(plan: &RunPlan) -> f64 {
+    (plan.timing.duration + plan.timing.settle).as_secs_f64()
+}
+
 /// A run of the batch, done.
 pub struct Finished {
     /// As a comparison reads it: the compared metrics, or why the run failed.

@@ -51,6 +51,10 @@ pub fn run_into(paths: &[PathBuf], out: PathBuf, batch: &BatchArgs, print: bool)
             return EXIT_USAGE;
         }
     };
+    if batch.dry_run {
+        super::batch::print_plan("harness compare", &jobs, batch.jobs);
+        return EXIT_OK;
+    }
     let records: Vec<RunRecord> = match run_jobs(jobs, batch.jobs) {
         Ok(finished) => {
             super::batch::record_history(&finished, &batch.history);

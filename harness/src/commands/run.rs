@@ -130,6 +130,15 @@ pub fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    if args.dry_run {
+        let job = super::batch::Job {
+            rep: 1,
+            label: plan.scenario.name().to_owned(),
+            plan,
+        };
+        super::batch::print_plan("harness run", &[job], 1);
+        return EXIT_OK;
+    }
     let replay = replay_command(&plan);
     let runtime = match runner::runtime_for(&plan) {
         Ok(r) => r,

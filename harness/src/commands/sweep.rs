@@ -51,6 +51,10 @@ pub fn run(args: SweepArgs) -> u8 {
         jobs,
         points,
     } = resolved;
+    if args.batch.dry_run {
+        super::batch::print_plan("harness sweep", &jobs, args.batch.jobs);
+        return EXIT_OK;
+    }
     let finished = match run_jobs(jobs, args.batch.jobs) {
         Ok(f) => {
             super::batch::record_history(&f, &args.batch.history);

@@ -812,3 +812,75 @@ fn no_output_holds_a_colour_code() {
         );
     }
 }
+
+/// `--dry-run` resolves and prints every run, with its seed, planned time and directory, and
+/// writes nothing; what a real run would refuse, it refuses the same way (exit 2).
+#[test]
+fn a_dry_run_lists_every_run_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let swap = scenarios().join("seed-swap.toml");
+    let drain = scenarios().join("seed-drain.toml");
+    let o = harness(&[
+        "compare",
+        swap.to_str().unwrap(),
+        drain.to_str().unwrap(),
+        "--repeat",
+        "2",
+        "--time-scale",
+        "0.05",
+        "--jobs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    // Each run with its seed (the scenario's, then + 1) and directory; both scenarios last
+    // 100 s and settle 10 s: 5.5 s each at 0.05, four runs two at a time: 11 s.
+    for (name, rep, seed) in [
+        ("seed-swap", 1, 1),
+        ("seed-swap", 2, 2),
+        ("seed-drain", 1, 1),
+        ("seed-drain", 2, 2),
+    ] {
+        let row = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} run {rep} ")))
+            .unwrap_or_else(|| panic!("{name} run {rep} is listed: {stdout}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            cells[3..],
+            [
+                "local",
+                if name == "seed-swap" { "swap" } else { "drain" },
+                "0.05",
+                &seed.to_string(),
+                "5.5",
+                "s",
+                out.join(name).join(format!("run-{rep}")).to_str().unwrap()
+            ],
+            "{row}"
+        );
+    }
+    assert!(
+        stdout.contains("4 run(s), 2 at a time: about 11 s of runs"),
+        "{stdout}"
+    );
+    assert!(!out.exists(), "a dry run writes nothing");
+    // What a real run would refuse, a dry run refuses: a malformed threshold, exit 2.
+    let o = harness(&[
+        "run",
+        swap.to_str().unwrap(),
+        "--expect",
+        "lost = 0",
+        "--dry-run",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stderr).contains("expected an operator"),
+        "{}",
+        text(&o.stderr)
+    );
+}
