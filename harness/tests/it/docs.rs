@@ -1,7 +1,7 @@
 //! The README and the book under `docs/` hold together: every relative link names a file
 //! that exists and, with `#anchor`, a heading of that file (GitHub's slugs); `SUMMARY.md`
-//! lists every page; every scenario file the pages name exists and validates; and the
-//! README stays a guide, not a manual.
+//! lists every page; every scenario file the pages name exists and validates; every command
+//! they show runs as written; and the README stays a guide, not a manual.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
