@@ -292,6 +292,8 @@ fn advise_on_scenario_files_compares_them_first_then_decides() {
             "zero-loss",
             "--platform",
             "sim",
+            "--time-scale",
+            "0.1",
             "--repeat",
             "3",
             "--json",
