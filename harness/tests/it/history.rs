@@ -364,3 +364,77 @@ fn a_budget_in_postgres_skips_passes_and_fails_a_worse_build() {
     });
     a_budget_gates_a_worse_build(&db.url);
 }
+
+/// A comparison judges each run by the scenario's `[[budget]]` as `run` does: a budget that
+/// failed is listed with the failed thresholds (the terminal, `compare.md`) and the exit is 1.
+/// With a store it cannot read, the same budget is skipped, never passed or failed, and the
+/// comparison passes. The history before it is three builds that lost nothing (one sim run's
+/// row recorded three times with `lost` 0); the comparison's runs lose 2 (the seed swap on the
+/// sim), over the band max(0 + 0, 0 x 1) = 0.
+#[test]
+fn a_comparison_lists_a_failed_budget_and_skips_one_its_store_cannot_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("seed-swap.toml");
+    let text = std::fs::read_to_string(scenarios().join("seed-swap.toml")).unwrap();
+    std::fs::write(
+        &scenario,
+        format!("{text}\n[[budget]]\nmetric = \"lost\"\nlast = 10\nmin_runs = 3\nmul = 1.0\n"),
+    )
+    .unwrap();
+    let scenario = scenario.to_str().unwrap();
+    let sim = ["--platform", "sim", "--time-scale", "0.1"];
+    let good = dir.path().join("good");
+    let mut args = vec!["run", scenario, "--no-history", "--quiet", "--out"];
+    args.push(good.to_str().unwrap());
+    args.extend(sim);
+    harness(&args);
+    let store = dir.path().join("history.sqlite");
+    let store = store.to_str().unwrap();
+    {
+        let mut row = history::RunRow::from_run_dir(&good, &Default::default()).unwrap();
+        assert_eq!(row.metrics["lost"], 2.0, "the seed swap loses 2 on the sim");
+        row.metrics.insert("lost".into(), 0.0);
+        let mut s = history::Store::open(store).unwrap();
+        for build in 0..3 {
+            row.run_id = format!("good-{build}");
+            row.recorded_ns -= 1_000_000_000;
+            assert!(s.record(&row).unwrap());
+        }
+    }
+    let compare = |history: &str, out: &str| {
+        let out = dir.path().join(out);
+        let mut args = vec!["compare", scenario, "--repeat", "1", "--history", history];
+        args.extend(["--out", out.to_str().unwrap()]);
+        args.extend(sim);
+        let o = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .env_remove("HARNESS_HISTORY")
+            .env("HARNESS_NO_HISTORY", "1")
+            .args(&args)
+            .output()
+            .unwrap();
+        let md = std::fs::read_to_string(out.join("compare.md")).unwrap_or_default();
+        let summary = std::fs::read(out.join("seed-swap/run-1/summary.json")).unwrap();
+        let summary: serde_json::Value = serde_json::from_slice(&summary).unwrap();
+        (o, md, summary["budgets"][0].clone())
+    };
+    let (o, md, budget) = compare(store, "fails");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert_eq!(budget["state"], "fail", "{budget}");
+    assert_eq!(budget["runs"], 3, "{budget}");
+    for shown in [stdout.as_ref(), md.as_str()] {
+        let line = shown
+            .lines()
+            .find(|l| l.contains("budget lost"))
+            .unwrap_or_else(|| panic!("the failed budget is listed: {shown}"));
+        assert!(line.contains("lost = 2"), "{line}");
+    }
+    // A store that is not a database: the budget is skipped and says why; nothing fails.
+    let broken = dir.path().join("not-a-store");
+    std::fs::write(&broken, "this is not SQLite").unwrap();
+    let (o, md, budget) = compare(broken.to_str().unwrap(), "skips");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert_eq!(budget["state"], "skipped", "{budget}");
+    assert!(!md.contains("budget lost"), "{md}");
+}
