@@ -434,7 +434,7 @@ fn exit_codes_of_real_runs_say_pass_fail_and_invalid() {
     let fail = dir.path().join("fail");
     let out = harness(&[
         "run",
-        relaxed("seed-swap.toml", dir.path()).to_str().unwrap(),
+        crate::common::swap_that_loses(dir.path()).to_str().unwrap(),
         "--time-scale",
         "0.05",
         "--out",
@@ -555,19 +555,7 @@ fn a_baseline_regression_fails_the_run_and_one_within_tolerance_passes() {
             .unwrap()
     };
     let drain = relaxed("seed-drain.toml", dir.path());
-    let swap = relaxed("seed-swap.toml", dir.path());
-    // The old instance is recycled at the swap itself, mid-loop, so its loop loses items
-    // however late a busy machine makes the swap (it falls 2.5 s, scaled, into a 9 s loop).
-    let text_of_swap = std::fs::read_to_string(&swap).unwrap();
-    assert!(
-        text_of_swap.contains("recycle_after = \"5s\""),
-        "{text_of_swap}"
-    );
-    std::fs::write(
-        &swap,
-        text_of_swap.replace("recycle_after = \"5s\"", "recycle_after = \"0s\""),
-    )
-    .unwrap();
+    let swap = crate::common::swap_that_loses(dir.path());
     let drain = drain.to_str().unwrap();
     let out = in_dir(&[
         "run",

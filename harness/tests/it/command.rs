@@ -265,8 +265,7 @@ async fn the_sinks_token_reaches_every_app() {
     );
     assert!(!RunDir::new(&out).read_app_events().unwrap().is_empty());
 
-    let mut local = Scenario::load(&common::scenarios().join("seed-swap.toml")).unwrap();
-    common::for_busy_machine(&mut local);
+    let mut local = Scenario::load(&common::swap_that_loses(dir.path())).unwrap();
     local.sink.token = Some("env:HARNESS_TEST_NO_SUCH_VARIABLE".into());
     let missing = run(local.clone(), &dir.path().join("missing")).await;
     assert!(
@@ -288,9 +287,8 @@ async fn the_sinks_token_reaches_every_app() {
         summary.run.notes
     );
     // What the ledger says happened, not a count loosened for a busy machine: every lost
-    // item was the recycled run's, left unsent when it was killed (its last ones, of one
-    // occurrence); at this scale that is its last 2 on an idle machine and 1 when the
-    // machine let it send one more before the kill.
+    // item was the recycled run's, left unsent when it was killed at the swap (its last
+    // ones, of one occurrence); how many depends on how far the machine let it get.
     let v = &summary.verdict;
     assert!(
         v.lost >= 1,

@@ -274,6 +274,45 @@ pub fn relaxed(name: &str, dir: &Path) -> PathBuf {
     path
 }
 
+/// A relaxed copy of seed-swap whose old instance is recycled at the swap itself, in the
+/// middle of its loop (2.5 s into its 9 s: 325 ms of real time at 0.05), so that it loses
+/// items however late a busy machine makes the swap: the committed `recycle_after = 5s`
+/// leaves the loop 1.5 s, 75 ms at 0.05, which a slow start of B can use up.
+pub fn swap_that_loses(dir: &Path) -> PathBuf {
+    let path = relaxed("seed-swap.toml", dir);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("recycle_after = \"5s\""), "{text}");
+    std::fs::write(
+        &path,
+        text.replace("recycle_after = \"5s\"", "recycle_after = \"0s\""),
+    )
+    .unwrap();
+    path
+}
+
+/// Whether `item`, reported late, was already late when its app sent it: its first
+/// arrival's `sent_ns` more than `late_after` past its schedule (the schedule is that
+/// arrival's time less the item's lateness). Such an item is a loop a busy machine held back,
+/// not lateness that the path, a fault or the strategy added.
+pub fn sent_late(
+    arrivals: &[reports::Arrival],
+    item: &reports::verdict::ItemNote,
+    late_after_ms: f64,
+) -> bool {
+    let Some(lateness_ms) = item.lateness_ms else {
+        return false;
+    };
+    arrivals
+        .iter()
+        .filter(|a| a.source == item.source && a.m == item.m && a.n == item.n)
+        .min_by_key(|a| a.recv_ns)
+        .and_then(|first| {
+            let scheduled = first.recv_ns - (lateness_ms * 1e6) as i64;
+            Some(first.sent_ns? - scheduled)
+        })
+        .is_some_and(|sent_after_ns| sent_after_ns as f64 > late_after_ms * 1e6)
+}
+
 /// Whether `pid` is a live process (not gone, not a zombie waiting to be reaped).
 pub fn is_live(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {

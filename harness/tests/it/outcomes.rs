@@ -155,7 +155,7 @@ fn quiet_still_says_which_threshold_failed() {
     let dir = tempfile::tempdir().unwrap();
     let out = harness(&[
         "run",
-        relaxed("seed-swap.toml", dir.path()).to_str().unwrap(),
+        crate::common::swap_that_loses(dir.path()).to_str().unwrap(),
         "--time-scale",
         "0.05",
         "--out",
@@ -343,9 +343,10 @@ fn the_recorded_scenario_is_the_scenario_as_run() {
 #[test]
 fn compare_says_which_threshold_failed_and_exits_as_documented() {
     let dir = tempfile::tempdir().unwrap();
-    let swap = edited("seed-swap.toml", dir.path(), |t| {
-        t + "\n[expect]\nthresholds = [\"lost == 0\"]\n"
-    });
+    let swap = crate::common::swap_that_loses(dir.path());
+    let with_expect =
+        std::fs::read_to_string(&swap).unwrap() + "\n[expect]\nthresholds = [\"lost == 0\"]\n";
+    std::fs::write(&swap, with_expect).unwrap();
     let drain = relaxed("seed-drain.toml", dir.path());
     let cmp = dir.path().join("cmp");
     // 1: a threshold failed in a run; two runs at once (--jobs 2), each in its directory.
