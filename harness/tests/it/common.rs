@@ -313,6 +313,22 @@ pub fn sent_late(
         .is_some_and(|sent_after_ns| sent_after_ns as f64 > late_after_ms * 1e6)
 }
 
+/// The longest lag the probe client recorded sending an app probe of the run in `dir`
+/// (sent less intended) among those due between `from_ns` and `to_ns`: a probe due in a
+/// window but sent after it is judged by what it met when it went.
+pub fn probe_lag_ns(dir: &Path, from_ns: i64, to_ns: i64) -> i64 {
+    reports::RunDir::new(dir)
+        .read_probes()
+        .unwrap()
+        .iter()
+        .filter(|p| p.conn.as_deref() != Some("control"))
+        .filter(|p| (from_ns..=to_ns).contains(&p.intended_ns))
+        .filter_map(|p| Some(p.sent_ns? - p.intended_ns))
+        .max()
+        .unwrap_or(0)
+        .max(0)
+}
+
 /// Whether `pid` is a live process (not gone, not a zombie waiting to be reaped).
 pub fn is_live(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {

@@ -38,20 +38,10 @@ impl Run {
             .unwrap_or_else(|| panic!("fault {index} ended: {:#?}", self.ledger))
     }
 
-    /// The longest lag the probe client recorded sending an app probe (sent less intended)
-    /// among those due between `from_ns` and `to_ns`: a probe due in a window but sent after
-    /// it is judged by what it met when it went.
+    /// The probe client's longest recorded send lag among the probes due in the span
+    /// ([`crate::common::probe_lag_ns`]).
     fn probe_lag_ns(&self, from_ns: i64, to_ns: i64) -> i64 {
-        RunDir::new(self.dir.path().join("run"))
-            .read_probes()
-            .unwrap()
-            .iter()
-            .filter(|p| p.conn.as_deref() != Some("control"))
-            .filter(|p| (from_ns..=to_ns).contains(&p.intended_ns))
-            .filter_map(|p| Some(p.sent_ns? - p.intended_ns))
-            .max()
-            .unwrap_or(0)
-            .max(0)
+        crate::common::probe_lag_ns(&self.dir.path().join("run"), from_ns, to_ns)
     }
 
     fn started(&self, index: u64) -> &LedgerEvent {
