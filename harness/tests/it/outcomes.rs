@@ -70,10 +70,17 @@ fn a_failed_update_ends_the_run_at_once_and_leaves_every_file() {
         .as_i64()
         .unwrap();
     let ended_s = (at(Kind::RunEnded) - epoch_ns) as f64 / 1e9;
+    let update_ns = ledger
+        .iter()
+        .find(|e| e.event == Kind::PhaseBegun && e.get("phase") == Some("update"))
+        .unwrap()
+        .t_ns;
+    let update_s = (update_ns - epoch_ns) as f64 / 1e9;
     assert!(
-        ended_s < 4.5,
-        "ended {ended_s} s after the epoch, update at 3.25 s"
+        ended_s < 5.0,
+        "ended {ended_s} s after the epoch, before the run's 5 s were out (update at 3.25 s)"
     );
+    assert!(ended_s > update_s);
     // JUnit: an errored case naming the reason, and the threshold.
     let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&junit).unwrap();
