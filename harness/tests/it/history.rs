@@ -383,13 +383,14 @@ fn a_comparison_lists_a_failed_budget_and_skips_one_its_store_cannot_give() {
     .unwrap();
     let scenario = scenario.to_str().unwrap();
     let sim = ["--platform", "sim", "--time-scale", "0.1"];
-    let good = dir.path().join("good");
-    let mut args = vec!["run", scenario, "--no-history", "--quiet", "--out"];
-    args.push(good.to_str().unwrap());
-    args.extend(sim);
-    harness(&args);
     let store = dir.path().join("history.sqlite");
     let store = store.to_str().unwrap();
+    let good = dir.path().join("good");
+    // Recorded nowhere; its budget reads the store before there is anything in it.
+    let mut args = vec!["run", scenario, "--no-history", "--history", store];
+    args.extend(["--quiet", "--out", good.to_str().unwrap()]);
+    args.extend(sim);
+    harness(&args);
     {
         let mut row = history::RunRow::from_run_dir(&good, &Default::default()).unwrap();
         assert_eq!(row.metrics["lost"], 2.0, "the seed swap loses 2 on the sim");
