@@ -109,26 +109,8 @@ pub fn print_plan(command: &str, jobs: &[Job], at_once: usize) {
         "planned",
         "directory",
     ];
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].chars().count())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[&str]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        outln!("  {}", padded.join("  ").trim_end());
-    };
-    line(&header);
-    for r in &rows {
-        line(&r.iter().map(String::as_str).collect::<Vec<_>>());
+    for line in crate::output::columns(header, &rows) {
+        outln!("  {line}");
     }
     let wall_s: f64 = jobs
         .iter()
@@ -203,16 +185,7 @@ pub fn run_jobs(jobs: Vec<Job>, at_once: usize) -> Result<Vec<Finished>, Stopped
 }
 
 async fn execute(jobs: Vec<Job>, at_once: usize, cancel: CancellationToken) -> Vec<Finished> {
-    let on_ctrl_c = cancel.clone();
-    // Registered before the runs start (see `run`).
-    let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
-    tokio::spawn(async move {
-        if let Ok(mut interrupts) = interrupts {
-            if interrupts.recv().await.is_some() {
-                on_ctrl_c.cancel();
-            }
-        }
-    });
+    super::cancel_on_ctrl_c(&cancel, None);
     // indicatif draws on stderr only when it is a terminal.
     let bar = indicatif::ProgressBar::new(jobs.len() as u64);
     bar.set_style(

@@ -310,25 +310,8 @@ fn print_table(store: &str, stats: &[Stats], invalid: &[RunRow]) {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    outln!("{}", line(header.to_vec()));
-    for r in &rows {
-        outln!("{}", line(r.iter().map(String::as_str).collect()));
+    for line in crate::output::columns(header, &rows) {
+        outln!("{line}");
     }
     if !invalid.is_empty() {
         outln!("\ninvalid runs (listed, never pooled):");

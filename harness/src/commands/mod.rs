@@ -77,3 +77,25 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     ExitCode::from(code)
 }
+
+/// Cancels `cancel` on SIGINT (Ctrl-C), saying `say` on stderr first. The handler is
+/// registered here, before the caller starts its runs: `tokio::signal::ctrl_c()` registers
+/// only when its task is first polled, and a Ctrl-C before that would kill the harness
+/// outright, with no teardown. Call it inside the runtime.
+pub(crate) fn cancel_on_ctrl_c(
+    cancel: &tokio_util::sync::CancellationToken,
+    say: Option<&'static str>,
+) {
+    let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    let cancel = cancel.clone();
+    tokio::spawn(async move {
+        if let Ok(mut interrupts) = interrupts {
+            if interrupts.recv().await.is_some() {
+                if let Some(say) = say {
+                    errln!("{say}");
+                }
+                cancel.cancel();
+            }
+        }
+    });
+}

@@ -150,19 +150,10 @@ pub fn run(args: RunArgs) -> u8 {
     let quiet = args.quiet;
     let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
-        let on_ctrl_c = cancel.clone();
-        // Registered here, before the run starts: `ctrl_c()` would register only when its
-        // task is first polled, and a Ctrl-C before that would kill the harness outright,
-        // with no teardown.
-        let interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
-        tokio::spawn(async move {
-            if let Ok(mut interrupts) = interrupts {
-                if interrupts.recv().await.is_some() {
-                    errln!("harness run: interrupted; stopping every instance...");
-                    on_ctrl_c.cancel();
-                }
-            }
-        });
+        super::cancel_on_ctrl_c(
+            &cancel,
+            Some("harness run: interrupted; stopping every instance..."),
+        );
         if !quiet {
             errln!(
                 "harness run: {} ({} strategy, time scale {}, {}), writing {}",

@@ -313,13 +313,11 @@ pub fn sent_late(
         .is_some_and(|sent_after_ns| sent_after_ns as f64 > late_after_ms * 1e6)
 }
 
-/// The longest lag the probe client recorded sending an app probe of the run in `dir`
-/// (sent less intended) among those due between `from_ns` and `to_ns`: a probe due in a
-/// window but sent after it is judged by what it met when it went.
-pub fn probe_lag_ns(dir: &Path, from_ns: i64, to_ns: i64) -> i64 {
-    reports::RunDir::new(dir)
-        .read_probes()
-        .unwrap()
+/// The longest lag the probe client recorded sending an app probe (sent less intended)
+/// among `probes` (a run's `probes.csv`) due between `from_ns` and `to_ns`: a probe due in
+/// a window but sent after it is judged by what it met when it went.
+pub fn probe_lag_ns(probes: &[reports::probe::Probe], from_ns: i64, to_ns: i64) -> i64 {
+    probes
         .iter()
         .filter(|p| p.conn.as_deref() != Some("control"))
         .filter(|p| (from_ns..=to_ns).contains(&p.intended_ns))

@@ -159,11 +159,10 @@ async fn recreate_on_containers_is_down_from_the_engines_kill_to_the_new_contain
     let stop_ns = at(Kind::PhaseBegun, "", Some("stop"));
     let ready_ns = at(Kind::InstanceReady, "b-0", None);
     let probe_ns = 10_000_000;
-    let lag_ns = crate::common::probe_lag_ns(
-        &r._dir.path().join("run"),
-        stop_ns - probe_ns,
-        ready_ns + probe_ns,
-    );
+    let probes = RunDir::new(r._dir.path().join("run"))
+        .read_probes()
+        .unwrap();
+    let lag_ns = crate::common::probe_lag_ns(&probes, stop_ns - probe_ns, ready_ns + probe_ns);
     assert!(
         w.start_ns >= stop_ns - probe_ns && w.start_ns <= DockerRun::engine_ns(died[0]) + probe_ns,
         "the window starts {} ms after the stop",

@@ -14,6 +14,8 @@ use crate::common::{harness, plan, run_valid, surviving_pids, text};
 struct Run {
     summary: Summary,
     ledger: Vec<LedgerEvent>,
+    /// `probes.csv`, read once.
+    probes: Vec<reports::probe::Probe>,
     dir: tempfile::TempDir,
 }
 
@@ -41,7 +43,7 @@ impl Run {
     /// The probe client's longest recorded send lag among the probes due in the span
     /// ([`crate::common::probe_lag_ns`]).
     fn probe_lag_ns(&self, from_ns: i64, to_ns: i64) -> i64 {
-        crate::common::probe_lag_ns(&self.dir.path().join("run"), from_ns, to_ns)
+        crate::common::probe_lag_ns(&self.probes, from_ns, to_ns)
     }
 
     fn started(&self, index: u64) -> &LedgerEvent {
@@ -73,6 +75,7 @@ async fn run(name: &str, scale: f64, edit: impl Fn(&mut Scenario)) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let summary = run_valid(plan(scenario, &dir.path().join("run"), scale)).await;
     let ledger = RunDir::new(dir.path().join("run")).read_ledger().unwrap();
+    let probes = RunDir::new(dir.path().join("run")).read_probes().unwrap();
     assert!(
         surviving_pids(&ledger).is_empty(),
         "no instance outlives the run"
@@ -80,6 +83,7 @@ async fn run(name: &str, scale: f64, edit: impl Fn(&mut Scenario)) -> Run {
     Run {
         summary,
         ledger,
+        probes,
         dir,
     }
 }
